@@ -1,0 +1,17 @@
+// Writes the files generated from src/api/crds.ts. `--check` only reports stale files.
+import { readFile, writeFile } from 'node:fs/promises';
+import { generatedFiles } from '../src/api/codegen.ts';
+
+const check = process.argv.includes('--check');
+let stale = 0;
+for (const [path, contents] of generatedFiles()) {
+  const current = await readFile(path, 'utf8').catch(() => '');
+  if (current === contents) continue;
+  stale++;
+  if (check) console.error(`${path} is stale: run npm run generate`);
+  else {
+    await writeFile(path, contents);
+    console.log(`Wrote ${path}`);
+  }
+}
+if (check && stale > 0) process.exit(1);

@@ -1,0 +1,537 @@
+/**
+ * The five CustomResourceDefinitions of `grove.dev/v1alpha1`: the one source of truth for the
+ * API. `npm run generate` renders them to `crds/*.yaml` and `src/api/types.gen.ts`; a unit test
+ * fails when either file is stale.
+ *
+ * Validation lives as close to the API server as it can: structural schemas for shapes and
+ * bounds, CEL rules for invariants local to one object. Invariants that span objects (limits,
+ * protected production) belong to the controllers and admission policies.
+ *
+ * @module
+ */
+import type { CelRule, Schema } from './schema.ts';
+import { bool, immutable, int, list, obj, oneOf, quantity, str, time } from './schema.ts';
+
+export const GROUP = 'grove.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+// ---------------------------------------------------------------------------------------------
+// Shared fragments
+
+const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+
+function dnsLabel(description: string): Schema {
+  return str(description, { pattern: DNS_LABEL, minLength: 1, maxLength: 63 });
+}
+
+/**
+ * Git's own rules for branch names (git-check-ref-format), split between a character class the
+ * structural pattern can say and the sequences only CEL can (RE2 has no look-ahead). Unicode is
+ * allowed, as Git allows it.
+ */
+const branchRules: CelRule[] = [
+  {
+    rule:
+      "!self.startsWith('/') && !self.endsWith('/') && !self.startsWith('-') && !self.endsWith('.') && " +
+      "!self.endsWith('.lock') && !self.contains('..') && !self.contains('//') && !self.contains('@{') && " +
+      "!self.contains('/.') && !self.startsWith('.')",
+    message: 'must be a valid Git branch name (see git check-ref-format)',
+  },
+];
+
+function branchName(description: string, extra: Partial<Schema> = {}): Schema {
+  return str(description, {
+    minLength: 1,
+    maxLength: 255,
+    pattern: '^[^\\x00-\\x20\\x7f~^:?*\\[\\\\]+$',
+    'x-kubernetes-validations': [...branchRules, ...(extra['x-kubernetes-validations'] ?? [])],
+    ...Object.fromEntries(Object.entries(extra).filter(([k]) => k !== 'x-kubernetes-validations')),
+  });
+}
+
+function commitSha(description: string): Schema {
+  return str(description, { pattern: '^([0-9a-f]{40}|[0-9a-f]{64})$' });
+}
+
+function localRef(description: string): Schema {
+  return obj(description, { name: dnsLabel('Name of the object in the same namespace.') });
+}
+
+function secretKeyRef(title: string, description: string, defaultKey: string): Schema {
+  return obj(
+    description,
+    {
+      name: str('Name of the Secret in the same namespace.', { minLength: 1, maxLength: 253 }),
+      'key?': str('Key within the Secret.', { default: defaultKey, minLength: 1, maxLength: 253 }),
+    },
+    { title },
+  );
+}
+
+const globList = (what: string): Schema =>
+  list(`Glob patterns (\`*\` within a path segment, \`**\` across segments) of ${what}.`, str('A glob.', { minLength: 1, maxLength: 255 }), {
+    maxItems: 64,
+    'x-kubernetes-list-type': 'set',
+  });
+
+const ttlSeconds = int('Inactivity time-to-live in seconds; 0 disables expiry.', { minimum: 0, maximum: 31_536_000 });
+const sleepAfterSeconds = int('Idle time in seconds after which the environment is scaled to zero; 0 disables sleeping.', {
+  minimum: 0,
+  maximum: 31_536_000,
+});
+const cloneStrategy = oneOf(
+  ['auto', 'snapshot', 'backup', 'empty'],
+  'How volumes are filled from the parent: `snapshot` (VolumeSnapshot), `backup` (restore the parent\'s latest backup), `empty`, or `auto` (snapshot when the storage class supports it, else backup).',
+);
+
+/** metav1.Condition, as the Kubernetes API conventions define it. */
+const condition = obj(
+  'An observation of one aspect of the object\'s state.',
+  {
+    type: str('Type of condition in CamelCase.', {
+      maxLength: 316,
+      pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
+    }),
+    status: oneOf(['True', 'False', 'Unknown'], 'Status of the condition.'),
+    'observedGeneration?': int('The .metadata.generation the condition was set from.', { minimum: 0 }),
+    lastTransitionTime: time('When the condition last changed status.'),
+    reason: str('Machine-readable CamelCase reason for the last transition.', {
+      minLength: 1,
+      maxLength: 1024,
+      pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$',
+    }),
+    message: str('Human-readable details of the transition.', { maxLength: 32768 }),
+  },
+  { title: 'Condition' },
+);
+
+const conditions = list('Current observations of the object\'s state. `Ready` summarises them.', condition, {
+  maxItems: 32,
+  'x-kubernetes-list-type': 'map',
+  'x-kubernetes-list-map-keys': ['type'],
+});
+
+const observedGeneration = int('The .metadata.generation the status was computed from.', { minimum: 0 });
+
+const actor = obj(
+  'Who caused an action and for whom, from commit trailers, the webhook or the Kubernetes user.',
+  {
+    'agent?': str('The agent that acted (Grove-Agent trailer).', { maxLength: 253 }),
+    'onBehalfOf?': str('The person the agent acted for (On-Behalf-Of trailer).', { maxLength: 253 }),
+    'task?': str('The task or ticket the work belongs to (Grove-Task trailer).', { maxLength: 253 }),
+    'kubernetesUser?': str('The Kubernetes user that made the request, for objects made through the API.', { maxLength: 253 }),
+    'source?': oneOf(['push', 'webhook', 'kubectl', 'api', 'ttl', 'schedule'], 'Which interface the action came through.'),
+  },
+  { title: 'Actor' },
+);
+
+const volumeLineage = obj(
+  'Where one volume\'s data came from.',
+  {
+    volume: str('The volume (service or mount name).', { maxLength: 253 }),
+    source: oneOf(['snapshot', 'backup', 'empty'], 'How the volume was filled.'),
+    'parent?': str('The environment the data came from.', { maxLength: 253 }),
+    'snapshot?': str('The VolumeSnapshot the volume was created from.', { maxLength: 253 }),
+    'backup?': str('The Backup the volume was restored from.', { maxLength: 253 }),
+    'time?': time('When the source was taken.'),
+  },
+  { title: 'VolumeLineage' },
+);
+
+const lineage = list('Where each volume\'s data came from.', volumeLineage, {
+  maxItems: 64,
+  'x-kubernetes-list-type': 'map',
+  'x-kubernetes-list-map-keys': ['volume'],
+});
+
+const readyColumns = [
+  { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+  { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason' },
+] as const;
+const ageColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Project
+
+const projectSpec = obj('A Git repository whose branches become Environments, and the policy for them.', {
+  repo: obj(
+    'The Git repository.',
+    {
+      url: str('Smart-HTTP(S) URL of the repository.', { pattern: '^https?://[^\\s]+$', maxLength: 2048 }),
+      'secretRef?': obj(
+        'Secret with credentials: key `token`, or keys `username` and `password`.',
+        { name: str('Name of the Secret in the same namespace.', { minLength: 1, maxLength: 253 }) },
+        { title: 'SecretRef' },
+      ),
+    },
+    { title: 'RepoSpec' },
+  ),
+  'webhook?': obj(
+    'Webhook verification.',
+    { secretRef: secretKeyRef('WebhookSecretRef', 'Secret holding the shared HMAC secret or token.', 'secret') },
+    { title: 'WebhookSpec' },
+  ),
+  'productionBranch?': branchName('The branch that is production.', { default: 'main' }),
+  'branches?': obj(
+    'Which branches become Environments. A branch must match an include pattern (all branches when empty) and no exclude pattern.',
+    { 'include?': globList('branches to include'), 'exclude?': globList('branches to exclude') },
+    { title: 'BranchSelector' },
+  ),
+  'manifestPath?': str('Path of the platform manifest within the repository.', {
+    default: 'platform.yaml',
+    minLength: 1,
+    maxLength: 1024,
+    pattern: '^[^/\\x00][^\\x00]*$',
+    'x-kubernetes-validations': [{ rule: "!self.split('/').exists(s, s == '..')", message: 'must not contain ".." segments' }],
+  }),
+  'pollIntervalSeconds?': int('How often the branches are listed when no webhook arrives.', { default: 60, minimum: 10, maximum: 86400 }),
+  'defaults?': obj(
+    'Defaults for the Environments of this Project.',
+    { 'ttlSeconds?': ttlSeconds, 'sleepAfterSeconds?': sleepAfterSeconds, 'clone?': cloneStrategy },
+    { title: 'EnvironmentDefaults' },
+  ),
+  'limits?': obj(
+    'Ceilings that keep a Project from exhausting the cluster.',
+    {
+      'maxEnvironments?': int('Most Environments this Project may have.', { minimum: 1, maximum: 10000 }),
+      'maxEnvironmentsPerActor?': int('Most Environments one actor (agent or person) may have.', { minimum: 1, maximum: 10000 }),
+      'quota?': obj(
+        'ResourceQuota of each non-production environment namespace.',
+        {
+          'cpu?': quantity('Total CPU requests.'),
+          'memory?': quantity('Total memory requests.'),
+          'storage?': quantity('Total storage requests.'),
+          'pods?': int('Most pods.', { minimum: 1 }),
+        },
+        { title: 'QuotaSpec' },
+      ),
+    },
+    { title: 'LimitsSpec' },
+  ),
+  'backupStoreRef?': localRef('The BackupStore that holds this Project\'s backups and audit trail.'),
+  'domain?': str(
+    'Template of route hosts, e.g. `{route}-{environment}.preview.example.com`. Placeholders: `{route}`, `{environment}`, `{project}`.',
+    { maxLength: 253, pattern: '^[a-z0-9{}.-]+$' },
+  ),
+});
+
+const projectStatus = obj('Observed state of the Project.', {
+  'conditions?': conditions,
+  'observedGeneration?': observedGeneration,
+  'lastSyncTime?': time('When the branches were last listed successfully.'),
+  'branchCount?': int('Branches selected for Environments at the last sync.', { minimum: 0 }),
+  'environmentCount?': int('Environments of this Project.', { minimum: 0 }),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Environment
+
+const environmentSpec = obj(
+  'One branch (or a clone made with kubectl) materialised as its own namespace.',
+  {
+    project: { ...dnsLabel('The Project this Environment belongs to.'), 'x-kubernetes-validations': [immutable('project')] },
+    branch: branchName('The Git branch whose manifest is applied.', { 'x-kubernetes-validations': [immutable('branch')] }),
+    'revision?': commitSha('The commit to apply. Set by Grove for Git-driven environments; kubectl users may pin it.'),
+    'parent?': dnsLabel('The Environment whose data is cloned. Defaults to the production Environment.'),
+    'type?': oneOf(['production', 'staging', 'development'], 'Selects per-type overrides and policy.', { default: 'development' }),
+    'ttlSeconds?': ttlSeconds,
+    'sleepAfterSeconds?': sleepAfterSeconds,
+    'state?': oneOf(['active', 'sleeping'], 'Desired state; `sleeping` scales workloads to zero.', { default: 'active' }),
+    'protected?': bool('Protected Environments are never deleted by TTL or branch cleanup.', { default: false }),
+    'clone?': cloneStrategy,
+  },
+  {
+    'x-kubernetes-validations': [
+      { rule: "!(has(self.type) && self.type == 'production' && has(self.parent))", message: 'a production environment has no parent: it is the source of data' },
+      {
+        rule: '!has(self.ttlSeconds) || !has(self.sleepAfterSeconds) || self.ttlSeconds == 0 || self.sleepAfterSeconds == 0 || self.sleepAfterSeconds < self.ttlSeconds',
+        message: 'sleepAfterSeconds must be less than ttlSeconds',
+      },
+    ],
+  },
+);
+
+const environmentStatus = obj('Observed state of the Environment.', {
+  'conditions?': conditions,
+  'observedGeneration?': observedGeneration,
+  'observedRevision?': commitSha('The revision last applied.'),
+  'namespace?': dnsLabel('The namespace the Environment runs in.'),
+  'urls?': list(
+    'Routes of the Environment.',
+    obj('A route.', { name: str('Route name.', { maxLength: 253 }), url: str('URL.', { maxLength: 2048 }) }, { title: 'RouteURL' }),
+    { maxItems: 64, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] },
+  ),
+  'inventory?': list(
+    'The objects applied, so that what leaves the plan is pruned.',
+    obj(
+      'One applied object.',
+      {
+        id: str('`<namespace>_<name>_<group>_<kind>`, as Flux writes it.', { maxLength: 1024 }),
+        v: str('API version.', { maxLength: 253 }),
+      },
+      { title: 'InventoryEntry' },
+    ),
+    { maxItems: 4096, 'x-kubernetes-list-type': 'atomic' },
+  ),
+  'lastActivityTime?': time('Last push, renewal or API call.'),
+  'expiresAt?': time('When the Environment will be deleted for inactivity.'),
+  'actor?': actor,
+  'lineage?': lineage,
+});
+
+// ---------------------------------------------------------------------------------------------
+// BackupStore
+
+const backupStoreSpec = obj('S3-compatible object storage, separate from cluster volumes, that holds backups and the audit trail.', {
+  s3: obj(
+    'The bucket.',
+    {
+      endpoint: str('Endpoint URL, e.g. `https://s3.eu-west-1.amazonaws.com` or a MinIO server.', { pattern: '^https?://[^\\s]+$', maxLength: 2048 }),
+      bucket: str('Bucket name.', { minLength: 3, maxLength: 63, pattern: '^[a-z0-9][a-z0-9.-]*[a-z0-9]$' }),
+      'prefix?': str('Key prefix inside the bucket.', { maxLength: 512, pattern: '^[^/][^\\x00]*$' }),
+      'region?': str('Region.', { default: 'us-east-1', maxLength: 64 }),
+      'forcePathStyle?': bool('Address the bucket by path (needed for most non-AWS servers).', { default: true }),
+    },
+    { title: 'S3Spec' },
+  ),
+  credentialsSecretRef: obj(
+    'Secret with keys `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.',
+    { name: str('Name of the Secret in the same namespace.', { minLength: 1, maxLength: 253 }) },
+    { title: 'SecretRef' },
+  ),
+  resticPasswordSecretRef: secretKeyRef('ResticPasswordSecretRef', 'Secret holding the password of the restic repositories.', 'password'),
+});
+
+const backupStoreStatus = obj('Observed state of the BackupStore.', {
+  'conditions?': conditions,
+  'observedGeneration?': observedGeneration,
+  'lastCheckedTime?': time('When access was last proven.'),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Backup
+
+const backupSpec = obj(
+  'One point-in-time copy of an Environment\'s volumes. Never owned by the Environment: it outlives it.',
+  {
+    project: dnsLabel('The Project, whose BackupStore and restic repository hold the data.'),
+    environment: dnsLabel('The Environment backed up.'),
+    'trigger?': oneOf(['manual', 'scheduled', 'final', 'clone'], 'Why the backup was taken.', { default: 'manual' }),
+    'retentionSeconds?': int('How long the backup is kept after it completes; unset keeps it until deleted.', { minimum: 3600 }),
+  },
+  { 'x-kubernetes-validations': [immutable('spec')] },
+);
+
+const backupStatus = obj('Observed state of the Backup.', {
+  'conditions?': conditions,
+  'observedGeneration?': observedGeneration,
+  'branch?': str('The branch of the Environment at backup time.', { maxLength: 255 }),
+  'revision?': commitSha('The revision of the Environment at backup time.'),
+  'startTime?': time('When the backup started.'),
+  'completionTime?': time('When the backup completed.'),
+  'expiresAt?': time('When the collector forgets and prunes this backup.'),
+  'sizeBytes?': int('Bytes of data backed up.', { minimum: 0 }),
+  'volumes?': list(
+    'One entry per volume or database.',
+    obj(
+      'The backup of one volume.',
+      {
+        name: str('Volume or service name.', { maxLength: 253 }),
+        kind: oneOf(['files', 'postgresql', 'mariadb', 'redis'], 'How the data was read.'),
+        'snapshotId?': str('The restic snapshot ID.', { pattern: '^[0-9a-f]{8,64}$' }),
+        'bytesAdded?': int('Bytes uploaded (new data after deduplication).', { minimum: 0 }),
+        'bytesTotal?': int('Bytes read.', { minimum: 0 }),
+        'files?': int('Files read.', { minimum: 0 }),
+        'durationSeconds?': { type: 'number', description: 'Time taken.', minimum: 0 },
+      },
+      { title: 'VolumeBackup' },
+    ),
+    { maxItems: 64, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] },
+  ),
+  'lineage?': lineage,
+});
+
+// ---------------------------------------------------------------------------------------------
+// Restore
+
+const restoreSpec = obj(
+  'Restores a Backup into an Environment: a new one by default.',
+  {
+    backup: dnsLabel('The Backup to restore.'),
+    'targetEnvironment?': dnsLabel('The Environment to restore into. Defaults to a new Environment created for the backup\'s branch.'),
+    'overwriteExisting?': bool('Allow restoring into an existing Environment, replacing its data.', { default: false }),
+  },
+  { 'x-kubernetes-validations': [immutable('spec')] },
+);
+
+const restoreStatus = obj('Observed state of the Restore.', {
+  'conditions?': conditions,
+  'observedGeneration?': observedGeneration,
+  'targetEnvironment?': dnsLabel('The Environment restored into.'),
+  'completionTime?': time('When the restore completed.'),
+});
+
+// ---------------------------------------------------------------------------------------------
+
+export interface PrinterColumn {
+  name: string;
+  type: 'string' | 'integer' | 'date' | 'boolean' | 'number';
+  jsonPath: string;
+  priority?: number;
+  description?: string;
+}
+
+export interface KindDefinition {
+  kind: 'Project' | 'Environment' | 'BackupStore' | 'Backup' | 'Restore';
+  plural: string;
+  shortNames: string[];
+  description: string;
+  spec: Schema;
+  status: Schema;
+  /** CEL rules on the whole object, for invariants that involve metadata.name. */
+  rules?: CelRule[];
+  columns: readonly PrinterColumn[];
+}
+
+export const KINDS: readonly KindDefinition[] = [
+  {
+    kind: 'Project',
+    plural: 'projects',
+    shortNames: ['gproj'],
+    description: 'A Git repository whose branches Grove turns into Environments.',
+    spec: projectSpec,
+    status: projectStatus,
+    columns: [
+      { name: 'Repo', type: 'string', jsonPath: '.spec.repo.url' },
+      { name: 'Environments', type: 'integer', jsonPath: '.status.environmentCount' },
+      ...readyColumns,
+      { name: 'Last Sync', type: 'date', jsonPath: '.status.lastSyncTime' },
+      ageColumn,
+    ],
+  },
+  {
+    kind: 'Environment',
+    plural: 'environments',
+    shortNames: ['env', 'envs'],
+    description: 'One branch materialised as an isolated namespace with its apps, services and cloned data.',
+    spec: environmentSpec,
+    status: environmentStatus,
+    rules: [
+      { rule: 'self.metadata.name.size() <= 63', message: 'metadata.name must be at most 63 characters' },
+      { rule: '!has(self.spec.parent) || self.spec.parent != self.metadata.name', message: 'spec.parent must name another environment' },
+    ],
+    columns: [
+      { name: 'Branch', type: 'string', jsonPath: '.spec.branch' },
+      ...readyColumns,
+      { name: 'URL', type: 'string', jsonPath: '.status.urls[0].url' },
+      { name: 'Expires', type: 'date', jsonPath: '.status.expiresAt' },
+      ageColumn,
+      { name: 'Type', type: 'string', jsonPath: '.spec.type', priority: 1 },
+      { name: 'Revision', type: 'string', jsonPath: '.status.observedRevision', priority: 1 },
+      { name: 'Namespace', type: 'string', jsonPath: '.status.namespace', priority: 1 },
+    ],
+  },
+  {
+    kind: 'BackupStore',
+    plural: 'backupstores',
+    shortNames: ['bstore'],
+    description: 'S3-compatible object storage for backups and the audit trail.',
+    spec: backupStoreSpec,
+    status: backupStoreStatus,
+    columns: [
+      { name: 'Endpoint', type: 'string', jsonPath: '.spec.s3.endpoint' },
+      { name: 'Bucket', type: 'string', jsonPath: '.spec.s3.bucket' },
+      ...readyColumns,
+      ageColumn,
+    ],
+  },
+  {
+    kind: 'Backup',
+    plural: 'backups',
+    shortNames: ['gbak'],
+    description: 'A point-in-time copy of an Environment\'s volumes in a BackupStore.',
+    spec: backupSpec,
+    status: backupStatus,
+    columns: [
+      { name: 'Environment', type: 'string', jsonPath: '.spec.environment' },
+      ...readyColumns,
+      { name: 'Size', type: 'integer', jsonPath: '.status.sizeBytes' },
+      { name: 'Completed', type: 'date', jsonPath: '.status.completionTime' },
+      { name: 'Expires', type: 'date', jsonPath: '.status.expiresAt' },
+      ageColumn,
+    ],
+  },
+  {
+    kind: 'Restore',
+    plural: 'restores',
+    shortNames: ['grestore'],
+    description: 'Restores a Backup into an Environment.',
+    spec: restoreSpec,
+    status: restoreStatus,
+    columns: [
+      { name: 'Backup', type: 'string', jsonPath: '.spec.backup' },
+      { name: 'Target', type: 'string', jsonPath: '.status.targetEnvironment' },
+      ...readyColumns,
+      ageColumn,
+    ],
+  },
+];
+
+/** The CustomResourceDefinition object for one kind, as applied to the API server. */
+export function customResourceDefinition(def: KindDefinition): Record<string, unknown> {
+  const root: Schema = {
+    type: 'object',
+    description: def.description,
+    properties: {
+      apiVersion: { type: 'string', description: 'APIVersion of the object.' },
+      kind: { type: 'string', description: 'Kind of the object.' },
+      metadata: { type: 'object' },
+      spec: def.spec,
+      status: def.status,
+    },
+    required: ['spec'],
+    ...(def.rules ? { 'x-kubernetes-validations': def.rules } : {}),
+  };
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${def.plural}.${GROUP}`, labels: { 'app.kubernetes.io/part-of': 'grove' } },
+    spec: {
+      group: GROUP,
+      names: {
+        kind: def.kind,
+        listKind: `${def.kind}List`,
+        plural: def.plural,
+        singular: def.kind.toLowerCase(),
+        shortNames: def.shortNames,
+        categories: ['grove'],
+      },
+      scope: 'Namespaced',
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: def.columns,
+          schema: { openAPIV3Schema: stripTitles(root) },
+        },
+      ],
+    },
+  };
+}
+
+/** `title` only names generated TypeScript types; the API server has no use for it. */
+function stripTitles(schema: Schema): Schema {
+  const { title: _title, properties, items, additionalProperties, ...rest } = schema;
+  return {
+    ...rest,
+    ...(properties ? { properties: Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, stripTitles(v)])) } : {}),
+    ...(items ? { items: stripTitles(items) } : {}),
+    ...(additionalProperties !== undefined
+      ? { additionalProperties: typeof additionalProperties === 'boolean' ? additionalProperties : stripTitles(additionalProperties) }
+      : {}),
+  };
+}
+

@@ -1,0 +1,50 @@
+/**
+ * The `grove` command line: a table of commands, each a small module. Commands receive their
+ * streams and environment rather than reading globals, so they are testable in-process.
+ *
+ * @module
+ */
+import { GroveError, messageOf } from '../errors/index.ts';
+import { localCommand } from './local.ts';
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+export type Command = (args: string[], io: CliIo) => Promise<number>;
+
+const COMMANDS: Record<string, { summary: string; run: Command }> = {
+  local: { summary: 'Run the local cluster: up | down | status | demo | build', run: localCommand },
+};
+
+export const USAGE = `Usage: grove <command> [options]
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  .join('\n')}
+
+Run 'grove <command> --help' for a command's options.
+`;
+
+/** Runs one command line; returns the exit code. Errors are printed, never thrown. */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(USAGE);
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.stderr.write(`grove: unknown command "${name}"\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (err) {
+    io.stderr.write(`grove ${name}: ${messageOf(err)}\n`);
+    return err instanceof GroveError && err.code === 'InvalidInput' ? 2 : 1;
+  }
+}

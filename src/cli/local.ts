@@ -1,0 +1,162 @@
+/**
+ * `grove local`: the local cluster of DESIGN §6, made of upstream binaries running as host
+ * processes on 127.0.0.1.
+ *
+ * @module
+ */
+import { appendFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { GroveError } from '../errors/index.ts';
+import { defaultCacheDir, ensureBinaries } from '../local/build.ts';
+import { type ClusterState, down, status, up } from '../local/cluster.ts';
+import { componentsForTier, parseTier } from '../local/components.ts';
+import { createGitServer } from '../local/git-server.ts';
+import type { CliIo } from './index.ts';
+
+const HELP = `Usage: grove local <up|down|status|demo|build> [options]
+
+  up       Start the local cluster and print what runs where
+  down     Stop exactly the processes 'up' started
+  status   Show the recorded processes and whether they run
+  demo     Start the cluster (tier C) and show how to use it
+  build    Build the cluster's binaries into the cache, start nothing
+
+Options:
+  --tier a|b|c   a: etcd + kube-apiserver with Grove's CRDs
+                 b: + kube-controller-manager, kube-scheduler, kwok nodes
+                 c: + MinIO (S3) and a Git smart-HTTP server     (default: c)
+  --dir DIR      State directory (default: $GROVE_LOCAL_DIR or ~/.local/state/grove/local)
+  --nodes N      Simulated nodes at tier B and up (default: 2)
+  -o json        Machine-readable output (status)
+`;
+
+export function defaultLocalDir(env: NodeJS.ProcessEnv): string {
+  if (env.GROVE_LOCAL_DIR) return env.GROVE_LOCAL_DIR;
+  return join(env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'grove', 'local');
+}
+
+export async function localCommand(argv: string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === 'git-server') return gitServerCommand(rest);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: {
+        tier: { type: 'string', default: 'c' },
+        dir: { type: 'string' },
+        nodes: { type: 'string', default: '2' },
+        output: { type: 'string', short: 'o' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }).values;
+  } catch (err) {
+    throw new GroveError('InvalidInput', `${(err as Error).message}\n\n${HELP}`);
+  }
+  if (parsed.help || !sub) {
+    io.stdout.write(HELP);
+    return sub ? 0 : 2;
+  }
+  const dir = parsed.dir ?? defaultLocalDir(io.env);
+  const cacheDir = defaultCacheDir(io.env);
+  const progress = (line: string): void => void io.stderr.write(`• ${line}\n`);
+  const tier = parseTierOption(parsed.tier);
+  const nodes = Number.parseInt(parsed.nodes, 10);
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 100) throw new GroveError('InvalidInput', `--nodes must be a whole number from 1 to 100 (got "${parsed.nodes}")`);
+
+  switch (sub) {
+    case 'build': {
+      const paths = await ensureBinaries(componentsForTier(tier), { cacheDir, progress });
+      for (const [name, path] of paths) io.stdout.write(`${name.padEnd(24)} ${path}\n`);
+      return 0;
+    }
+    case 'up': {
+      const state = await up({ dir, tier, cacheDir, progress, nodes });
+      io.stdout.write(describeCluster(state));
+      return 0;
+    }
+    case 'demo': {
+      const state = await up({ dir, tier: 'c', cacheDir, progress, nodes });
+      io.stdout.write(describeCluster(state));
+      io.stdout.write(`
+Try it:
+  export KUBECONFIG=${state.kubeconfig}
+  alias kubectl=${state.kubectl}
+  kubectl get crds -l app.kubernetes.io/part-of=grove
+  kubectl get nodes
+
+Stop everything with:
+  npm run grove -- local down${dir === defaultLocalDir(io.env) ? '' : ` --dir ${dir}`}
+`);
+      return 0;
+    }
+    case 'down':
+      await down(dir, progress);
+      return 0;
+    case 'status': {
+      const result = await status(dir);
+      if (parsed.output === 'json') {
+        io.stdout.write(`${JSON.stringify(result ?? null, null, 2)}\n`);
+        return result ? 0 : 1;
+      }
+      if (!result) {
+        io.stdout.write(`No local cluster recorded in ${dir}\n`);
+        return 1;
+      }
+      io.stdout.write(describeCluster(result.state));
+      io.stdout.write(`\n${'COMPONENT'.padEnd(26)}${'PID'.padEnd(9)}${'RUNNING'.padEnd(9)}LOG\n`);
+      for (const c of result.components) io.stdout.write(`${c.name.padEnd(26)}${String(c.pid).padEnd(9)}${(c.running ? 'yes' : 'no').padEnd(9)}${c.log}\n`);
+      return result.components.length > 0 && result.components.every((c) => c.running) ? 0 : 1;
+    }
+    default:
+      throw new GroveError('InvalidInput', `unknown subcommand "${sub}"\n\n${HELP}`);
+  }
+}
+
+function parseTierOption(value: string): ReturnType<typeof parseTier> {
+  try {
+    return parseTier(value);
+  } catch (err) {
+    throw new GroveError('InvalidInput', `--tier: ${(err as Error).message}`);
+  }
+}
+
+export function describeCluster(state: ClusterState): string {
+  const lines = [
+    `Local cluster, tier ${state.tier.toUpperCase()} (Kubernetes ${state.kubernetesVersion}), state in ${state.dir}`,
+    `  kube-apiserver   ${state.apiserver.url}`,
+    `  kubeconfig       ${state.kubeconfig}`,
+    `  kubectl          ${state.kubectl}`,
+  ];
+  if (state.minio) lines.push(`  MinIO (S3)       ${state.minio.url}  (access key ${state.minio.accessKey}; secret in ${join(state.dir, 'state.json')})`);
+  if (state.git) lines.push(`  Git server       ${state.git.url}/<repo>.git  (bare repositories in ${state.git.root})`);
+  lines.push(`  processes        ${state.processes.map((p) => `${p.name}[${p.pid}]`).join(' ')}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Internal: the Git server process that `up` starts at tier C. Runs until signalled. */
+async function gitServerCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { root: { type: 'string' }, port: { type: 'string' }, 'access-log': { type: 'string' }, username: { type: 'string' }, password: { type: 'string' } },
+    strict: true,
+  });
+  if (!values.root || !values.port) throw new GroveError('InvalidInput', 'git-server needs --root and --port');
+  const accessLog = values['access-log'];
+  const server = createGitServer({
+    root: values.root,
+    ...(values.username && values.password ? { auth: { username: values.username, password: values.password } } : {}),
+    ...(accessLog ? { onRequest: (entry) => appendFileSync(accessLog, `${JSON.stringify(entry)}\n`) } : {}),
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(values.port), '127.0.0.1', resolve);
+  });
+  await new Promise<void>((resolve) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => server.close(() => resolve()));
+  });
+  return 0;
+}

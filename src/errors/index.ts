@@ -1,0 +1,37 @@
+/**
+ * Grove's one error type. Every failure that crosses a module boundary is a GroveError with a
+ * stable `code`; library errors (client-node, isomorphic-git, ajv, child processes) are wrapped
+ * once, at the module that talks to the library, with the original kept as `cause`.
+ *
+ * @module
+ */
+
+export type ErrorCode =
+  /** A binary could not be built or found. */
+  | 'BuildFailed'
+  /** A process exited or did not become ready. */
+  | 'ProcessFailed'
+  /** Input (a file, a flag, an object) is not what was expected. */
+  | 'InvalidInput'
+  /** The Kubernetes API refused or failed a request. */
+  | 'KubeApi'
+  /** A Git remote could not be read. */
+  | 'GitSource'
+  /** A wait ran out of time. */
+  | 'Timeout'
+  /** Something that must exist does not. */
+  | 'NotFound';
+
+export class GroveError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'GroveError';
+    this.code = code;
+  }
+}
+
+/** The message of anything thrown, for logs and conditions. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

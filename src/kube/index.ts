@@ -1,0 +1,245 @@
+/**
+ * The only module that imports `@kubernetes/client-node`.
+ *
+ * Grove works with Kubernetes objects as plain JSON. client-node's typed serializer maps JSON
+ * through its generated models, which drops keys it has no model name for (every
+ * `x-kubernetes-*` schema extension, for one) and turns timestamps into `Date`s. So this module
+ * uses client-node for what it does well — kubeconfig loading, authentication, TLS — and sends
+ * plain JSON itself, with a discovery-backed REST mapper for kind → resource.
+ *
+ * Every failed request becomes a {@link KubeError}; the rest of Grove never sees library types.
+ *
+ * @module
+ */
+import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
+import { fetch } from 'undici';
+import type { KubeObject } from '../api/meta.ts';
+import { GroveError } from '../errors/index.ts';
+
+/** A failed API request, with the HTTP status and the Status reason the server gave. */
+export class KubeError extends GroveError {
+  readonly status: number;
+  readonly reason: string | undefined;
+  constructor(status: number, reason: string | undefined, message: string, options?: { cause?: unknown }) {
+    super('KubeApi', message, options);
+    this.name = 'KubeError';
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+export function isNotFound(err: unknown): boolean {
+  return err instanceof KubeError && err.status === 404;
+}
+
+export function isConflict(err: unknown): boolean {
+  return err instanceof KubeError && err.status === 409;
+}
+
+/** Identifies one object. `namespace` is absent for cluster-scoped kinds. */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+}
+
+export interface ApplyOptions {
+  fieldManager: string;
+  /** Take ownership of fields other managers own (conflicts are otherwise errors). */
+  force?: boolean;
+}
+
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
+export interface List<T> {
+  items: T[];
+  resourceVersion: string;
+}
+
+export interface Kube {
+  /** Server-side apply: the object as the field manager wants it; returns the live object. */
+  apply<T extends KubeObject>(obj: T, opts: ApplyOptions): Promise<T>;
+  /** Server-side apply of the status subresource. */
+  applyStatus<T extends KubeObject>(obj: T, opts: ApplyOptions): Promise<T>;
+  create<T extends KubeObject>(obj: T): Promise<T>;
+  /** The live object, or undefined when it does not exist. */
+  get<T extends KubeObject>(ref: ObjectRef): Promise<T | undefined>;
+  list<T extends KubeObject>(apiVersion: string, kind: string, opts?: ListOptions): Promise<List<T>>;
+  /** Deletes with background propagation; a missing object is not an error. */
+  delete(ref: ObjectRef): Promise<void>;
+  /** The server's version, e.g. `v1.36.4`. */
+  serverVersion(): Promise<string>;
+}
+
+export function kubeFromFile(path: string): Kube {
+  const kc = new KubeConfig();
+  kc.loadFromFile(path);
+  return new RestClient(kc);
+}
+
+interface ResourceInfo {
+  name: string;
+  namespaced: boolean;
+}
+
+class RestClient implements Kube {
+  readonly #kc: KubeConfig;
+  readonly #server: string;
+  /** apiVersion → kind → resource, from discovery; refreshed once when a kind is missing. */
+  readonly #discovery = new Map<string, Promise<Map<string, ResourceInfo>>>();
+
+  constructor(kc: KubeConfig) {
+    this.#kc = kc;
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new GroveError('InvalidInput', 'the kubeconfig has no current cluster');
+    this.#server = cluster.server.replace(/\/$/, '');
+  }
+
+  async apply<T extends KubeObject>(obj: T, opts: ApplyOptions): Promise<T> {
+    const path = await this.#path(obj, obj.metadata.name);
+    return this.#request<T>(`apply ${describe(obj)}`, 'PATCH', path, {
+      query: { fieldManager: opts.fieldManager, force: String(opts.force ?? false) },
+      body: obj,
+      contentType: 'application/apply-patch+yaml',
+    });
+  }
+
+  async applyStatus<T extends KubeObject>(obj: T, opts: ApplyOptions): Promise<T> {
+    const path = `${await this.#path(obj, obj.metadata.name)}/status`;
+    return this.#request<T>(`apply status of ${describe(obj)}`, 'PATCH', path, {
+      query: { fieldManager: opts.fieldManager, force: String(opts.force ?? false) },
+      body: obj,
+      contentType: 'application/apply-patch+yaml',
+    });
+  }
+
+  async create<T extends KubeObject>(obj: T): Promise<T> {
+    return this.#request<T>(`create ${describe(obj)}`, 'POST', await this.#path(obj), { body: obj, contentType: 'application/json' });
+  }
+
+  async get<T extends KubeObject>(ref: ObjectRef): Promise<T | undefined> {
+    try {
+      return await this.#request<T>(`get ${describe(ref)}`, 'GET', await this.#path(toMeta(ref), ref.name));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async list<T extends KubeObject>(apiVersion: string, kind: string, opts: ListOptions = {}): Promise<List<T>> {
+    const path = await this.#path({ apiVersion, kind, metadata: opts.namespace ? { namespace: opts.namespace } : {} });
+    const query: Record<string, string> = {};
+    if (opts.labelSelector) query.labelSelector = opts.labelSelector;
+    if (opts.fieldSelector) query.fieldSelector = opts.fieldSelector;
+    const result = await this.#request<{ items: T[]; metadata: { resourceVersion: string } }>(`list ${kind}`, 'GET', path, { query });
+    // Items of a list carry no apiVersion/kind; restore them so every object is self-describing.
+    return { items: result.items.map((item) => ({ ...item, apiVersion, kind })), resourceVersion: result.metadata.resourceVersion };
+  }
+
+  async delete(ref: ObjectRef): Promise<void> {
+    try {
+      await this.#request(`delete ${describe(ref)}`, 'DELETE', await this.#path(toMeta(ref), ref.name), {
+        body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' },
+        contentType: 'application/json',
+      });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  async serverVersion(): Promise<string> {
+    return (await this.#request<{ gitVersion: string }>('get /version', 'GET', '/version')).gitVersion;
+  }
+
+  async #path(obj: { apiVersion: string; kind: string; metadata: { namespace?: string } }, name?: string): Promise<string> {
+    const info = await this.#resource(obj.apiVersion, obj.kind);
+    const base = obj.apiVersion.includes('/') ? `/apis/${obj.apiVersion}` : `/api/${obj.apiVersion}`;
+    let path = base;
+    if (info.namespaced && obj.metadata.namespace) path += `/namespaces/${encodeURIComponent(obj.metadata.namespace)}`;
+    else if (info.namespaced && name !== undefined) {
+      throw new GroveError('InvalidInput', `${obj.kind} ${name} is namespaced, but no namespace was given`);
+    }
+    path += `/${info.name}`;
+    if (name !== undefined) path += `/${encodeURIComponent(name)}`;
+    return path;
+  }
+
+  async #resource(apiVersion: string, kind: string): Promise<ResourceInfo> {
+    // A kind missing from the cached discovery may belong to a CRD installed since: look once more.
+    const found = (await this.#discovered(apiVersion, false)).get(kind) ?? (await this.#discovered(apiVersion, true)).get(kind);
+    if (!found) throw new KubeError(404, 'NotFound', `the server does not serve kind ${kind} in ${apiVersion}`);
+    return found;
+  }
+
+  #discovered(apiVersion: string, refresh: boolean): Promise<Map<string, ResourceInfo>> {
+    let pending = this.#discovery.get(apiVersion);
+    if (!pending || refresh) {
+      pending = this.#discover(apiVersion);
+      this.#discovery.set(apiVersion, pending);
+      pending.catch(() => this.#discovery.delete(apiVersion));
+    }
+    return pending;
+  }
+
+  async #discover(apiVersion: string): Promise<Map<string, ResourceInfo>> {
+    const path = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    const list = await this.#request<{ resources: Array<{ name: string; kind: string; namespaced: boolean }> }>(`discover ${apiVersion}`, 'GET', path);
+    return new Map(list.resources.filter((r) => !r.name.includes('/')).map((r) => [r.kind, { name: r.name, namespaced: r.namespaced }]));
+  }
+
+  async #request<T>(
+    what: string,
+    method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
+    path: string,
+    opts: { query?: Record<string, string>; body?: unknown; contentType?: string } = {},
+  ): Promise<T> {
+    const url = new URL(this.#server + path);
+    for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
+    const ctx = new RequestContext(url.toString(), HttpMethod[method]);
+    await this.#kc.applySecurityAuthentication(ctx);
+    let response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers: {
+          ...ctx.getHeaders(),
+          accept: 'application/json',
+          ...(opts.contentType ? { 'content-type': opts.contentType } : {}),
+        },
+        ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+        dispatcher: ctx.getDispatcher(),
+      });
+    } catch (cause) {
+      throw new KubeError(0, undefined, `${what}: ${(cause as Error).message}`, { cause });
+    }
+    const text = await response.text();
+    if (!response.ok) {
+      const status = parseStatus(text);
+      throw new KubeError(response.status, status.reason, `${what}: ${status.message ?? `HTTP ${response.status}`}`);
+    }
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+}
+
+function toMeta(ref: ObjectRef): { apiVersion: string; kind: string; metadata: { namespace?: string } } {
+  return { apiVersion: ref.apiVersion, kind: ref.kind, metadata: ref.namespace ? { namespace: ref.namespace } : {} };
+}
+
+function describe(r: { kind: string; metadata?: { name?: string; namespace?: string } } | ObjectRef): string {
+  const name = 'metadata' in r ? r.metadata?.name : (r as ObjectRef).name;
+  const namespace = 'metadata' in r ? r.metadata?.namespace : (r as ObjectRef).namespace;
+  return `${r.kind} ${namespace ? `${namespace}/` : ''}${name ?? ''}`.trim();
+}
+
+function parseStatus(text: string): { message?: string; reason?: string } {
+  try {
+    return JSON.parse(text) as { message?: string; reason?: string };
+  } catch {
+    return { message: text.slice(0, 500) };
+  }
+}

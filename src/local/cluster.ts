@@ -1,0 +1,450 @@
+/**
+ * The local cluster: real upstream Kubernetes binaries as host processes on 127.0.0.1, in tiers
+ * (DESIGN §6). `up` starts them and records each PID in `state.json` as soon as it starts, so
+ * `down` stops exactly what `up` started, even after `up` itself crashed.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { type AddressInfo, createServer } from 'node:net';
+import { dirname, extname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments, stringify } from 'yaml';
+import type { KubeObject } from '../api/meta.ts';
+import { GroveError, messageOf } from '../errors/index.ts';
+import { type Kube, kubeFromFile } from '../kube/index.ts';
+import { formatDuration } from '../util/index.ts';
+import { type Progress, ensureBinaries } from './build.ts';
+import { generatePki, type Pki } from './certs.ts';
+import { componentsForTier, KUBERNETES_VERSION, type Tier, tierIncludes } from './components.ts';
+import { isRunning, logTail, type ProcessRecord, startProcess, stopProcess } from './processes.ts';
+
+export interface ClusterOptions {
+  /** State directory: certificates, data, logs, kubeconfig and state.json. */
+  dir: string;
+  tier: Tier;
+  cacheDir: string;
+  progress: Progress;
+  /** Simulated kwok nodes (tier B and up). */
+  nodes?: number;
+  /** Directory of bare Git repositories served by the Git server (tier C). Defaults to `<dir>/git`. */
+  gitRoot?: string;
+}
+
+export interface ClusterState {
+  version: 1;
+  tier: Tier;
+  dir: string;
+  startedAt: string;
+  kubernetesVersion: string;
+  kubeconfig: string;
+  /** A kubectl of the server's version. */
+  kubectl: string;
+  apiserver: { url: string; caFile: string };
+  processes: ProcessRecord[];
+  minio?: { url: string; accessKey: string; secretKey: string };
+  git?: { url: string; root: string; accessLog: string };
+  /** Set once every component is ready. */
+  ready: boolean;
+}
+
+const STATE_FILE = 'state.json';
+const FIELD_MANAGER = 'grove-local';
+
+/** The CRD manifests shipped with Grove. */
+export const CRD_DIR = fileURLToPath(new URL('../../crds/', import.meta.url));
+
+/**
+ * Starts the cluster at `opts.tier`, or returns the running one if it is already up at that
+ * tier or higher. A stale state (some process gone, or a lower tier) is torn down first.
+ */
+export async function up(opts: ClusterOptions): Promise<ClusterState> {
+  const existing = await readState(opts.dir);
+  if (existing) {
+    const alive = existing.ready && existing.processes.every(isRunning);
+    if (alive && tierIncludes(existing.tier, opts.tier)) {
+      opts.progress(`The local cluster (tier ${existing.tier.toUpperCase()}) is already running`);
+      return existing;
+    }
+    opts.progress('Stopping the previous local cluster first');
+    await down(opts.dir, opts.progress);
+  }
+
+  const binaries = await ensureBinaries(componentsForTier(opts.tier), { cacheDir: opts.cacheDir, progress: opts.progress });
+  const bin = (name: string): string => {
+    const path = binaries.get(name);
+    if (!path) throw new GroveError('NotFound', `no binary for ${name}`);
+    return path;
+  };
+
+  const started = performance.now();
+  await clearStateDir(opts.dir);
+  await mkdir(join(opts.dir, 'logs'), { recursive: true });
+  const state: ClusterState = {
+    version: 1,
+    tier: opts.tier,
+    dir: opts.dir,
+    startedAt: new Date().toISOString(),
+    kubernetesVersion: KUBERNETES_VERSION,
+    kubeconfig: join(opts.dir, 'admin.kubeconfig'),
+    kubectl: bin('kubectl'),
+    apiserver: { url: '', caFile: '' },
+    processes: [],
+    ready: false,
+  };
+  const start = async (name: string, command: string, args: string[], env?: Record<string, string>): Promise<ProcessRecord> => {
+    const rec = startProcess({ name, command, args, log: join(opts.dir, 'logs', `${name}.log`), ...(env ? { env } : {}) });
+    state.processes.push(rec);
+    await writeState(state);
+    return rec;
+  };
+
+  try {
+    const pki = await generatePki(join(opts.dir, 'pki'));
+    state.apiserver.caFile = pki.caCert;
+
+    // etcd
+    const [etcdClient, etcdPeer] = await freePorts(2);
+    const etcd = await start('etcd', bin('etcd'), [
+      '--name=grove',
+      `--data-dir=${join(opts.dir, 'etcd')}`,
+      `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
+      `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-cluster=grove=http://127.0.0.1:${etcdPeer}`,
+      '--unsafe-no-fsync',
+      '--quota-backend-bytes=8589934592',
+      '--log-level=warn',
+    ]);
+    await waitReady(etcd, () => httpOk(`http://127.0.0.1:${etcdClient}/health`), opts.progress);
+
+    // kube-apiserver
+    const [apiPort] = await freePorts(1);
+    state.apiserver.url = `https://127.0.0.1:${apiPort}`;
+    const apiserver = await start('kube-apiserver', bin('kube-apiserver'), apiserverArgs(pki, apiPort as number, etcdClient as number));
+    await waitReady(apiserver, () => httpOk(`${state.apiserver.url}/readyz`, { ca: pki.caCert }), opts.progress, 120_000);
+    await writeKubeconfig(state.kubeconfig, state.apiserver.url, pki);
+    const kube = kubeFromFile(state.kubeconfig);
+    await installManifests(kube, await crdObjects());
+    await waitForCrds(kube);
+
+    if (tierIncludes(opts.tier, 'b')) {
+      const [kcmPort, schedPort, kwokPort] = await freePorts(3);
+      const kcm = await start('kube-controller-manager', bin('kube-controller-manager'), [
+        `--kubeconfig=${state.kubeconfig}`,
+        `--authentication-kubeconfig=${state.kubeconfig}`,
+        `--authorization-kubeconfig=${state.kubeconfig}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${kcmPort}`,
+        `--cert-dir=${join(opts.dir, 'kcm-certs')}`,
+        '--leader-elect=false',
+        `--service-account-private-key-file=${pki.serviceAccountKey}`,
+        `--root-ca-file=${pki.caCert}`,
+        `--cluster-signing-cert-file=${pki.caCert}`,
+        `--cluster-signing-key-file=${pki.caKey}`,
+        '--use-service-account-credentials=false',
+        '--kube-api-qps=200',
+        '--kube-api-burst=400',
+        '--concurrent-namespace-syncs=20',
+        '--concurrent-gc-syncs=40',
+      ]);
+      const scheduler = await start('kube-scheduler', bin('kube-scheduler'), [
+        `--kubeconfig=${state.kubeconfig}`,
+        `--authentication-kubeconfig=${state.kubeconfig}`,
+        `--authorization-kubeconfig=${state.kubeconfig}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${schedPort}`,
+        `--cert-dir=${join(opts.dir, 'scheduler-certs')}`,
+        '--leader-elect=false',
+        '--kube-api-qps=200',
+        '--kube-api-burst=400',
+      ]);
+      const kwokDir = dirname(bin('kwok'));
+      const stages = ['node-initialize', 'node-heartbeat-with-lease', 'pod-ready', 'pod-complete', 'pod-delete', 'pvc-provision', 'pv-bind', 'pv-delete', 'pvc-delete'];
+      const kwok = await start('kwok', bin('kwok'), [
+        `--kubeconfig=${state.kubeconfig}`,
+        '--manage-all-nodes=false',
+        '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+        `--server-address=127.0.0.1:${kwokPort}`,
+        '--node-ip=10.244.0.1',
+        '--cidr=10.244.0.0/16',
+        '--node-lease-duration-seconds=40',
+        ...stages.map((s) => `--config=${join(kwokDir, `${s}.yaml`)}`),
+      ]);
+      await waitReady(kcm, () => httpOk(`https://127.0.0.1:${kcmPort}/healthz`, { insecure: true }), opts.progress);
+      await waitReady(scheduler, () => httpOk(`https://127.0.0.1:${schedPort}/healthz`, { insecure: true }), opts.progress);
+      await waitReady(kwok, () => httpOk(`http://127.0.0.1:${kwokPort}/healthz`), opts.progress);
+      await installManifests(kube, [...(await yamlObjects(join(kwokDir, 'storage-class.yaml'))), ...kwokNodes(opts.nodes ?? 2)]);
+      await waitFor('the kwok nodes to become Ready', 60_000, async () => {
+        const nodes = (await kube.list<KubeObject>('v1', 'Node')).items;
+        return nodes.length >= (opts.nodes ?? 2) && nodes.every(nodeReady);
+      });
+      await waitFor('the default ServiceAccount', 60_000, async () => (await kube.get({ apiVersion: 'v1', kind: 'ServiceAccount', namespace: 'default', name: 'default' })) !== undefined);
+    }
+
+    if (tierIncludes(opts.tier, 'c')) {
+      const [minioPort, consolePort, gitPort] = await freePorts(3);
+      const accessKey = 'grove-admin';
+      const secretKey = randomBytes(18).toString('base64url');
+      const minio = await start(
+        'minio',
+        bin('minio'),
+        ['server', '--address', `127.0.0.1:${minioPort}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet', join(opts.dir, 'minio')],
+        { MINIO_ROOT_USER: accessKey, MINIO_ROOT_PASSWORD: secretKey, MINIO_BROWSER: 'off', MINIO_UPDATE: 'off', MINIO_CALLHOME_ENABLE: 'off', CI: 'true' },
+      );
+      state.minio = { url: `http://127.0.0.1:${minioPort}`, accessKey, secretKey };
+      const gitRoot = opts.gitRoot ?? join(opts.dir, 'git');
+      await mkdir(gitRoot, { recursive: true });
+      const accessLog = join(opts.dir, 'logs', 'git-access.log');
+      const git = await start('git-server', process.execPath, [groveMain(), 'local', 'git-server', '--root', gitRoot, '--port', String(gitPort), '--access-log', accessLog]);
+      state.git = { url: `http://127.0.0.1:${gitPort}`, root: gitRoot, accessLog };
+      await writeState(state);
+      await waitReady(minio, () => httpOk(`${state.minio?.url}/minio/health/ready`), opts.progress);
+      await waitReady(git, () => httpOk(`${state.git?.url}/healthz`), opts.progress);
+    }
+
+    state.ready = true;
+    await writeState(state);
+    opts.progress(`Local cluster (tier ${opts.tier.toUpperCase()}) ready in ${formatDuration(performance.now() - started)}`);
+    return state;
+  } catch (err) {
+    opts.progress(`Start failed; stopping what was started: ${messageOf(err)}`);
+    await stopAll(state.processes);
+    await writeState({ ...state, processes: [] });
+    throw err;
+  }
+}
+
+/**
+ * Empties the state directory for a new cluster. Refuses a non-empty directory that is not a
+ * cluster's state directory: `--dir` pointed at the wrong place must not delete anything.
+ */
+async function clearStateDir(dir: string): Promise<void> {
+  const entries = await readdir(dir).catch(() => [] as string[]);
+  if (entries.length > 0 && !entries.includes(STATE_FILE)) {
+    throw new GroveError('InvalidInput', `${dir} is not empty and holds no local cluster (${STATE_FILE}); choose an empty or new directory`);
+  }
+  await rm(dir, { recursive: true, force: true });
+}
+
+/** Stops every process recorded in the state directory, newest first, and marks it stopped. */
+export async function down(dir: string, progress: Progress): Promise<void> {
+  const state = await readState(dir);
+  if (!state) {
+    progress(`No local cluster recorded in ${dir}`);
+    return;
+  }
+  await stopAll(state.processes, progress);
+  await writeState({ ...state, processes: [], ready: false });
+}
+
+async function stopAll(processes: readonly ProcessRecord[], progress?: Progress): Promise<void> {
+  for (const rec of [...processes].reverse()) {
+    const result = await stopProcess(rec);
+    progress?.(result === 'stopped' ? `Stopped ${rec.name} (pid ${rec.pid})` : `${rec.name} (pid ${rec.pid}) was not running`);
+  }
+}
+
+export interface ComponentStatus {
+  name: string;
+  pid: number;
+  running: boolean;
+  log: string;
+}
+
+export async function status(dir: string): Promise<{ state: ClusterState; components: ComponentStatus[] } | undefined> {
+  const state = await readState(dir);
+  if (!state) return undefined;
+  return { state, components: state.processes.map((p) => ({ name: p.name, pid: p.pid, running: isRunning(p), log: p.log })) };
+}
+
+export async function readState(dir: string): Promise<ClusterState | undefined> {
+  const text = await readFile(join(dir, STATE_FILE), 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as ClusterState;
+  } catch (cause) {
+    throw new GroveError('InvalidInput', `${join(dir, STATE_FILE)} is not valid JSON; remove the directory to start afresh`, { cause });
+  }
+}
+
+async function writeState(state: ClusterState): Promise<void> {
+  const path = join(state.dir, STATE_FILE);
+  await writeFile(`${path}.tmp`, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  await rename(`${path}.tmp`, path);
+}
+
+function apiserverArgs(pki: Pki, port: number, etcdPort: number): string[] {
+  return [
+    `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+    '--bind-address=127.0.0.1',
+    `--secure-port=${port}`,
+    `--tls-cert-file=${pki.serverCert}`,
+    `--tls-private-key-file=${pki.serverKey}`,
+    `--client-ca-file=${pki.caCert}`,
+    `--service-account-issuer=https://kubernetes.default.svc.cluster.local`,
+    `--service-account-key-file=${pki.serviceAccountPub}`,
+    `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+    '--service-cluster-ip-range=10.96.0.0/16',
+    '--authorization-mode=Node,RBAC',
+    '--allow-privileged=true',
+    // Nothing dials the `kubernetes` Service: clients use the kubeconfig. Without this the
+    // apiserver would advertise the address of the default route, which it does not listen on.
+    '--endpoint-reconciler-type=none',
+    '--profiling=false',
+    '--max-requests-inflight=1600',
+    '--max-mutating-requests-inflight=800',
+  ];
+}
+
+async function writeKubeconfig(path: string, server: string, pki: Pki): Promise<void> {
+  const b64 = (file: string): string => readFileSync(file).toString('base64');
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'grove-local', cluster: { server, 'certificate-authority-data': b64(pki.caCert) } }],
+    users: [{ name: 'grove-admin', user: { 'client-certificate-data': b64(pki.adminCert), 'client-key-data': b64(pki.adminKey) } }],
+    contexts: [{ name: 'grove-local', context: { cluster: 'grove-local', user: 'grove-admin' } }],
+    'current-context': 'grove-local',
+  };
+  await writeFile(path, stringify(config), { mode: 0o600 });
+}
+
+export async function crdObjects(): Promise<KubeObject[]> {
+  const files = (await readdir(CRD_DIR)).filter((f) => f.endsWith('.yaml')).sort();
+  return (await Promise.all(files.map((f) => yamlObjects(join(CRD_DIR, f))))).flat();
+}
+
+async function yamlObjects(path: string): Promise<KubeObject[]> {
+  return parseAllDocuments(await readFile(path, 'utf8'))
+    .map((d) => d.toJS() as KubeObject | null)
+    .filter((o): o is KubeObject => o !== null);
+}
+
+async function installManifests(kube: Kube, objects: KubeObject[]): Promise<void> {
+  for (const obj of objects) await kube.apply(obj, { fieldManager: FIELD_MANAGER, force: true });
+}
+
+async function waitForCrds(kube: Kube): Promise<void> {
+  const names = (await crdObjects()).map((c) => c.metadata.name as string);
+  await waitFor('the Grove CRDs to be Established', 30_000, async () => {
+    for (const name of names) {
+      const crd = await kube.get<KubeObject & { status?: { conditions?: Array<{ type: string; status: string }> } }>({
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        name,
+      });
+      if (!crd?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return false;
+    }
+    return true;
+  });
+}
+
+function kwokNodes(count: number): KubeObject[] {
+  return Array.from({ length: count }, (_, i) => ({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name: `kwok-node-${i}`,
+      annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+      labels: { 'kubernetes.io/hostname': `kwok-node-${i}`, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', type: 'kwok' },
+    },
+    spec: { providerID: `kwok://kwok-node-${i}` },
+    status: {
+      allocatable: { cpu: '64', memory: '256Gi', pods: '5000', 'ephemeral-storage': '1Ti' },
+      capacity: { cpu: '64', memory: '256Gi', pods: '5000', 'ephemeral-storage': '1Ti' },
+    },
+  }));
+}
+
+function nodeReady(node: KubeObject): boolean {
+  const conditions = (node as { status?: { conditions?: Array<{ type: string; status: string }> } }).status?.conditions ?? [];
+  return conditions.some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/** The entry point of this very program, to start the Git server as a child process. */
+function groveMain(): string {
+  const self = fileURLToPath(import.meta.url);
+  return join(dirname(self), '..', `main${extname(self)}`);
+}
+
+async function freePorts(count: number): Promise<number[]> {
+  // Hold every listener until all ports are chosen, so the same port is never handed out twice.
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
+interface ProbeOptions {
+  ca?: string;
+  insecure?: boolean;
+}
+
+/** One GET; true on a 2xx answer. Loopback health endpoints only. */
+function httpOk(url: string, opts: ProbeOptions = {}): Promise<boolean> {
+  return new Promise((resolve) => {
+    const u = new URL(url);
+    const tls = u.protocol === 'https:';
+    const req = (tls ? httpsRequest : httpRequest)(
+      u,
+      {
+        method: 'GET',
+        timeout: 2000,
+        ...(tls ? { ca: opts.ca ? readFileSync(opts.ca) : undefined, rejectUnauthorized: !opts.insecure } : {}),
+      },
+      (res) => {
+        res.resume();
+        resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300);
+      },
+    );
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+async function waitReady(rec: ProcessRecord, probe: () => Promise<boolean>, progress: Progress, timeoutMs = 60_000): Promise<void> {
+  const started = performance.now();
+  while (performance.now() - started < timeoutMs) {
+    if (await probe()) {
+      progress(`${rec.name} ready (pid ${rec.pid}, ${formatDuration(performance.now() - started)})`);
+      return;
+    }
+    if (!isRunning(rec)) {
+      throw new GroveError('ProcessFailed', `${rec.name} exited while starting. Last lines of ${rec.log}:\n${await logTail(rec.log)}`);
+    }
+    await sleep(100);
+  }
+  throw new GroveError('Timeout', `${rec.name} was not ready after ${formatDuration(timeoutMs)}. Last lines of ${rec.log}:\n${await logTail(rec.log)}`);
+}
+
+async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+  const started = performance.now();
+  let last: unknown;
+  while (performance.now() - started < timeoutMs) {
+    try {
+      if (await check()) return;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(200);
+  }
+  throw new GroveError('Timeout', `timed out after ${formatDuration(timeoutMs)} waiting for ${what}${last ? `: ${messageOf(last)}` : ''}`);
+}

@@ -1,0 +1,111 @@
+/**
+ * The upstream binaries of the local cluster, pinned. Each is built from the Go module proxy once
+ * and cached by component, version and Go version (see `build.ts`).
+ *
+ * @module
+ */
+
+/** Tiers of the local cluster (DESIGN §6). Each includes everything of the tiers before it. */
+export type Tier = 'a' | 'b' | 'c';
+export const TIERS: readonly Tier[] = ['a', 'b', 'c'];
+
+export function parseTier(value: string): Tier {
+  const tier = value.toLowerCase();
+  if (tier === 'a' || tier === 'b' || tier === 'c') return tier;
+  throw new Error(`tier must be one of a, b, c (got "${value}")`);
+}
+
+export function tierIncludes(running: Tier, needed: Tier): boolean {
+  return TIERS.indexOf(needed) <= TIERS.indexOf(running);
+}
+
+export const KUBERNETES_VERSION = 'v1.36.4';
+
+export type Recipe =
+  /**
+   * A main package of k8s.io/kubernetes or its module graph, built in one wrapper module whose
+   * replace lines pin every staging module to its published tag (k8s.io/kubernetes cannot be
+   * `go install`ed: its go.mod replaces staging modules with local paths). Kubernetes binaries
+   * are version-stamped so `/version` tells the truth.
+   */
+  | { kind: 'kubernetes'; pkg: string; module?: string; stamp: boolean }
+  /** `go install module/pkg@version`: the module has no replace directives. */
+  | { kind: 'install'; module: string; pkg: string };
+
+export interface Component {
+  name: string;
+  version: string;
+  /** The first tier that runs it. */
+  tier: Tier;
+  recipe: Recipe;
+  /** Files copied from the module's source next to the binary (kwok's stage definitions). */
+  files?: readonly string[];
+}
+
+export const COMPONENTS: readonly Component[] = [
+  { name: 'etcd', version: 'v3.6.8', tier: 'a', recipe: { kind: 'kubernetes', pkg: 'go.etcd.io/etcd/server/v3', module: 'go.etcd.io/etcd/server/v3', stamp: false } },
+  { name: 'kube-apiserver', version: KUBERNETES_VERSION, tier: 'a', recipe: { kind: 'kubernetes', pkg: 'k8s.io/kubernetes/cmd/kube-apiserver', stamp: true } },
+  {
+    name: 'kube-controller-manager',
+    version: KUBERNETES_VERSION,
+    tier: 'b',
+    recipe: { kind: 'kubernetes', pkg: 'k8s.io/kubernetes/cmd/kube-controller-manager', stamp: true },
+  },
+  // kubectl matching the server, for people and for tests of what `kubectl` shows.
+  { name: 'kubectl', version: KUBERNETES_VERSION, tier: 'a', recipe: { kind: 'kubernetes', pkg: 'k8s.io/kubernetes/cmd/kubectl', stamp: true } },
+  { name: 'kube-scheduler', version: KUBERNETES_VERSION, tier: 'b', recipe: { kind: 'kubernetes', pkg: 'k8s.io/kubernetes/cmd/kube-scheduler', stamp: true } },
+  {
+    name: 'kwok',
+    version: 'v0.8.0',
+    tier: 'b',
+    recipe: { kind: 'install', module: 'sigs.k8s.io/kwok', pkg: 'sigs.k8s.io/kwok/cmd/kwok' },
+    files: [
+      'kustomize/stage/node/fast/node-initialize.yaml',
+      'kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml',
+      'kustomize/stage/pod/fast/pod-ready.yaml',
+      'kustomize/stage/pod/fast/pod-complete.yaml',
+      'kustomize/stage/pod/fast/pod-delete.yaml',
+      'kustomize/stage/volume/fast/pvc-provision.yaml',
+      'kustomize/stage/volume/fast/pv-bind.yaml',
+      'kustomize/stage/volume/fast/pv-delete.yaml',
+      'kustomize/stage/volume/fast/pvc-delete.yaml',
+      'kustomize/stage/volume/fast/storage-class.yaml',
+    ],
+  },
+  {
+    // The community edition is distributed as source only; the pseudo-version pins the last commit.
+    name: 'minio',
+    version: 'v0.0.0-20260212201848-7aac2a2c5b7c',
+    tier: 'c',
+    recipe: { kind: 'install', module: 'github.com/minio/minio', pkg: 'github.com/minio/minio' },
+  },
+];
+
+export function component(name: string): Component {
+  const found = COMPONENTS.find((c) => c.name === name);
+  if (!found) throw new Error(`unknown component ${name}`);
+  return found;
+}
+
+export function componentsForTier(tier: Tier): Component[] {
+  return COMPONENTS.filter((c) => tierIncludes(tier, c.tier));
+}
+
+/** `-ldflags` that stamp a Kubernetes binary's version, as hack/lib/version.sh does. */
+export function versionLdflags(version: string): string {
+  const match = /^v(\d+)\.(\d+)\.\d+$/.exec(version);
+  if (!match) throw new Error(`not a release version: ${version}`);
+  const [, major, minor] = match;
+  const flags: string[] = [];
+  for (const pkg of ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version']) {
+    flags.push(
+      `-X ${pkg}.gitVersion=${version}`,
+      `-X ${pkg}.gitMajor=${major}`,
+      `-X ${pkg}.gitMinor=${minor}`,
+      `-X ${pkg}.gitTreeState=clean`,
+      `-X ${pkg}.gitCommit=0000000000000000000000000000000000000000`,
+      `-X ${pkg}.buildDate=1970-01-01T00:00:00Z`,
+    );
+  }
+  return flags.join(' ');
+}

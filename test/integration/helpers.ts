@@ -1,0 +1,29 @@
+// Shared helpers of the integration tests: the cluster started by setup.ts, a client for it, and
+// a fresh namespace per test file so files can run side by side.
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+import type { KubeObject } from '../../src/api/meta.ts';
+import { type Kube, kubeFromFile } from '../../src/kube/index.ts';
+
+export function cluster() {
+  return inject('cluster');
+}
+
+let client: Kube | undefined;
+export function kube(): Kube {
+  client ??= kubeFromFile(cluster().kubeconfig);
+  return client;
+}
+
+/** Creates a namespace with a unique name for one test file. */
+export async function testNamespace(prefix: string): Promise<string> {
+  const name = `${prefix}-${randomBytes(3).toString('hex')}`;
+  await kube().create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  return name;
+}
+
+export type Conditioned = KubeObject & { status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } };
+
+export function conditionStatus(obj: Conditioned | undefined, type: string): string | undefined {
+  return obj?.status?.conditions?.find((c) => c.type === type)?.status;
+}
