@@ -8,6 +8,7 @@ if (tiers.length === 0) throw new Error(`GROVE_TEST_TIER must be a, b or c (got 
 
 export default defineConfig({
   test: {
+    reporters: ['default', './test/summary-reporter.ts'],
     projects: [
       {
         test: {
