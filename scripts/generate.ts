@@ -1,6 +1,6 @@
-// Writes the files generated from src/api/crds.ts. `--check` only reports stale files.
+// Writes the files generated from the schemas in src/api/crds.ts and src/manifest/schema.ts. `--check` only reports stale files.
 import { readFile, writeFile } from 'node:fs/promises';
-import { generatedFiles } from '../src/api/codegen.ts';
+import { generatedFiles } from '../src/codegen/index.ts';
 
 const check = process.argv.includes('--check');
 let stale = 0;

@@ -27,6 +27,8 @@ export interface Schema {
   properties?: Record<string, Schema>;
   required?: string[];
   additionalProperties?: Schema | boolean;
+  propertyNames?: Schema;
+  const?: unknown;
   items?: Schema;
   anyOf?: Schema[];
   enum?: readonly string[];
@@ -40,6 +42,8 @@ export interface Schema {
   minItems?: number;
   maxItems?: number;
   maxProperties?: number;
+  /** Manifest schemas only: what a `pattern` means, for error messages ("a duration such as 72h"). */
+  'x-error'?: string;
   'x-kubernetes-int-or-string'?: boolean;
   'x-kubernetes-preserve-unknown-fields'?: boolean;
   'x-kubernetes-validations'?: CelRule[];

@@ -26,6 +26,30 @@ describe('grove', () => {
     expect(r.stderr).toContain('unknown command "frobnicate"');
   });
 
+  it('validates a manifest and exits 0', async () => {
+    const r = await grove('validate', new URL('../../examples/shop/platform.yaml', import.meta.url).pathname);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/platform\.yaml: valid \(1 application, 2 services, 1 route\)/);
+  });
+
+  it('prints every error of a broken manifest and exits 1', async () => {
+    const file = new URL('../../test/fixtures/manifests/invalid/typos.yaml', import.meta.url).pathname;
+    const r = await grove('validate', file);
+    expect(r.code).toBe(1);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      `${file}:5:5: applications.web.replica: unknown field; did you mean "replicas"?`,
+      `${file}:6:5: applications.web.helth: unknown field; did you mean "health"?`,
+      `${file}:7:1: servics: unknown field; did you mean "services"?`,
+    ]);
+    expect(r.stderr).toContain('3 errors');
+  });
+
+  it('says plainly when the file is missing', async () => {
+    const r = await grove('validate', '/nonexistent/platform.yaml');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('cannot read /nonexistent/platform.yaml: no such file');
+  });
+
   it('rejects a bad tier before doing anything', async () => {
     const r = await grove('local', 'up', '--tier', 'z', '--dir', '/nonexistent/never-created');
     expect(r.code).toBe(2);

@@ -6,6 +6,7 @@
  */
 import { GroveError, messageOf } from '../errors/index.ts';
 import { localCommand } from './local.ts';
+import { validateCommand } from './validate.ts';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -16,6 +17,7 @@ export interface CliIo {
 export type Command = (args: string[], io: CliIo) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; run: Command }> = {
+  validate: { summary: 'Check a platform.yaml and print every error with its position', run: validateCommand },
   local: { summary: 'Run the local cluster: up | down | status | demo | build', run: localCommand },
 };
 

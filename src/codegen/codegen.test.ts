@@ -1,14 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { typeScriptTypes, generatedFiles } from './codegen.ts';
-import { customResourceDefinition, KINDS } from './crds.ts';
-import { obj, str } from './schema.ts';
+import { customResourceDefinition, KINDS } from '../api/crds.ts';
+import { obj, str } from '../api/schema.ts';
+import { generatedFiles, typeScriptTypes } from './index.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
 describe('generated files', () => {
-  it('are current: crds/*.yaml and types.gen.ts match src/api/crds.ts (run `npm run generate`)', async () => {
+  it('are current: crds/*.yaml, schemas/platform.schema.json and types.gen.ts match their sources (run `npm run generate`)', async () => {
     for (const [path, contents] of generatedFiles()) {
       expect(await readFile(root + path, 'utf8'), `${path} is stale: run npm run generate`).toBe(contents);
     }
