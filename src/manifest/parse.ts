@@ -52,7 +52,7 @@ export function parseManifest(text: string, file = 'platform.yaml'): ParseResult
   if (deep) return at(deep.line, deep.column, `nesting is deeper than ${MAX_NESTING} levels`);
 
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, strict: true, prettyErrors: false, maxAliasCount: MAX_ALIASES });
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, strict: true, prettyErrors: false });
   const pos = (offset: number): { line: number; column: number } => {
     const p = lines.linePos(offset);
     return { line: p.line, column: p.col };
