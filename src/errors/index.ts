@@ -20,7 +20,9 @@ export type ErrorCode =
   /** A wait ran out of time. */
   | 'Timeout'
   /** Something that must exist does not. */
-  | 'NotFound';
+  | 'NotFound'
+  /** A reconcile failed; see ReconcileError.disposition. */
+  | 'Reconcile';
 
 export class GroveError extends Error {
   readonly code: ErrorCode;
@@ -34,4 +36,26 @@ export class GroveError extends Error {
 /** The message of anything thrown, for logs and conditions. */
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * How a failed reconcile continues:
+ * - `retry`: a transient failure; retried with per-key backoff.
+ * - `wait`: waiting on something outside Grove; retried after `requeueAfterMs`, no backoff.
+ * - `stall`: needs a person (bad input); not retried until the object changes.
+ */
+export type Disposition = 'retry' | 'wait' | 'stall';
+
+/** A reconcile failure with a CamelCase `reason` for conditions and how to continue. */
+export class ReconcileError extends GroveError {
+  readonly reason: string;
+  readonly disposition: Disposition;
+  readonly requeueAfterMs: number | undefined;
+  constructor(reason: string, message: string, disposition: Disposition, options?: { cause?: unknown; requeueAfterMs?: number }) {
+    super('Reconcile', message, options);
+    this.name = 'ReconcileError';
+    this.reason = reason;
+    this.disposition = disposition;
+    this.requeueAfterMs = options?.requeueAfterMs;
+  }
 }
