@@ -70,11 +70,30 @@ export interface Kube {
   /** The live object, or undefined when it does not exist. */
   get<T extends KubeObject>(ref: ObjectRef): Promise<T | undefined>;
   list<T extends KubeObject>(apiVersion: string, kind: string, opts?: ListOptions): Promise<List<T>>;
+  /** Replaces the object; `metadata.resourceVersion` makes it conditional (409 if it changed). */
+  replace<T extends KubeObject>(obj: T): Promise<T>;
   /** Deletes with background propagation; a missing object is not an error. */
-  delete(ref: ObjectRef): Promise<void>;
+  delete(ref: ObjectRef, opts?: { uid?: string }): Promise<void>;
+  /**
+   * Streams changes after `resourceVersion` until the server ends the watch, `signal` aborts
+   * it (both resolve), or the connection fails (rejects). Bookmarks are requested.
+   */
+  watch(apiVersion: string, kind: string, opts: WatchOptions, onEvent: (event: WatchEvent) => void): Promise<void>;
   /** The server's version, e.g. `v1.36.4`. */
   serverVersion(): Promise<string>;
 }
+
+export interface WatchOptions extends ListOptions {
+  resourceVersion: string;
+  /** The server ends the watch after this long; the caller watches again. */
+  timeoutSeconds?: number;
+  signal?: AbortSignal;
+}
+
+export type WatchEvent =
+  | { type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: KubeObject }
+  | { type: 'BOOKMARK'; object: KubeObject }
+  | { type: 'ERROR'; object: { code?: number; reason?: string; message?: string } };
 
 export function kubeFromFile(path: string): Kube {
   const kc = new KubeConfig();
@@ -141,10 +160,57 @@ class RestClient implements Kube {
     return { items: result.items.map((item) => ({ ...item, apiVersion, kind })), resourceVersion: result.metadata.resourceVersion };
   }
 
-  async delete(ref: ObjectRef): Promise<void> {
+  async replace<T extends KubeObject>(obj: T): Promise<T> {
+    return this.#request<T>(`replace ${describe(obj)}`, 'PUT', await this.#path(obj, obj.metadata.name), { body: obj, contentType: 'application/json' });
+  }
+
+  async watch(apiVersion: string, kind: string, opts: WatchOptions, onEvent: (event: WatchEvent) => void): Promise<void> {
+    const path = await this.#path({ apiVersion, kind, metadata: opts.namespace ? { namespace: opts.namespace } : {} });
+    const url = new URL(this.#server + path);
+    url.searchParams.set('watch', 'true');
+    url.searchParams.set('allowWatchBookmarks', 'true');
+    url.searchParams.set('resourceVersion', opts.resourceVersion);
+    if (opts.timeoutSeconds) url.searchParams.set('timeoutSeconds', String(opts.timeoutSeconds));
+    if (opts.labelSelector) url.searchParams.set('labelSelector', opts.labelSelector);
+    if (opts.fieldSelector) url.searchParams.set('fieldSelector', opts.fieldSelector);
+    const ctx = new RequestContext(url.toString(), HttpMethod.GET);
+    await this.#kc.applySecurityAuthentication(ctx);
+    let response;
+    try {
+      response = await fetch(url, { headers: { ...ctx.getHeaders(), accept: 'application/json' }, dispatcher: ctx.getDispatcher(), ...(opts.signal ? { signal: opts.signal } : {}) });
+    } catch (cause) {
+      if (opts.signal?.aborted) return;
+      throw new KubeError(0, undefined, `watch ${kind}: ${(cause as Error).message}`, { cause });
+    }
+    if (!response.ok || !response.body) {
+      const status = parseStatus(await response.text());
+      throw new KubeError(response.status, status.reason, `watch ${kind}: ${status.message ?? `HTTP ${response.status}`}`);
+    }
+    let buffered = '';
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of response.body) {
+        buffered += decoder.decode(chunk, { stream: true });
+        let newline: number;
+        while ((newline = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, newline).trim();
+          buffered = buffered.slice(newline + 1);
+          if (!line) continue;
+          const event = JSON.parse(line) as WatchEvent;
+          if (event.type !== 'ERROR' && event.type !== 'BOOKMARK') event.object = { ...event.object, apiVersion, kind };
+          onEvent(event);
+        }
+      }
+    } catch (cause) {
+      if (opts.signal?.aborted) return;
+      throw new KubeError(0, undefined, `watch ${kind}: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  async delete(ref: ObjectRef, opts: { uid?: string } = {}): Promise<void> {
     try {
       await this.#request(`delete ${describe(ref)}`, 'DELETE', await this.#path(toMeta(ref), ref.name), {
-        body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' },
+        body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background', ...(opts.uid ? { preconditions: { uid: opts.uid } } : {}) },
         contentType: 'application/json',
       });
     } catch (err) {
