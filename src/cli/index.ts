@@ -6,6 +6,7 @@
  */
 import { GroveError, messageOf } from '../errors/index.ts';
 import { localCommand } from './local.ts';
+import { operatorCommand } from './operator.ts';
 import { validateCommand } from './validate.ts';
 
 export interface CliIo {
@@ -17,6 +18,7 @@ export interface CliIo {
 export type Command = (args: string[], io: CliIo) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; run: Command }> = {
+  operator: { summary: 'Run the controllers against a cluster (webhooks, health and metrics on --listen)', run: operatorCommand },
   validate: { summary: 'Check a platform.yaml and print every error with its position', run: validateCommand },
   local: { summary: 'Run the local cluster: up | down | status | demo | build', run: localCommand },
 };

@@ -4,11 +4,13 @@ import { silentLogger } from '../log/index.ts';
 import { createMetrics } from '../metrics/index.ts';
 import { FakeClock } from './clock.ts';
 import { Controller, type ReconcileContext, type ReconcileResult } from './controller.ts';
+import { WorkQueue } from './queue.ts';
 
 function setup(reconcile: (ctx: ReconcileContext) => Promise<ReconcileResult>, workers = 2) {
   const clock = new FakeClock();
   const metrics = createMetrics();
-  const controller = new Controller({ name: 'test', reconcile, clock, log: silentLogger(), metrics, workers });
+  const queue = new WorkQueue({ clock, random: () => 0.5 });
+  const controller = new Controller({ name: 'test', reconcile, clock, log: silentLogger(), metrics, workers, queue });
   return { clock, metrics, controller };
 }
 

@@ -29,8 +29,11 @@ export interface InformerOptions {
   labelSelector?: string;
   clock: Clock;
   log: Logger;
-  /** Called with `namespace/name` (or `name`) of each object added, changed or deleted. */
-  onChange: (key: string, obj: KubeObject, deleted: boolean) => void;
+  /**
+   * Called with `namespace/name` (or `name`) of each object added, changed or deleted, with the
+   * cached version it replaces (undefined when new), so callers can ignore status-only changes.
+   */
+  onChange: (key: string, obj: KubeObject, deleted: boolean, previous: KubeObject | undefined) => void;
   stallAfterMs?: number;
   /** Also report every cached object this often, as a safety net for missed events. */
   resyncMs?: number;
@@ -130,12 +133,12 @@ export class Informer<T extends KubeObject = KubeObject> {
       seen.add(key);
       const previous = this.#cache.get(key);
       this.#cache.set(key, obj);
-      if (previous?.metadata.resourceVersion !== obj.metadata.resourceVersion) this.#opts.onChange(key, obj, false);
+      if (previous?.metadata.resourceVersion !== obj.metadata.resourceVersion) this.#opts.onChange(key, obj, false, previous);
     }
     for (const [key, obj] of this.#cache) {
       if (seen.has(key)) continue;
       this.#cache.delete(key);
-      this.#opts.onChange(key, obj, true);
+      this.#opts.onChange(key, obj, true, obj);
     }
     this.#resourceVersion = result.resourceVersion;
     this.#synced();
@@ -156,15 +159,17 @@ export class Informer<T extends KubeObject = KubeObject> {
       case 'MODIFIED': {
         const obj = event.object as T;
         this.#resourceVersion = obj.metadata.resourceVersion ?? this.#resourceVersion;
+        const previous = this.#cache.get(objectKey(obj));
         this.#cache.set(objectKey(obj), obj);
-        this.#opts.onChange(objectKey(obj), obj, false);
+        this.#opts.onChange(objectKey(obj), obj, false, previous);
         return;
       }
       case 'DELETED': {
         const obj = event.object as T;
         this.#resourceVersion = obj.metadata.resourceVersion ?? this.#resourceVersion;
+        const previous = this.#cache.get(objectKey(obj));
         this.#cache.delete(objectKey(obj));
-        this.#opts.onChange(objectKey(obj), obj, true);
+        this.#opts.onChange(objectKey(obj), obj, true, previous);
         return;
       }
     }
@@ -193,7 +198,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   #armResync(every: number): void {
     this.#resync = this.#opts.clock.after(every, () => {
       if (this.#stopped) return;
-      for (const [key, obj] of this.#cache) this.#opts.onChange(key, obj, false);
+      for (const [key, obj] of this.#cache) this.#opts.onChange(key, obj, false, undefined);
       this.#armResync(every);
     });
   }

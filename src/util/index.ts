@@ -1,1 +1,2 @@
+export { globToRegExp, matchesAny } from './glob.ts';
 export { formatDuration } from './time.ts';

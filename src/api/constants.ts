@@ -1,0 +1,55 @@
+/**
+ * Names shared across Grove: labels, annotations, finalizers, the field manager, condition types
+ * and reasons. Constants, so a typo is a compile error rather than a silent mismatch.
+ *
+ * @module
+ */
+
+/** The one server-side-apply field manager of every Grove write. Never change it: fields would be orphaned. */
+export const FIELD_MANAGER = 'grove';
+
+export const LABELS = {
+  project: 'grove.dev/project',
+  environment: 'grove.dev/environment',
+  type: 'grove.dev/type',
+  /** `git` for Environments the Project controller manages; absent for ones made by hand. */
+  source: 'grove.dev/source',
+  managedBy: 'app.kubernetes.io/managed-by',
+} as const;
+
+export const ANNOTATIONS = {
+  /** The full branch name (label values cannot hold it). */
+  branch: 'grove.dev/branch',
+  agent: 'grove.dev/agent',
+  onBehalfOf: 'grove.dev/on-behalf-of',
+  task: 'grove.dev/task',
+  /** Set by a webhook received by a replica that is not the leader: asks the leader to sync. */
+  syncRequestedAt: 'grove.dev/sync-requested-at',
+  /** Must equal the object's name to delete a protected or production Environment. */
+  confirmDelete: 'grove.dev/confirm-delete',
+} as const;
+
+export const FINALIZER = 'grove.dev/environment';
+
+export const CONDITIONS = {
+  ready: 'Ready',
+  reconciling: 'Reconciling',
+  stalled: 'Stalled',
+  sourceAvailable: 'SourceAvailable',
+  manifestValid: 'ManifestValid',
+} as const;
+
+export const REASONS = {
+  synced: 'Synced',
+  progressing: 'Progressing',
+  gitUnavailable: 'GitUnavailable',
+  secretNotFound: 'SecretNotFound',
+  credentialsInvalid: 'CredentialsInvalid',
+  manifestValid: 'ManifestValid',
+  manifestInvalid: 'ManifestInvalid',
+  manifestNotFound: 'ManifestNotFound',
+  projectNotFound: 'ProjectNotFound',
+  revisionNotFound: 'RevisionNotFound',
+  environmentLimitReached: 'EnvironmentLimitReached',
+  nameCollision: 'NameCollision',
+} as const;

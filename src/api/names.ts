@@ -1,0 +1,57 @@
+/**
+ * Deterministic names (DESIGN §1). A branch's Environment name and namespace never change and
+ * never collide: the slug keeps what it can of the branch, and a short hash of the full branch
+ * name is added whenever the slug lost anything (characters or length). Pure.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+
+/** Environment names are namespace names too: DNS labels. */
+export const MAX_ENVIRONMENT_NAME = 63;
+const HASH_LENGTH = 8;
+
+export function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, HASH_LENGTH);
+}
+
+/**
+ * Lowercase letters, digits and single dashes: `Feature/Über_Login` → `feature-uber-login`.
+ * Diacritics are folded; other characters become dashes.
+ */
+export function slugify(text: string): string {
+  return text
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+}
+
+/** A DNS label of at most `max` characters from `base`; hashed with `hashOf` when shortened or changed. */
+export function dnsLabel(base: string, hashOf: string, max: number, lossy: boolean): string {
+  const slug = slugify(base);
+  if (!lossy && slug.length > 0 && slug.length <= max && /^[a-z]/.test(slug)) return slug;
+  const room = max - HASH_LENGTH - 1;
+  const head = slug.slice(0, room).replace(/-+$/, '');
+  const prefix = /^[a-z]/.test(head) ? head : `b${head ? `-${head}` : ''}`.slice(0, room).replace(/-+$/, '');
+  return `${prefix}-${shortHash(hashOf)}`;
+}
+
+/**
+ * The Environment of a project's branch: `shop` + `main` → `shop-main`,
+ * `shop` + `feature/login` → `shop-feature-login-1a2b3c4d`. Unique per project and branch.
+ */
+export function environmentName(project: string, branch: string): string {
+  return dnsLabel(`${project}-${branch}`, `${project}/${branch}`, MAX_ENVIRONMENT_NAME, slugify(branch) !== branch);
+}
+
+/**
+ * The namespace an Environment runs in: its own name when that already starts with
+ * `<project>-` (every Environment made from a branch), else `<project>-<name>`.
+ */
+export function environmentNamespace(project: string, environment: string): string {
+  if (environment.startsWith(`${project}-`)) return environment;
+  const name = `${project}-${environment}`;
+  return dnsLabel(name, name, 63, false);
+}

@@ -1,0 +1,88 @@
+/**
+ * `grove operator`: runs the controllers against a cluster until SIGTERM or SIGINT.
+ *
+ * @module
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { GroveError } from '../errors/index.ts';
+import { kubeFromFile } from '../kube/index.ts';
+import { createLogger } from '../log/index.ts';
+import { startOperator } from '../operator/index.ts';
+import { systemClock } from '../runtime/clock.ts';
+import type { CliIo } from './index.ts';
+
+const HELP = `Usage: grove operator [options]
+
+Runs Grove's controllers. Every replica serves webhooks, health and metrics;
+with --leader-elect only the holder of the Lease reconciles.
+
+Options:
+  --kubeconfig FILE        Cluster credentials (default: $KUBECONFIG or ~/.kube/config)
+  --namespace NS           Watch one namespace only (default: all)
+  --listen HOST:PORT       HTTP address for /hooks, /healthz, /readyz, /metrics (default: 0.0.0.0:8080)
+  --leader-elect           Campaign for a Lease before reconciling
+  --lease-namespace NS     Namespace of the Lease (default: the watched namespace, or grove-system)
+  --lease-name NAME        Name of the Lease (default: grove-operator)
+  --identity ID            This replica's name in the Lease (default: hostname-pid)
+  --git-cache-dir DIR      Object cache of the Git source (default: ~/.cache/grove/git)
+  --log-level LEVEL        trace|debug|info|warn|error (default: info)
+`;
+
+export async function operatorCommand(argv: string[], io: CliIo): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        kubeconfig: { type: 'string' },
+        namespace: { type: 'string' },
+        listen: { type: 'string', default: '0.0.0.0:8080' },
+        'leader-elect': { type: 'boolean', default: false },
+        'lease-namespace': { type: 'string' },
+        'lease-name': { type: 'string', default: 'grove-operator' },
+        identity: { type: 'string' },
+        'git-cache-dir': { type: 'string' },
+        'log-level': { type: 'string', default: 'info' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }).values;
+  } catch (err) {
+    throw new GroveError('InvalidInput', `${(err as Error).message}\n\n${HELP}`);
+  }
+  if (values.help) {
+    io.stdout.write(HELP);
+    return 0;
+  }
+  const listen = /^(.*):(\d+)$/.exec(values.listen);
+  if (!listen) throw new GroveError('InvalidInput', `--listen must be HOST:PORT (got "${values.listen}")`);
+  const kubeconfig = values.kubeconfig ?? io.env.KUBECONFIG ?? join(homedir(), '.kube', 'config');
+  const log = createLogger({ level: values['log-level'] });
+  const operator = await startOperator({
+    kube: kubeFromFile(kubeconfig),
+    log,
+    clock: systemClock,
+    ...(values.namespace ? { namespace: values.namespace } : {}),
+    listen: { host: listen[1] as string, port: Number(listen[2]) },
+    ...(values['leader-elect']
+      ? {
+          leaderElection: {
+            namespace: values['lease-namespace'] ?? values.namespace ?? 'grove-system',
+            name: values['lease-name'],
+            ...(values.identity ? { identity: values.identity } : {}),
+          },
+        }
+      : {}),
+    gitCacheDir: values['git-cache-dir'] ?? join(io.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'grove', 'git'),
+  });
+  log.info({ address: `${operator.address.address}:${operator.address.port}` }, 'Started the operator');
+  const signalled = new Promise<'stopped'>((resolve) => {
+    for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => resolve('stopped'));
+  });
+  const why = await Promise.race([operator.done, signalled]);
+  if (why === 'stopped') await operator.stop();
+  log.info({ why }, 'Stopped the operator');
+  return why === 'lost-leadership' ? 1 : 0;
+}

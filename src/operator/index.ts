@@ -1,0 +1,171 @@
+/**
+ * The operator: informers and controllers behind leader election, plus the HTTP endpoints.
+ *
+ * Every replica serves HTTP; only the leader runs informers and controllers, so only the leader
+ * writes. A webhook that reaches a standby replica is passed on by annotating the Project
+ * (`grove.dev/sync-requested-at`), which the leader's informer sees. A leader that loses its
+ * lease stops at once and reports it; the process exits and campaigns again when restarted.
+ *
+ * @module
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import { ANNOTATIONS, FIELD_MANAGER } from '../api/constants.ts';
+import { API_VERSION } from '../api/crds.ts';
+import type { KubeObject } from '../api/meta.ts';
+import type { Environment } from '../api/types.gen.ts';
+import { environmentReconciler } from '../controllers/environment/index.ts';
+import { projectReconciler } from '../controllers/project/index.ts';
+import { createHttpServer } from '../http/server.ts';
+import { type Kube } from '../kube/index.ts';
+import type { Logger } from '../log/index.ts';
+import { createMetrics } from '../metrics/index.ts';
+import type { Clock } from '../runtime/clock.ts';
+import { Controller } from '../runtime/controller.ts';
+import { Informer } from '../runtime/informer.ts';
+import { LeaderElector } from '../runtime/leader.ts';
+import { GitSource } from '../source/git/index.ts';
+
+export interface OperatorOptions {
+  kube: Kube;
+  log: Logger;
+  clock: Clock;
+  /** Watch only this namespace (all namespaces when absent). */
+  namespace?: string;
+  listen: { host: string; port: number };
+  /** Lease to campaign for; without it this replica leads at once. */
+  leaderElection?: { namespace: string; name: string; identity?: string };
+  gitCacheDir: string;
+  projectWorkers?: number;
+  environmentWorkers?: number;
+}
+
+export interface RunningOperator {
+  address: AddressInfo;
+  /** Resolves when the operator stops: asked to, or because it lost leadership. */
+  done: Promise<'stopped' | 'lost-leadership'>;
+  stop(): Promise<void>;
+}
+
+export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
+  const { kube, log, clock } = opts;
+  const metrics = createMetrics();
+  const git = new GitSource({ cacheDir: opts.gitCacheDir });
+  const projects = new Controller({ name: 'project', reconcile: projectReconciler({ kube, git, clock }), clock, log, metrics, workers: opts.projectWorkers ?? 2 });
+  const environments = new Controller({
+    name: 'environment',
+    reconcile: environmentReconciler({ kube, git, clock }),
+    clock,
+    log,
+    metrics,
+    workers: opts.environmentWorkers ?? 4,
+  });
+  const scope = opts.namespace ? { namespace: opts.namespace } : {};
+  const informers = [
+    new Informer({
+      kube,
+      apiVersion: API_VERSION,
+      kind: 'Project',
+      clock,
+      log,
+      ...scope,
+      onChange: (key, obj, deleted, previous) => {
+        if (deleted || !previous || specOrAnnotationsChanged(previous, obj)) projects.enqueue(key);
+      },
+    }),
+    new Informer({
+      kube,
+      apiVersion: API_VERSION,
+      kind: 'Environment',
+      clock,
+      log,
+      ...scope,
+      onChange: (key, obj, deleted, previous) => {
+        if (deleted) {
+          // A Git-driven Environment deleted by hand comes back while its branch exists.
+          projects.enqueue(`${obj.metadata.namespace}/${(obj as Environment).spec.project}`);
+          return;
+        }
+        if (!previous || specOrAnnotationsChanged(previous, obj)) environments.enqueue(key);
+      },
+    }),
+  ];
+
+  let leading = false;
+  let synced = false;
+  let resolveDone!: (why: 'stopped' | 'lost-leadership') => void;
+  const done = new Promise<'stopped' | 'lost-leadership'>((resolve) => (resolveDone = resolve));
+
+  const startWork = (): void => {
+    leading = true;
+    for (const i of informers) i.start();
+    projects.start();
+    environments.start();
+    void Promise.all(informers.map((i) => i.synced)).then(() => {
+      synced = true;
+      log.info({ namespace: opts.namespace ?? '(all)' }, 'Synced the caches; controllers running');
+    });
+  };
+  const stopWork = async (): Promise<void> => {
+    leading = false;
+    for (const i of informers) i.stop();
+    await Promise.all([projects.stop(), environments.stop()]);
+  };
+
+  const server: Server = createHttpServer({
+    kube,
+    metrics,
+    log,
+    ready: () => !leading || synced,
+    requestSync: async (namespace, name) => {
+      if (leading) return projects.enqueue(`${namespace}/${name}`);
+      await kube.apply(
+        { apiVersion: API_VERSION, kind: 'Project', metadata: { name, namespace, annotations: { [ANNOTATIONS.syncRequestedAt]: new Date(clock.now()).toISOString() } } },
+        { fieldManager: FIELD_MANAGER, force: true },
+      );
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.listen.port, opts.listen.host, resolve);
+  });
+
+  let elector: LeaderElector | undefined;
+  if (opts.leaderElection) {
+    elector = new LeaderElector({
+      kube,
+      clock,
+      log,
+      namespace: opts.leaderElection.namespace,
+      name: opts.leaderElection.name,
+      identity: opts.leaderElection.identity ?? `${hostname()}-${process.pid}`,
+      onStartedLeading: startWork,
+      onStoppedLeading: () => {
+        void stopWork().then(() => resolveDone('lost-leadership'));
+      },
+    });
+    elector.start();
+  } else startWork();
+
+  return {
+    address: server.address() as AddressInfo,
+    done,
+    async stop() {
+      await elector?.stop();
+      await stopWork();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      resolveDone('stopped');
+    },
+  };
+}
+
+/** Status-only updates (our own writes, mostly) are not a reason to reconcile again. */
+function specOrAnnotationsChanged(before: KubeObject, after: KubeObject): boolean {
+  return (
+    before.metadata.generation !== after.metadata.generation ||
+    JSON.stringify(before.metadata.annotations ?? {}) !== JSON.stringify(after.metadata.annotations ?? {}) ||
+    JSON.stringify(before.metadata.labels ?? {}) !== JSON.stringify(after.metadata.labels ?? {}) ||
+    before.metadata.deletionTimestamp !== after.metadata.deletionTimestamp
+  );
+}

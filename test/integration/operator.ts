@@ -1,0 +1,56 @@
+// Runs `grove operator` as a child process, as it runs in production: killable, restartable,
+// and one of several replicas.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { cluster } from './helpers.ts';
+
+const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+
+export interface OperatorProcess {
+  url: string;
+  child: ChildProcess;
+  /** Every JSON log line so far. */
+  logs: Array<Record<string, unknown>>;
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function startOperator(namespace: string, extra: string[] = []): Promise<OperatorProcess> {
+  const child = spawn(process.execPath, [main, 'operator', '--kubeconfig', cluster().kubeconfig, '--namespace', namespace, '--listen', '127.0.0.1:0', '--log-level', 'debug', ...extra], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  let stderr = '';
+  let partial = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!line.trim()) continue;
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry.msg === 'Started the operator') resolve(`http://${String(entry.address)}`);
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    void exited.then((code) => reject(new Error(`the operator exited with ${code} before starting: ${stderr}`)));
+  });
+  return {
+    url,
+    child,
+    logs,
+    async kill(signal = 'SIGTERM') {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Sends a webhook the way GitHub does. */
+export async function sendWebhook(operatorUrl: string, namespace: string, project: string, secret: string, body = '{"ref":"refs/heads/main"}'): Promise<Response> {
+  const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+  return fetch(`${operatorUrl}/hooks/${namespace}/${project}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': signature }, body });
+}

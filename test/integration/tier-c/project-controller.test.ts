@@ -1,0 +1,236 @@
+// Push a branch, get an Environment: the Project controller against the real API server and the
+// real Git server, with `grove operator` running as a separate process.
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ANNOTATIONS } from '../../../src/api/constants.ts';
+import { environmentName } from '../../../src/api/names.ts';
+import type { Environment, Project } from '../../../src/api/types.gen.ts';
+import { createGitServer } from '../../../src/local/git-server.ts';
+import { createRepo, type RepoBuilder } from '../git-fixtures.ts';
+import { cluster, conditionStatus, kube, testNamespace } from '../helpers.ts';
+import { type OperatorProcess, sendWebhook, startOperator } from '../operator.ts';
+
+const WEBHOOK_SECRET = 'hook-secret-123';
+const VALID = 'version: 1\napplications:\n  web: { image: "shop/web:${GIT_COMMIT}", port: 8080 }\n';
+const uniq = () => Math.random().toString(36).slice(2, 8);
+
+let ns: string;
+/** The project of the running test: `environment(branch)` looks up its Environments. */
+let currentProject = '';
+const operators: OperatorProcess[] = [];
+afterEach(async () => {
+  for (const op of operators.splice(0)) await op.kill('SIGKILL');
+});
+
+beforeAll(async () => {
+  ns = await testNamespace('proj');
+  await kube().create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'webhook', namespace: ns }, stringData: { secret: WEBHOOK_SECRET } });
+});
+
+async function project(name: string, url: string, pollIntervalSeconds = 3600): Promise<void> {
+  await kube().create<Project>({
+    apiVersion: 'grove.dev/v1alpha1',
+    kind: 'Project',
+    metadata: { name, namespace: ns },
+    spec: { repo: { url }, pollIntervalSeconds, webhook: { secretRef: { name: 'webhook' } } },
+  });
+}
+
+async function newRepo(): Promise<{ repo: RepoBuilder; name: string; url: string }> {
+  const name = `p-${uniq()}`;
+  currentProject = name;
+  const repo = await createRepo(cluster().git!.root, name);
+  return { repo, name, url: `${cluster().git!.url}/${name}.git` };
+}
+
+async function environments(projectName: string): Promise<Environment[]> {
+  return (await kube().list<Environment>('grove.dev/v1alpha1', 'Environment', { namespace: ns, labelSelector: `grove.dev/project=${projectName}` })).items;
+}
+
+async function environment(branch: string): Promise<Environment | undefined> {
+  return kube().get<Environment>({ apiVersion: 'grove.dev/v1alpha1', kind: 'Environment', namespace: ns, name: environmentName(currentProject, branch) });
+}
+
+async function operator(extra: string[] = []): Promise<OperatorProcess> {
+  const op = await startOperator(ns, extra);
+  operators.push(op);
+  return op;
+}
+
+describe('the Project controller', () => {
+  it('creates an Environment per pushed branch, moves its revision on push, and deletes it with the branch', async () => {
+    const { repo, name, url } = await newRepo();
+    const main = await repo.commit('main', { 'platform.yaml': VALID });
+    await repo.push();
+    await project(name, url);
+    const op = await operator();
+    await expect.poll(async () => (await environment('main'))?.spec.revision, { timeout: 15_000 }).toBe(main);
+    expect((await environment('main'))?.spec.type).toBe('production');
+
+    const first = await repo.commit('feature/login', { 'app.txt': 'v1' }, 'Login\n\nGrove-Agent: claude-7\nOn-Behalf-Of: ada@example.com\nGrove-TTL: 24h');
+    await repo.push();
+    expect((await sendWebhook(op.url, ns, name, WEBHOOK_SECRET)).status).toBe(202);
+    await expect.poll(async () => (await environment('feature/login'))?.spec.revision, { timeout: 15_000 }).toBe(first);
+    const created = (await environment('feature/login'))!;
+    expect(created.spec).toMatchObject({ project: name, branch: 'feature/login', type: 'development', ttlSeconds: 86400 });
+    expect(created.metadata.annotations).toMatchObject({ [ANNOTATIONS.agent]: 'claude-7', [ANNOTATIONS.onBehalfOf]: 'ada@example.com' });
+
+    const second = await repo.commit('feature/login', { 'app.txt': 'v2' });
+    await repo.push();
+    await sendWebhook(op.url, ns, name, WEBHOOK_SECRET);
+    await expect.poll(async () => (await environment('feature/login'))?.spec.revision, { timeout: 15_000 }).toBe(second);
+    expect((await environment('feature/login'))?.metadata.uid).toBe(created.metadata.uid);
+
+    await repo.deleteBranch('feature/login');
+    await repo.push();
+    await sendWebhook(op.url, ns, name, WEBHOOK_SECRET);
+    await expect.poll(async () => environment('feature/login'), { timeout: 15_000 }).toBeUndefined();
+    expect(await environment('main')).toBeDefined();
+
+    const status = (await kube().get<Project>({ apiVersion: 'grove.dev/v1alpha1', kind: 'Project', namespace: ns, name }))?.status;
+    expect(status).toMatchObject({ branchCount: 1, environmentCount: 1 });
+    expect(conditionStatus(await kube().get({ apiVersion: 'grove.dev/v1alpha1', kind: 'Project', namespace: ns, name }), 'SourceAvailable')).toBe('True');
+  });
+
+  it('marks only the broken branch ManifestValid=False, with line and column', async () => {
+    const { repo, name, url } = await newRepo();
+    await repo.commit('main', { 'platform.yaml': VALID });
+    await repo.commit('feature/broken', { 'platform.yaml': 'version: 1\napplications:\n  web:\n    image: shop/web\n    port: "80"\n' });
+    await repo.push();
+    await project(name, url);
+    await operator();
+    await expect.poll(async () => conditionStatus(await environment('feature/broken'), 'ManifestValid'), { timeout: 15_000 }).toBe('False');
+    const broken = (await environment('feature/broken'))!;
+    const manifest = broken.status?.conditions?.find((c) => c.type === 'ManifestValid');
+    expect(manifest?.reason).toBe('ManifestInvalid');
+    expect(manifest?.message).toContain('platform.yaml:5:11: applications.web.port: must be an integer');
+    expect(conditionStatus(broken, 'Ready')).toBe('False');
+    expect(conditionStatus(broken, 'Stalled')).toBe('True');
+    await expect.poll(async () => conditionStatus(await environment('main'), 'ManifestValid'), { timeout: 15_000 }).toBe('True');
+  });
+
+  it('answers a bad signature with 401 and changes nothing; an unknown project with a fixed 404', async () => {
+    const { repo, name, url } = await newRepo();
+    await repo.commit('main', { 'platform.yaml': VALID });
+    await repo.push();
+    await project(name, url);
+    const op = await operator();
+    await expect.poll(async () => (await environments(name)).length, { timeout: 15_000 }).toBe(1);
+
+    await repo.commit('feature/sneaky', { 'x.txt': 'x' });
+    await repo.push();
+    expect((await sendWebhook(op.url, ns, name, 'wrong-secret')).status).toBe(401);
+    const unsigned = await fetch(`${op.url}/hooks/${ns}/${name}`, { method: 'POST', body: '{}' });
+    expect(unsigned.status).toBe(401);
+    const unknown = await sendWebhook(op.url, ns, 'no-such-project', WEBHOOK_SECRET);
+    expect(unknown.status).toBe(404);
+    expect(await unknown.text()).toBe('{"error":"not found"}\n');
+    const huge = await fetch(`${op.url}/hooks/${ns}/${name}`, { method: 'POST', body: 'x'.repeat(1024 * 1024 + 1) });
+    expect(huge.status).toBe(413);
+    // Give a wrongly triggered sync every chance to happen.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await environments(name)).map((e) => e.spec.branch)).toEqual(['main']);
+  });
+
+  it('makes up for a lost webhook by polling', async () => {
+    const { repo, name, url } = await newRepo();
+    await repo.commit('main', { 'platform.yaml': VALID });
+    await repo.push();
+    await project(name, url, 10);
+    await operator();
+    await expect.poll(async () => (await environments(name)).length, { timeout: 15_000 }).toBe(1);
+    const head = await repo.commit('feature/quiet', { 'x.txt': 'no webhook for this push' });
+    await repo.push();
+    await expect.poll(async () => (await environment('feature/quiet'))?.spec.revision, { timeout: 25_000, interval: 500 }).toBe(head);
+  });
+
+  it('reports Git being down as SourceAvailable=False, leaves Environments alone, and recovers', async () => {
+    const { repo, name } = await newRepo();
+    await repo.commit('main', { 'platform.yaml': VALID });
+    await repo.commit('feature/a', { 'a.txt': 'a' });
+    await repo.push();
+    // A Git server of this test's own, so stopping it disturbs no other test.
+    const start = async (port = 0) => {
+      const server = createGitServer({ root: cluster().git!.root });
+      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+      return server;
+    };
+    let server = await start();
+    const port = (server.address() as AddressInfo).port;
+    await project(name, `http://127.0.0.1:${port}/${name}.git`);
+    const op = await operator();
+    await expect.poll(async () => (await environments(name)).length, { timeout: 15_000 }).toBe(2);
+    const before = (await environments(name)).map((e) => `${e.metadata.name}@${e.metadata.generation}:${e.spec.revision}`).sort();
+
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await sendWebhook(op.url, ns, name, WEBHOOK_SECRET);
+    const projectRef = { apiVersion: 'grove.dev/v1alpha1', kind: 'Project', namespace: ns, name };
+    await expect.poll(async () => conditionStatus(await kube().get(projectRef), 'SourceAvailable'), { timeout: 15_000 }).toBe('False');
+    const down = (await kube().get<Project>(projectRef))!.status!.conditions!.find((c) => c.type === 'SourceAvailable')!;
+    expect(down.reason).toBe('GitUnavailable');
+    expect(down.message).toContain(`cannot list the branches of http://127.0.0.1:${port}/${name}.git`);
+    expect((await environments(name)).map((e) => `${e.metadata.name}@${e.metadata.generation}:${e.spec.revision}`).sort()).toEqual(before);
+
+    server = await start(port);
+    await expect.poll(async () => conditionStatus(await kube().get(projectRef), 'SourceAvailable'), { timeout: 30_000, interval: 500 }).toBe('True');
+    expect((await environments(name)).map((e) => `${e.metadata.name}@${e.metadata.generation}:${e.spec.revision}`).sort()).toEqual(before);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('makes no duplicates when the operator is killed mid-sync and restarted', async () => {
+    const { repo, name, url } = await newRepo();
+    await repo.commit('main', { 'platform.yaml': VALID });
+    const branches = Array.from({ length: 15 }, (_, i) => `agent/task-${i}`);
+    for (const b of branches) await repo.commit(b, { [`${b}.txt`]: b });
+    await repo.push();
+    await project(name, url);
+    const first = await operator();
+    await expect.poll(async () => (await environments(name)).length, { timeout: 15_000, interval: 50 }).toBeGreaterThan(0);
+    await first.kill('SIGKILL');
+    const partial = (await environments(name)).length;
+
+    await operator();
+    await expect.poll(async () => (await environments(name)).length, { timeout: 20_000 }).toBe(branches.length + 1);
+    const envs = await environments(name);
+    expect(new Set(envs.map((e) => e.spec.branch)).size).toBe(envs.length);
+    expect(envs.map((e) => e.metadata.name).sort()).toEqual(['main', ...branches].map((b) => environmentName(name, b)).sort());
+    expect(partial).toBeLessThanOrEqual(branches.length + 1);
+  });
+
+  it('with two replicas, lets only the leader write, and hands over when it stops', async () => {
+    const { repo, name, url } = await newRepo();
+    await repo.commit('main', { 'platform.yaml': VALID });
+    await repo.push();
+    await project(name, url);
+    const lease = ['--leader-elect', '--lease-name', `grove-${name}`];
+    const a = await operator([...lease, '--identity', 'replica-a']);
+    const b = await operator([...lease, '--identity', 'replica-b']);
+    await expect.poll(async () => (await environments(name)).length, { timeout: 20_000 }).toBe(1);
+    const leaders = [a, b].filter((op) => op.logs.some((l) => l.msg === 'Became the leader'));
+    expect(leaders).toHaveLength(1);
+    const [leader, standby] = leaders[0] === a ? [a, b] : [b, a];
+    const writes = (op: OperatorProcess) => op.logs.filter((l) => typeof l.msg === 'string' && /^(Created|Deleted|Moved) Environment/.test(l.msg));
+    expect(writes(leader).length).toBeGreaterThan(0);
+    expect(writes(standby)).toEqual([]);
+    expect(standby.logs.some((l) => l.controller !== undefined)).toBe(false);
+
+    // A webhook sent to the standby still reaches the leader.
+    const head = await repo.commit('feature/via-standby', { 'x.txt': 'x' });
+    await repo.push();
+    expect((await sendWebhook(standby.url, ns, name, WEBHOOK_SECRET)).status).toBe(202);
+    await expect.poll(async () => (await environment('feature/via-standby'))?.spec.revision, { timeout: 15_000 }).toBe(head);
+    expect(writes(standby)).toEqual([]);
+
+    // The leader steps down (releasing the Lease); the standby takes over and reconciles.
+    expect(await leader.kill('SIGTERM')).toBe(0);
+    await expect.poll(() => standby.logs.some((l) => l.msg === 'Became the leader'), { timeout: 15_000 }).toBe(true);
+    const next = await repo.commit('feature/after-handover', { 'y.txt': 'y' });
+    await repo.push();
+    await sendWebhook(standby.url, ns, name, WEBHOOK_SECRET);
+    await expect.poll(async () => (await environment('feature/after-handover'))?.spec.revision, { timeout: 15_000 }).toBe(next);
+  });
+});
+
+afterAll(async () => {
+  for (const op of operators.splice(0)) await op.kill('SIGKILL');
+});
