@@ -177,6 +177,46 @@ describe('the Project controller', () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
+  it('reads private repositories with the token from the Project\'s Secret, and says when the Secret is missing', async () => {
+    const { repo, name } = await newRepo();
+    const main = await repo.commit('main', { 'platform.yaml': VALID });
+    await repo.push();
+    const server = createGitServer({ root: cluster().git!.root, auth: { username: 'x-access-token', password: 'repo-token-42' } });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/${name}.git`;
+    await kube().create<Project>({
+      apiVersion: 'grove.dev/v1alpha1',
+      kind: 'Project',
+      metadata: { name, namespace: ns },
+      spec: { repo: { url, secretRef: { name: `${name}-git` } }, pollIntervalSeconds: 3600, webhook: { secretRef: { name: 'webhook' } } },
+    });
+    const op = await operator();
+    const projectRef = { apiVersion: 'grove.dev/v1alpha1', kind: 'Project', namespace: ns, name };
+    await expect.poll(async () => (await kube().get<Project>(projectRef))?.status?.conditions?.find((c) => c.type === 'Ready')?.reason, { timeout: 15_000 }).toBe('SecretNotFound');
+
+    await kube().create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `${name}-git`, namespace: ns }, stringData: { token: 'repo-token-42' } });
+    await sendWebhook(op.url, ns, name, WEBHOOK_SECRET);
+    await expect.poll(async () => (await environment('main'))?.spec.revision, { timeout: 40_000, interval: 500 }).toBe(main);
+    await expect.poll(async () => conditionStatus(await environment('main'), 'ManifestValid'), { timeout: 15_000 }).toBe('True');
+    expect(JSON.stringify(op.logs)).not.toContain('repo-token-42');
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('serves health, readiness and controller metrics', async () => {
+    const { repo, name, url } = await newRepo();
+    await repo.commit('main', { 'platform.yaml': VALID });
+    await repo.push();
+    await project(name, url);
+    const op = await operator();
+    expect((await fetch(`${op.url}/healthz`)).status).toBe(200);
+    await expect.poll(async () => (await fetch(`${op.url}/readyz`)).status, { timeout: 10_000 }).toBe(200);
+    const metrics = () => fetch(`${op.url}/metrics`).then((r) => r.text());
+    await expect.poll(metrics, { timeout: 15_000 }).toMatch(/grove_reconcile_total\{controller="project",result="requeue_after"\} [1-9]/);
+    const text = await metrics();
+    expect(text).toMatch(/grove_reconcile_duration_seconds_bucket\{le="[\d.]+",controller="project"\}/);
+    expect(text).toContain('grove_workqueue_depth{name="environment"}');
+  });
+
   it('makes no duplicates when the operator is killed mid-sync and restarted', async () => {
     const { repo, name, url } = await newRepo();
     await repo.commit('main', { 'platform.yaml': VALID });
