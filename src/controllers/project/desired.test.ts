@@ -122,3 +122,15 @@ describe('desiredEnvironments', () => {
     expect(r.applied.main!.spec.parent).toBeUndefined();
   });
 });
+
+describe('alreadyApplied', () => {
+  it('skips an Environment that has every field the controller sets, and not one that drifted', async () => {
+    const { alreadyApplied } = await import('./index.ts');
+    const desired = run(project(), { 'feature/a': sha(2) }).applied['feature/a']!;
+    const live: Environment = { ...desired, metadata: { ...desired.metadata, uid: 'u', labels: { ...desired.metadata.labels, extra: 'x' } }, spec: { ...desired.spec, protected: true } };
+    expect(alreadyApplied(live, desired)).toBe(true);
+    expect(alreadyApplied({ ...live, spec: { ...live.spec, revision: sha(3) } }, desired)).toBe(false);
+    const { [LABELS.source]: _dropped, ...withoutSource } = live.metadata.labels!;
+    expect(alreadyApplied({ ...live, metadata: { ...live.metadata, labels: withoutSource } }, desired)).toBe(false);
+  });
+});

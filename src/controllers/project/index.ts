@@ -76,6 +76,7 @@ export function projectReconciler(deps: ProjectControllerDeps): Reconciler {
 
       for (const env of changes.apply) {
         const current = existing.find((e) => e.metadata.name === env.metadata.name);
+        if (current && alreadyApplied(current, env)) continue;
         await deps.kube.apply(env, { fieldManager: FIELD_MANAGER, force: true });
         if (!current) log.info({ environment: env.metadata.name, branch: env.spec.branch, revision: env.spec.revision }, 'Created Environment');
         else if (current.spec.revision !== env.spec.revision) log.info({ environment: env.metadata.name, branch: env.spec.branch, revision: env.spec.revision }, 'Moved Environment to a new revision');
@@ -103,6 +104,21 @@ export function projectReconciler(deps: ProjectControllerDeps): Reconciler {
       await writeStatus(deps.kube, project, status);
     }
   };
+}
+
+/**
+ * True when the live Environment already has every field the controller sets: applying again
+ * would change nothing, so a sync of N unchanged branches costs no writes. A field someone
+ * removed by hand makes this false, and the next apply restores it.
+ */
+export function alreadyApplied(live: Environment, desired: Environment): boolean {
+  const contains = (have: Record<string, unknown> | undefined, want: Record<string, unknown> | undefined): boolean =>
+    Object.entries(want ?? {}).every(([k, v]) => JSON.stringify(have?.[k]) === JSON.stringify(v));
+  return (
+    contains(live.metadata.labels, desired.metadata.labels) &&
+    contains(live.metadata.annotations, desired.metadata.annotations) &&
+    contains(live.spec as unknown as Record<string, unknown>, desired.spec as unknown as Record<string, unknown>)
+  );
 }
 
 /** Writes the status only when it changed: an unchanged poll costs no write. */

@@ -56,6 +56,8 @@ export class GitSource {
   readonly #opts: Required<Omit<GitSourceOptions, 'stats'>>;
   readonly #http;
   readonly #locks = new Map<string, Promise<unknown>>();
+  /** Repositories fetched into since the cache size was last checked. */
+  readonly #fetched = new Set<string>();
 
   constructor(opts: GitSourceOptions) {
     this.#opts = { maxCacheBytes: 512 * 1024 * 1024, timeoutMs: 30_000, ...opts };
@@ -100,6 +102,7 @@ export class GitSource {
 
   async #ensureCommit(remote: GitRemote, gitdir: string, ref: { branch: string; commit: string }): Promise<void> {
     if (await hasCommit(gitdir, ref.commit)) return;
+    this.#fetched.add(gitdir);
     await this.#wrap(remote, `fetch ${ref.branch} from`, () =>
       git.fetch({ fs, http: this.#http, gitdir, url: remote.url, remote: 'origin', ref: ref.branch, singleBranch: true, depth: 1, tags: false, onAuth: auth(remote), onAuthFailure: cancel }),
     );
@@ -130,7 +133,8 @@ export class GitSource {
       try {
         return await fn(gitdir);
       } finally {
-        await this.#enforceBound(gitdir);
+        // Only a fetch grows the cache: reads of cached commits skip the size check.
+        if (this.#fetched.delete(gitdir)) await this.#enforceBound(gitdir);
       }
     });
     this.#locks.set(gitdir, run);

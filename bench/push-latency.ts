@@ -1,0 +1,156 @@
+// Push → Environment latency: from the moment `git push` (over smart HTTP) returns to the moment
+// the Environment with the pushed revision exists, seen through a watch. Two modes:
+// - webhook: each push is followed by a signed webhook, pushes one after another;
+// - polling only: no webhooks, pushes spread over time, found by the poll (interval 10 s).
+// The operator runs as its own process (`grove operator`), as in production.
+import { execFile, spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { environmentName } from '../src/api/names.ts';
+import type { Environment } from '../src/api/types.gen.ts';
+import { kubeFromFile } from '../src/kube/index.ts';
+import { benchCluster, summary, table } from './harness.ts';
+
+const run = promisify(execFile);
+const PUSHES = Number(process.env.GROVE_BENCH_PUSHES ?? 50);
+const SECRET = 'bench-webhook-secret';
+
+export async function pushLatencyBenchmark(): Promise<void> {
+  const cluster = await benchCluster('c');
+  const kube = kubeFromFile(cluster.state.kubeconfig);
+  const ns = 'bench';
+  const operator = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('../src/main.ts', import.meta.url)), 'operator', '--kubeconfig', cluster.state.kubeconfig, '--namespace', ns, '--listen', '127.0.0.1:0', '--log-level', 'info'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  try {
+    await kube.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    await kube.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'webhook', namespace: ns }, stringData: { secret: SECRET } } as never);
+    const operatorUrl = await listeningAddress(operator);
+
+    // Every Environment version the watch shows, with the time it was first seen.
+    const seen = new Map<string, number>();
+    const abort = new AbortController();
+    const list = await kube.list<Environment>('grove.dev/v1alpha1', 'Environment', { namespace: ns });
+    void kube
+      .watch('grove.dev/v1alpha1', 'Environment', { namespace: ns, resourceVersion: list.resourceVersion, signal: abort.signal }, (e) => {
+        if (e.type !== 'ADDED' && e.type !== 'MODIFIED') return;
+        const env = e.object as Environment;
+        const key = `${env.metadata.name}@${env.spec.revision}`;
+        if (!seen.has(key)) seen.set(key, performance.now());
+      })
+      .catch(() => undefined);
+    const waitFor = async (key: string): Promise<number> => {
+      for (let i = 0; i < 120_000 && !seen.has(key); i++) await sleep(2);
+      const at = seen.get(key);
+      if (at === undefined) throw new Error(`never saw ${key}`);
+      return at;
+    };
+
+    const results: Array<[string, number[]]> = [];
+    for (const mode of ['webhook', 'polling'] as const) {
+      const project = `shop-${mode}`;
+      const repo = await repository(cluster.state.git!.root, project, `${cluster.state.git!.url}/${project}.git`);
+      await kube.create({
+        apiVersion: 'grove.dev/v1alpha1',
+        kind: 'Project',
+        metadata: { name: project, namespace: ns },
+        spec: { repo: { url: repo.url }, pollIntervalSeconds: mode === 'webhook' ? 3600 : 10, webhook: { secretRef: { name: 'webhook' } } },
+      } as never);
+      await waitFor(`${environmentName(project, 'main')}@${repo.main}`);
+
+      const latencies: number[] = [];
+      if (mode === 'webhook') {
+        for (let i = 0; i < PUSHES; i++) {
+          const branch = `agent/task-${i}`;
+          const sha = await repo.push(branch);
+          const pushed = performance.now();
+          await webhook(operatorUrl, ns, project);
+          latencies.push((await waitFor(`${environmentName(project, branch)}@${sha}`)) - pushed);
+        }
+      } else {
+        // Pushes spread over two poll intervals, so they land at every phase of the poll.
+        const pending: Array<Promise<number>> = [];
+        for (let i = 0; i < PUSHES; i++) {
+          const branch = `agent/task-${i}`;
+          const sha = await repo.push(branch);
+          const pushed = performance.now();
+          pending.push(waitFor(`${environmentName(project, branch)}@${sha}`).then((at) => at - pushed));
+          await sleep(Math.max(0, 20_000 / PUSHES - 60));
+        }
+        latencies.push(...(await Promise.all(pending)));
+      }
+      results.push([mode, latencies]);
+    }
+    abort.abort();
+
+    table(
+      `Push → Environment latency, ${PUSHES} pushes per mode (ms)`,
+      ['mode', 'n', 'p50', 'p90', 'p99', 'max'],
+      results.map(([mode, l]) => {
+        const s = summary(l);
+        return [mode, s.n, s.p50, s.p90, s.p99, s.max];
+      }),
+    );
+    console.log('Targets: webhook p50 ≤ 300 ms, p99 ≤ 1000 ms. Polling is bounded by the poll interval (10 s here).');
+  } finally {
+    operator.kill('SIGTERM');
+    await cluster.stop();
+  }
+}
+
+async function listeningAddress(operator: ReturnType<typeof spawn>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    const timer = setTimeout(() => reject(new Error(`the operator did not start within 30 s: ${buffered.slice(-2000)}`)), 30_000);
+    operator.stdout!.on('data', (d: Buffer) => {
+      if (buffered === undefined) return; // started: the rest of the log is drained and dropped
+      buffered += d.toString();
+      const match = /"address":"([^"]+)","msg":"Started the operator"/.exec(buffered);
+      if (match) {
+        clearTimeout(timer);
+        buffered = undefined as unknown as string;
+        resolve(`http://${match[1]}`);
+      }
+    });
+    operator.once('exit', (code) => reject(new Error(`operator exited with ${code}`)));
+  });
+}
+
+async function webhook(operatorUrl: string, namespace: string, project: string): Promise<void> {
+  const body = '{"ref":"refs/heads/x"}';
+  const res = await fetch(`${operatorUrl}/hooks/${namespace}/${project}`, {
+    method: 'POST',
+    headers: { 'x-hub-signature-256': `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}` },
+    body,
+  });
+  if (res.status !== 202) throw new Error(`webhook answered ${res.status}`);
+}
+
+async function repository(root: string, name: string, url: string): Promise<{ url: string; main: string; push: (branch: string) => Promise<string> }> {
+  await run('git', ['init', '--quiet', '--bare', '--initial-branch=main', join(root, `${name}.git`)]);
+  const work = await mkdtemp(join(tmpdir(), 'grove-bench-push-'));
+  const g = (...args: string[]) => run('git', ['-c', 'user.name=Bench', '-c', 'user.email=bench@example.com', ...args], { cwd: work });
+  await g('init', '--quiet', '-b', 'main');
+  await writeFile(join(work, 'platform.yaml'), 'version: 1\napplications:\n  web: { image: "shop/web:${GIT_COMMIT}", port: 8080 }\n');
+  await g('add', '.');
+  await g('commit', '--quiet', '-m', 'init');
+  await g('push', '--quiet', url, 'main');
+  const main = (await g('rev-parse', 'HEAD')).stdout.trim();
+  return {
+    url,
+    main,
+    async push(branch) {
+      await g('checkout', '--quiet', '-B', branch, 'main');
+      await g('commit', '--quiet', '--allow-empty', '-m', `Work on ${branch}`);
+      await g('push', '--quiet', url, branch);
+      return (await g('rev-parse', 'HEAD')).stdout.trim();
+    },
+  };
+}
