@@ -8,23 +8,14 @@
  * @module
  */
 import type { Schema } from '../api/schema.ts';
-import { str } from '../api/schema.ts';
+import { obj, str } from '../api/schema.ts';
 
 export const MANIFEST_SCHEMA_ID = 'https://grove.dev/schemas/platform.schema.json';
 
 const NAME = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
 
 function closed(description: string, props: Record<string, Schema>, extra: Partial<Schema> = {}): Schema {
-  const properties: Record<string, Schema> = {};
-  const required: string[] = [];
-  for (const [key, schema] of Object.entries(props)) {
-    if (key.endsWith('?')) properties[key.slice(0, -1)] = schema;
-    else {
-      properties[key] = schema;
-      required.push(key);
-    }
-  }
-  return { type: 'object', description, properties, ...(required.length ? { required } : {}), additionalProperties: false, ...extra };
+  return obj(description, props, { additionalProperties: false, ...extra });
 }
 
 function integer(description: string, minimum: number, maximum: number): Schema {
