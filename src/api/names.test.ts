@@ -25,12 +25,12 @@ describe('environmentName', () => {
   });
 
   it('is stable: the same branch always gets the same name', () => {
-    expect(environmentName('shop', 'agent/claude-7/fix-42')).toBe(environmentName('shop', 'agent/claude-7/fix-42'));
+    expect(environmentName('shop', 'agent/coder-7/fix-42')).toBe(environmentName('shop', 'agent/coder-7/fix-42'));
   });
 
   it.each([
     'a'.repeat(300),
-    'agent/claude-7/' + 'very-long-task-description-'.repeat(10),
+    'agent/coder-7/' + 'very-long-task-description-'.repeat(10),
     '日本語のブランチ',
     '🌳',
     '123-starts-with-digit',

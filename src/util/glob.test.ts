@@ -5,7 +5,7 @@ describe('branch globs', () => {
   it.each([
     ['feature/*', 'feature/login', true],
     ['feature/*', 'feature/a/b', false],
-    ['agent/**', 'agent/claude/fix', true],
+    ['agent/**', 'agent/coder/fix', true],
     ['agent/**', 'agent/x', true],
     ['a/**/b', 'a/b', true],
     ['a/**/b', 'a/x/y/b', true],

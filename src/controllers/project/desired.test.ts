@@ -106,15 +106,15 @@ describe('desiredEnvironments', () => {
   });
 
   it('applies trailers: attribution always, TTL and parent only when creating', () => {
-    const steering: Steering = { agent: 'claude-7', onBehalfOf: 'ada@example.com', task: 'SHOP-1', ttlSeconds: 3600, parent: 'staging', problems: [] };
+    const steering: Steering = { agent: 'coder-7', onBehalfOf: 'ada@example.com', task: 'SHOP-1', ttlSeconds: 3600, parent: 'staging', problems: [] };
     const created = run(project(), { 'feature/a': sha(2) }, [], { 'feature/a': steering }).applied['feature/a']!;
     expect(created.spec).toMatchObject({ ttlSeconds: 3600, parent: 'staging' });
-    expect(created.metadata.annotations).toMatchObject({ [ANNOTATIONS.agent]: 'claude-7', [ANNOTATIONS.onBehalfOf]: 'ada@example.com', [ANNOTATIONS.task]: 'SHOP-1' });
+    expect(created.metadata.annotations).toMatchObject({ [ANNOTATIONS.agent]: 'coder-7', [ANNOTATIONS.onBehalfOf]: 'ada@example.com', [ANNOTATIONS.task]: 'SHOP-1' });
 
     const updated = run(project(), { 'feature/a': sha(3) }, [existing('feature/a')], { 'feature/a': steering }).applied['feature/a']!;
     expect(updated.spec.ttlSeconds).toBeUndefined();
     expect(updated.spec.parent).toBeUndefined();
-    expect(updated.metadata.annotations?.[ANNOTATIONS.agent]).toBe('claude-7');
+    expect(updated.metadata.annotations?.[ANNOTATIONS.agent]).toBe('coder-7');
   });
 
   it('never gives production a parent, whatever the trailers say', () => {

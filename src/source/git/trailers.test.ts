@@ -8,7 +8,7 @@ describe('parseTrailers', () => {
       '',
       'The form posts to /session.',
       '',
-      'Grove-Agent: claude-7',
+      'Grove-Agent: coder-7',
       'On-Behalf-Of: ada@example.com',
       'grove-task: SHOP-142',
       'Grove-TTL: 24h',
@@ -16,7 +16,7 @@ describe('parseTrailers', () => {
       'Signed-off-by: Ada <ada@example.com>',
     ].join('\n');
     expect(parseTrailers(message)).toEqual({
-      agent: 'claude-7',
+      agent: 'coder-7',
       onBehalfOf: 'ada@example.com',
       task: 'SHOP-142',
       ttlSeconds: 86400,

@@ -1,7 +1,7 @@
 /**
  * Commit trailers that attribute and steer an environment (DESIGN §4.1):
  *
- *     Grove-Agent: claude-7
+ *     Grove-Agent: coder-7
  *     On-Behalf-Of: ada@example.com
  *     Grove-Task: SHOP-142
  *     Grove-TTL: 24h

@@ -74,7 +74,7 @@ describe('the Environment schema', () => {
   });
 
   it('accepts branch names Git accepts, unicode included', async () => {
-    for (const [i, branch] of ['feat/ünïcode-λ', 'release/2026.11', 'agent/claude-7/fix_#42'].entries()) {
+    for (const [i, branch] of ['feat/ünïcode-λ', 'release/2026.11', 'agent/coder-7/fix_#42'].entries()) {
       await expect(kube().create(environment(`ok-branch-${i}`, { project: 'shop', branch }))).resolves.toBeDefined();
     }
   });

@@ -22,7 +22,7 @@ beforeAll(async () => {
   const repo = await createRepo(server.root, name);
   sha.first = await repo.commit('main', { 'platform.yaml': 'version: 1\n' }, 'First');
   sha.second = await repo.commit('main', { 'platform.yaml': 'version: 1\napplications: {}\n' }, 'Second');
-  sha.feature = await repo.commit('feature/login', { 'README.md': 'login\n' }, 'Login page\n\nGrove-Agent: claude-7\nOn-Behalf-Of: ada@example.com');
+  sha.feature = await repo.commit('feature/login', { 'README.md': 'login\n' }, 'Login page\n\nGrove-Agent: coder-7\nOn-Behalf-Of: ada@example.com');
   sha.other = await repo.commit('other', { 'x.txt': 'x' });
   await repo.push();
   url = `${server.url}/${name}.git`;
@@ -62,7 +62,7 @@ describe('GitSource', () => {
   it('reads the commit message for trailers', async () => {
     const { git } = await source();
     const commit = await git.readCommit({ url }, { branch: 'feature/login', commit: sha.feature! });
-    expect(commit.message).toContain('Grove-Agent: claude-7');
+    expect(commit.message).toContain('Grove-Agent: coder-7');
     expect(commit.author.email).toBe('test@example.com');
   });
 

@@ -67,13 +67,13 @@ describe('the Project controller', () => {
     await expect.poll(async () => (await environment('main'))?.spec.revision, { timeout: 15_000 }).toBe(main);
     expect((await environment('main'))?.spec.type).toBe('production');
 
-    const first = await repo.commit('feature/login', { 'app.txt': 'v1' }, 'Login\n\nGrove-Agent: claude-7\nOn-Behalf-Of: ada@example.com\nGrove-TTL: 24h');
+    const first = await repo.commit('feature/login', { 'app.txt': 'v1' }, 'Login\n\nGrove-Agent: coder-7\nOn-Behalf-Of: ada@example.com\nGrove-TTL: 24h');
     await repo.push();
     expect((await sendWebhook(op.url, ns, name, WEBHOOK_SECRET)).status).toBe(202);
     await expect.poll(async () => (await environment('feature/login'))?.spec.revision, { timeout: 15_000 }).toBe(first);
     const created = (await environment('feature/login'))!;
     expect(created.spec).toMatchObject({ project: name, branch: 'feature/login', type: 'development', ttlSeconds: 86400 });
-    expect(created.metadata.annotations).toMatchObject({ [ANNOTATIONS.agent]: 'claude-7', [ANNOTATIONS.onBehalfOf]: 'ada@example.com' });
+    expect(created.metadata.annotations).toMatchObject({ [ANNOTATIONS.agent]: 'coder-7', [ANNOTATIONS.onBehalfOf]: 'ada@example.com' });
 
     const second = await repo.commit('feature/login', { 'app.txt': 'v2' });
     await repo.push();
