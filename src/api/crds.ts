@@ -210,6 +210,22 @@ const projectSpec = obj('A Git repository whose branches become Environments, an
     { title: 'LimitsSpec' },
   ),
   'backupStoreRef?': localRef('The BackupStore that holds this Project\'s backups and audit trail.'),
+  'network?': obj(
+    'Network isolation of the environment namespaces.',
+    {
+      'internetEgress?': bool('Allow pods to reach addresses outside the cluster (private ranges stay blocked).', { default: false }),
+      'ingressNamespace?': dnsLabel('Namespace of the ingress controller, the only one allowed to reach environment pods from outside.'),
+      'ingressClassName?': str('IngressClass of route Ingresses.', { maxLength: 253 }),
+    },
+    { title: 'NetworkSpec' },
+  ),
+  'serviceImages?': {
+    type: 'object',
+    description: 'Images of the service catalog by type, replacing the public defaults, e.g. `{postgresql: registry.internal/postgres}`; the version tag comes from the manifest.',
+    additionalProperties: str('Image repository without a tag.', { maxLength: 512 }),
+    maxProperties: 8,
+    'x-kubernetes-validations': [{ rule: "self.all(k, k in ['postgresql', 'mariadb', 'mysql', 'redis'])", message: 'keys must be service types: postgresql, mariadb, mysql, redis' }],
+  },
   'domain?': str(
     'Template of route hosts, e.g. `{route}-{environment}.preview.example.com`. Placeholders: `{route}`, `{environment}`, `{project}`.',
     { maxLength: 253, pattern: '^[a-z0-9{}.-]+$' },

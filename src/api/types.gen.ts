@@ -172,6 +172,16 @@ export interface LimitsSpec {
   quota?: QuotaSpec;
 }
 
+/** Network isolation of the environment namespaces. */
+export interface NetworkSpec {
+  /** Allow pods to reach addresses outside the cluster (private ranges stay blocked). Default: `false`. */
+  internetEgress?: boolean;
+  /** Namespace of the ingress controller, the only one allowed to reach environment pods from outside. */
+  ingressNamespace?: string;
+  /** IngressClass of route Ingresses. */
+  ingressClassName?: string;
+}
+
 /** A Git repository whose branches become Environments, and the policy for them. */
 export interface ProjectSpec {
   /** The Git repository. */
@@ -195,6 +205,10 @@ export interface ProjectSpec {
     /** Name of the object in the same namespace. */
     name: string;
   };
+  /** Network isolation of the environment namespaces. */
+  network?: NetworkSpec;
+  /** Images of the service catalog by type, replacing the public defaults, e.g. `{postgresql: registry.internal/postgres}`; the version tag comes from the manifest. */
+  serviceImages?: Record<string, string>;
   /** Template of route hosts, e.g. `{route}-{environment}.preview.example.com`. Placeholders: `{route}`, `{environment}`, `{project}`. */
   domain?: string;
 }

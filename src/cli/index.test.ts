@@ -44,6 +44,25 @@ describe('grove', () => {
     expect(r.stderr).toContain('3 errors');
   });
 
+  it('plans a branch offline as YAML, with the environment, namespace and route', async () => {
+    const dir = new URL('../../examples/shop', import.meta.url).pathname;
+    const r = await grove('plan', dir, '--branch', 'feature/login', '--revision', 'c'.repeat(40));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^# grove plan: branch feature\/login of project shop \(development\) at c{40}\n# Environment shop-feature-login-[0-9a-f]{8} in namespace shop-feature-login-[0-9a-f]{8}; 21 objects\n/);
+    expect(r.stdout).toContain('# route web: https://web-shop-feature-login-');
+    expect(r.stdout).toContain('pod-security.kubernetes.io/enforce: restricted');
+    expect(r.stdout).toContain(`image: registry.example.com/shop/web:${'c'.repeat(40)}`);
+    expect(r.stdout).toContain('password: (generated when applied)');
+    expect(r.stdout.match(/^---$/gm)).toHaveLength(21);
+  });
+
+  it('prints the manifest errors instead of a plan', async () => {
+    const dir = new URL('../../test/fixtures/manifests/invalid', import.meta.url).pathname;
+    const r = await grove('plan', dir, '--branch', 'main', '--manifest', 'typos.yaml', '--revision', 'c'.repeat(40));
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('typos.yaml:5:5: applications.web.replica: unknown field; did you mean "replicas"?');
+  });
+
   it('says plainly when the file is missing', async () => {
     const r = await grove('validate', '/nonexistent/platform.yaml');
     expect(r.code).toBe(2);

@@ -7,6 +7,7 @@
 import { GroveError, messageOf } from '../errors/index.ts';
 import { localCommand } from './local.ts';
 import { operatorCommand } from './operator.ts';
+import { planCommand } from './plan.ts';
 import { validateCommand } from './validate.ts';
 
 export interface CliIo {
@@ -20,6 +21,7 @@ export type Command = (args: string[], io: CliIo) => Promise<number>;
 const COMMANDS: Record<string, { summary: string; run: Command }> = {
   operator: { summary: 'Run the controllers against a cluster (webhooks, health and metrics on --listen)', run: operatorCommand },
   validate: { summary: 'Check a platform.yaml and print every error with its position', run: validateCommand },
+  plan: { summary: 'Render offline what a push of a branch would create (--branch B)', run: planCommand },
   local: { summary: 'Run the local cluster: up | down | status | demo | build', run: localCommand },
 };
 

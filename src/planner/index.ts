@@ -1,0 +1,381 @@
+/**
+ * `planEnvironment`: everything an Environment runs, computed from its spec, its Project and
+ * its resolved manifest. Pure — no I/O, no clock, no randomness: service credentials come in as
+ * input (the controller reads them from the live Secret or generates them once). Objects come
+ * out in a fixed order with deterministic names, so the same input always gives the same plan,
+ * and the inventory lists them for pruning.
+ *
+ * Isolation is part of every plan: a `restricted` Pod Security namespace, default-deny network
+ * policies with narrow allowances, a quota and defaults for resources, and a service account
+ * without an API token. Nothing is cluster-scoped except the environment's own Namespace, and
+ * nothing lands outside it.
+ *
+ * @module
+ */
+import { LABELS } from '../api/constants.ts';
+import type { KubeObject } from '../api/meta.ts';
+import { environmentNamespace } from '../api/names.ts';
+import type { Environment, InventoryEntry, Project, RouteURL } from '../api/types.gen.ts';
+import type { Application, ResolvedManifest } from '../manifest/index.ts';
+import { CATALOG, parseServiceType } from './catalog.ts';
+
+export interface ServiceCredentials {
+  username: string;
+  password: string;
+  database: string;
+}
+
+export interface PlanInput {
+  environment: Environment;
+  project: Project;
+  manifest: ResolvedManifest;
+  revision: string;
+  /** Per service name; every service of the manifest must have an entry. */
+  credentials: Readonly<Record<string, ServiceCredentials>>;
+  /** The deploy hooks' Jobs are planned only once the workloads of this revision are available. */
+  workloadsAvailable?: boolean;
+}
+
+export interface Plan {
+  namespace: string;
+  objects: KubeObject[];
+  inventory: InventoryEntry[];
+  urls: RouteURL[];
+}
+
+export const WORKLOAD_SERVICE_ACCOUNT = 'grove-workload';
+const DEFAULT_INGRESS_NAMESPACE = 'ingress-nginx';
+const DEFAULT_DOMAIN = '{route}-{environment}.localhost';
+const DEFAULT_RESOURCES = { cpu: '100m', memory: '128Mi' };
+/** Per-type quotas when the Project sets none; production is bounded only by what it declares. */
+const DEFAULT_QUOTA: Record<string, { cpu: string; memory: string; storage: string; pods: number } | undefined> = {
+  development: { cpu: '4', memory: '8Gi', storage: '20Gi', pods: 50 },
+  staging: { cpu: '8', memory: '16Gi', storage: '50Gi', pods: 100 },
+  production: undefined,
+};
+const KIND_ORDER = [
+  'Namespace',
+  'ServiceAccount',
+  'NetworkPolicy',
+  'ResourceQuota',
+  'LimitRange',
+  'Secret',
+  'ConfigMap',
+  'PersistentVolumeClaim',
+  'Service',
+  'StatefulSet',
+  'Deployment',
+  'CronJob',
+  'Ingress',
+  'Job',
+];
+
+export function planEnvironment(input: PlanInput): Plan {
+  const { environment: env, project, manifest, revision } = input;
+  const envName = env.metadata.name ?? '';
+  const namespace = environmentNamespace(env.spec.project, envName);
+  const type = env.spec.type ?? 'development';
+  const base = { [LABELS.project]: env.spec.project, [LABELS.environment]: envName, [LABELS.managedBy]: 'grove', 'app.kubernetes.io/instance': envName };
+  const meta = (name: string, labels: Record<string, string> = {}) => ({ name, namespace, labels: { ...base, ...labels } });
+  const objects: KubeObject[] = [];
+  const add = (o: KubeObject & Record<string, unknown>): void => void objects.push(o);
+
+  add({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: {
+      name: namespace,
+      labels: {
+        ...base,
+        [LABELS.type]: type,
+        'pod-security.kubernetes.io/enforce': 'restricted',
+        'pod-security.kubernetes.io/enforce-version': 'latest',
+        'pod-security.kubernetes.io/warn': 'restricted',
+        'pod-security.kubernetes.io/audit': 'restricted',
+      },
+    },
+  });
+  add({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(WORKLOAD_SERVICE_ACCOUNT), automountServiceAccountToken: false });
+  for (const policy of networkPolicies(project, meta)) add(policy);
+
+  const quota = project.spec.limits?.quota ?? DEFAULT_QUOTA[type];
+  if (quota) {
+    const hard: Record<string, string> = {};
+    if (quota.cpu !== undefined) hard['requests.cpu'] = hard['limits.cpu'] = String(quota.cpu);
+    if (quota.memory !== undefined) hard['requests.memory'] = hard['limits.memory'] = String(quota.memory);
+    if (quota.storage !== undefined) hard['requests.storage'] = String(quota.storage);
+    if (quota.pods !== undefined) hard.pods = String(quota.pods);
+    add({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: meta('grove-quota'), spec: { hard } });
+  }
+  add({
+    apiVersion: 'v1',
+    kind: 'LimitRange',
+    metadata: meta('grove-defaults'),
+    spec: { limits: [{ type: 'Container', default: DEFAULT_RESOURCES, defaultRequest: DEFAULT_RESOURCES }] },
+  });
+
+  // Services from the catalog.
+  for (const [name, service] of Object.entries(manifest.services)) {
+    const { kind, version } = parseServiceType(service.type);
+    const entry = CATALOG[kind];
+    const creds = input.credentials[name];
+    if (!creds) throw new Error(`no credentials were given for service ${name}`);
+    const host = `${name}.${namespace}.svc`;
+    const userinfo = entry.hasDatabase ? `${encodeURIComponent(creds.username)}:${encodeURIComponent(creds.password)}` : `:${encodeURIComponent(creds.password)}`;
+    const labels = { 'app.kubernetes.io/name': name, 'app.kubernetes.io/component': 'service' };
+    add({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: meta(credentialsSecret(name), labels),
+      type: 'Opaque',
+      stringData: {
+        username: creds.username,
+        password: creds.password,
+        database: creds.database,
+        host,
+        port: String(entry.port),
+        url: `${entry.scheme}://${userinfo}@${host}:${entry.port}${entry.hasDatabase ? `/${creds.database}` : ''}`,
+      },
+    });
+    add({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: meta(name, labels),
+      spec: { clusterIP: 'None', selector: { 'app.kubernetes.io/name': name }, ports: [{ name: kind, port: entry.port, targetPort: entry.port }] },
+    });
+    const image = `${project.spec.serviceImages?.[kind] ?? entry.image}:${version}`;
+    add({
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: meta(name, labels),
+      spec: {
+        serviceName: name,
+        replicas: 1,
+        selector: { matchLabels: { 'app.kubernetes.io/name': name } },
+        template: {
+          metadata: { labels: { ...base, ...labels } },
+          spec: podSpec({
+            uid: entry.uid,
+            containers: [
+              {
+                name: kind,
+                image,
+                ...(entry.args ? { command: entry.args } : {}),
+                ports: [{ name: kind, containerPort: entry.port }],
+                env: [
+                  ...Object.entries(entry.env).map(([variable, key]) => ({ name: variable, valueFrom: { secretKeyRef: { name: credentialsSecret(name), key } } })),
+                  ...Object.entries(entry.fixedEnv ?? {}).map(([n, value]) => ({ name: n, value })),
+                ],
+                readinessProbe: { exec: { command: entry.ready }, periodSeconds: 5 },
+                resources: resourcesOf(service.resources),
+                volumeMounts: [{ name: 'data', mountPath: entry.dataPath }],
+              },
+            ],
+          }),
+        },
+        volumeClaimTemplates: [
+          { metadata: { name: 'data', labels: { ...base, ...labels } }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: service.size ?? '1Gi' } } } },
+        ],
+      },
+    });
+  }
+
+  // Applications.
+  for (const [name, app] of Object.entries(manifest.applications)) {
+    const labels = { 'app.kubernetes.io/name': name, 'app.kubernetes.io/component': 'application' };
+    add({ apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(`${name}-env`, labels), data: { ...(app.env ?? {}) } });
+    for (const [mount, spec] of Object.entries(app.mounts ?? {})) {
+      add({
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: meta(`${name}-${mount}`, labels),
+        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: spec.size ?? '1Gi' } } },
+      });
+    }
+    if (app.port !== undefined) {
+      add({ apiVersion: 'v1', kind: 'Service', metadata: meta(name, labels), spec: { selector: { 'app.kubernetes.io/name': name }, ports: [{ name: 'http', port: 80, targetPort: app.port }] } });
+    }
+    const pod = podSpec({ containers: [container(name, app, manifest, revision)], volumes: mountVolumes(name, app) });
+    add({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: meta(name, labels),
+      spec: {
+        replicas: app.replicas ?? 1,
+        selector: { matchLabels: { 'app.kubernetes.io/name': name } },
+        // A single RWO volume cannot be shared by old and new pods at once.
+        strategy: Object.keys(app.mounts ?? {}).length ? { type: 'Recreate' } : { type: 'RollingUpdate' },
+        template: { metadata: { labels: { ...base, ...labels }, annotations: { 'grove.dev/revision': revision } }, spec: pod },
+      },
+    });
+    for (const [cron, spec] of Object.entries(app.crons ?? {})) {
+      add({
+        apiVersion: 'batch/v1',
+        kind: 'CronJob',
+        metadata: meta(`${name}-${cron}`, { ...labels, 'app.kubernetes.io/component': 'cron' }),
+        spec: {
+          schedule: spec.schedule,
+          concurrencyPolicy: 'Forbid',
+          jobTemplate: {
+            spec: {
+              backoffLimit: 2,
+              template: {
+                metadata: { labels: { ...base, ...labels, 'app.kubernetes.io/component': 'cron' } },
+                spec: { ...podSpec({ containers: [{ ...container(name, app, manifest, revision), command: spec.command, readinessProbe: undefined, livenessProbe: undefined, ports: undefined }], volumes: mountVolumes(name, app) }), restartPolicy: 'Never' },
+              },
+            },
+          },
+        },
+      });
+    }
+    if (app.hooks?.deploy && input.workloadsAvailable) {
+      add({
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: meta(`${name}-deploy-${revision.slice(0, 12)}`, { ...labels, 'app.kubernetes.io/component': 'deploy-hook' }),
+        spec: {
+          backoffLimit: 0,
+          ttlSecondsAfterFinished: 86400,
+          template: {
+            metadata: { labels: { ...base, ...labels, 'app.kubernetes.io/component': 'deploy-hook' } },
+            spec: { ...podSpec({ containers: [{ ...container(name, app, manifest, revision), command: app.hooks.deploy, readinessProbe: undefined, livenessProbe: undefined, ports: undefined }], volumes: mountVolumes(name, app) }), restartPolicy: 'Never' },
+          },
+        },
+      });
+    }
+  }
+
+  // Routes.
+  const urls: RouteURL[] = [];
+  for (const [name, route] of Object.entries(manifest.routes ?? {})) {
+    const host = (project.spec.domain ?? DEFAULT_DOMAIN).replaceAll('{route}', name).replaceAll('{environment}', envName).replaceAll('{project}', env.spec.project);
+    urls.push({ name, url: `https://${host}${route.path && route.path !== '/' ? route.path : ''}` });
+    add({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: meta(name, { 'app.kubernetes.io/name': name, 'app.kubernetes.io/component': 'route' }),
+      spec: {
+        ...(project.spec.network?.ingressClassName ? { ingressClassName: project.spec.network.ingressClassName } : {}),
+        rules: [{ host, http: { paths: [{ path: route.path ?? '/', pathType: 'Prefix', backend: { service: { name: route.upstream, port: { name: 'http' } } } }] } }],
+      },
+    });
+  }
+
+  const sorted = objects.map(clean).sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+  return { namespace, objects: sorted, inventory: sorted.map(inventoryEntry), urls };
+}
+
+export function credentialsSecret(service: string): string {
+  return `${service}-credentials`;
+}
+
+export function inventoryEntry(o: KubeObject): InventoryEntry {
+  const group = o.apiVersion.includes('/') ? o.apiVersion.split('/')[0] : '';
+  return { id: `${o.metadata.namespace ?? ''}_${o.metadata.name}_${group}_${o.kind}`, v: o.apiVersion };
+}
+
+function networkPolicies(project: Project, meta: (name: string) => KubeObject['metadata']): Array<KubeObject & Record<string, unknown>> {
+  const ingressNamespace = project.spec.network?.ingressNamespace ?? DEFAULT_INGRESS_NAMESPACE;
+  const policy = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: meta(name), spec });
+  const policies = [
+    policy('default-deny', { podSelector: {}, policyTypes: ['Ingress', 'Egress'] }),
+    policy('allow-same-namespace', { podSelector: {}, policyTypes: ['Ingress', 'Egress'], ingress: [{ from: [{ podSelector: {} }] }], egress: [{ to: [{ podSelector: {} }] }] }),
+    policy('allow-dns', {
+      podSelector: {},
+      policyTypes: ['Egress'],
+      egress: [
+        {
+          to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+          ports: [
+            { protocol: 'UDP', port: 53 },
+            { protocol: 'TCP', port: 53 },
+          ],
+        },
+      ],
+    }),
+    policy('allow-ingress-controller', {
+      podSelector: { matchLabels: { 'app.kubernetes.io/component': 'application' } },
+      policyTypes: ['Ingress'],
+      ingress: [{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ingressNamespace } } }] }],
+    }),
+  ];
+  if (project.spec.network?.internetEgress) {
+    policies.push(
+      policy('allow-internet-egress', {
+        podSelector: {},
+        policyTypes: ['Egress'],
+        // The internet, but not the cluster or other private networks.
+        egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '100.64.0.0/10'] } }] }],
+      }),
+    );
+  }
+  return policies;
+}
+
+/** A pod that passes the `restricted` Pod Security profile, with no API token. */
+function podSpec(opts: { containers: Array<Record<string, unknown>>; volumes?: Array<Record<string, unknown>>; uid?: number }): Record<string, unknown> {
+  return {
+    serviceAccountName: WORKLOAD_SERVICE_ACCOUNT,
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    securityContext: {
+      runAsNonRoot: true,
+      ...(opts.uid !== undefined ? { runAsUser: opts.uid, runAsGroup: opts.uid, fsGroup: opts.uid } : {}),
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    containers: opts.containers.map((c) => ({
+      ...c,
+      securityContext: { allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true },
+    })),
+    ...(opts.volumes?.length ? { volumes: opts.volumes } : {}),
+  };
+}
+
+function container(name: string, app: Application, manifest: ResolvedManifest, revision: string): Record<string, unknown> {
+  const env: Array<Record<string, unknown>> = [
+    { name: 'GROVE_REVISION', value: revision },
+  ];
+  for (const [relationship, service] of Object.entries(app.relationships ?? {})) {
+    const prefix = relationship.toUpperCase().replace(/-/g, '_');
+    const hasDatabase = CATALOG[parseServiceType(manifest.services[service]?.type ?? 'redis:0').kind].hasDatabase;
+    const keys: Array<[string, string]> = [
+      ['URL', 'url'],
+      ['HOST', 'host'],
+      ['PORT', 'port'],
+      ['PASSWORD', 'password'],
+      ...(hasDatabase
+        ? ([
+            ['USERNAME', 'username'],
+            ['DATABASE', 'database'],
+          ] as Array<[string, string]>)
+        : []),
+    ];
+    for (const [suffix, key] of keys) env.push({ name: `${prefix}_${suffix}`, valueFrom: { secretKeyRef: { name: credentialsSecret(service), key } } });
+  }
+  const probePort = app.health?.port ?? app.port;
+  const probe = app.health && probePort !== undefined ? { httpGet: { path: app.health.path, port: probePort }, periodSeconds: 10 } : undefined;
+  return {
+    name,
+    image: app.image,
+    ...(app.port !== undefined ? { ports: [{ name: 'http', containerPort: app.port }] } : {}),
+    envFrom: [{ configMapRef: { name: `${name}-env` } }],
+    env,
+    resources: resourcesOf(app.resources),
+    ...(probe ? { readinessProbe: probe, livenessProbe: { ...probe, periodSeconds: 20, failureThreshold: 6 } } : {}),
+    ...(app.mounts ? { volumeMounts: Object.entries(app.mounts).map(([mount, spec]) => ({ name: mount, mountPath: spec.path })) } : {}),
+  };
+}
+
+function mountVolumes(name: string, app: Application): Array<Record<string, unknown>> {
+  return Object.keys(app.mounts ?? {}).map((mount) => ({ name: mount, persistentVolumeClaim: { claimName: `${name}-${mount}` } }));
+}
+
+function resourcesOf(r: { cpu?: string; memory?: string } | undefined): Record<string, unknown> {
+  const amount = { cpu: r?.cpu ?? DEFAULT_RESOURCES.cpu, memory: r?.memory ?? DEFAULT_RESOURCES.memory };
+  return { requests: amount, limits: amount };
+}
+
+/** Drops undefined fields, so plans compare and serialise cleanly. */
+function clean<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}

@@ -1,0 +1,198 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { KubeObject } from '../api/meta.ts';
+import { environmentName } from '../api/names.ts';
+import type { Environment, Project, ProjectSpec } from '../api/types.gen.ts';
+import { type EnvironmentType, parseManifest, resolveManifest } from '../manifest/index.ts';
+import { planEnvironment, type Plan } from './index.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const REV = 'ab'.repeat(20);
+
+function plan(manifestText: string, opts: { type?: EnvironmentType; branch?: string; project?: Partial<ProjectSpec>; workloadsAvailable?: boolean } = {}): Plan {
+  const parsed = parseManifest(manifestText);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  const branch = opts.branch ?? 'feature/login';
+  const type = opts.type ?? 'development';
+  const name = environmentName('shop', branch);
+  const environment: Environment = { apiVersion: 'grove.dev/v1alpha1', kind: 'Environment', metadata: { name, namespace: 'team' }, spec: { project: 'shop', branch, revision: REV, type } };
+  const project: Project = { apiVersion: 'grove.dev/v1alpha1', kind: 'Project', metadata: { name: 'shop', namespace: 'team' }, spec: { repo: { url: 'https://git.example.com/shop.git' }, ...opts.project } };
+  const manifest = resolveManifest(parsed.manifest, { type, commit: REV, branch, environment: name });
+  const credentials = Object.fromEntries(Object.keys(manifest.services).map((s) => [s, { username: `${s}-user`, password: `${s}-secret`, database: s }]));
+  return planEnvironment({ environment, project, manifest, revision: REV, credentials, ...(opts.workloadsAvailable ? { workloadsAvailable: true } : {}) });
+}
+
+const shop = readFileSync(`${root}examples/shop/platform.yaml`, 'utf8');
+const find = (p: Plan, kind: string, name: string) => p.objects.find((o) => o.kind === kind && o.metadata.name === name) as (KubeObject & Record<string, any>) | undefined;
+type Pod = { containers: Array<Record<string, any>>; volumes?: Array<Record<string, any>>; securityContext?: Record<string, any>; [k: string]: any };
+
+function podSpecs(p: Plan): Array<[string, Pod]> {
+  return p.objects.flatMap((o): Array<[string, Pod]> => {
+    const spec = (o as { spec?: Record<string, any> }).spec;
+    if (o.kind === 'StatefulSet') {
+      // Claim templates become pod volumes of the same name.
+      const claims = (spec!.volumeClaimTemplates ?? []).map((t: { metadata: { name: string } }) => ({ name: t.metadata.name }));
+      return [[`${o.kind}/${o.metadata.name}`, { ...spec!.template.spec, volumes: [...(spec!.template.spec.volumes ?? []), ...claims] }]];
+    }
+    if (o.kind === 'Deployment' || o.kind === 'Job') return [[`${o.kind}/${o.metadata.name}`, spec!.template.spec]];
+    if (o.kind === 'CronJob') return [[`${o.kind}/${o.metadata.name}`, spec!.jobTemplate.spec.template.spec]];
+    return [];
+  });
+}
+
+describe('planEnvironment', () => {
+  it('plans the shop example: namespace, isolation, services, applications, route', () => {
+    const p = plan(shop);
+    const name = environmentName('shop', 'feature/login');
+    expect(p.namespace).toBe(name);
+    expect(p.objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      `Namespace/${name}`,
+      'ServiceAccount/grove-workload',
+      'NetworkPolicy/allow-dns',
+      'NetworkPolicy/allow-ingress-controller',
+      'NetworkPolicy/allow-same-namespace',
+      'NetworkPolicy/default-deny',
+      'ResourceQuota/grove-quota',
+      'LimitRange/grove-defaults',
+      'Secret/cache-credentials',
+      'Secret/db-credentials',
+      'ConfigMap/web-env',
+      'PersistentVolumeClaim/web-uploads',
+      'Service/cache',
+      'Service/db',
+      'Service/web',
+      'StatefulSet/cache',
+      'StatefulSet/db',
+      'Deployment/web',
+      'CronJob/web-cleanup',
+      'Ingress/web',
+    ]);
+    expect(p.urls).toEqual([{ name: 'web', url: `https://web-${name}.localhost` }]);
+    expect(p.inventory[0]).toEqual({ id: `_${name}__Namespace`, v: 'v1' });
+    expect(p.inventory).toContainEqual({ id: `${name}_web_apps_Deployment`, v: 'apps/v1' });
+  });
+
+  it('is deterministic', () => {
+    expect(JSON.stringify(plan(shop))).toBe(JSON.stringify(plan(shop)));
+  });
+
+  it('applies the development overrides and the manifest\'s resources', () => {
+    const web = find(plan(shop), 'Deployment', 'web')!;
+    expect(web.spec.replicas).toBe(1);
+    expect(web.spec.template.spec.containers[0].resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '100m', memory: '128Mi' } });
+    expect(web.spec.template.spec.containers[0].image).toBe(`registry.example.com/shop/web:${REV}`);
+    const prod = find(plan(shop, { type: 'production', branch: 'main' }), 'Deployment', 'web')!;
+    expect(prod.spec.replicas).toBe(2);
+  });
+
+  it('injects relationships as URL, host, port and credentials from the service Secret', () => {
+    const env = find(plan(shop), 'Deployment', 'web')!.spec.template.spec.containers[0].env as Array<{ name: string; valueFrom?: any }>;
+    const names = env.map((e) => e.name);
+    expect(names).toEqual(expect.arrayContaining(['DATABASE_URL', 'DATABASE_HOST', 'DATABASE_PORT', 'DATABASE_USERNAME', 'DATABASE_PASSWORD', 'DATABASE_DATABASE', 'CACHE_URL', 'CACHE_PASSWORD']));
+    expect(names).not.toContain('CACHE_USERNAME');
+    expect(env.find((e) => e.name === 'DATABASE_URL')!.valueFrom).toEqual({ secretKeyRef: { name: 'db-credentials', key: 'url' } });
+  });
+
+  it('writes service credentials into the environment\'s own Secret, with a connection URL', () => {
+    const p = plan(shop);
+    expect(find(p, 'Secret', 'db-credentials')!.stringData).toEqual({
+      username: 'db-user',
+      password: 'db-secret',
+      database: 'db',
+      host: `db.${p.namespace}.svc`,
+      port: '5432',
+      url: `postgresql://db-user:db-secret@db.${p.namespace}.svc:5432/db`,
+    });
+    expect(find(p, 'Secret', 'cache-credentials')!.stringData.url).toBe(`redis://:cache-secret@cache.${p.namespace}.svc:6379`);
+  });
+
+  it('runs services from the catalog, at the manifest\'s version, or from the Project\'s images', () => {
+    const db = find(plan(shop), 'StatefulSet', 'db')!;
+    expect(db.spec.template.spec.containers[0].image).toBe('docker.io/library/postgres:16');
+    expect(db.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('2Gi');
+    const custom = find(plan(shop, { project: { serviceImages: { postgresql: 'registry.internal/pg' } } }), 'StatefulSet', 'db')!;
+    expect(custom.spec.template.spec.containers[0].image).toBe('registry.internal/pg:16');
+  });
+
+  it('sizes the quota by type, lets the Project override it, and gives production none by default', () => {
+    expect(find(plan(shop), 'ResourceQuota', 'grove-quota')!.spec.hard).toMatchObject({ 'requests.cpu': '4', pods: '50' });
+    expect(find(plan(shop, { project: { limits: { quota: { cpu: '2', pods: 10 } } } }), 'ResourceQuota', 'grove-quota')!.spec.hard).toEqual({ 'requests.cpu': '2', 'limits.cpu': '2', pods: '10' });
+    expect(find(plan(shop, { type: 'production', branch: 'main' }), 'ResourceQuota', 'grove-quota')).toBeUndefined();
+  });
+
+  it('allows internet egress only when the Project says so, never to private ranges', () => {
+    expect(find(plan(shop), 'NetworkPolicy', 'allow-internet-egress')).toBeUndefined();
+    const egress = find(plan(shop, { project: { network: { internetEgress: true } } }), 'NetworkPolicy', 'allow-internet-egress')!;
+    expect(egress.spec.egress[0].to[0].ipBlock.except).toEqual(expect.arrayContaining(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']));
+  });
+
+  it('lets in only the configured ingress controller namespace', () => {
+    const p = plan(shop, { project: { network: { ingressNamespace: 'traefik' } } });
+    expect(find(p, 'NetworkPolicy', 'allow-ingress-controller')!.spec.ingress).toEqual([{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'traefik' } } }] }]);
+  });
+
+  it('routes with the Project\'s domain template and ingress class', () => {
+    const p = plan(shop, { project: { domain: '{route}.{environment}.preview.example.com', network: { ingressClassName: 'nginx' } } });
+    const ingress = find(p, 'Ingress', 'web')!;
+    expect(ingress.spec.ingressClassName).toBe('nginx');
+    expect(ingress.spec.rules[0].host).toBe(`web.${p.namespace}.preview.example.com`);
+    expect(ingress.spec.rules[0].http.paths[0].backend).toEqual({ service: { name: 'web', port: { name: 'http' } } });
+  });
+
+  it('plans the deploy hook Job, named for the revision, only once workloads are available', () => {
+    expect(plan(shop).objects.some((o) => o.kind === 'Job')).toBe(false);
+    const job = find(plan(shop, { workloadsAvailable: true }), 'Job', `web-deploy-${REV.slice(0, 12)}`)!;
+    expect(job.spec.template.spec.containers[0].command).toEqual(['npm', 'run', 'migrate']);
+    expect(job.spec.template.spec.restartPolicy).toBe('Never');
+  });
+
+  it('probes the health path on the application port', () => {
+    const c = find(plan(shop), 'Deployment', 'web')!.spec.template.spec.containers[0];
+    expect(c.readinessProbe).toEqual({ httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 10 });
+  });
+});
+
+describe('security invariants, on every plan of every example and type', () => {
+  const plans: Array<[string, Plan]> = [];
+  for (const example of readdirSync(`${root}examples`)) {
+    const text = readFileSync(`${root}examples/${example}/platform.yaml`, 'utf8');
+    for (const type of ['production', 'staging', 'development'] as const) {
+      plans.push([`${example}/${type}`, plan(text, { type, branch: type === 'production' ? 'main' : 'feature/x', workloadsAvailable: true, project: { network: { internetEgress: true } } })]);
+    }
+  }
+
+  it.each(plans)('%s: every pod passes the restricted Pod Security profile', (_, p) => {
+    for (const [where, pod] of podSpecs(p)) {
+      expect(pod.hostNetwork ?? false, where).toBe(false);
+      expect(pod.hostPID ?? false, where).toBe(false);
+      expect(pod.hostIPC ?? false, where).toBe(false);
+      expect(pod.automountServiceAccountToken, where).toBe(false);
+      expect(pod.securityContext?.runAsNonRoot, where).toBe(true);
+      expect(pod.securityContext?.seccompProfile, where).toEqual({ type: 'RuntimeDefault' });
+      for (const v of pod.volumes ?? []) expect(Object.keys(v), where).not.toContain('hostPath');
+      for (const c of [...pod.containers, ...(pod.initContainers ?? [])]) {
+        expect(c.securityContext.privileged, where).toBe(false);
+        expect(c.securityContext.allowPrivilegeEscalation, where).toBe(false);
+        expect(c.securityContext.capabilities, where).toEqual({ drop: ['ALL'] });
+        expect(c.resources?.limits, where).toBeDefined();
+        expect(c.ports?.some((port: { hostPort?: number }) => port.hostPort) ?? false, where).toBe(false);
+        const volumes = new Set((pod.volumes ?? []).map((v) => v.name as string));
+        for (const m of c.volumeMounts ?? []) expect(volumes.has(m.name), `${where} mounts ${m.name}, which the pod does not declare`).toBe(true);
+      }
+    }
+  });
+
+  it.each(plans)('%s: the namespace is restricted and default-deny, and nothing lands elsewhere', (_, p) => {
+    const ns = p.objects.find((o) => o.kind === 'Namespace')!;
+    expect(ns.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    expect(p.objects.filter((o) => o.kind === 'Namespace')).toHaveLength(1);
+    expect(find(p, 'NetworkPolicy', 'default-deny')!.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
+    const allowedClusterScoped = new Set(['Namespace']);
+    for (const o of p.objects) {
+      if (allowedClusterScoped.has(o.kind)) continue;
+      expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe(p.namespace);
+    }
+    expect(p.objects.every((o) => !['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'PersistentVolume'].includes(o.kind))).toBe(true);
+  });
+});
