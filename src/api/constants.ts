@@ -11,6 +11,8 @@ export const FIELD_MANAGER = 'grove';
 export const LABELS = {
   project: 'grove.dev/project',
   environment: 'grove.dev/environment',
+  /** On an Environment's children: the namespace the Environment object lives in. */
+  environmentNamespace: 'grove.dev/environment-namespace',
   type: 'grove.dev/type',
   /** `git` for Environments the Project controller manages; absent for ones made by hand. */
   source: 'grove.dev/source',
@@ -37,6 +39,8 @@ export const CONDITIONS = {
   stalled: 'Stalled',
   sourceAvailable: 'SourceAvailable',
   manifestValid: 'ManifestValid',
+  workloadsAvailable: 'WorkloadsAvailable',
+  routed: 'Routed',
 } as const;
 
 export const REASONS = {
@@ -52,4 +56,11 @@ export const REASONS = {
   revisionNotFound: 'RevisionNotFound',
   environmentLimitReached: 'EnvironmentLimitReached',
   nameCollision: 'NameCollision',
+  namespaceConflict: 'NamespaceConflict',
+  applyFailed: 'ApplyFailed',
+  rollingOut: 'RollingOut',
+  available: 'Available',
+  deployHookFailed: 'DeployHookFailed',
+  routed: 'Routed',
+  ready: 'Ready',
 } as const;

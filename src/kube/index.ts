@@ -70,6 +70,11 @@ export interface Kube {
   /** The live object, or undefined when it does not exist. */
   get<T extends KubeObject>(ref: ObjectRef): Promise<T | undefined>;
   list<T extends KubeObject>(apiVersion: string, kind: string, opts?: ListOptions): Promise<List<T>>;
+  /**
+   * A JSON merge patch, for changes that are not the manager's whole intent (a finalizer, an
+   * annotation). With `metadata.resourceVersion` in the patch it is conditional (409 if changed).
+   */
+  mergePatch<T extends KubeObject>(ref: ObjectRef, patch: Record<string, unknown>, opts: { fieldManager: string }): Promise<T>;
   /** Replaces the object; `metadata.resourceVersion` makes it conditional (409 if it changed). */
   replace<T extends KubeObject>(obj: T): Promise<T>;
   /** Deletes with background propagation; a missing object is not an error. */
@@ -158,6 +163,14 @@ class RestClient implements Kube {
     const result = await this.#request<{ items: T[]; metadata: { resourceVersion: string } }>(`list ${kind}`, 'GET', path, { query });
     // Items of a list carry no apiVersion/kind; restore them so every object is self-describing.
     return { items: result.items.map((item) => ({ ...item, apiVersion, kind })), resourceVersion: result.metadata.resourceVersion };
+  }
+
+  async mergePatch<T extends KubeObject>(ref: ObjectRef, patch: Record<string, unknown>, opts: { fieldManager: string }): Promise<T> {
+    return this.#request<T>(`patch ${describe(ref)}`, 'PATCH', await this.#path(toMeta(ref), ref.name), {
+      query: { fieldManager: opts.fieldManager },
+      body: patch,
+      contentType: 'application/merge-patch+json',
+    });
   }
 
   async replace<T extends KubeObject>(obj: T): Promise<T> {

@@ -11,7 +11,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
-import { ANNOTATIONS, FIELD_MANAGER } from '../api/constants.ts';
+import { ANNOTATIONS, FIELD_MANAGER, LABELS } from '../api/constants.ts';
 import { API_VERSION } from '../api/crds.ts';
 import type { KubeObject } from '../api/meta.ts';
 import type { Environment } from '../api/types.gen.ts';
@@ -92,6 +92,33 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     }),
   ];
 
+  // Children of Environments live in their own namespaces; their labels lead back to the owner.
+  // A child that changes (rolls out, is edited or deleted) gets its Environment reconciled.
+  const childSelector = opts.namespace ? `${LABELS.environmentNamespace}=${opts.namespace}` : LABELS.environmentNamespace;
+  for (const [apiVersion, kind] of [
+    ['v1', 'Namespace'],
+    ['apps/v1', 'Deployment'],
+    ['apps/v1', 'StatefulSet'],
+    ['batch/v1', 'Job'],
+  ] as const) {
+    informers.push(
+      new Informer({
+        kube,
+        apiVersion,
+        kind,
+        labelSelector: childSelector,
+        clock,
+        log,
+        onChange: (_key, obj) => {
+          const labels = obj.metadata.labels ?? {};
+          const owner = labels[LABELS.environment];
+          const ownerNamespace = labels[LABELS.environmentNamespace];
+          if (owner && ownerNamespace) environments.enqueue(`${ownerNamespace}/${owner}`);
+        },
+      }),
+    );
+  }
+
   let leading = false;
   let synced = false;
   let resolveDone!: (why: 'stopped' | 'lost-leadership') => void;
@@ -120,9 +147,10 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     ready: () => !leading || synced,
     requestSync: async (namespace, name) => {
       if (leading) return projects.enqueue(`${namespace}/${name}`);
-      await kube.apply(
-        { apiVersion: API_VERSION, kind: 'Project', metadata: { name, namespace, annotations: { [ANNOTATIONS.syncRequestedAt]: new Date(clock.now()).toISOString() } } },
-        { fieldManager: FIELD_MANAGER, force: true },
+      await kube.mergePatch(
+        { apiVersion: API_VERSION, kind: 'Project', namespace, name },
+        { metadata: { annotations: { [ANNOTATIONS.syncRequestedAt]: new Date(clock.now()).toISOString() } } },
+        { fieldManager: FIELD_MANAGER },
       );
     },
   });

@@ -75,7 +75,13 @@ export function planEnvironment(input: PlanInput): Plan {
   const envName = env.metadata.name ?? '';
   const namespace = environmentNamespace(env.spec.project, envName);
   const type = env.spec.type ?? 'development';
-  const base = { [LABELS.project]: env.spec.project, [LABELS.environment]: envName, [LABELS.managedBy]: 'grove', 'app.kubernetes.io/instance': envName };
+  const base = {
+    [LABELS.project]: env.spec.project,
+    [LABELS.environment]: envName,
+    [LABELS.environmentNamespace]: env.metadata.namespace ?? '',
+    [LABELS.managedBy]: 'grove',
+    'app.kubernetes.io/instance': envName,
+  };
   const meta = (name: string, labels: Record<string, string> = {}) => ({ name, namespace, labels: { ...base, ...labels } });
   const objects: KubeObject[] = [];
   const add = (o: KubeObject & Record<string, unknown>): void => void objects.push(o);

@@ -1,21 +1,31 @@
 /**
- * The Environment controller. It reads the Environment's `platform.yaml` at its revision from
- * the Project's repository and validates it: a broken manifest sets `ManifestValid=False` with
- * every error and its position, and stalls this Environment only — no other Environment is
- * read or touched.
+ * The Environment controller: one Environment → its own namespace running what its manifest
+ * declares, at its revision.
  *
- * Status is computed in memory and written once, at the end, and only when it changed.
+ * The reconcile frame (DESIGN §3, §7):
+ * 1. deletion: delete the namespace Grove made, wait until it is gone, release the finalizer;
+ * 2. the finalizer first, so deletion cannot race creation;
+ * 3. the manifest at the revision; a broken one marks `ManifestValid=False` and stalls this
+ *    Environment only — what runs keeps running, untouched;
+ * 4. plan (pure), server-side apply, prune what left the inventory;
+ * 5. readiness from the live objects; not ready yet → requeue, never block a worker.
+ * Status is computed in memory and written once, at the end, only when it changed.
  *
  * @module
  */
-import { removeCondition, setCondition } from '../../api/conditions.ts';
-import { ANNOTATIONS, CONDITIONS, FIELD_MANAGER, REASONS } from '../../api/constants.ts';
+import { randomBytes } from 'node:crypto';
+import { findCondition, removeCondition, setCondition } from '../../api/conditions.ts';
+import { ANNOTATIONS, CONDITIONS, FIELD_MANAGER, FINALIZER, LABELS, REASONS } from '../../api/constants.ts';
 import { API_VERSION } from '../../api/crds.ts';
+import type { KubeObject } from '../../api/meta.ts';
 import { environmentNamespace } from '../../api/names.ts';
 import type { Environment, EnvironmentStatus, Project } from '../../api/types.gen.ts';
+import { applyPlan, assessReadiness } from '../../applier/index.ts';
 import { GroveError, messageOf, ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
-import { formatError, parseManifest } from '../../manifest/index.ts';
+import type { Logger } from '../../log/index.ts';
+import { formatError, parseManifest, resolveManifest } from '../../manifest/index.ts';
+import { credentialsSecret, planEnvironment, type ServiceCredentials } from '../../planner/index.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Reconciler } from '../../runtime/controller.ts';
 import type { GitRemote, GitSource } from '../../source/git/index.ts';
@@ -25,16 +35,34 @@ export interface EnvironmentControllerDeps {
   kube: Kube;
   git: GitSource;
   clock: Clock;
+  /** How soon to look again while workloads roll out (events usually come first). */
+  rolloutPollMs?: number;
+  /** How often a Ready Environment is checked for drift anyway. */
+  resyncMs?: number;
 }
 
 export function environmentReconciler(deps: EnvironmentControllerDeps): Reconciler {
   return async ({ key, log }) => {
     const [namespace, name] = key.split('/') as [string, string];
     const env = await deps.kube.get<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace, name });
-    if (!env || env.metadata.deletionTimestamp) return {};
+    if (!env) return {};
+    const target = environmentNamespace(env.spec.project, name);
+    if (env.metadata.deletionTimestamp) return finalize(deps, env, target, log);
+    if (!env.metadata.finalizers?.includes(FINALIZER)) {
+      // A patch, not an apply: the Project controller applies this object's spec with the same
+      // field manager, and an apply of only the finalizer would tell the server to drop the spec.
+      const ref = { apiVersion: API_VERSION, kind: 'Environment', namespace, name };
+      const patched = await deps.kube.mergePatch<Environment>(
+        ref,
+        { metadata: { resourceVersion: env.metadata.resourceVersion, finalizers: [...(env.metadata.finalizers ?? []), FINALIZER] } },
+        { fieldManager: FIELD_MANAGER },
+      );
+      env.metadata.resourceVersion = patched.metadata.resourceVersion;
+    }
+
     const now = new Date(deps.clock.now()).toISOString();
     const generation = env.metadata.generation;
-    const status: EnvironmentStatus = { ...env.status, observedGeneration: generation, namespace: environmentNamespace(env.spec.project, name) };
+    const status: EnvironmentStatus = { ...env.status, observedGeneration: generation, namespace: target };
     const mark = (type: string, s: 'True' | 'False' | 'Unknown', reason: string, message: string): void => {
       status.conditions = setCondition(status.conditions, { type, status: s, reason, message }, now, generation);
     };
@@ -43,13 +71,11 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
       ...(env.metadata.annotations?.[ANNOTATIONS.onBehalfOf] ? { onBehalfOf: env.metadata.annotations[ANNOTATIONS.onBehalfOf] } : {}),
       ...(env.metadata.annotations?.[ANNOTATIONS.task] ? { task: env.metadata.annotations[ANNOTATIONS.task] } : {}),
     };
-    if (Object.keys(actor).length) status.actor = { ...actor, source: 'push' };
+    if (Object.keys(actor).length) status.actor = { ...actor, source: env.metadata.labels?.[LABELS.source] === 'git' ? 'push' : 'kubectl' };
 
     try {
       const project = await deps.kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: env.spec.project });
-      if (!project) {
-        throw new ReconcileError(REASONS.projectNotFound, `Project ${env.spec.project} does not exist in namespace ${namespace}`, 'wait', { requeueAfterMs: 60_000 });
-      }
+      if (!project) throw new ReconcileError(REASONS.projectNotFound, `Project ${env.spec.project} does not exist in namespace ${namespace}`, 'wait', { requeueAfterMs: 60_000 });
       const remote = await remoteOf(deps.kube, project);
       const revision = env.spec.revision ?? (await headOf(deps.git, remote, env.spec.branch));
       const manifestPath = project.spec.manifestPath ?? 'platform.yaml';
@@ -61,7 +87,6 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
         if (err instanceof GroveError && err.code === 'NotFound') throw new ReconcileError(REASONS.revisionNotFound, messageOf(err), 'stall', { cause: err });
         throw new ReconcileError(REASONS.gitUnavailable, messageOf(err), 'retry', { cause: err });
       }
-      status.observedRevision = revision;
       if (text === undefined) {
         mark(CONDITIONS.manifestValid, 'False', REASONS.manifestNotFound, `${manifestPath} does not exist at ${revision}`);
         throw new ReconcileError(REASONS.manifestNotFound, `${manifestPath} does not exist at ${revision}`, 'stall');
@@ -70,14 +95,46 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
       if (!parsed.ok) {
         const message = `${parsed.errors.length} error${parsed.errors.length === 1 ? '' : 's'} at ${revision.slice(0, 12)}:\n${parsed.errors.map(formatError).join('\n')}`;
         mark(CONDITIONS.manifestValid, 'False', REASONS.manifestInvalid, message);
-        log.info({ revision, errors: parsed.errors.length }, 'Found the manifest invalid');
+        log.info({ revision, errors: parsed.errors.length }, 'Found the manifest invalid; left the running workloads as they are');
         throw new ReconcileError(REASONS.manifestInvalid, message, 'stall');
       }
       mark(CONDITIONS.manifestValid, 'True', REASONS.manifestValid, `${manifestPath} at ${revision.slice(0, 12)} is valid`);
+
+      await ensureNamespaceIsOurs(deps.kube, target, env);
+      const manifest = resolveManifest(parsed.manifest, { type: env.spec.type ?? 'development', commit: revision, branch: env.spec.branch, environment: name });
+      const credentials = await credentialsFor(deps.kube, target, Object.keys(manifest.services));
+      // The deploy hook runs once the workloads of this very revision are available.
+      const workloadsAvailable = status.observedRevision === revision && findCondition(status.conditions, CONDITIONS.workloadsAvailable)?.status === 'True';
+      const plan = planEnvironment({ environment: env, project, manifest, revision, credentials, workloadsAvailable });
+
+      let outcome;
+      try {
+        outcome = await applyPlan(deps.kube, plan.objects, env.status?.inventory, plan.inventory);
+      } catch (err) {
+        throw new ReconcileError(REASONS.applyFailed, messageOf(err), 'retry', { cause: err });
+      }
+      for (const ref of outcome.pruned) log.info({ kind: ref.kind, object: ref.name }, 'Pruned an object that left the plan');
+      if (status.observedRevision !== revision) log.info({ revision }, 'Applied a new revision');
+      status.observedRevision = revision;
+      status.inventory = plan.inventory;
+      status.urls = plan.urls;
       status.conditions = removeCondition(status.conditions, CONDITIONS.stalled);
-      mark(CONDITIONS.reconciling, 'True', REASONS.progressing, 'The manifest is valid; its workloads are planned next');
-      mark(CONDITIONS.ready, 'Unknown', REASONS.progressing, `Revision ${revision.slice(0, 12)} validated`);
-      return {};
+      mark(CONDITIONS.routed, 'True', REASONS.routed, plan.urls.length ? plan.urls.map((u) => u.url).join(', ') : 'No routes declared');
+
+      const readiness = assessReadiness(outcome.live);
+      const workloads = assessReadiness(outcome.live.filter((o) => o.kind !== 'Job'));
+      mark(CONDITIONS.workloadsAvailable, workloads.ready ? 'True' : 'False', workloads.ready ? REASONS.available : REASONS.rollingOut, workloads.ready ? 'All workloads are available' : workloads.waiting.join('; '));
+      if (readiness.failed.length) {
+        throw new ReconcileError(REASONS.deployHookFailed, readiness.failed.join('; '), 'stall');
+      }
+      if (!readiness.ready || (!workloadsAvailable && manifestHasDeployHook(manifest))) {
+        mark(CONDITIONS.reconciling, 'True', REASONS.rollingOut, readiness.waiting.join('; ') || 'Running the deploy hook');
+        mark(CONDITIONS.ready, 'False', REASONS.rollingOut, readiness.waiting.join('; ') || 'Running the deploy hook');
+        return { requeueAfterMs: deps.rolloutPollMs ?? 5_000 };
+      }
+      status.conditions = removeCondition(status.conditions, CONDITIONS.reconciling);
+      mark(CONDITIONS.ready, 'True', REASONS.ready, `Revision ${revision.slice(0, 12)} is available${plan.urls[0] ? ` at ${plan.urls[0].url}` : ''}`);
+      return { requeueAfterMs: deps.resyncMs ?? 10 * 60_000 };
     } catch (err) {
       const reason = err instanceof ReconcileError ? err.reason : 'ReconcileFailed';
       mark(CONDITIONS.ready, 'False', reason, messageOf(err));
@@ -92,6 +149,58 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
   };
 }
 
+function manifestHasDeployHook(manifest: { applications: Record<string, { hooks?: { deploy?: string[] } }> }): boolean {
+  return Object.values(manifest.applications).some((a) => a.hooks?.deploy);
+}
+
+/** Deletes the namespace Grove made for the Environment; the finalizer goes once it is gone. */
+async function finalize(deps: EnvironmentControllerDeps, env: Environment, target: string, log: Logger): Promise<{ requeueAfterMs?: number }> {
+  if (!env.metadata.finalizers?.includes(FINALIZER)) return {};
+  const ns = await deps.kube.get<KubeObject>({ apiVersion: 'v1', kind: 'Namespace', name: target });
+  if (ns && ownedBy(ns, env)) {
+    if (!ns.metadata.deletionTimestamp) {
+      await deps.kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: target }, ns.metadata.uid ? { uid: ns.metadata.uid } : {});
+      log.info({ namespace: target }, 'Deleted the environment namespace');
+    }
+    return { requeueAfterMs: 2_000 };
+  }
+  const finalizers = (env.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
+  await deps.kube.mergePatch(
+    { apiVersion: API_VERSION, kind: 'Environment', namespace: env.metadata.namespace, name: env.metadata.name as string },
+    { metadata: { resourceVersion: env.metadata.resourceVersion, finalizers } },
+    { fieldManager: FIELD_MANAGER },
+  );
+  log.info({}, 'Released the finalizer');
+  return {};
+}
+
+function ownedBy(ns: KubeObject, env: Environment): boolean {
+  const labels = ns.metadata.labels ?? {};
+  return labels[LABELS.environment] === env.metadata.name && labels[LABELS.environmentNamespace] === env.metadata.namespace && labels[LABELS.project] === env.spec.project;
+}
+
+/** Refuses to take over a namespace that exists and belongs to something else. */
+async function ensureNamespaceIsOurs(kube: Kube, target: string, env: Environment): Promise<void> {
+  const ns = await kube.get<KubeObject>({ apiVersion: 'v1', kind: 'Namespace', name: target });
+  if (ns && !ownedBy(ns, env)) {
+    throw new ReconcileError(REASONS.namespaceConflict, `namespace ${target} exists and does not belong to Environment ${env.metadata.namespace}/${env.metadata.name}`, 'stall');
+  }
+}
+
+/** The live credentials of each service, or new random ones; never copied from another environment. */
+async function credentialsFor(kube: Kube, namespace: string, services: string[]): Promise<Record<string, ServiceCredentials>> {
+  const result: Record<string, ServiceCredentials> = {};
+  for (const service of services) {
+    const secret = await kube.get<KubeObject & { data?: Record<string, string> }>({ apiVersion: 'v1', kind: 'Secret', namespace, name: credentialsSecret(service) });
+    const value = (k: string): string | undefined => (secret?.data?.[k] ? Buffer.from(secret.data[k], 'base64').toString('utf8') : undefined);
+    const username = value('username');
+    const password = value('password');
+    const database = value('database');
+    result[service] = username && password && database ? { username, password, database } : { username: 'app', password: randomBytes(24).toString('base64url'), database: 'app' };
+  }
+  return result;
+}
+
 async function headOf(git: GitSource, remote: GitRemote, branch: string): Promise<string> {
   const head = (await git.listBranches(remote)).get(branch);
   if (!head) throw new ReconcileError(REASONS.revisionNotFound, `branch ${branch} does not exist in the repository`, 'wait', { requeueAfterMs: 60_000 });
@@ -100,8 +209,13 @@ async function headOf(git: GitSource, remote: GitRemote, branch: string): Promis
 
 async function writeStatus(kube: Kube, env: Environment, status: EnvironmentStatus): Promise<void> {
   if (JSON.stringify(env.status ?? {}) === JSON.stringify(status)) return;
-  await kube.applyStatus(
-    { apiVersion: API_VERSION, kind: 'Environment', metadata: { name: env.metadata.name, namespace: env.metadata.namespace }, status },
-    { fieldManager: FIELD_MANAGER, force: true },
-  );
+  try {
+    await kube.applyStatus(
+      { apiVersion: API_VERSION, kind: 'Environment', metadata: { name: env.metadata.name, namespace: env.metadata.namespace }, status },
+      { fieldManager: FIELD_MANAGER, force: true },
+    );
+  } catch (err) {
+    // Deleted while reconciling: nothing left to report on.
+    if (!(err instanceof GroveError && err.code === 'KubeApi' && (err as { status?: number }).status === 404)) throw err;
+  }
 }

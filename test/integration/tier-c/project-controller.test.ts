@@ -19,7 +19,10 @@ let ns: string;
 let currentProject = '';
 const operators: OperatorProcess[] = [];
 afterEach(async () => {
-  for (const op of operators.splice(0)) await op.kill('SIGKILL');
+  for (const op of operators.splice(0)) {
+    if (process.env.DEBUG_OP) console.log(JSON.stringify(op.logs.filter((l) => l.level !== 'info' && l.level !== 'debug').slice(0, 8)));
+    await op.kill('SIGKILL');
+  }
 });
 
 beforeAll(async () => {
@@ -250,7 +253,8 @@ describe('the Project controller', () => {
     expect(leaders).toHaveLength(1);
     const [leader, standby] = leaders[0] === a ? [a, b] : [b, a];
     const writes = (op: OperatorProcess) => op.logs.filter((l) => typeof l.msg === 'string' && /^(Created|Deleted|Moved) Environment/.test(l.msg));
-    expect(writes(leader).length).toBeGreaterThan(0);
+    // The log line can trail the write it reports: its pipe is read asynchronously.
+    await expect.poll(() => writes(leader).length, { timeout: 5000 }).toBeGreaterThan(0);
     expect(writes(standby)).toEqual([]);
     expect(standby.logs.some((l) => l.controller !== undefined)).toBe(false);
 
