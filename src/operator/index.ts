@@ -17,6 +17,7 @@ import type { KubeObject } from '../api/meta.ts';
 import type { Environment } from '../api/types.gen.ts';
 import { environmentReconciler } from '../controllers/environment/index.ts';
 import { projectReconciler } from '../controllers/project/index.ts';
+import { eventRecorder } from '../events/index.ts';
 import { createHttpServer } from '../http/server.ts';
 import { type Kube } from '../kube/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -52,10 +53,12 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const { kube, log, clock } = opts;
   const metrics = createMetrics();
   const git = new GitSource({ cacheDir: opts.gitCacheDir });
+  const identity = opts.leaderElection?.identity ?? `${hostname()}-${process.pid}`;
+  const events = eventRecorder(kube, clock, log, identity);
   const projects = new Controller({ name: 'project', reconcile: projectReconciler({ kube, git, clock }), clock, log, metrics, workers: opts.projectWorkers ?? 2 });
   const environments = new Controller({
     name: 'environment',
-    reconcile: environmentReconciler({ kube, git, clock }),
+    reconcile: environmentReconciler({ kube, git, clock, events }),
     clock,
     log,
     metrics,
@@ -167,7 +170,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       log,
       namespace: opts.leaderElection.namespace,
       name: opts.leaderElection.name,
-      identity: opts.leaderElection.identity ?? `${hostname()}-${process.pid}`,
+      identity,
       onStartedLeading: startWork,
       onStoppedLeading: () => {
         void stopWork().then(() => resolveDone('lost-leadership'));

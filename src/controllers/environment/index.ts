@@ -26,6 +26,7 @@ import type { Kube } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';
 import { formatError, parseManifest, resolveManifest } from '../../manifest/index.ts';
 import { credentialsSecret, planEnvironment, type ServiceCredentials } from '../../planner/index.ts';
+import type { EventRecorder } from '../../events/index.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Reconciler } from '../../runtime/controller.ts';
 import type { GitRemote, GitSource } from '../../source/git/index.ts';
@@ -35,6 +36,7 @@ export interface EnvironmentControllerDeps {
   kube: Kube;
   git: GitSource;
   clock: Clock;
+  events: EventRecorder;
   /** How soon to look again while workloads roll out (events usually come first). */
   rolloutPollMs?: number;
   /** How often a Ready Environment is checked for drift anyway. */
@@ -145,8 +147,21 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
       throw err;
     } finally {
       await writeStatus(deps.kube, env, status);
+      await announce(deps.events, env, status);
     }
   };
+}
+
+/** Events for the transitions people care about: Ready changing, and each newly applied revision. */
+async function announce(events: EventRecorder, env: Environment, status: EnvironmentStatus): Promise<void> {
+  const before = findCondition(env.status?.conditions, CONDITIONS.ready);
+  const after = findCondition(status.conditions, CONDITIONS.ready);
+  if (env.status?.observedRevision !== status.observedRevision && status.observedRevision) {
+    await events.record(env, 'Normal', 'Applied', 'Apply', `Applied revision ${status.observedRevision}`);
+  }
+  if (!after || (before?.status === after.status && before.reason === after.reason)) return;
+  if (after.status === 'True') await events.record(env, 'Normal', after.reason, 'Reconcile', after.message);
+  else if (after.status === 'False' && after.reason !== REASONS.rollingOut) await events.record(env, 'Warning', after.reason, 'Reconcile', after.message);
 }
 
 function manifestHasDeployHook(manifest: { applications: Record<string, { hooks?: { deploy?: string[] } }> }): boolean {

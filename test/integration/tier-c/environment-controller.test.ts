@@ -36,6 +36,11 @@ const ref = (kind: string, apiVersion: string, namespace: string, name: string) 
 const envName = (branch: string) => environmentName(project, branch);
 const env = (branch: string) => kube().get<Environment>(ref('Environment', 'grove.dev/v1alpha1', ns, envName(branch)));
 
+async function eventsOf(name: string): Promise<Array<{ type: string; reason: string; note: string }>> {
+  const events = await kube().list<KubeObject & { type: string; reason: string; note: string; regarding: { name: string; kind: string } }>('events.k8s.io/v1', 'Event', { namespace: ns });
+  return events.items.filter((e) => e.regarding.kind === 'Environment' && e.regarding.name === name);
+}
+
 async function push(branch: string, files: Record<string, string>): Promise<string> {
   const sha = await repo.commit(branch, files);
   await repo.push();
@@ -101,6 +106,20 @@ describe('the Environment controller', () => {
       expect(await kube().get(ref(kind, apiVersion, target, name)), `${kind}/${name}`).toBeDefined();
     }
     expect(e.status?.inventory?.length).toBeGreaterThan(15);
+    await expect.poll(async () => (await eventsOf(envName('feature/login'))).map((ev) => `${ev.type} ${ev.reason}`), { timeout: 10_000 }).toEqual(
+      expect.arrayContaining(['Normal Applied', 'Normal Ready']),
+    );
+  });
+
+  it('runs the deploy hook once per revision, after the workloads are available', async () => {
+    const withHook = MANIFEST.replace('    relationships: { database: db }\n', '    relationships: { database: db }\n    hooks: { deploy: [npm, run, migrate] }\n');
+    const sha = await push('feature/hooked', { 'platform.yaml': withHook });
+    await readyAt('feature/hooked', sha);
+    const job = await kube().get<Conditioned & { spec: { template: { spec: { containers: Array<{ command: string[] }> } } } }>(
+      ref('Job', 'batch/v1', envName('feature/hooked'), `web-deploy-${sha.slice(0, 12)}`),
+    );
+    expect(conditionStatus(job, 'Complete')).toBe('True');
+    expect(job?.spec.template.spec.containers[0]?.command).toEqual(['npm', 'run', 'migrate']);
   });
 
   it('keeps service credentials across reconciles and revisions', async () => {
@@ -148,6 +167,7 @@ describe('the Environment controller', () => {
     const after = (await kube().get(ref('Deployment', 'apps/v1', target, 'web')))!;
     expect(after.metadata.generation).toBe(before.metadata.generation);
     expect(after.metadata.uid).toBe(before.metadata.uid);
+    await expect.poll(async () => (await eventsOf(envName('feature/login'))).some((ev) => ev.type === 'Warning' && ev.reason === 'ManifestInvalid'), { timeout: 10_000 }).toBe(true);
   });
 
   it('runs an Environment made with kubectl from the branch head, and deletes its namespace with it', async () => {
