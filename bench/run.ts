@@ -1,11 +1,13 @@
 // `npm run bench`: every benchmark, or those named (`npm run bench -- discovery`). Each starts
 // its own local cluster and prints its figures; none asserts a time.
+import { convergenceBenchmark } from './convergence.ts';
 import { discoveryBenchmark } from './discovery.ts';
 import { pushLatencyBenchmark } from './push-latency.ts';
 
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   discovery: discoveryBenchmark,
   'push-latency': pushLatencyBenchmark,
+  convergence: convergenceBenchmark,
 };
 
 const wanted = process.argv.slice(2);

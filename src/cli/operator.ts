@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { GroveError } from '../errors/index.ts';
 import { kubeFromFile } from '../kube/index.ts';
 import { createLogger } from '../log/index.ts';
+import { createMetrics } from '../metrics/index.ts';
 import { startOperator } from '../operator/index.ts';
 import { systemClock } from '../runtime/clock.ts';
 import type { CliIo } from './index.ts';
@@ -60,8 +61,10 @@ export async function operatorCommand(argv: string[], io: CliIo): Promise<number
   if (!listen) throw new GroveError('InvalidInput', `--listen must be HOST:PORT (got "${values.listen}")`);
   const kubeconfig = values.kubeconfig ?? io.env.KUBECONFIG ?? join(homedir(), '.kube', 'config');
   const log = createLogger({ level: values['log-level'] });
+  const metrics = createMetrics();
   const operator = await startOperator({
-    kube: kubeFromFile(kubeconfig),
+    kube: kubeFromFile(kubeconfig, { onRequest: (method) => metrics.kubeRequests.inc({ method }) }),
+    metrics,
     log,
     clock: systemClock,
     ...(values.namespace ? { namespace: values.namespace } : {}),

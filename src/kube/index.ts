@@ -100,10 +100,15 @@ export type WatchEvent =
   | { type: 'BOOKMARK'; object: KubeObject }
   | { type: 'ERROR'; object: { code?: number; reason?: string; message?: string } };
 
-export function kubeFromFile(path: string): Kube {
+export interface KubeOptions {
+  /** Called once per API request (method, and whether it is a watch), for metrics. */
+  onRequest?: (method: string) => void;
+}
+
+export function kubeFromFile(path: string, opts: KubeOptions = {}): Kube {
   const kc = new KubeConfig();
   kc.loadFromFile(path);
-  return new RestClient(kc);
+  return new RestClient(kc, opts);
 }
 
 interface ResourceInfo {
@@ -116,9 +121,11 @@ class RestClient implements Kube {
   readonly #server: string;
   /** apiVersion → kind → resource, from discovery; refreshed once when a kind is missing. */
   readonly #discovery = new Map<string, Promise<Map<string, ResourceInfo>>>();
+  readonly #onRequest: ((method: string) => void) | undefined;
 
-  constructor(kc: KubeConfig) {
+  constructor(kc: KubeConfig, opts: KubeOptions) {
     this.#kc = kc;
+    this.#onRequest = opts.onRequest;
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new GroveError('InvalidInput', 'the kubeconfig has no current cluster');
     this.#server = cluster.server.replace(/\/$/, '');
@@ -188,6 +195,7 @@ class RestClient implements Kube {
     if (opts.fieldSelector) url.searchParams.set('fieldSelector', opts.fieldSelector);
     const ctx = new RequestContext(url.toString(), HttpMethod.GET);
     await this.#kc.applySecurityAuthentication(ctx);
+    this.#onRequest?.('WATCH');
     let response;
     try {
       response = await fetch(url, { headers: { ...ctx.getHeaders(), accept: 'application/json' }, dispatcher: ctx.getDispatcher(), ...(opts.signal ? { signal: opts.signal } : {}) });
@@ -281,6 +289,7 @@ class RestClient implements Kube {
     for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
     const ctx = new RequestContext(url.toString(), HttpMethod[method]);
     await this.#kc.applySecurityAuthentication(ctx);
+    this.#onRequest?.(method);
     let response;
     try {
       response = await fetch(url, {

@@ -14,6 +14,7 @@ export interface Metrics {
   reconcileTotal: Counter<'controller' | 'result'>;
   reconcileDuration: Histogram<'controller'>;
   workqueueDepth: Gauge<'name'>;
+  kubeRequests: Counter<'method'>;
   /** Starts a controller's series at zero, as controller-runtime does, so rates exist from the start. */
   registerController(name: string): void;
 }
@@ -39,8 +40,15 @@ export function createMetrics(): Metrics {
     labelNames: ['name'] as const,
     registers: [registry],
   });
+  const kubeRequests = new Counter({
+    name: 'grove_kube_requests_total',
+    help: 'Requests Grove made to the Kubernetes API, by HTTP method (WATCH for watches).',
+    labelNames: ['method'] as const,
+    registers: [registry],
+  });
   return {
     registry,
+    kubeRequests,
     reconcileTotal,
     reconcileDuration,
     workqueueDepth,

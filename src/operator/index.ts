@@ -21,7 +21,7 @@ import { eventRecorder } from '../events/index.ts';
 import { createHttpServer } from '../http/server.ts';
 import { type Kube } from '../kube/index.ts';
 import type { Logger } from '../log/index.ts';
-import { createMetrics } from '../metrics/index.ts';
+import { createMetrics, type Metrics } from '../metrics/index.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { Controller } from '../runtime/controller.ts';
 import { Informer } from '../runtime/informer.ts';
@@ -30,6 +30,8 @@ import { GitSource } from '../source/git/index.ts';
 
 export interface OperatorOptions {
   kube: Kube;
+  /** Defaults to a fresh registry; pass the one the Kube client counts its requests in. */
+  metrics?: Metrics;
   log: Logger;
   clock: Clock;
   /** Watch only this namespace (all namespaces when absent). */
@@ -51,7 +53,7 @@ export interface RunningOperator {
 
 export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
   const { kube, log, clock } = opts;
-  const metrics = createMetrics();
+  const metrics = opts.metrics ?? createMetrics();
   const git = new GitSource({ cacheDir: opts.gitCacheDir });
   const identity = opts.leaderElection?.identity ?? `${hostname()}-${process.pid}`;
   const events = eventRecorder(kube, clock, log, identity);
