@@ -10,6 +10,8 @@ import type { KubeObject } from '../api/meta.ts';
 import type { InventoryEntry } from '../api/types.gen.ts';
 import type { Kube, ObjectRef } from '../kube/index.ts';
 
+const APPLY_CONCURRENCY = 8;
+
 export interface ApplyOutcome {
   /** The live objects, as the API server returned them after the apply. */
   live: KubeObject[];
@@ -17,8 +19,13 @@ export interface ApplyOutcome {
 }
 
 export async function applyPlan(kube: Kube, objects: readonly KubeObject[], previous: readonly InventoryEntry[] | undefined, current: readonly InventoryEntry[]): Promise<ApplyOutcome> {
+  // Namespaces first (everything else lives in them), then the rest a few at a time.
   const live: KubeObject[] = [];
-  for (const obj of objects) live.push(await kube.apply(obj, { fieldManager: FIELD_MANAGER, force: true }));
+  for (const obj of objects.filter((o) => o.kind === 'Namespace')) live.push(await kube.apply(obj, { fieldManager: FIELD_MANAGER, force: true }));
+  const rest = objects.filter((o) => o.kind !== 'Namespace');
+  for (let i = 0; i < rest.length; i += APPLY_CONCURRENCY) {
+    live.push(...(await Promise.all(rest.slice(i, i + APPLY_CONCURRENCY).map((obj) => kube.apply(obj, { fieldManager: FIELD_MANAGER, force: true })))));
+  }
   const pruned = staleEntries(previous ?? [], current).map(refOf);
   // Namespaced objects first, so a Namespace (were it ever stale) goes last.
   for (const ref of [...pruned].sort((a, b) => Number(a.kind === 'Namespace') - Number(b.kind === 'Namespace'))) await kube.delete(ref);

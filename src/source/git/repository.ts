@@ -51,6 +51,8 @@ export interface GitSourceOptions {
 }
 
 const MAX_FILE_BYTES = 1024 * 1024;
+/** Files read at a commit never change, so they are kept in memory up to this many bytes. */
+const FILE_MEMO_BYTES = 16 * 1024 * 1024;
 
 export class GitSource {
   readonly #opts: Required<Omit<GitSourceOptions, 'stats'>>;
@@ -58,6 +60,9 @@ export class GitSource {
   readonly #locks = new Map<string, Promise<unknown>>();
   /** Repositories fetched into since the cache size was last checked. */
   readonly #fetched = new Set<string>();
+  /** `url\0commit\0path` → contents (undefined: no such file), least recently used first. */
+  readonly #files = new Map<string, string | undefined>();
+  #filesBytes = 0;
 
   constructor(opts: GitSourceOptions) {
     this.#opts = { maxCacheBytes: 512 * 1024 * 1024, timeoutMs: 30_000, ...opts };
@@ -77,6 +82,25 @@ export class GitSource {
    * is fetched (shallow, only `branch`) when the cache does not have it yet.
    */
   async readFile(remote: GitRemote, ref: { branch: string; commit: string }, path: string): Promise<string | undefined> {
+    const key = `${remote.url}\0${ref.commit}\0${path}`;
+    if (this.#files.has(key)) {
+      const text = this.#files.get(key);
+      this.#files.delete(key);
+      this.#files.set(key, text);
+      return text;
+    }
+    const text = await this.#readFileFromRepo(remote, ref, path);
+    this.#files.set(key, text);
+    this.#filesBytes += text?.length ?? 0;
+    for (const [k, v] of this.#files) {
+      if (this.#filesBytes <= FILE_MEMO_BYTES) break;
+      this.#files.delete(k);
+      this.#filesBytes -= v?.length ?? 0;
+    }
+    return text;
+  }
+
+  async #readFileFromRepo(remote: GitRemote, ref: { branch: string; commit: string }, path: string): Promise<string | undefined> {
     return this.#withRepo(remote, async (gitdir) => {
       await this.#ensureCommit(remote, gitdir, ref);
       let blob: Uint8Array;
