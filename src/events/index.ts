@@ -11,7 +11,7 @@ import { messageOf } from '../errors/index.ts';
 import type { Kube } from '../kube/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { Clock } from '../runtime/clock.ts';
-import { microTime } from '../runtime/leader.ts';
+import { microTime } from '../util/index.ts';
 
 export interface EventRecorder {
   record(regarding: KubeObject, type: 'Normal' | 'Warning', reason: string, action: string, note: string): Promise<void>;

@@ -131,8 +131,9 @@ export async function up(opts: ClusterOptions): Promise<ClusterState> {
     await waitReady(apiserver, () => httpOk(`${state.apiserver.url}/readyz`, { ca: pki.caCert }), opts.progress, 120_000);
     await writeKubeconfig(state.kubeconfig, state.apiserver.url, pki);
     const kube = kubeFromFile(state.kubeconfig);
-    await installManifests(kube, await crdObjects());
-    await waitForCrds(kube);
+    const crds = await crdObjects();
+    await installManifests(kube, crds);
+    await waitForCrds(kube, crds);
 
     if (tierIncludes(opts.tier, 'b')) {
       const [kcmPort, schedPort, kwokPort] = await freePorts(3);
@@ -331,8 +332,8 @@ async function installManifests(kube: Kube, objects: KubeObject[]): Promise<void
   for (const obj of objects) await kube.apply(obj, { fieldManager: FIELD_MANAGER, force: true });
 }
 
-async function waitForCrds(kube: Kube): Promise<void> {
-  const names = (await crdObjects()).map((c) => c.metadata.name as string);
+async function waitForCrds(kube: Kube, crds: readonly KubeObject[]): Promise<void> {
+  const names = crds.map((c) => c.metadata.name as string);
   await waitFor('the Grove CRDs to be Established', 30_000, async () => {
     for (const name of names) {
       const crd = await kube.get<KubeObject & { status?: { conditions?: Array<{ type: string; status: string }> } }>({

@@ -16,6 +16,7 @@ import type { KubeObject } from '../api/meta.ts';
 import { messageOf } from '../errors/index.ts';
 import { isConflict, type Kube } from '../kube/index.ts';
 import type { Logger } from '../log/index.ts';
+import { microTime } from '../util/index.ts';
 import type { Cancel, Clock } from './clock.ts';
 
 export interface LeaderElectionOptions {
@@ -40,11 +41,6 @@ interface Lease extends KubeObject {
     renewTime?: string;
     leaseTransitions?: number;
   };
-}
-
-/** RFC 3339 with microseconds: the API server rejects Lease times with milliseconds only. */
-export function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
 export class LeaderElector {

@@ -1,2 +1,2 @@
 export { globToRegExp, matchesAny } from './glob.ts';
-export { formatDuration } from './time.ts';
+export { formatDuration, microTime } from './time.ts';

@@ -6,3 +6,8 @@ export function formatDuration(ms: number): string {
   const seconds = Math.round((ms % 60_000) / 1000);
   return `${minutes}m${String(seconds).padStart(2, '0')}s`;
 }
+
+/** RFC 3339 with microseconds: the API server rejects Lease times with milliseconds only. */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}

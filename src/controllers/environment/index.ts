@@ -22,7 +22,7 @@ import { environmentNamespace } from '../../api/names.ts';
 import type { Environment, EnvironmentStatus, Project } from '../../api/types.gen.ts';
 import { applyPlan, assessReadiness } from '../../applier/index.ts';
 import { GroveError, messageOf, ReconcileError } from '../../errors/index.ts';
-import type { Kube } from '../../kube/index.ts';
+import { isNotFound, type Kube } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';
 import { formatError, parseManifest, resolveManifest } from '../../manifest/index.ts';
 import { credentialsSecret, planEnvironment, type ServiceCredentials } from '../../planner/index.ts';
@@ -231,6 +231,6 @@ async function writeStatus(kube: Kube, env: Environment, status: EnvironmentStat
     );
   } catch (err) {
     // Deleted while reconciling: nothing left to report on.
-    if (!(err instanceof GroveError && err.code === 'KubeApi' && (err as { status?: number }).status === 404)) throw err;
+    if (!isNotFound(err)) throw err;
   }
 }
