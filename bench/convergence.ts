@@ -59,6 +59,7 @@ export async function convergenceBenchmark(): Promise<void> {
     for (let i = 0; i < envs.length; i += 50) await Promise.all(envs.slice(i, i + 50).map((e) => kube.create(e)));
     console.error(`[bench] created ${COUNT} Environments; starting the operator`);
 
+    const writesBefore = await apiServerWrites(cluster.state.kubectl, cluster.state.kubeconfig);
     const started = performance.now();
     operator = spawn(
       process.execPath,
@@ -72,10 +73,12 @@ export async function convergenceBenchmark(): Promise<void> {
       peakRss = Math.max(peakRss, await rssKiB(operator.pid!));
       const list = await kube.list<Environment>('grove.dev/v1alpha1', 'Environment', { namespace: ns });
       ready = list.items.filter((e) => e.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length;
+      if (process.env.GROVE_BENCH_TRACE) console.error(`[bench] ${((performance.now() - started) / 1000).toFixed(0)}s applied=${list.items.filter((e) => e.status?.observedRevision).length} ready=${ready} cpu=${await cpuTicks(operator.pid!)}`);
       if (performance.now() - started > 60 * 60_000) throw new Error(`only ${ready}/${COUNT} Ready after an hour`);
     }
     const convergedSeconds = (performance.now() - started) / 1000;
     const requests = await operatorRequests(operator.pid!);
+    const clusterWrites = (await apiServerWrites(cluster.state.kubectl, cluster.state.kubeconfig)) - writesBefore;
 
     // Idle: nothing changes; watch the operator's CPU.
     const cpuBefore = await cpuTicks(operator.pid!);
@@ -84,21 +87,33 @@ export async function convergenceBenchmark(): Promise<void> {
     peakRss = Math.max(peakRss, await rssKiB(operator.pid!));
 
     // The API server's ceiling: the same objects, applied by kubectl into fresh namespaces.
-    const kubectlObjects = await kubectlCeiling(cluster.state.kubectl, cluster.state.kubeconfig, project, revision, Math.min(COUNT, 200));
+    const ceilingCount = Math.min(COUNT, 200);
+    const serial = await kubectlCeiling(cluster.state.kubectl, cluster.state.kubeconfig, project, revision, ceilingCount, 1);
+    const parallel = await kubectlCeiling(cluster.state.kubectl, cluster.state.kubeconfig, project, revision, ceilingCount, 4);
 
     table(`Convergence of ${COUNT} Environments (2 applications + 1 PostgreSQL each) from a cold operator start`, ['figure', 'value'], [
       ['time until all Ready (s)', convergedSeconds],
       ['Environments per second', COUNT / convergedSeconds],
       ['operator peak RSS (MiB)', peakRss / 1024],
-      ['API requests per Environment', requests / COUNT],
+      ['Grove API requests per Environment', requests / COUNT],
+      ['API server writes per Environment, by every client', clusterWrites / COUNT],
       [`operator idle CPU over ${IDLE_SECONDS} s (% of a core)`, idleCpu * 100],
-      [`kubectl --server-side ceiling, ${kubectlObjects.environments} envs (envs/s)`, kubectlObjects.environments / kubectlObjects.seconds],
+      [`kubectl apply --server-side, ${serial.environments} envs, 1 process (envs/s)`, serial.environments / serial.seconds],
+      [`kubectl apply --server-side, ${parallel.environments} envs, 4 processes (envs/s)`, parallel.environments / parallel.seconds],
     ]);
     console.log('Targets: ≥ 10 Environments/s, ≤ 300 MiB RSS, idle CPU < 2% of a core.');
   } finally {
     operator?.kill('SIGTERM');
     await cluster.stop();
   }
+}
+
+/** Mutating requests the API server has served so far, from its own metrics. */
+async function apiServerWrites(kubectl: string, kubeconfig: string): Promise<number> {
+  const { stdout } = await run(kubectl, ['--kubeconfig', kubeconfig, 'get', '--raw', '/metrics'], { maxBuffer: 256 * 1024 * 1024 });
+  return [...stdout.matchAll(/^apiserver_request_total\{([^}]*)\} (\d+)/gm)]
+    .filter((m) => /verb="(POST|PUT|PATCH|APPLY|DELETE)"/.test(m[1]!))
+    .reduce((sum, m) => sum + Number(m[2]), 0);
 }
 
 async function rssKiB(pid: number): Promise<number> {
@@ -121,20 +136,27 @@ async function operatorRequests(pid: number): Promise<number> {
   return [...text.matchAll(/^grove_kube_requests_total\{method="([A-Z]+)"\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[2]), 0);
 }
 
-async function kubectlCeiling(kubectl: string, kubeconfig: string, project: Project, revision: string, count: number): Promise<{ environments: number; seconds: number }> {
+/** The same objects Grove plans, applied by `kubectl apply --server-side` in `parallel` processes at once. */
+async function kubectlCeiling(kubectl: string, kubeconfig: string, project: Project, revision: string, count: number, parallel: number): Promise<{ environments: number; seconds: number }> {
   const parsed = parseManifest(MANIFEST);
   if (!parsed.ok) throw new Error('the benchmark manifest is invalid');
-  const docs: string[] = [];
+  const shards: string[][] = Array.from({ length: parallel }, () => []);
   for (let i = 0; i < count; i++) {
-    const name = `k${String(i).padStart(4, '0')}`;
+    const name = `k${parallel}-${String(i).padStart(4, '0')}`;
     const environment: Environment = { apiVersion: 'grove.dev/v1alpha1', kind: 'Environment', metadata: { name, namespace: 'fleet' }, spec: { project: 'kubectl', branch: 'main', revision } };
     const manifest = resolveManifest(parsed.manifest, { type: 'development', commit: revision, branch: 'main', environment: name });
     const plan = planEnvironment({ environment, project: { ...project, metadata: { ...project.metadata, name: 'kubectl' } }, manifest, revision, credentials: { db: { username: 'app', password: 'pw', database: 'app' } } });
-    for (const o of plan.objects) docs.push(stringify(o));
+    // Namespaces first, as Grove applies them: kubectl applies in file order.
+    const [namespaces, rest] = [plan.objects.filter((o) => o.kind === 'Namespace'), plan.objects.filter((o) => o.kind !== 'Namespace')];
+    shards[i % parallel]!.push(...[...namespaces, ...rest].map((o) => stringify(o)));
   }
-  const file = join(await mkdtemp(join(tmpdir(), 'grove-bench-kubectl-')), 'objects.yaml');
-  await writeFile(file, docs.join('---\n'));
+  const dir = await mkdtemp(join(tmpdir(), 'grove-bench-kubectl-'));
+  const files = await Promise.all(shards.map(async (docs, i) => {
+    const file = join(dir, `objects-${i}.yaml`);
+    await writeFile(file, docs.join('---\n'));
+    return file;
+  }));
   const started = performance.now();
-  await run(kubectl, ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--field-manager', 'bench', '-f', file], { maxBuffer: 256 * 1024 * 1024 });
+  await Promise.all(files.map((file) => run(kubectl, ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--field-manager', 'bench', '-f', file], { maxBuffer: 256 * 1024 * 1024 })));
   return { environments: count, seconds: (performance.now() - started) / 1000 };
 }

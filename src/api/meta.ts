@@ -24,6 +24,8 @@ export interface ObjectMeta {
   annotations?: Record<string, string>;
   finalizers?: string[];
   ownerReferences?: OwnerReference[];
+  /** Server-side apply's record of who owns which field; Grove never reads it. */
+  managedFields?: unknown[];
 }
 
 /** Any Kubernetes object, as plain JSON; its other fields are the kind's own. */

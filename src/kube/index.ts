@@ -12,7 +12,7 @@
  * @module
  */
 import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
-import { fetch } from 'undici';
+import { Agent, type Dispatcher, fetch } from 'undici';
 import type { KubeObject } from '../api/meta.ts';
 import { GroveError } from '../errors/index.ts';
 
@@ -122,6 +122,7 @@ class RestClient implements Kube {
   /** apiVersion → kind → resource, from discovery; refreshed once when a kind is missing. */
   readonly #discovery = new Map<string, Promise<Map<string, ResourceInfo>>>();
   readonly #onRequest: ((method: string) => void) | undefined;
+  #dispatcher: Promise<Dispatcher | undefined> | undefined;
 
   constructor(kc: KubeConfig, opts: KubeOptions) {
     this.#kc = kc;
@@ -193,12 +194,11 @@ class RestClient implements Kube {
     if (opts.timeoutSeconds) url.searchParams.set('timeoutSeconds', String(opts.timeoutSeconds));
     if (opts.labelSelector) url.searchParams.set('labelSelector', opts.labelSelector);
     if (opts.fieldSelector) url.searchParams.set('fieldSelector', opts.fieldSelector);
-    const ctx = new RequestContext(url.toString(), HttpMethod.GET);
-    await this.#kc.applySecurityAuthentication(ctx);
+    const auth = await this.#auth(url, 'GET');
     this.#onRequest?.('WATCH');
     let response;
     try {
-      response = await fetch(url, { headers: { ...ctx.getHeaders(), accept: 'application/json' }, dispatcher: ctx.getDispatcher(), ...(opts.signal ? { signal: opts.signal } : {}) });
+      response = await fetch(url, { headers: { ...auth.headers, accept: 'application/json' }, ...auth.dispatcher, ...(opts.signal ? { signal: opts.signal } : {}) });
     } catch (cause) {
       if (opts.signal?.aborted) return;
       throw new KubeError(0, undefined, `watch ${kind}: ${(cause as Error).message}`, { cause });
@@ -279,6 +279,28 @@ class RestClient implements Kube {
     return new Map(list.resources.filter((r) => !r.name.includes('/')).map((r) => [r.kind, { name: r.name, namespaced: r.namespaced }]));
   }
 
+  /**
+   * The headers of the kubeconfig's credentials (asked for per request: tokens rotate), and one
+   * long-lived dispatcher for its TLS settings. client-node builds a new dispatcher on every
+   * call, which means a TLS handshake per request — most of an operator's CPU, and the API
+   * server's, under load.
+   */
+  async #auth(url: URL, method: keyof typeof HttpMethod): Promise<{ headers: Record<string, string>; dispatcher: { dispatcher?: Dispatcher } }> {
+    const ctx = new RequestContext(url.toString(), HttpMethod[method]);
+    await this.#kc.applySecurityAuthentication(ctx);
+    this.#dispatcher ??= this.#sharedDispatcher();
+    const dispatcher = (await this.#dispatcher) ?? ctx.getDispatcher();
+    return { headers: ctx.getHeaders(), dispatcher: dispatcher ? { dispatcher } : {} };
+  }
+
+  /** An Agent with the kubeconfig's TLS settings; undefined for proxies, left to client-node. */
+  async #sharedDispatcher(): Promise<Dispatcher | undefined> {
+    const tls: Parameters<KubeConfig['createDispatcherOptions']>[1] = {};
+    await this.#kc.applyToHTTPSOptions(tls);
+    const options = this.#kc.createDispatcherOptions(this.#kc.getCurrentCluster(), tls);
+    return options.type === 'agent' ? new Agent({ connect: options.connect }) : undefined;
+  }
+
   async #request<T>(
     what: string,
     method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
@@ -287,20 +309,19 @@ class RestClient implements Kube {
   ): Promise<T> {
     const url = new URL(this.#server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
-    const ctx = new RequestContext(url.toString(), HttpMethod[method]);
-    await this.#kc.applySecurityAuthentication(ctx);
+    const auth = await this.#auth(url, method);
     this.#onRequest?.(method);
     let response;
     try {
       response = await fetch(url, {
         method,
         headers: {
-          ...ctx.getHeaders(),
+          ...auth.headers,
           accept: 'application/json',
           ...(opts.contentType ? { 'content-type': opts.contentType } : {}),
         },
         ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-        dispatcher: ctx.getDispatcher(),
+        ...auth.dispatcher,
       });
     } catch (cause) {
       throw new KubeError(0, undefined, `${what}: ${(cause as Error).message}`, { cause });

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export type ReconcileOutcome = 'success' | 'error' | 'requeue_after';
 
@@ -21,6 +21,8 @@ export interface Metrics {
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
+  // The process's own figures (resident memory, heap, CPU, event-loop lag), as every Node service exports them.
+  collectDefaultMetrics({ register: registry });
   const reconcileTotal = new Counter({
     name: 'grove_reconcile_total',
     help: 'Reconciles per controller and result.',

@@ -15,6 +15,7 @@ import { ANNOTATIONS, FIELD_MANAGER, LABELS } from '../api/constants.ts';
 import { API_VERSION } from '../api/crds.ts';
 import type { KubeObject } from '../api/meta.ts';
 import type { Environment } from '../api/types.gen.ts';
+import { isWorkload, observedForm, writtenByOthers } from '../applier/index.ts';
 import { environmentReconciler } from '../controllers/environment/index.ts';
 import { projectReconciler } from '../controllers/project/index.ts';
 import { eventRecorder } from '../events/index.ts';
@@ -24,8 +25,10 @@ import type { Logger } from '../log/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { Controller } from '../runtime/controller.ts';
+import { InformerCache, withoutManagedFields } from '../runtime/cache.ts';
 import { Informer } from '../runtime/informer.ts';
 import { LeaderElector } from '../runtime/leader.ts';
+import { PLANNED_KINDS } from '../planner/index.ts';
 import { GitSource } from '../source/git/index.ts';
 
 export interface OperatorOptions {
@@ -60,7 +63,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const projects = new Controller({ name: 'project', reconcile: projectReconciler({ kube, git, clock }), clock, log, metrics, workers: opts.projectWorkers ?? 2 });
   const environments = new Controller({
     name: 'environment',
-    reconcile: environmentReconciler({ kube, git, clock, events }),
+    reconcile: environmentReconciler({ kube, git, clock, events, cache: { lookup: (ref) => cache.lookup(ref) } }),
     clock,
     log,
     metrics,
@@ -72,6 +75,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       kube,
       apiVersion: API_VERSION,
       kind: 'Project',
+      transform: withoutManagedFields,
       clock,
       log,
       ...scope,
@@ -83,6 +87,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       kube,
       apiVersion: API_VERSION,
       kind: 'Environment',
+      transform: withoutManagedFields,
       clock,
       log,
       ...scope,
@@ -98,23 +103,22 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   ];
 
   // Children of Environments live in their own namespaces; their labels lead back to the owner.
-  // A child that changes (rolls out, is edited or deleted) gets its Environment reconciled.
+  // A child that changes (rolls out, is edited or deleted) gets its Environment reconciled. The
+  // caches keep only what the applier and readiness read of each child.
   const childSelector = opts.namespace ? `${LABELS.environmentNamespace}=${opts.namespace}` : LABELS.environmentNamespace;
-  for (const [apiVersion, kind] of [
-    ['v1', 'Namespace'],
-    ['apps/v1', 'Deployment'],
-    ['apps/v1', 'StatefulSet'],
-    ['batch/v1', 'Job'],
-  ] as const) {
+  for (const [apiVersion, kind] of PLANNED_KINDS) {
     informers.push(
       new Informer({
         kube,
         apiVersion,
         kind,
         labelSelector: childSelector,
+        transform: observedForm,
         clock,
         log,
-        onChange: (_key, obj) => {
+        onChange: (_key, obj, deleted, previous) => {
+          // Controllers' bookkeeping on objects whose readiness Grove does not wait for.
+          if (!deleted && previous && writtenByOthers(kind) && !isWorkload(kind) && !specOrAnnotationsChanged(previous, obj)) return;
           const labels = obj.metadata.labels ?? {};
           const owner = labels[LABELS.environment];
           const ownerNamespace = labels[LABELS.environmentNamespace];
@@ -123,6 +127,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       }),
     );
   }
+  const cache = new InformerCache(informers);
 
   let leading = false;
   let synced = false;

@@ -53,22 +53,24 @@ const DEFAULT_QUOTA: Record<string, { cpu: string; memory: string; storage: stri
   staging: { cpu: '8', memory: '16Gi', storage: '50Gi', pods: 100 },
   production: undefined,
 };
-const KIND_ORDER = [
-  'Namespace',
-  'ServiceAccount',
-  'NetworkPolicy',
-  'ResourceQuota',
-  'LimitRange',
-  'Secret',
-  'ConfigMap',
-  'PersistentVolumeClaim',
-  'Service',
-  'StatefulSet',
-  'Deployment',
-  'CronJob',
-  'Ingress',
-  'Job',
-];
+/** Every kind a plan may hold, in apply order, with its API version. */
+export const PLANNED_KINDS = [
+  ['v1', 'Namespace'],
+  ['v1', 'ServiceAccount'],
+  ['networking.k8s.io/v1', 'NetworkPolicy'],
+  ['v1', 'ResourceQuota'],
+  ['v1', 'LimitRange'],
+  ['v1', 'Secret'],
+  ['v1', 'ConfigMap'],
+  ['v1', 'PersistentVolumeClaim'],
+  ['v1', 'Service'],
+  ['apps/v1', 'StatefulSet'],
+  ['apps/v1', 'Deployment'],
+  ['batch/v1', 'CronJob'],
+  ['networking.k8s.io/v1', 'Ingress'],
+  ['batch/v1', 'Job'],
+] as const;
+const KIND_ORDER: readonly string[] = PLANNED_KINDS.map(([, kind]) => kind);
 
 export function planEnvironment(input: PlanInput): Plan {
   const { environment: env, project, manifest, revision } = input;

@@ -35,6 +35,11 @@ export interface InformerOptions {
    */
   onChange: (key: string, obj: KubeObject, deleted: boolean, previous: KubeObject | undefined) => void;
   stallAfterMs?: number;
+  /**
+   * Keeps only what callers need of each object (client-go's transform): the cache holds one copy
+   * of every watched object for the life of the process, and most of an object is never read.
+   */
+  transform?: (obj: KubeObject) => KubeObject;
   /** Also report every cached object this often, as a safety net for missed events. */
   resyncMs?: number;
   random?: () => number;
@@ -46,6 +51,8 @@ export function objectKey(obj: KubeObject): string {
 
 export class Informer<T extends KubeObject = KubeObject> {
   readonly #opts: InformerOptions;
+  readonly apiVersion: string;
+  readonly kind: string;
   readonly #cache = new Map<string, T>();
   #resourceVersion = '';
   #abort: AbortController | undefined;
@@ -62,6 +69,13 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   constructor(opts: InformerOptions) {
     this.#opts = opts;
+    this.apiVersion = opts.apiVersion;
+    this.kind = opts.kind;
+  }
+
+  /** Whether the first list has arrived: before it, an absent key proves nothing. */
+  get hasSynced(): boolean {
+    return this.lists > 0;
   }
 
   get(key: string): T | undefined {
@@ -128,7 +142,8 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.#needsRelist = false;
     this.#touch();
     const seen = new Set<string>();
-    for (const obj of result.items) {
+    for (const item of result.items) {
+      const obj = this.#transform(item);
       const key = objectKey(obj);
       seen.add(key);
       const previous = this.#cache.get(key);
@@ -157,7 +172,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         return;
       case 'ADDED':
       case 'MODIFIED': {
-        const obj = event.object as T;
+        const obj = this.#transform(event.object);
         this.#resourceVersion = obj.metadata.resourceVersion ?? this.#resourceVersion;
         const previous = this.#cache.get(objectKey(obj));
         this.#cache.set(objectKey(obj), obj);
@@ -173,6 +188,10 @@ export class Informer<T extends KubeObject = KubeObject> {
         return;
       }
     }
+  }
+
+  #transform(obj: KubeObject): T {
+    return (this.#opts.transform ? this.#opts.transform(obj) : obj) as T;
   }
 
   #touch(): void {

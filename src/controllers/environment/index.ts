@@ -20,13 +20,14 @@ import { API_VERSION } from '../../api/crds.ts';
 import type { KubeObject } from '../../api/meta.ts';
 import { environmentNamespace } from '../../api/names.ts';
 import type { Environment, EnvironmentStatus, Project } from '../../api/types.gen.ts';
-import { applyPlan, assessReadiness } from '../../applier/index.ts';
+import { type AppliedRecord, applyPlan, assessReadiness } from '../../applier/index.ts';
 import { GroveError, messageOf, ReconcileError } from '../../errors/index.ts';
-import { isNotFound, type Kube } from '../../kube/index.ts';
+import { isNotFound, type Kube, type ObjectRef } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';
 import { formatError, parseManifest, resolveManifest } from '../../manifest/index.ts';
 import { credentialsSecret, planEnvironment, type ServiceCredentials } from '../../planner/index.ts';
 import type { EventRecorder } from '../../events/index.ts';
+import type { ObjectCache } from '../../runtime/cache.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Reconciler } from '../../runtime/controller.ts';
 import type { GitRemote, GitSource } from '../../source/git/index.ts';
@@ -39,17 +40,33 @@ export interface EnvironmentControllerDeps {
   events: EventRecorder;
   /** How soon to look again while workloads roll out (events usually come first). */
   rolloutPollMs?: number;
-  /** How often a Ready Environment is checked for drift anyway. */
+  /** How often a Ready Environment is checked for drift anyway, and every object applied again. */
   resyncMs?: number;
+  /** The operator's informers; without them every read goes to the API server and every object is applied. */
+  cache?: ObjectCache;
 }
 
 export function environmentReconciler(deps: EnvironmentControllerDeps): Reconciler {
+  const resyncMs = deps.resyncMs ?? 10 * 60_000;
+  const read = readerOf(deps);
+  // What was applied to each child, and when each Environment last had everything applied.
+  const records = new Map<string, AppliedRecord>();
+  const forcedAt = new Map<string, number>();
   return async ({ key, log }) => {
     const [namespace, name] = key.split('/') as [string, string];
-    const env = await deps.kube.get<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace, name });
-    if (!env) return {};
+    const cached = await read<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace, name });
+    if (!cached) {
+      forcedAt.delete(key);
+      return {};
+    }
+    // Cached objects are shared with the informer: never change them in place.
+    const env = structuredClone(cached);
     const target = environmentNamespace(env.spec.project, name);
-    if (env.metadata.deletionTimestamp) return finalize(deps, env, target, log);
+    if (env.metadata.deletionTimestamp) {
+      for (const entry of env.status?.inventory ?? []) records.delete(entry.id);
+      forcedAt.delete(key);
+      return finalize(deps, env, target, log);
+    }
     if (!env.metadata.finalizers?.includes(FINALIZER)) {
       // A patch, not an apply: the Project controller applies this object's spec with the same
       // field manager, and an apply of only the finalizer would tell the server to drop the spec.
@@ -76,7 +93,7 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
     if (Object.keys(actor).length) status.actor = { ...actor, source: env.metadata.labels?.[LABELS.source] === 'git' ? 'push' : 'kubectl' };
 
     try {
-      const project = await deps.kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: env.spec.project });
+      const project = await read<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: env.spec.project });
       if (!project) throw new ReconcileError(REASONS.projectNotFound, `Project ${env.spec.project} does not exist in namespace ${namespace}`, 'wait', { requeueAfterMs: 60_000 });
       const remote = await remoteOf(deps.kube, project);
       const revision = env.spec.revision ?? (await headOf(deps.git, remote, env.spec.branch));
@@ -102,16 +119,26 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
       }
       mark(CONDITIONS.manifestValid, 'True', REASONS.manifestValid, `${manifestPath} at ${revision.slice(0, 12)} is valid`);
 
-      await ensureNamespaceIsOurs(deps.kube, target, env);
+      await ensureNamespaceIsOurs(deps.kube, read, target, env);
       const manifest = resolveManifest(parsed.manifest, { type: env.spec.type ?? 'development', commit: revision, branch: env.spec.branch, environment: name });
-      const credentials = await credentialsFor(deps.kube, target, Object.keys(manifest.services));
+      const credentials = await credentialsFor(deps.kube, read, target, Object.keys(manifest.services));
       // The deploy hook runs once the workloads of this very revision are available.
       const workloadsAvailable = status.observedRevision === revision && findCondition(status.conditions, CONDITIONS.workloadsAvailable)?.status === 'True';
       const plan = planEnvironment({ environment: env, project, manifest, revision, credentials, workloadsAvailable });
 
       let outcome;
+      const startedAt = deps.clock.now();
+      const force = startedAt - (forcedAt.get(key) ?? Number.NEGATIVE_INFINITY) >= resyncMs;
+      const cache = deps.cache;
       try {
-        outcome = await applyPlan(deps.kube, plan.objects, env.status?.inventory, plan.inventory);
+        outcome = await applyPlan(
+          deps.kube,
+          plan.objects,
+          env.status?.inventory,
+          plan.inventory,
+          cache && { observed: (ref) => cache.lookup(ref)?.object, records, force },
+        );
+        if (force) forcedAt.set(key, startedAt);
       } catch (err) {
         throw new ReconcileError(REASONS.applyFailed, messageOf(err), 'retry', { cause: err });
       }
@@ -136,7 +163,7 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
       }
       status.conditions = removeCondition(status.conditions, CONDITIONS.reconciling);
       mark(CONDITIONS.ready, 'True', REASONS.ready, `Revision ${revision.slice(0, 12)} is available${plan.urls[0] ? ` at ${plan.urls[0].url}` : ''}`);
-      return { requeueAfterMs: deps.resyncMs ?? 10 * 60_000 };
+      return { requeueAfterMs: resyncMs };
     } catch (err) {
       const reason = err instanceof ReconcileError ? err.reason : 'ReconcileFailed';
       mark(CONDITIONS.ready, 'False', reason, messageOf(err));
@@ -194,19 +221,35 @@ function ownedBy(ns: KubeObject, env: Environment): boolean {
   return labels[LABELS.environment] === env.metadata.name && labels[LABELS.environmentNamespace] === env.metadata.namespace && labels[LABELS.project] === env.spec.project;
 }
 
+type Read = <T extends KubeObject>(ref: ObjectRef) => Promise<T | undefined>;
+
+/** Reads from the cache when it serves the kind, from the API server otherwise. */
+function readerOf(deps: EnvironmentControllerDeps): Read {
+  return async <T extends KubeObject>(ref: ObjectRef) => {
+    const hit = deps.cache?.lookup<T>(ref);
+    return hit ? hit.object : deps.kube.get<T>(ref);
+  };
+}
+
+/** The object from the cache, or — when the cache has none, which may be lag — from the API server. */
+async function readConfirmed<T extends KubeObject>(kube: Kube, read: Read, ref: ObjectRef): Promise<T | undefined> {
+  return (await read<T>(ref)) ?? kube.get<T>(ref);
+}
+
 /** Refuses to take over a namespace that exists and belongs to something else. */
-async function ensureNamespaceIsOurs(kube: Kube, target: string, env: Environment): Promise<void> {
-  const ns = await kube.get<KubeObject>({ apiVersion: 'v1', kind: 'Namespace', name: target });
+async function ensureNamespaceIsOurs(kube: Kube, read: Read, target: string, env: Environment): Promise<void> {
+  const ns = await readConfirmed<KubeObject>(kube, read, { apiVersion: 'v1', kind: 'Namespace', name: target });
   if (ns && !ownedBy(ns, env)) {
     throw new ReconcileError(REASONS.namespaceConflict, `namespace ${target} exists and does not belong to Environment ${env.metadata.namespace}/${env.metadata.name}`, 'stall');
   }
 }
 
 /** The live credentials of each service, or new random ones; never copied from another environment. */
-async function credentialsFor(kube: Kube, namespace: string, services: string[]): Promise<Record<string, ServiceCredentials>> {
+async function credentialsFor(kube: Kube, read: Read, namespace: string, services: string[]): Promise<Record<string, ServiceCredentials>> {
   const result: Record<string, ServiceCredentials> = {};
   for (const service of services) {
-    const secret = await kube.get<KubeObject & { data?: Record<string, string> }>({ apiVersion: 'v1', kind: 'Secret', namespace, name: credentialsSecret(service) });
+    // Confirmed, because an absent Secret means new credentials: a cache that lags must not cause that.
+    const secret = await readConfirmed<KubeObject & { data?: Record<string, string> }>(kube, read, { apiVersion: 'v1', kind: 'Secret', namespace, name: credentialsSecret(service) });
     const value = (k: string): string | undefined => (secret?.data?.[k] ? Buffer.from(secret.data[k], 'base64').toString('utf8') : undefined);
     const username = value('username');
     const password = value('password');
