@@ -6,6 +6,7 @@
  */
 import { GroveError, messageOf } from '../errors/index.ts';
 import { localCommand } from './local.ts';
+import { moverCommand } from './mover.ts';
 import { operatorCommand } from './operator.ts';
 import { planCommand } from './plan.ts';
 import { validateCommand } from './validate.ts';
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
   validate: { summary: 'Check a platform.yaml and print every error with its position', run: validateCommand },
   plan: { summary: 'Render offline what a push of a branch would create (--branch B)', run: planCommand },
   local: { summary: 'Run the local cluster: up | down | status | demo | build', run: localCommand },
+  mover: { summary: 'Back up or restore one volume or database with restic (what backup Jobs run)', run: moverCommand },
 };
 
 export const USAGE = `Usage: grove <command> [options]

@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'KubeApi'
   /** A Git remote could not be read. */
   | 'GitSource'
+  /** A backup store, restic or a database dump failed. */
+  | 'Backup'
   /** A wait ran out of time. */
   | 'Timeout'
   /** Something that must exist does not. */

@@ -10,7 +10,6 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { type AddressInfo, createServer } from 'node:net';
 import { dirname, extname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +21,7 @@ import { formatDuration } from '../util/index.ts';
 import { type Progress, ensureBinaries } from './build.ts';
 import { generatePki, type Pki } from './certs.ts';
 import { componentsForTier, KUBERNETES_VERSION, type Tier, tierIncludes } from './components.ts';
-import { isRunning, logTail, type ProcessRecord, startProcess, stopProcess } from './processes.ts';
+import { freePorts, isRunning, logTail, type ProcessRecord, startProcess, stopProcess } from './processes.ts';
 
 export interface ClusterOptions {
   /** State directory: certificates, data, logs, kubeconfig and state.json. */
@@ -373,24 +372,6 @@ function nodeReady(node: KubeObject): boolean {
 function groveMain(): string {
   const self = fileURLToPath(import.meta.url);
   return join(dirname(self), '..', `main${extname(self)}`);
-}
-
-async function freePorts(count: number): Promise<number[]> {
-  // Hold every listener until all ports are chosen, so the same port is never handed out twice.
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const server = createServer();
-          server.once('error', reject);
-          server.listen(0, '127.0.0.1', () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
 }
 
 interface ProbeOptions {

@@ -1,0 +1,175 @@
+/**
+ * The mover: what a backup or restore Job runs (`grove mover …`), one volume or database at a
+ * time, into or out of the Project's restic repository.
+ *
+ * Databases are read with their own dump tools, streamed into `restic backup --stdin`, so a
+ * backup is consistent without stopping anything and no dump ever touches a disk. A dump that
+ * fails part-way would leave a snapshot of a partial dump: that snapshot is forgotten at once and
+ * the backup fails, so a truncated dump is never mistaken for a backup.
+ *
+ * @module
+ */
+import { spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { VolumeBackup } from '../api/types.gen.ts';
+import { GroveError } from '../errors/index.ts';
+import type { BackupSummary, Restic, Snapshot, Tags } from './restic.ts';
+
+export type VolumeKind = VolumeBackup['kind'];
+
+/** How to reach a database: the keys of the service's credentials Secret. */
+export interface DatabaseAccess {
+  host: string;
+  port: number;
+  username: string;
+  password: string;
+  database: string;
+}
+
+export interface MoverTarget {
+  /** The volume or service name. */
+  name: string;
+  kind: VolumeKind;
+  /** The directory of a `files` volume (for `redis`, where `dump.rdb` is restored to). */
+  path?: string;
+  /** For `postgresql`, `mariadb` and `redis`. */
+  database?: DatabaseAccess;
+}
+
+export interface BackupRequest extends MoverTarget {
+  /** The Backup's name and the Environment's, recorded as tags on the snapshot. */
+  backup: string;
+  environment: string;
+}
+
+interface DumpTool {
+  /** The file name the stream gets inside the snapshot. */
+  filename: string;
+  dump: (db: DatabaseAccess) => { command: string; args: string[]; env: Record<string, string> };
+  restore?: (db: DatabaseAccess) => { command: string; args: string[]; env: Record<string, string> };
+}
+
+const DUMP_TOOLS: Record<Exclude<VolumeKind, 'files'>, DumpTool> = {
+  postgresql: {
+    filename: 'dump.sql',
+    // Plain SQL (not the compressed custom format) so unchanged rows deduplicate across backups;
+    // without owners and grants, because each environment has its own generated role.
+    dump: (db) => ({ command: 'pg_dump', args: ['--no-owner', '--no-privileges', '--clean', '--if-exists'], env: libpq(db) }),
+    restore: (db) => ({ command: 'psql', args: ['--quiet', '--no-psqlrc', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '--output=/dev/null'], env: libpq(db) }),
+  },
+  mariadb: {
+    filename: 'dump.sql',
+    dump: (db) => ({ command: 'mariadb-dump', args: [...mysqlArgs(db), '--single-transaction', '--routines', '--triggers', '--add-drop-table', db.database], env: { MYSQL_PWD: db.password } }),
+    restore: (db) => ({ command: 'mariadb', args: [...mysqlArgs(db), db.database], env: { MYSQL_PWD: db.password } }),
+  },
+  redis: {
+    filename: 'dump.rdb',
+    // Redis loads its RDB file at start: a restore writes dump.rdb into the data volume instead.
+    dump: (db) => ({ command: 'redis-cli', args: ['-h', db.host, '-p', String(db.port), '--no-auth-warning', '--rdb', '-'], env: redisAuth(db) }),
+  },
+};
+
+function libpq(db: DatabaseAccess): Record<string, string> {
+  return { PGHOST: db.host, PGPORT: String(db.port), PGUSER: db.username, PGPASSWORD: db.password, PGDATABASE: db.database };
+}
+
+function redisAuth(db: DatabaseAccess): Record<string, string> {
+  return db.password ? { REDISCLI_AUTH: db.password } : {};
+}
+
+function mysqlArgs(db: DatabaseAccess): string[] {
+  return ['--host', db.host, '--port', String(db.port), '--user', db.username];
+}
+
+/** Backs up one volume or database; returns its entry for the Backup's status. */
+export async function backupVolume(restic: Restic, req: BackupRequest): Promise<VolumeBackup> {
+  const tags: Tags = { backup: req.backup, environment: req.environment, volume: req.name, kind: req.kind };
+  let summary: BackupSummary;
+  if (req.kind === 'files') {
+    const path = required(req.path, `volume ${req.name} needs a path`);
+    // The last snapshot of this volume is the parent: unchanged files are not even read again.
+    const previous = await restic.snapshots({ environment: req.environment, volume: req.name });
+    summary = await restic.backupDirectory(path, tags, previous.at(-1)?.id);
+  } else {
+    const tool = DUMP_TOOLS[req.kind];
+    const db = required(req.database, `${req.kind} service ${req.name} needs its connection settings`);
+    summary = await backupDump(restic, tool, db, tags);
+  }
+  return { name: req.name, kind: req.kind, snapshotId: summary.snapshotId, bytesAdded: summary.bytesAdded, bytesTotal: summary.bytesTotal, files: summary.files, durationSeconds: summary.durationSeconds };
+}
+
+async function backupDump(restic: Restic, tool: DumpTool, db: DatabaseAccess, tags: Tags): Promise<BackupSummary> {
+  const { command, args, env } = tool.dump(db);
+  const dump = spawn(command, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = exitOf(dump, command);
+  // Awaited below, after restic; until then a failed dump must not count as unhandled.
+  exited.catch(() => undefined);
+  let summary: BackupSummary;
+  try {
+    summary = await restic.backupStream(dump.stdout, tool.filename, tags);
+  } catch (err) {
+    // restic fails on an empty stream; when the dump failed first, its reason is the one to tell.
+    const dumpFailure = await Promise.race([exited.then(() => undefined, (e: unknown) => e), sleep(2000).then(() => undefined)]);
+    dump.kill();
+    throw dumpFailure ?? err;
+  }
+  try {
+    await exited;
+  } catch (err) {
+    await restic.forget([summary.snapshotId], { prune: false });
+    throw err;
+  }
+  return summary;
+}
+
+/** Restores one snapshot into a volume directory or a database. */
+export async function restoreVolume(restic: Restic, target: MoverTarget, snapshotId: string): Promise<void> {
+  const snapshot = await findSnapshot(restic, snapshotId);
+  if (target.kind === 'files') {
+    const path = required(target.path, `volume ${target.name} needs a path`);
+    await mkdir(path, { recursive: true });
+    await restic.restoreDirectory(snapshot.id, path);
+    return;
+  }
+  const tool = DUMP_TOOLS[target.kind];
+  if (!tool.restore) {
+    // Redis: the RDB file goes into the data directory, which the server reads when it starts.
+    const path = required(target.path, `${target.kind} service ${target.name} needs the path of its data directory`);
+    await mkdir(path, { recursive: true });
+    await restic.restoreDirectory(snapshot.id, path);
+    return;
+  }
+  const db = required(target.database, `${target.kind} service ${target.name} needs its connection settings`);
+  const { command, args, env } = tool.restore(db);
+  const client = spawn(command, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['pipe', 'ignore', 'pipe'] });
+  const exited = exitOf(client, command);
+  const source = restic.dump(snapshot.id, tool.filename);
+  source.stdout.pipe(client.stdin);
+  client.stdin.on('error', () => undefined);
+  await Promise.all([source.done, exited]);
+}
+
+async function findSnapshot(restic: Restic, id: string): Promise<Snapshot> {
+  const found = (await restic.snapshots()).find((s) => s.id === id || s.id.startsWith(id));
+  if (!found) throw new GroveError('NotFound', `snapshot ${id} is not in the repository`);
+  return found;
+}
+
+function exitOf(child: ReturnType<typeof spawn>, command: string): Promise<void> {
+  const err: Buffer[] = [];
+  child.stderr?.on('data', (b: Buffer) => err.push(b));
+  return new Promise((resolve, reject) => {
+    child.once('error', (cause) => reject(new GroveError('Backup', `cannot run ${command}: ${cause.message}`, { cause })));
+    child.once('close', (code) => {
+      if (code === 0) return resolve();
+      const text = Buffer.concat(err).toString('utf8').trim().split('\n').slice(-3).join('; ');
+      reject(new GroveError('Backup', `${command} exited with ${String(code)}: ${text || 'no output'}`));
+    });
+  });
+}
+
+function required<T>(value: T | undefined, message: string): T {
+  if (value === undefined) throw new GroveError('InvalidInput', message);
+  return value;
+}

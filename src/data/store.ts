@@ -1,0 +1,95 @@
+/**
+ * A BackupStore made usable: its bucket and Secrets resolved into S3 settings, a restic
+ * repository location per Project, and a check that proves access by writing and reading back a
+ * small object (listing a bucket proves less: a read-only key can list).
+ *
+ * @module
+ */
+import { GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import type { BackupStoreSpec } from '../api/types.gen.ts';
+import { GroveError, messageOf } from '../errors/index.ts';
+import type { ResticRepository } from './restic.ts';
+
+/** Everything needed to reach a BackupStore; holds secrets, so it is never logged. */
+export interface StoreAccess {
+  endpoint: string;
+  bucket: string;
+  /** Without leading or trailing slashes; may be empty. */
+  prefix: string;
+  region: string;
+  forcePathStyle: boolean;
+  accessKeyId: string;
+  secretAccessKey: string;
+  resticPassword: string;
+}
+
+/** The Secret values a BackupStore names, by Secret name. */
+export type SecretData = (name: string) => Record<string, string> | undefined;
+
+/** Resolves a BackupStore's spec and Secrets; every missing piece is named in the error. */
+export function storeAccess(name: string, spec: BackupStoreSpec, secrets: SecretData): StoreAccess {
+  const creds = secrets(spec.credentialsSecretRef.name);
+  if (!creds) throw new GroveError('NotFound', `BackupStore ${name}: Secret ${spec.credentialsSecretRef.name} (S3 credentials) does not exist`);
+  const passwordKey = spec.resticPasswordSecretRef.key ?? 'password';
+  const passwordSecret = secrets(spec.resticPasswordSecretRef.name);
+  if (!passwordSecret) throw new GroveError('NotFound', `BackupStore ${name}: Secret ${spec.resticPasswordSecretRef.name} (restic password) does not exist`);
+  const missing = [
+    ...['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'].filter((k) => !creds[k]).map((k) => `${spec.credentialsSecretRef.name}.${k}`),
+    ...(passwordSecret[passwordKey] ? [] : [`${spec.resticPasswordSecretRef.name}.${passwordKey}`]),
+  ];
+  if (missing.length) throw new GroveError('InvalidInput', `BackupStore ${name}: missing Secret keys ${missing.join(', ')}`);
+  return {
+    endpoint: spec.s3.endpoint.replace(/\/+$/, ''),
+    bucket: spec.s3.bucket,
+    prefix: (spec.s3.prefix ?? '').replace(/^\/+|\/+$/g, ''),
+    region: spec.s3.region ?? 'us-east-1',
+    forcePathStyle: spec.s3.forcePathStyle ?? true,
+    accessKeyId: creds.AWS_ACCESS_KEY_ID as string,
+    secretAccessKey: creds.AWS_SECRET_ACCESS_KEY as string,
+    resticPassword: passwordSecret[passwordKey] as string,
+  };
+}
+
+/** The object key of `path` inside the store's prefix. */
+export function keyOf(store: StoreAccess, path: string): string {
+  return store.prefix ? `${store.prefix}/${path}` : path;
+}
+
+/** One restic repository per Project: `<prefix>/restic/<project-namespace>/<project>`. */
+export function repositoryOf(store: StoreAccess, projectNamespace: string, project: string): ResticRepository {
+  return {
+    location: `s3:${store.endpoint}/${store.bucket}/${keyOf(store, `restic/${projectNamespace}/${project}`)}`,
+    password: store.resticPassword,
+    env: { AWS_ACCESS_KEY_ID: store.accessKeyId, AWS_SECRET_ACCESS_KEY: store.secretAccessKey, AWS_DEFAULT_REGION: store.region },
+  };
+}
+
+export function s3ClientOf(store: StoreAccess): S3Client {
+  return new S3Client({
+    endpoint: store.endpoint,
+    region: store.region,
+    forcePathStyle: store.forcePathStyle,
+    credentials: { accessKeyId: store.accessKeyId, secretAccessKey: store.secretAccessKey },
+    // A store that does not answer should fail a check quickly, not hang a reconcile.
+    maxAttempts: 2,
+  });
+}
+
+/** Writes and reads back `<prefix>/.grove/access-check`; throws with the server's reason. */
+export async function checkAccess(store: StoreAccess, now: Date): Promise<void> {
+  const s3 = s3ClientOf(store);
+  const key = keyOf(store, '.grove/access-check');
+  const body = `grove access check ${now.toISOString()}`;
+  try {
+    await s3.send(new PutObjectCommand({ Bucket: store.bucket, Key: key, Body: body }));
+    const read = await s3.send(new GetObjectCommand({ Bucket: store.bucket, Key: key }));
+    const text = await read.Body?.transformToString();
+    if (text !== body) throw new GroveError('Backup', `s3://${store.bucket}/${key} read back different content`);
+  } catch (err) {
+    if (err instanceof GroveError) throw err;
+    const reason = err instanceof S3ServiceException ? `${err.name}: ${err.message}` : messageOf(err);
+    throw new GroveError('Backup', `cannot write and read s3://${store.bucket}/${key} at ${store.endpoint}: ${reason}`, { cause: err });
+  } finally {
+    s3.destroy();
+  }
+}
