@@ -63,4 +63,6 @@ export const REASONS = {
   deployHookFailed: 'DeployHookFailed',
   routed: 'Routed',
   ready: 'Ready',
+  accessVerified: 'AccessVerified',
+  storeUnreachable: 'StoreUnreachable',
 } as const;

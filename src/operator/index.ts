@@ -16,6 +16,7 @@ import { API_VERSION } from '../api/crds.ts';
 import type { KubeObject } from '../api/meta.ts';
 import type { Environment } from '../api/types.gen.ts';
 import { isWorkload, observedForm, writtenByOthers } from '../applier/index.ts';
+import { backupStoreReconciler } from '../controllers/backupstore/index.ts';
 import { environmentReconciler } from '../controllers/environment/index.ts';
 import { projectReconciler } from '../controllers/project/index.ts';
 import { eventRecorder } from '../events/index.ts';
@@ -69,6 +70,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     metrics,
     workers: opts.environmentWorkers ?? 4,
   });
+  const backupStores = new Controller({ name: 'backupstore', reconcile: backupStoreReconciler({ kube, clock }), clock, log, metrics, workers: 1 });
   const scope = opts.namespace ? { namespace: opts.namespace } : {};
   const informers = [
     new Informer({
@@ -101,6 +103,21 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       },
     }),
   ];
+
+  informers.push(
+    new Informer({
+      kube,
+      apiVersion: API_VERSION,
+      kind: 'BackupStore',
+      transform: withoutManagedFields,
+      clock,
+      log,
+      ...scope,
+      onChange: (key, obj, deleted, previous) => {
+        if (!deleted && (!previous || specOrAnnotationsChanged(previous, obj))) backupStores.enqueue(key);
+      },
+    }),
+  );
 
   // Children of Environments live in their own namespaces; their labels lead back to the owner.
   // A child that changes (rolls out, is edited or deleted) gets its Environment reconciled. The
@@ -139,6 +156,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     for (const i of informers) i.start();
     projects.start();
     environments.start();
+    backupStores.start();
     void Promise.all(informers.map((i) => i.synced)).then(() => {
       synced = true;
       log.info({ namespace: opts.namespace ?? '(all)' }, 'Synced the caches; controllers running');
@@ -147,7 +165,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const stopWork = async (): Promise<void> => {
     leading = false;
     for (const i of informers) i.stop();
-    await Promise.all([projects.stop(), environments.stop()]);
+    await Promise.all([projects.stop(), environments.stop(), backupStores.stop()]);
   };
 
   const server: Server = createHttpServer({
