@@ -14,12 +14,15 @@ import { stringify } from 'yaml';
 import type { Environment, Project } from '../src/api/types.gen.ts';
 import { kubeFromFile } from '../src/kube/index.ts';
 import { parseManifest, resolveManifest } from '../src/manifest/index.ts';
+import { OPERATOR_NODE_FLAGS } from '../src/operator/index.ts';
 import { planEnvironment } from '../src/planner/index.ts';
 import { benchCluster, table } from './harness.ts';
 
 const run = promisify(execFile);
 const COUNT = Number(process.env.GROVE_BENCH_ENVIRONMENTS ?? 1000);
 const IDLE_SECONDS = Number(process.env.GROVE_BENCH_IDLE_SECONDS ?? 300);
+/** Node flags of the operator process: the image's, unless GROVE_BENCH_OPERATOR_FLAGS compares others. */
+const NODE_FLAGS = process.env.GROVE_BENCH_OPERATOR_FLAGS !== undefined ? process.env.GROVE_BENCH_OPERATOR_FLAGS.split(' ').filter(Boolean) : [...OPERATOR_NODE_FLAGS];
 const MANIFEST = `version: 1
 applications:
   web: { image: "shop/web:\${GIT_COMMIT}", port: 8080, health: { path: /healthz }, relationships: { database: db }, resources: { cpu: 10m, memory: 16Mi } }
@@ -63,7 +66,7 @@ export async function convergenceBenchmark(): Promise<void> {
     const started = performance.now();
     operator = spawn(
       process.execPath,
-      [fileURLToPath(new URL('../src/main.ts', import.meta.url)), 'operator', '--kubeconfig', cluster.state.kubeconfig, '--namespace', ns, '--listen', '127.0.0.1:0', '--log-level', 'warn'],
+      [...NODE_FLAGS, fileURLToPath(new URL('../src/main.ts', import.meta.url)), 'operator', '--kubeconfig', cluster.state.kubeconfig, '--namespace', ns, '--listen', '127.0.0.1:0', '--log-level', 'warn'],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
     let peakRss = 0;

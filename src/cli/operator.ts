@@ -14,6 +14,8 @@ import { startOperator } from '../operator/index.ts';
 import { systemClock } from '../runtime/clock.ts';
 import type { CliIo } from './index.ts';
 
+const DEFAULT_MOVER_IMAGE = 'ghcr.io/grove-dev/grove:0.1.0';
+
 const HELP = `Usage: grove operator [options]
 
 Runs Grove's controllers. Every replica serves webhooks, health and metrics;
@@ -28,6 +30,7 @@ Options:
   --lease-name NAME        Name of the Lease (default: grove-operator)
   --identity ID            This replica's name in the Lease (default: hostname-pid)
   --git-cache-dir DIR      Object cache of the Git source (default: ~/.cache/grove/git)
+  --mover-image IMAGE      Image of backup and restore Jobs: Grove's own (default: ${DEFAULT_MOVER_IMAGE})
   --log-level LEVEL        trace|debug|info|warn|error (default: info)
 `;
 
@@ -45,6 +48,7 @@ export async function operatorCommand(argv: string[], io: CliIo): Promise<number
         'lease-name': { type: 'string', default: 'grove-operator' },
         identity: { type: 'string' },
         'git-cache-dir': { type: 'string' },
+        'mover-image': { type: 'string', default: DEFAULT_MOVER_IMAGE },
         'log-level': { type: 'string', default: 'info' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -61,6 +65,7 @@ export async function operatorCommand(argv: string[], io: CliIo): Promise<number
   if (!listen) throw new GroveError('InvalidInput', `--listen must be HOST:PORT (got "${values.listen}")`);
   const kubeconfig = values.kubeconfig ?? io.env.KUBECONFIG ?? join(homedir(), '.kube', 'config');
   const log = createLogger({ level: values['log-level'] });
+  const cacheRoot = join(io.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'grove');
   const metrics = createMetrics();
   const operator = await startOperator({
     kube: kubeFromFile(kubeconfig, { onRequest: (method) => metrics.kubeRequests.inc({ method }) }),
@@ -78,7 +83,9 @@ export async function operatorCommand(argv: string[], io: CliIo): Promise<number
           },
         }
       : {}),
-    gitCacheDir: values['git-cache-dir'] ?? join(io.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'grove', 'git'),
+    gitCacheDir: values['git-cache-dir'] ?? join(cacheRoot, 'git'),
+    resticCacheDir: join(cacheRoot, 'restic'),
+    moverImage: values['mover-image'],
   });
   log.info({ address: `${operator.address.address}:${operator.address.port}` }, 'Started the operator');
   const signalled = new Promise<'stopped'>((resolve) => {

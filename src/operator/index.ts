@@ -16,6 +16,7 @@ import { API_VERSION } from '../api/crds.ts';
 import type { KubeObject } from '../api/meta.ts';
 import type { Environment } from '../api/types.gen.ts';
 import { isWorkload, observedForm, writtenByOthers } from '../applier/index.ts';
+import { backupReconciler } from '../controllers/backup/index.ts';
 import { backupStoreReconciler } from '../controllers/backupstore/index.ts';
 import { environmentReconciler } from '../controllers/environment/index.ts';
 import { projectReconciler } from '../controllers/project/index.ts';
@@ -32,6 +33,14 @@ import { LeaderElector } from '../runtime/leader.ts';
 import { PLANNED_KINDS } from '../planner/index.ts';
 import { GitSource } from '../source/git/index.ts';
 
+/**
+ * Node flags the operator process runs with (the image's entrypoint and the benchmarks use them).
+ * A reconcile allocates many short-lived objects (API responses, watch events); with V8's default
+ * young generation of up to 3 × 32 MiB, the heap grows far beyond what stays live. A 4 MiB
+ * semi-space keeps the resident size near the live set at no measured cost in throughput.
+ */
+export const OPERATOR_NODE_FLAGS = ['--max-semi-space-size=4'] as const;
+
 export interface OperatorOptions {
   kube: Kube;
   /** Defaults to a fresh registry; pass the one the Kube client counts its requests in. */
@@ -44,6 +53,10 @@ export interface OperatorOptions {
   /** Lease to campaign for; without it this replica leads at once. */
   leaderElection?: { namespace: string; name: string; identity?: string };
   gitCacheDir: string;
+  /** restic's cache for the operator's own reads of backup repositories. */
+  resticCacheDir?: string;
+  /** The image of mover Jobs (Grove's own). */
+  moverImage: string;
   projectWorkers?: number;
   environmentWorkers?: number;
 }
@@ -69,6 +82,14 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     log,
     metrics,
     workers: opts.environmentWorkers ?? 4,
+  });
+  const backups = new Controller({
+    name: 'backup',
+    reconcile: backupReconciler({ kube, git, clock, moverImage: opts.moverImage, ...(opts.resticCacheDir ? { resticCacheDir: opts.resticCacheDir } : {}) }),
+    clock,
+    log,
+    metrics,
+    workers: 2,
   });
   const backupStores = new Controller({ name: 'backupstore', reconcile: backupStoreReconciler({ kube, clock }), clock, log, metrics, workers: 1 });
   const scope = opts.namespace ? { namespace: opts.namespace } : {};
@@ -119,6 +140,21 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     }),
   );
 
+  informers.push(
+    new Informer({
+      kube,
+      apiVersion: API_VERSION,
+      kind: 'Backup',
+      transform: withoutManagedFields,
+      clock,
+      log,
+      ...scope,
+      onChange: (key, obj, deleted, previous) => {
+        if (!deleted && (!previous || specOrAnnotationsChanged(previous, obj))) backups.enqueue(key);
+      },
+    }),
+  );
+
   // Children of Environments live in their own namespaces; their labels lead back to the owner.
   // A child that changes (rolls out, is edited or deleted) gets its Environment reconciled. The
   // caches keep only what the applier and readiness read of each child.
@@ -157,6 +193,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     projects.start();
     environments.start();
     backupStores.start();
+    backups.start();
     void Promise.all(informers.map((i) => i.synced)).then(() => {
       synced = true;
       log.info({ namespace: opts.namespace ?? '(all)' }, 'Synced the caches; controllers running');
@@ -165,7 +202,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const stopWork = async (): Promise<void> => {
     leading = false;
     for (const i of informers) i.stop();
-    await Promise.all([projects.stop(), environments.stop(), backupStores.stop()]);
+    await Promise.all([projects.stop(), environments.stop(), backupStores.stop(), backups.stop()]);
   };
 
   const server: Server = createHttpServer({

@@ -1,0 +1,216 @@
+/**
+ * The Backup controller: a Backup → one mover Job per volume or database in the Environment's
+ * namespace → a status built from the repository itself.
+ *
+ * A Job's success is not taken on trust: a volume counts as backed up only when the Project's
+ * restic repository holds a snapshot tagged with this Backup and that volume. Figures (bytes,
+ * files, duration) come from the mover's termination message when the snapshot it names is that
+ * one. Backups are never owned by Environments: they carry the Environment's name and outlive it.
+ * Expired Backups are forgotten and pruned from the repository, then deleted — and only those.
+ *
+ * @module
+ */
+import { setCondition } from '../../api/conditions.ts';
+import { CONDITIONS, FIELD_MANAGER, LABELS } from '../../api/constants.ts';
+import { API_VERSION } from '../../api/crds.ts';
+import type { KubeObject } from '../../api/meta.ts';
+import { environmentNamespace } from '../../api/names.ts';
+import type { Backup, BackupStatus, BackupStore, Environment, Project, VolumeBackup } from '../../api/types.gen.ts';
+import { backupTargets, MOVER_SECRET, moverJob, moverJobName } from '../../data/jobs.ts';
+import { Restic } from '../../data/restic.ts';
+import { repositoryOf } from '../../data/store.ts';
+import { messageOf, ReconcileError } from '../../errors/index.ts';
+import { isNotFound, type Kube } from '../../kube/index.ts';
+import { parseManifest, resolveManifest } from '../../manifest/index.ts';
+import type { Clock } from '../../runtime/clock.ts';
+import type { Reconciler } from '../../runtime/controller.ts';
+import type { GitSource } from '../../source/git/index.ts';
+import { resolveStore } from '../backupstore/index.ts';
+import { remoteOf } from '../remote.ts';
+
+export interface BackupControllerDeps {
+  kube: Kube;
+  git: GitSource;
+  clock: Clock;
+  /** The image mover Jobs run: Grove's own. */
+  moverImage: string;
+  /** restic's cache for the operator's own repository reads. */
+  resticCacheDir?: string;
+  resticBinary?: string;
+  /** How long a completed Job may wait for its snapshot to be listed before the Backup fails. */
+  snapshotGraceMs?: number;
+}
+
+export const BACKUP_REASONS = {
+  inProgress: 'InProgress',
+  completed: 'Completed',
+  failed: 'BackupFailed',
+  noBackupStore: 'NoBackupStore',
+  environmentNotFound: 'EnvironmentNotFound',
+} as const;
+
+export function backupReconciler(deps: BackupControllerDeps): Reconciler {
+  return async ({ key, log }) => {
+    const [namespace, name] = key.split('/') as [string, string];
+    const backup = await deps.kube.get<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace, name });
+    if (!backup || backup.metadata.deletionTimestamp) return {};
+    const now = deps.clock.now();
+    const generation = backup.metadata.generation;
+    const status: BackupStatus = { ...backup.status, observedGeneration: generation };
+    const mark = (s: 'True' | 'False', reason: string, message: string): void => {
+      status.conditions = setCondition(status.conditions, { type: CONDITIONS.ready, status: s, reason, message }, new Date(now).toISOString(), generation);
+    };
+    const ready = status.conditions?.find((c) => c.type === CONDITIONS.ready);
+    try {
+      const project = await deps.kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: backup.spec.project });
+      if (!project) throw new ReconcileError('ProjectNotFound', `Project ${backup.spec.project} does not exist`, 'wait', { requeueAfterMs: 60_000 });
+      const restic = await resticFor(deps, project);
+
+      if (ready?.status === 'True') return await collect(deps, backup, restic, now, log);
+      if (ready?.reason === BACKUP_REASONS.failed || ready?.reason === BACKUP_REASONS.environmentNotFound) return {};
+
+      const env = await deps.kube.get<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace, name: backup.spec.environment });
+      if (!env || !env.status?.observedRevision) {
+        if (status.startTime) throw new ReconcileError(BACKUP_REASONS.failed, `Environment ${backup.spec.environment} went away during the backup`, 'stall');
+        throw new ReconcileError(BACKUP_REASONS.environmentNotFound, `Environment ${backup.spec.environment} does not exist or has never been applied`, env ? 'wait' : 'stall', { requeueAfterMs: 10_000 });
+      }
+      const target = env.status.namespace ?? environmentNamespace(env.spec.project, backup.spec.environment);
+      const revision = env.status.observedRevision;
+      const text = await deps.git.readFile(await remoteOf(deps.kube, project), { branch: env.spec.branch, commit: revision }, project.spec.manifestPath ?? 'platform.yaml');
+      const parsed = text === undefined ? undefined : parseManifest(text);
+      if (!parsed?.ok) throw new ReconcileError(BACKUP_REASONS.failed, `the manifest at ${revision} cannot be read, so its volumes are unknown`, 'stall');
+      const targets = backupTargets(resolveManifest(parsed.manifest, { type: env.spec.type ?? 'development', commit: revision, branch: env.spec.branch, environment: backup.spec.environment }));
+
+      if (!status.startTime) {
+        status.startTime = new Date(now).toISOString();
+        status.branch = env.spec.branch;
+        status.revision = revision;
+        await restic.ensureRepository();
+        const access = await resolveStore(deps.kube, await storeOf(deps.kube, project));
+        const repo = repositoryOf(access, namespace, project.metadata.name as string);
+        await deps.kube.apply(
+          {
+            apiVersion: 'v1',
+            kind: 'Secret',
+            metadata: { name: MOVER_SECRET, namespace: target, labels: { [LABELS.managedBy]: 'grove' } },
+            type: 'Opaque',
+            stringData: { RESTIC_REPOSITORY: repo.location, RESTIC_PASSWORD: repo.password, ...repo.env },
+          } as KubeObject,
+          { fieldManager: FIELD_MANAGER, force: true },
+        );
+        const labels = { [LABELS.project]: backup.spec.project, [LABELS.environment]: backup.spec.environment, [LABELS.environmentNamespace]: namespace };
+        for (const t of targets) {
+          await deps.kube.apply(moverJob({ action: 'backup', owner: name, environment: backup.spec.environment, namespace: target, target: t, image: deps.moverImage, labels }), { fieldManager: FIELD_MANAGER, force: true });
+        }
+        log.info({ environment: backup.spec.environment, volumes: targets.length }, 'Started the mover Jobs');
+      }
+
+      // Where the Jobs are.
+      const jobs = await Promise.all(targets.map(async (t) => ({ target: t, job: await deps.kube.get<JobObject>({ apiVersion: 'batch/v1', kind: 'Job', namespace: target, name: moverJobName('backup', name, t.name) }) })));
+      const failed = jobs.filter(({ job }) => hasCondition(job, 'Failed'));
+      if (failed.length) throw new ReconcileError(BACKUP_REASONS.failed, `mover Jobs failed: ${failed.map(({ job }) => `${job!.metadata.name} (${conditionMessage(job, 'Failed')})`).join('; ')}`, 'stall');
+      const missing = jobs.filter(({ job }) => !job);
+      if (missing.length) throw new ReconcileError(BACKUP_REASONS.failed, `mover Jobs disappeared: ${missing.map(({ target: t }) => t.name).join(', ')}`, 'stall');
+      const running = jobs.filter(({ job }) => !hasCondition(job, 'Complete'));
+      if (running.length) {
+        mark('False', BACKUP_REASONS.inProgress, `Backing up ${running.map(({ target: t }) => t.name).join(', ')}`);
+        return { requeueAfterMs: 5_000 };
+      }
+
+      // Every Job says it is done: believe the repository.
+      const snapshots = await restic.snapshots({ backup: name });
+      const volumes: VolumeBackup[] = [];
+      const absent: string[] = [];
+      for (const { target: t, job } of jobs) {
+        const snapshot = snapshots.filter((s) => s.tags.includes(`volume=${t.name}`)).at(-1);
+        if (!snapshot) {
+          absent.push(t.name);
+          continue;
+        }
+        const reported = await terminationResult(deps.kube, target, job!.metadata.name as string);
+        volumes.push({ ...(reported?.snapshotId === snapshot.id ? reported : {}), name: t.name, kind: t.kind, snapshotId: snapshot.id });
+      }
+      if (absent.length) {
+        const finished = Math.max(...jobs.map(({ job }) => Date.parse(job?.status?.completionTime ?? '') || now));
+        const message = `the repository has no snapshot of ${absent.join(', ')} although the mover Jobs completed`;
+        if (now - finished < (deps.snapshotGraceMs ?? 30_000)) throw new ReconcileError(BACKUP_REASONS.inProgress, message, 'wait', { requeueAfterMs: 3_000 });
+        throw new ReconcileError(BACKUP_REASONS.failed, message, 'stall');
+      }
+      status.volumes = volumes;
+      status.sizeBytes = volumes.reduce((sum, v) => sum + (v.bytesTotal ?? 0), 0);
+      status.completionTime = new Date(now).toISOString();
+      if (backup.spec.retentionSeconds !== undefined) status.expiresAt = new Date(now + backup.spec.retentionSeconds * 1000).toISOString();
+      mark('True', BACKUP_REASONS.completed, `Backed up ${volumes.length} volume${volumes.length === 1 ? '' : 's'} of ${backup.spec.environment} at ${status.revision?.slice(0, 12) ?? ''}`);
+      log.info({ environment: backup.spec.environment, volumes: volumes.length }, 'Completed the backup');
+      return status.expiresAt ? { requeueAfterMs: Math.max(1000, Date.parse(status.expiresAt) - now) } : {};
+    } catch (err) {
+      const reason = err instanceof ReconcileError ? err.reason : 'ReconcileFailed';
+      mark('False', reason, messageOf(err));
+      throw err;
+    } finally {
+      if (JSON.stringify(backup.status ?? {}) !== JSON.stringify(status)) {
+        await deps.kube
+          .applyStatus({ apiVersion: API_VERSION, kind: 'Backup', metadata: { name, namespace }, status }, { fieldManager: FIELD_MANAGER, force: true })
+          .catch((err: unknown) => {
+            if (!isNotFound(err)) throw err;
+          });
+      }
+    }
+  };
+}
+
+/** The collector, for one completed Backup: at expiry, forget and prune its snapshots, then delete it. */
+async function collect(deps: BackupControllerDeps, backup: Backup, restic: Restic, now: number, log: { info: (o: object, m: string) => void }): Promise<{ requeueAfterMs?: number }> {
+  const expiresAt = backup.status?.expiresAt ? Date.parse(backup.status.expiresAt) : undefined;
+  if (expiresAt === undefined) return {};
+  if (expiresAt > now) return { requeueAfterMs: expiresAt - now };
+  const ids = (backup.status?.volumes ?? []).map((v) => v.snapshotId).filter((id): id is string => !!id);
+  await restic.forget(ids, { prune: true });
+  await deps.kube.delete({ apiVersion: API_VERSION, kind: 'Backup', namespace: backup.metadata.namespace, name: backup.metadata.name as string }, backup.metadata.uid ? { uid: backup.metadata.uid } : {});
+  log.info({ snapshots: ids.length }, 'Forgot and pruned an expired backup');
+  return {};
+}
+
+async function storeOf(kube: Kube, project: Project): Promise<BackupStore> {
+  const ref = project.spec.backupStoreRef;
+  if (!ref) throw new ReconcileError(BACKUP_REASONS.noBackupStore, `Project ${project.metadata.name} names no backupStoreRef`, 'stall');
+  const store = await kube.get<BackupStore>({ apiVersion: API_VERSION, kind: 'BackupStore', namespace: project.metadata.namespace, name: ref.name });
+  if (!store) throw new ReconcileError(BACKUP_REASONS.noBackupStore, `BackupStore ${ref.name} does not exist`, 'wait', { requeueAfterMs: 30_000 });
+  return store;
+}
+
+async function resticFor(deps: BackupControllerDeps, project: Project): Promise<Restic> {
+  const access = await resolveStore(deps.kube, await storeOf(deps.kube, project));
+  return new Restic(repositoryOf(access, project.metadata.namespace as string, project.metadata.name as string), {
+    ...(deps.resticBinary ? { binary: deps.resticBinary } : {}),
+    ...(deps.resticCacheDir ? { cacheDir: deps.resticCacheDir } : {}),
+  });
+}
+
+type JobObject = KubeObject & { status?: { completionTime?: string; conditions?: Array<{ type: string; status: string; message?: string; reason?: string }> } };
+
+function hasCondition(job: JobObject | undefined, type: string): boolean {
+  return !!job?.status?.conditions?.some((c) => c.type === type && c.status === 'True');
+}
+
+function conditionMessage(job: JobObject | undefined, type: string): string {
+  const c = job?.status?.conditions?.find((x) => x.type === type);
+  return c?.message || c?.reason || type;
+}
+
+/** The mover's JSON result from its pod's termination message, when the pod ran for real. */
+async function terminationResult(kube: Kube, namespace: string, job: string): Promise<VolumeBackup | undefined> {
+  type Pod = KubeObject & { status?: { phase?: string; containerStatuses?: Array<{ state?: { terminated?: { exitCode?: number; message?: string } } }> } };
+  const pods = await kube.list<Pod>('v1', 'Pod', { namespace, labelSelector: `job-name=${job}` });
+  for (const pod of pods.items) {
+    const terminated = pod.status?.containerStatuses?.[0]?.state?.terminated;
+    if (terminated?.exitCode !== 0 || !terminated.message) continue;
+    try {
+      const parsed = JSON.parse(terminated.message) as VolumeBackup;
+      if (typeof parsed.snapshotId === 'string') return parsed;
+    } catch {
+      // Not the mover's JSON (a different image, a truncated message): figures stay unknown.
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,129 @@
+/**
+ * What a Backup runs, computed without I/O: the volumes and databases of an Environment (from its
+ * manifest) and one mover Job per volume, in the Environment's namespace, running Grove's own
+ * image. Pure, so the Jobs' specs are tested as tables.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { LABELS } from '../api/constants.ts';
+import type { KubeObject } from '../api/meta.ts';
+import type { VolumeBackup } from '../api/types.gen.ts';
+import type { ResolvedManifest } from '../manifest/index.ts';
+import { parseServiceType, type ServiceKind } from '../planner/catalog.ts';
+import { credentialsSecret, WORKLOAD_SERVICE_ACCOUNT } from '../planner/index.ts';
+
+/** The Secret, in the Environment's namespace, that gives mover Jobs the repository and its store. */
+export const MOVER_SECRET = 'grove-backup-store';
+/** Where a mover Job mounts the volume it backs up or restores. */
+export const MOVER_DATA_PATH = '/data';
+const MOVER_UID = 65532;
+
+export interface BackupTarget {
+  /** The service name, or `<application>-<mount>` for a mounted volume (also its PVC's name). */
+  name: string;
+  kind: VolumeBackup['kind'];
+  /** For databases: the Secret with host, port, username, password and database. */
+  credentialsSecret?: string;
+  /** For files: the PVC. */
+  claimName?: string;
+}
+
+const DUMP_KIND: Record<ServiceKind, VolumeBackup['kind']> = { postgresql: 'postgresql', mariadb: 'mariadb', mysql: 'mariadb', redis: 'redis' };
+
+/** Every service and mounted volume of the manifest, services first, each in name order. */
+export function backupTargets(manifest: ResolvedManifest): BackupTarget[] {
+  const services = Object.entries(manifest.services)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, service]) => ({ name, kind: DUMP_KIND[parseServiceType(service.type).kind], credentialsSecret: credentialsSecret(name) }));
+  const mounts = Object.entries(manifest.applications)
+    .flatMap(([app, spec]) => Object.keys(spec.mounts ?? {}).map((mount) => `${app}-${mount}`))
+    .sort()
+    .map((name) => ({ name, kind: 'files' as const, claimName: name }));
+  return [...services, ...mounts];
+}
+
+/** A Job name that is unique per backup and volume, and at most 63 characters. */
+export function moverJobName(action: 'backup' | 'restore', owner: string, volume: string): string {
+  const hash = createHash('sha256').update(`${owner}/${volume}`).digest('hex').slice(0, 8);
+  return `${action}-${volume.slice(0, 63 - action.length - 10)}-${hash}`.replace(/-+/g, '-');
+}
+
+export interface MoverJobInput {
+  action: 'backup' | 'restore';
+  /** The Backup (or Restore) this Job works for. */
+  owner: string;
+  environment: string;
+  namespace: string;
+  target: BackupTarget;
+  image: string;
+  /** For restores: the snapshot to restore. */
+  snapshotId?: string;
+  /** Labels that tie the Job to its Environment. */
+  labels: Record<string, string>;
+}
+
+export function moverJob(input: MoverJobInput): KubeObject & Record<string, unknown> {
+  const { target, action } = input;
+  const labels = { ...input.labels, [LABELS.managedBy]: 'grove', 'app.kubernetes.io/component': 'mover', 'grove.dev/volume': target.name, [`grove.dev/${action}`]: input.owner };
+  const args = [
+    'mover',
+    action,
+    '--name',
+    target.name,
+    '--kind',
+    target.kind,
+    ...(target.kind === 'files' ? ['--path', MOVER_DATA_PATH] : []),
+    ...(action === 'backup' ? ['--backup', input.owner, '--environment', input.environment, '--result-file', '/dev/termination-log'] : ['--snapshot', input.snapshotId ?? '']),
+  ];
+  const db = target.credentialsSecret;
+  const dbEnv = db
+    ? [
+        ['DB_HOST', 'host'],
+        ['DB_PORT', 'port'],
+        ['DB_USER', 'username'],
+        ['DB_PASSWORD', 'password'],
+        ['DB_NAME', 'database'],
+      ].map(([name, key]) => ({ name, valueFrom: { secretKeyRef: { name: db, key } } }))
+    : [];
+  const volumes: Array<Record<string, unknown>> = [{ name: 'cache', emptyDir: {} }];
+  const mounts: Array<Record<string, unknown>> = [{ name: 'cache', mountPath: '/cache' }];
+  if (target.claimName) {
+    volumes.push({ name: 'data', persistentVolumeClaim: { claimName: target.claimName, readOnly: action === 'backup' } });
+    mounts.push({ name: 'data', mountPath: MOVER_DATA_PATH, readOnly: action === 'backup' });
+  }
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: moverJobName(action, input.owner, target.name), namespace: input.namespace, labels },
+    spec: {
+      // A failed mover is retried twice; after that the Backup reports the failure.
+      backoffLimit: 2,
+      activeDeadlineSeconds: 6 * 3600,
+      ttlSecondsAfterFinished: 24 * 3600,
+      template: {
+        metadata: { labels },
+        spec: {
+          restartPolicy: 'Never',
+          serviceAccountName: WORKLOAD_SERVICE_ACCOUNT,
+          automountServiceAccountToken: false,
+          securityContext: { runAsNonRoot: true, runAsUser: MOVER_UID, runAsGroup: MOVER_UID, fsGroup: MOVER_UID, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [
+            {
+              name: 'mover',
+              image: input.image,
+              args,
+              envFrom: [{ secretRef: { name: MOVER_SECRET } }],
+              env: [{ name: 'RESTIC_CACHE_DIR', value: '/cache' }, { name: 'HOME', value: '/cache' }, ...dbEnv],
+              volumeMounts: mounts,
+              resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } },
+              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+              terminationMessagePolicy: 'File',
+            },
+          ],
+          volumes,
+        },
+      },
+    },
+  };
+}

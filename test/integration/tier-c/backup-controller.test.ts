@@ -1,0 +1,172 @@
+// The Backup controller on the local cluster with MinIO and restic. kwok runs no containers, so
+// this test plays the kubelet for the mover: when a mover Job appears, its very command runs on
+// this host — same arguments, same environment from the same Secrets — with /data mapped to a
+// directory and the database settings pointed at a real PostgreSQL server.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../../src/api/meta.ts';
+import type { Backup, Environment, Project } from '../../../src/api/types.gen.ts';
+import { Restic } from '../../../src/data/restic.ts';
+import { repositoryOf } from '../../../src/data/store.ts';
+import { type PostgresServer, startPostgres } from '../../../src/local/postgres.ts';
+import { createRepo } from '../git-fixtures.ts';
+import { cluster, conditionStatus, kube, testNamespace } from '../helpers.ts';
+import { type OperatorProcess, startOperator } from '../operator.ts';
+
+const run = promisify(execFile);
+const main = fileURLToPath(new URL('../../../src/main.ts', import.meta.url));
+const MANIFEST = `version: 1
+applications:
+  web:
+    image: shop/web:1
+    port: 8080
+    relationships: { database: db }
+    mounts: { uploads: { path: /app/uploads, size: 1Gi } }
+services:
+  db: { type: "postgresql:16", size: 1Gi }
+`;
+
+type Job = KubeObject & { spec: { template: { spec: Record<string, any> } } };
+type Secret = KubeObject & { data?: Record<string, string> };
+
+let ns: string;
+let project: string;
+let op: OperatorProcess;
+let pg: PostgresServer;
+let work: string;
+const bucket = `backups-${randomBytes(3).toString('hex')}`;
+const api = 'grove.dev/v1alpha1';
+
+const backup = (name: string) => kube().get<Backup>({ apiVersion: api, kind: 'Backup', namespace: ns, name });
+const restic = () => {
+  const minio = cluster().minio!;
+  const store = { endpoint: minio.url, bucket, prefix: 'grove', region: 'us-east-1', forcePathStyle: true, accessKeyId: minio.accessKey, secretAccessKey: minio.secretKey, resticPassword: 'correct horse battery staple' };
+  return new Restic(repositoryOf(store, ns, project), { cacheDir: join(work, 'restic-cache') });
+};
+
+async function secretData(namespace: string, name: string): Promise<Record<string, string>> {
+  const s = await kube().get<Secret>({ apiVersion: 'v1', kind: 'Secret', namespace, name });
+  return Object.fromEntries(Object.entries(s?.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+}
+
+/** Runs a mover Job's container on this host, as a kubelet would run it in the pod. */
+async function runMoverJob(job: Job, dataDir: string): Promise<void> {
+  const container = job.spec.template.spec.containers[0];
+  const namespace = job.metadata.namespace as string;
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: work };
+  for (const from of container.envFrom ?? []) Object.assign(env, await secretData(namespace, from.secretRef.name));
+  for (const e of container.env ?? []) {
+    env[e.name] = e.value ?? (await secretData(namespace, e.valueFrom.secretKeyRef.name))[e.valueFrom.secretKeyRef.key];
+  }
+  env.RESTIC_CACHE_DIR = join(work, 'restic-cache');
+  // The database the Secret names (db.<namespace>.svc) lives in kwok's imagination; the real one is here.
+  if (env.DB_HOST) Object.assign(env, { DB_HOST: pg.host, DB_PORT: String(pg.port), DB_USER: pg.username, DB_PASSWORD: pg.password, DB_NAME: 'shop' });
+  const args = (container.args as string[]).map((a) => (a === '/data' ? dataDir : a === '/dev/termination-log' ? join(work, `${job.metadata.name}.result`) : a));
+  await run(process.execPath, [main, ...args], { env });
+}
+
+async function moverJobs(namespace: string, backupName: string): Promise<Job[]> {
+  return (await kube().list<Job>('batch/v1', 'Job', { namespace, labelSelector: `grove.dev/backup=${backupName}` })).items;
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'grove-backups-'));
+  ns = await testNamespace('backups');
+  project = `shop${randomBytes(2).toString('hex')}`;
+  const minio = cluster().minio!;
+  const s3 = new S3Client({ endpoint: minio.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: minio.accessKey, secretAccessKey: minio.secretKey } });
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  s3.destroy();
+  pg = await startPostgres();
+  await pg.sql('postgres', 'create database shop');
+  await pg.sql('shop', "create table orders as select g as id, 'sku-' || g as sku from generate_series(1, 5000) g");
+
+  const repo = await createRepo(cluster().git!.root, project);
+  const revision = await repo.commit('main', { 'platform.yaml': MANIFEST });
+  await repo.push();
+  const secret = (name: string, stringData: Record<string, string>) => kube().create({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns }, stringData } as KubeObject);
+  await secret('s3', { AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey });
+  await secret('restic', { password: 'correct horse battery staple' });
+  await kube().create({ apiVersion: api, kind: 'BackupStore', metadata: { name: 'store', namespace: ns }, spec: { s3: { endpoint: minio.url, bucket, prefix: 'grove' }, credentialsSecretRef: { name: 's3' }, resticPasswordSecretRef: { name: 'restic' } } } as KubeObject);
+  await kube().create<Project>({ apiVersion: api, kind: 'Project', metadata: { name: project, namespace: ns }, spec: { repo: { url: `${cluster().git!.url}/${project}.git` }, pollIntervalSeconds: 3600, backupStoreRef: { name: 'store' }, branches: { include: ['nothing-here'] } } });
+  // Made with kubectl, pinned to the commit: no branch tracking needed for this test.
+  await kube().create<Environment>({ apiVersion: api, kind: 'Environment', metadata: { name: 'staging', namespace: ns }, spec: { project, branch: 'main', revision, type: 'staging' } });
+  op = await startOperator(ns);
+}, 120_000);
+
+afterAll(async () => {
+  await op?.kill('SIGKILL');
+  await pg?.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('the Backup controller', () => {
+  it('runs one restricted mover Job per volume and database, and completes from the repository', async () => {
+    await expect.poll(async () => conditionStatus(await kube().get({ apiVersion: api, kind: 'Environment', namespace: ns, name: 'staging' }), 'Ready'), { timeout: 60_000, interval: 500 }).toBe('True');
+    const target = `${project}-staging`;
+    const uploads = join(work, 'uploads');
+    await mkdir(uploads, { recursive: true });
+    await writeFile(join(uploads, 'photo.jpg'), randomBytes(200_000));
+
+    await kube().create<Backup>({ apiVersion: api, kind: 'Backup', metadata: { name: 'nightly-1', namespace: ns }, spec: { project, environment: 'staging', retentionSeconds: 86_400 } });
+    await expect.poll(async () => (await moverJobs(target, 'nightly-1')).length, { timeout: 20_000 }).toBe(2);
+    const jobs = await moverJobs(target, 'nightly-1');
+    const byVolume = Object.fromEntries(jobs.map((j) => [j.metadata.labels?.['grove.dev/volume'], j]));
+
+    const db = byVolume.db!.spec.template.spec;
+    expect(db.containers[0].image).toBe('ghcr.io/grove-dev/grove:0.1.0');
+    expect(db.containers[0].args).toEqual(['mover', 'backup', '--name', 'db', '--kind', 'postgresql', '--backup', 'nightly-1', '--environment', 'staging', '--result-file', '/dev/termination-log']);
+    expect(db.containers[0].env).toContainEqual({ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db-credentials', key: 'password' } } });
+    expect(db.containers[0].envFrom).toEqual([{ secretRef: { name: 'grove-backup-store' } }]);
+    expect(db.automountServiceAccountToken).toBe(false);
+    expect(db.containers[0].securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    const files = byVolume['web-uploads']!.spec.template.spec;
+    expect(files.volumes).toContainEqual({ name: 'data', persistentVolumeClaim: { claimName: 'web-uploads', readOnly: true } });
+    expect(files.containers[0].args).toContain('/data');
+    expect((await secretData(target, 'grove-backup-store')).RESTIC_REPOSITORY).toBe(`s3:${cluster().minio!.url}/${bucket}/grove/restic/${ns}/${project}`);
+
+    for (const job of jobs) await runMoverJob(job, uploads);
+    await expect.poll(async () => conditionStatus(await backup('nightly-1'), 'Ready'), { timeout: 150_000, interval: 1000 }).toBe('True');
+    const done = (await backup('nightly-1'))!;
+    const snapshots = await restic().snapshots({ backup: 'nightly-1' });
+    expect(done.status?.volumes?.map((v) => [v.name, v.kind, v.snapshotId]).sort()).toEqual(
+      snapshots.map((s) => [s.tags.find((t) => t.startsWith('volume='))!.slice(7), s.tags.find((t) => t.startsWith('kind='))!.slice(5), s.id]).sort(),
+    );
+    expect(done.status?.branch).toBe('main');
+    expect(Date.parse(done.status!.expiresAt!) - Date.parse(done.status!.completionTime!)).toBe(86_400_000);
+  }, 200_000);
+
+  it('marks a backup failed, never complete, when a Job completes but the repository has no snapshot', async () => {
+    // Nothing runs the mover this time: kwok completes the pods, and restic has nothing to show.
+    await kube().create<Backup>({ apiVersion: api, kind: 'Backup', metadata: { name: 'hollow', namespace: ns }, spec: { project, environment: 'staging' } });
+    await expect.poll(async () => (await backup('hollow'))?.status?.conditions?.find((c) => c.type === 'Ready')?.reason, { timeout: 90_000, interval: 2000 }).toBe('BackupFailed');
+    expect((await backup('hollow'))?.status?.conditions?.find((c) => c.type === 'Ready')?.message).toMatch(/the repository has no snapshot of db, web-uploads although the mover Jobs completed/);
+    expect((await backup('hollow'))?.status?.completionTime).toBeUndefined();
+  }, 120_000);
+
+  it('keeps Backups when their Environment is deleted, and the collector removes only expired ones', async () => {
+    const kept = (await backup('nightly-1'))!;
+    await kube().delete({ apiVersion: api, kind: 'Environment', namespace: ns, name: 'staging' });
+    await expect.poll(() => kube().get({ apiVersion: api, kind: 'Environment', namespace: ns, name: 'staging' }), { timeout: 60_000 }).toBeUndefined();
+    expect((await backup('nightly-1'))?.metadata.uid).toBe(kept.metadata.uid);
+    expect(await restic().snapshots({ backup: 'nightly-1' })).toHaveLength(2);
+
+    // Its retention runs out: the snapshots are forgotten and pruned, then the Backup goes.
+    await kube().applyStatus(
+      { apiVersion: api, kind: 'Backup', metadata: { name: 'nightly-1', namespace: ns }, status: { ...kept.status, expiresAt: new Date(Date.now() + 2000).toISOString() } },
+      { fieldManager: 'grove', force: true },
+    );
+    await kube().mergePatch({ apiVersion: api, kind: 'Backup', namespace: ns, name: 'nightly-1' }, { metadata: { annotations: { 'example.com/nudge': '1' } } }, { fieldManager: 'test' });
+    await expect.poll(() => backup('nightly-1'), { timeout: 60_000, interval: 1000 }).toBeUndefined();
+    expect(await restic().snapshots({ backup: 'nightly-1' })).toEqual([]);
+    // Not expired (no retention): untouched.
+    expect(await backup('hollow')).toBeDefined();
+  }, 120_000);
+});
