@@ -12,6 +12,7 @@
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type Document } from 'yaml';
 import type { Schema } from '../api/schema.ts';
+import { parseCron } from '../util/cron.ts';
 import { MANIFEST_SCHEMA } from './schema.ts';
 import type { PlatformManifest } from './types.gen.ts';
 
@@ -173,6 +174,7 @@ function crossReferences(value: unknown, add: Add): void {
       add(['applications', name, 'health'], 'needs a port: set port on the application or health.port');
     }
     checkVariables(app, ['applications', name], add);
+    for (const [cron, spec] of Object.entries(asRecord(app.crons) ?? {})) checkSchedule(asRecord(spec)?.schedule, ['applications', name, 'crons', cron, 'schedule'], add);
   }
 
   for (const [name, raw] of Object.entries(asRecord(m.routes) ?? {})) {
@@ -198,6 +200,15 @@ function crossReferences(value: unknown, add: Add): void {
   const ttl = typeof lifecycle?.ttl === 'string' ? parseDuration(lifecycle.ttl) : undefined;
   const sleep = typeof lifecycle?.sleepAfter === 'string' ? parseDuration(lifecycle.sleepAfter) : undefined;
   if (ttl !== undefined && sleep !== undefined && sleep >= ttl) add(['lifecycle', 'sleepAfter'], 'must be shorter than ttl');
+  checkSchedule(asRecord(m.backups)?.schedule, ['backups', 'schedule'], add);
+}
+
+/** The schema checks a schedule's shape; this checks each field's values. */
+function checkSchedule(schedule: unknown, path: Segment[], add: Add): void {
+  // A schedule of the wrong shape already has the schema's error.
+  if (typeof schedule !== 'string' || !/^(@\w+|(\S+\s+){4}\S+)$/.test(schedule)) return;
+  const parsed = parseCron(schedule);
+  if (!parsed.ok) add(path, `invalid cron schedule "${schedule}": ${parsed.error}`);
 }
 
 function notDeclared(what: string, name: string, section: string, known: string[]): string {
