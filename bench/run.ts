@@ -1,5 +1,6 @@
 // `npm run bench`: every benchmark, or those named (`npm run bench -- discovery`). Each starts
 // its own local cluster and prints its figures; none asserts a time.
+import { backupBenchmark } from './backup.ts';
 import { convergenceBenchmark } from './convergence.ts';
 import { discoveryBenchmark } from './discovery.ts';
 import { pushLatencyBenchmark } from './push-latency.ts';
@@ -8,6 +9,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   discovery: discoveryBenchmark,
   'push-latency': pushLatencyBenchmark,
   convergence: convergenceBenchmark,
+  backup: backupBenchmark,
 };
 
 const wanted = process.argv.slice(2);

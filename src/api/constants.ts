@@ -29,6 +29,8 @@ export const ANNOTATIONS = {
   syncRequestedAt: 'grove.dev/sync-requested-at',
   /** Must equal the object's name to delete a protected or production Environment. */
   confirmDelete: 'grove.dev/confirm-delete',
+  /** `"true"` lets an Environment be deleted without its final backup (when that backup cannot succeed). */
+  skipFinalBackup: 'grove.dev/skip-final-backup',
 } as const;
 
 export const FINALIZER = 'grove.dev/environment';
@@ -41,6 +43,7 @@ export const CONDITIONS = {
   manifestValid: 'ManifestValid',
   workloadsAvailable: 'WorkloadsAvailable',
   routed: 'Routed',
+  backedUp: 'BackedUp',
 } as const;
 
 export const REASONS = {
@@ -64,5 +67,8 @@ export const REASONS = {
   routed: 'Routed',
   ready: 'Ready',
   accessVerified: 'AccessVerified',
+  finalBackupRunning: 'FinalBackupRunning',
+  finalBackupFailed: 'FinalBackupFailed',
+  finalBackupCompleted: 'FinalBackupCompleted',
   storeUnreachable: 'StoreUnreachable',
 } as const;

@@ -54,8 +54,8 @@ export function parseCron(expression: string): CronResult {
       };
       if (!m) return { ok: false, error: `${field.name} "${item}" is not a value, range, list or step` };
       const step = m[4] === undefined ? 1 : Number(m[4]);
-      let lo = field.min;
-      let hi = field.max;
+      let lo: number = field.min;
+      let hi: number = field.max;
       if (m[1] !== '*') {
         const a = value(m[2]!);
         const b = m[3] === undefined ? (m[4] === undefined ? a : field.max) : value(m[3]);

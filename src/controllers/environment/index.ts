@@ -3,7 +3,8 @@
  * declares, at its revision.
  *
  * The reconcile frame (DESIGN §3, §7):
- * 1. deletion: delete the namespace Grove made, wait until it is gone, release the finalizer;
+ * 1. deletion: a final Backup when the manifest backs this type up, then delete the namespace
+ *    Grove made, wait until it is gone, release the finalizer;
  * 2. the finalizer first, so deletion cannot race creation;
  * 3. the manifest at the revision; a broken one marks `ManifestValid=False` and stalls this
  *    Environment only — what runs keeps running, untouched;
@@ -19,12 +20,13 @@ import { ANNOTATIONS, CONDITIONS, FIELD_MANAGER, FINALIZER, LABELS, REASONS } fr
 import { API_VERSION } from '../../api/crds.ts';
 import type { KubeObject } from '../../api/meta.ts';
 import { environmentNamespace } from '../../api/names.ts';
-import type { Environment, EnvironmentStatus, Project } from '../../api/types.gen.ts';
+import type { Backup, Environment, EnvironmentStatus, Project } from '../../api/types.gen.ts';
 import { type AppliedRecord, applyPlan, assessReadiness } from '../../applier/index.ts';
 import { GroveError, messageOf, ReconcileError } from '../../errors/index.ts';
-import { isNotFound, type Kube, type ObjectRef } from '../../kube/index.ts';
+import { isConflict, isNotFound, type Kube, type ObjectRef } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';
-import { formatError, parseManifest, resolveManifest } from '../../manifest/index.ts';
+import { type Backups, formatError, parseDuration, parseManifest, resolveManifest } from '../../manifest/index.ts';
+import { backupFor, backupsApply, scheduledBackup } from '../../data/schedule.ts';
 import { credentialsSecret, planEnvironment, type ServiceCredentials } from '../../planner/index.ts';
 import type { EventRecorder } from '../../events/index.ts';
 import type { ObjectCache } from '../../runtime/cache.ts';
@@ -65,6 +67,8 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
     if (env.metadata.deletionTimestamp) {
       for (const entry of env.status?.inventory ?? []) records.delete(entry.id);
       forcedAt.delete(key);
+      const backedUp = await finalBackup(deps, read, env, log);
+      if (backedUp !== 'done') return backedUp;
       return finalize(deps, env, target, log);
     }
     if (!env.metadata.finalizers?.includes(FINALIZER)) {
@@ -163,7 +167,8 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
       }
       status.conditions = removeCondition(status.conditions, CONDITIONS.reconciling);
       mark(CONDITIONS.ready, 'True', REASONS.ready, `Revision ${revision.slice(0, 12)} is available${plan.urls[0] ? ` at ${plan.urls[0].url}` : ''}`);
-      return { requeueAfterMs: resyncMs };
+      const nextBackupAt = project.spec.backupStoreRef ? await ensureScheduledBackup(deps.kube, read, env, manifest.backups, deps.clock.now(), log) : undefined;
+      return { requeueAfterMs: Math.min(resyncMs, nextBackupAt === undefined ? resyncMs : Math.max(1000, nextBackupAt - deps.clock.now())) };
     } catch (err) {
       const reason = err instanceof ReconcileError ? err.reason : 'ReconcileFailed';
       mark(CONDITIONS.ready, 'False', reason, messageOf(err));
@@ -193,6 +198,75 @@ async function announce(events: EventRecorder, env: Environment, status: Environ
 
 function manifestHasDeployHook(manifest: { applications: Record<string, { hooks?: { deploy?: string[] } }> }): boolean {
   return Object.values(manifest.applications).some((a) => a.hooks?.deploy);
+}
+
+/** Creates the Backup of the current schedule slot if it has none; returns when the next slot comes. */
+async function ensureScheduledBackup(kube: Kube, read: Read, env: Environment, backups: Backups | undefined, now: number, log: Logger): Promise<number | undefined> {
+  const { due, nextAt } = scheduledBackup(env, backups, now);
+  if (due && !(await read({ apiVersion: API_VERSION, kind: 'Backup', namespace: env.metadata.namespace, name: due.name }))) {
+    try {
+      await kube.create(backupFor(env, due.name, 'scheduled', due.retentionSeconds));
+      log.info({ backup: due.name }, 'Created a scheduled backup');
+    } catch (err) {
+      // Another reconcile created this slot's Backup first: exactly once is kept by the name.
+      if (!isConflict(err)) throw err;
+    }
+  }
+  return nextAt;
+}
+
+/**
+ * Before an Environment whose type is backed up loses its namespace, a final Backup must complete.
+ * Until it has, the namespace stays and `BackedUp` says why; nothing deletes the data without it
+ * unless the Environment carries `grove.dev/skip-final-backup: "true"`.
+ */
+async function finalBackup(deps: EnvironmentControllerDeps, read: Read, env: Environment, log: Logger): Promise<'done' | { requeueAfterMs: number }> {
+  if (!env.metadata.finalizers?.includes(FINALIZER) || env.metadata.annotations?.[ANNOTATIONS.skipFinalBackup] === 'true') return 'done';
+  const revision = env.status?.observedRevision;
+  if (!revision) return 'done'; // never applied: there is no data
+  const project = await read<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace: env.metadata.namespace, name: env.spec.project });
+  if (!project?.spec.backupStoreRef) return 'done';
+  const mark = async (status: 'True' | 'False', reason: string, message: string): Promise<void> => {
+    const now = new Date(deps.clock.now()).toISOString();
+    const conditions = setCondition(env.status?.conditions, { type: CONDITIONS.backedUp, status, reason, message }, now, env.metadata.generation);
+    await writeStatus(deps.kube, env, { ...env.status, conditions });
+  };
+  let backups: Backups | undefined;
+  try {
+    const text = await deps.git.readFile(await remoteOf(deps.kube, project), { branch: env.spec.branch, commit: revision }, project.spec.manifestPath ?? 'platform.yaml');
+    const parsed = text === undefined ? undefined : parseManifest(text);
+    if (!parsed?.ok) return 'done'; // no valid manifest at this revision: nothing was ever planned from it
+    backups = resolveManifest(parsed.manifest, { type: env.spec.type ?? 'development', commit: revision, branch: env.spec.branch, environment: env.metadata.name as string }).backups;
+  } catch (err) {
+    await mark('False', REASONS.finalBackupFailed, `Cannot read the manifest to decide on a final backup: ${messageOf(err)}. Set ${ANNOTATIONS.skipFinalBackup}: "true" to delete without one.`);
+    return { requeueAfterMs: 30_000 };
+  }
+  if (!backupsApply(backups, env.spec.type ?? 'development')) return 'done';
+
+  const name = `${env.metadata.name}-final`;
+  const backup = await read<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace: env.metadata.namespace, name });
+  if (!backup) {
+    const retain = backups.retain ? parseDuration(backups.retain) : undefined;
+    try {
+      await deps.kube.create(backupFor(env, name, 'final', retain));
+      log.info({ backup: name }, 'Created the final backup before deletion');
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+    await mark('False', REASONS.finalBackupRunning, `Waiting for Backup ${name} before deleting the namespace`);
+    return { requeueAfterMs: 5_000 };
+  }
+  const ready = findCondition(backup.status?.conditions, CONDITIONS.ready);
+  if (ready?.status === 'True') {
+    if (findCondition(env.status?.conditions, CONDITIONS.backedUp)?.status !== 'True') await mark('True', REASONS.finalBackupCompleted, `Backup ${name} completed`);
+    return 'done';
+  }
+  if (ready?.reason === 'BackupFailed' || ready?.reason === 'EnvironmentNotFound') {
+    await mark('False', REASONS.finalBackupFailed, `Backup ${name} failed: ${ready.message}. The namespace and its data stay; set ${ANNOTATIONS.skipFinalBackup}: "true" to delete without a final backup.`);
+    return { requeueAfterMs: 60_000 };
+  }
+  await mark('False', REASONS.finalBackupRunning, `Waiting for Backup ${name} before deleting the namespace${ready ? `: ${ready.message}` : ''}`);
+  return { requeueAfterMs: 5_000 };
 }
 
 /** Deletes the namespace Grove made for the Environment; the finalizer goes once it is gone. */

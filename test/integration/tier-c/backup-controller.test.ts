@@ -41,6 +41,7 @@ let project: string;
 let op: OperatorProcess;
 let pg: PostgresServer;
 let work: string;
+let scheduledRevision: string;
 const bucket = `backups-${randomBytes(3).toString('hex')}`;
 const api = 'grove.dev/v1alpha1';
 
@@ -90,6 +91,7 @@ beforeAll(async () => {
 
   const repo = await createRepo(cluster().git!.root, project);
   const revision = await repo.commit('main', { 'platform.yaml': MANIFEST });
+  scheduledRevision = await repo.commit('nightly', { 'platform.yaml': `${MANIFEST}backups: { schedule: "* * * * *", retain: 1h, types: [staging] }\n` });
   await repo.push();
   const secret = (name: string, stringData: Record<string, string>) => kube().create({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns }, stringData } as KubeObject);
   await secret('s3', { AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey });
@@ -169,4 +171,33 @@ describe('the Backup controller', () => {
     // Not expired (no retention): untouched.
     expect(await backup('hollow')).toBeDefined();
   }, 120_000);
+
+  it('creates the Backup of each schedule slot, and backs up once more before deleting the namespace', async () => {
+    await kube().create<Environment>({ apiVersion: api, kind: 'Environment', metadata: { name: 'nightly', namespace: ns }, spec: { project, branch: 'nightly', revision: scheduledRevision, type: 'staging' } });
+    const target = `${project}-nightly`;
+    // "* * * * *": the first slot after the Environment was made is at most a minute away.
+    await expect
+      .poll(async () => (await kube().list<Backup>(api, 'Backup', { namespace: ns, labelSelector: 'grove.dev/environment=nightly,grove.dev/trigger=scheduled' })).items.length, { timeout: 90_000, interval: 1000 })
+      .toBeGreaterThan(0);
+    const [scheduled] = (await kube().list<Backup>(api, 'Backup', { namespace: ns, labelSelector: 'grove.dev/environment=nightly,grove.dev/trigger=scheduled' })).items;
+    expect(scheduled!.metadata.name).toMatch(/^nightly-\d{12}$/);
+    expect(scheduled!.spec).toEqual({ project, environment: 'nightly', trigger: 'scheduled', retentionSeconds: 3600 });
+
+    await kube().delete({ apiVersion: api, kind: 'Environment', namespace: ns, name: 'nightly' });
+    await expect.poll(async () => (await moverJobs(target, 'nightly-final')).length, { timeout: 30_000 }).toBe(2);
+    const waiting = await kube().get<Environment>({ apiVersion: api, kind: 'Environment', namespace: ns, name: 'nightly' });
+    expect(waiting?.status?.conditions?.find((c) => c.type === 'BackedUp')).toMatchObject({ status: 'False', reason: 'FinalBackupRunning' });
+    expect(await kube().get({ apiVersion: 'v1', kind: 'Namespace', name: target })).toBeDefined();
+
+    const uploads = join(work, 'nightly-uploads');
+    await mkdir(uploads, { recursive: true });
+    await writeFile(join(uploads, 'last-words.txt'), 'kept');
+    for (const job of await moverJobs(target, 'nightly-final')) await runMoverJob(job, uploads);
+    await expect.poll(() => kube().get({ apiVersion: api, kind: 'Environment', namespace: ns, name: 'nightly' }), { timeout: 120_000, interval: 1000 }).toBeUndefined();
+    expect(await kube().get({ apiVersion: 'v1', kind: 'Namespace', name: target })).toBeUndefined();
+    const final = await backup('nightly-final');
+    expect(conditionStatus(final, 'Ready')).toBe('True');
+    expect(final?.spec.trigger).toBe('final');
+    expect((await restic().snapshots({ backup: 'nightly-final' })).length).toBe(2);
+  }, 240_000);
 });

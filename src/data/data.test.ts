@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import type { Environment } from '../api/types.gen.ts';
+import { parseManifest, resolveManifest } from '../manifest/index.ts';
+import { backupTargets, moverJob, moverJobName } from './jobs.ts';
+import { backupsApply, scheduledBackup } from './schedule.ts';
+import { summaryOf } from './restic.ts';
+
+const env = (type: Environment['spec']['type'], created = '2026-11-20T12:00:00Z'): Environment => ({
+  apiVersion: 'grove.dev/v1alpha1',
+  kind: 'Environment',
+  metadata: { name: 'shop-main', namespace: 'team', creationTimestamp: created },
+  spec: { project: 'shop', branch: 'main', type },
+});
+const at = (s: string) => Date.parse(s);
+
+describe('scheduledBackup', () => {
+  const nightly = { schedule: '0 3 * * *', retain: '14d' };
+  it.each([
+    ['no backups block', env('production'), undefined, '2026-11-22T03:30:00Z', {}],
+    ['a type not listed (default: production only)', env('staging'), nightly, '2026-11-22T03:30:00Z', {}],
+    [
+      'the latest slot, once the environment existed',
+      env('production'),
+      nightly,
+      '2026-11-22T03:30:00Z',
+      { due: { name: 'shop-main-202611220300', slot: at('2026-11-22T03:00:00Z'), retentionSeconds: 14 * 86_400 }, nextAt: at('2026-11-23T03:00:00Z') },
+    ],
+    ['nothing before the first slot after creation', env('production', '2026-11-22T03:10:00Z'), nightly, '2026-11-22T03:30:00Z', { nextAt: at('2026-11-23T03:00:00Z') }],
+    [
+      'a listed non-production type, without retention',
+      env('staging'),
+      { schedule: '@hourly', types: ['staging' as const] },
+      '2026-11-22T10:59:59Z',
+      { due: { name: 'shop-main-202611221000', slot: at('2026-11-22T10:00:00Z') }, nextAt: at('2026-11-22T11:00:00Z') },
+    ],
+  ])('%s', (_why, e, backups, now, expected) => {
+    expect(scheduledBackup(e, backups, at(now))).toEqual(expected);
+  });
+
+  it('gives the same slot the same name however often it is asked (exactly once per slot)', () => {
+    const a = scheduledBackup(env('production'), nightly, at('2026-11-22T03:00:00Z'));
+    const b = scheduledBackup(env('production'), nightly, at('2026-11-22T23:59:00Z'));
+    expect(a.due?.name).toBe(b.due?.name);
+  });
+
+  it('applies to production by default', () => {
+    expect(backupsApply(nightly, 'production')).toBe(true);
+    expect(backupsApply(nightly, 'development')).toBe(false);
+  });
+});
+
+describe('mover Jobs', () => {
+  const parsed = parseManifest(`version: 1
+applications:
+  web: { image: web:1, mounts: { uploads: { path: /u }, cache: { path: /c } } }
+services:
+  db: { type: "postgresql:16" }
+  sessions: { type: "redis:7" }
+  legacy: { type: "mysql:8" }
+`);
+  if (!parsed.ok) throw new Error('fixture manifest is invalid');
+  const targets = backupTargets(resolveManifest(parsed.manifest, { type: 'production', commit: 'abc', branch: 'main', environment: 'shop-main' }));
+
+  it('backs up every database with its dump tool and every mount as files', () => {
+    expect(targets).toEqual([
+      { name: 'db', kind: 'postgresql', credentialsSecret: 'db-credentials' },
+      { name: 'legacy', kind: 'mariadb', credentialsSecret: 'legacy-credentials' },
+      { name: 'sessions', kind: 'redis', credentialsSecret: 'sessions-credentials' },
+      { name: 'web-cache', kind: 'files', claimName: 'web-cache' },
+      { name: 'web-uploads', kind: 'files', claimName: 'web-uploads' },
+    ]);
+  });
+
+  it('names Jobs uniquely per owner and volume, within 63 characters', () => {
+    expect(moverJobName('backup', 'nightly', 'db')).not.toBe(moverJobName('backup', 'weekly', 'db'));
+    expect(moverJobName('backup', 'x', 'v'.repeat(80)).length).toBeLessThanOrEqual(63);
+  });
+
+  it('runs restricted, without an API token, with the volume read-only for a backup', () => {
+    for (const target of targets) {
+      const job = moverJob({ action: 'backup', owner: 'nightly', environment: 'shop-main', namespace: 'shop-main', target, image: 'grove:1', labels: {} }) as any;
+      const pod = job.spec.template.spec;
+      expect(pod.automountServiceAccountToken).toBe(false);
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+      expect(pod.containers[0].securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+      expect(JSON.stringify(pod)).not.toMatch(/hostPath|privileged|hostNetwork/);
+      if (target.kind === 'files') expect(pod.volumes).toContainEqual({ name: 'data', persistentVolumeClaim: { claimName: target.claimName, readOnly: true } });
+      else expect(pod.containers[0].env.map((e: { name: string }) => e.name)).toEqual(['RESTIC_CACHE_DIR', 'HOME', 'DB_HOST', 'DB_PORT', 'DB_USER', 'DB_PASSWORD', 'DB_NAME']);
+    }
+  });
+
+  it('mounts the volume writable for a restore, and names the snapshot', () => {
+    const job = moverJob({ action: 'restore', owner: 'r1', environment: 'e', namespace: 'e', target: targets[4]!, image: 'grove:1', snapshotId: 'abc', labels: {} }) as any;
+    expect(job.spec.template.spec.volumes).toContainEqual({ name: 'data', persistentVolumeClaim: { claimName: 'web-uploads', readOnly: false } });
+    expect(job.spec.template.spec.containers[0].args).toEqual(['mover', 'restore', '--name', 'web-uploads', '--kind', 'files', '--path', '/data', '--snapshot', 'abc']);
+  });
+});
+
+describe('summaryOf', () => {
+  it('reads the summary line of restic backup --json', () => {
+    const out = ['{"message_type":"status","percent_done":0.5}', '{"message_type":"summary","files_new":2,"data_added":100,"total_files_processed":3,"total_bytes_processed":900,"total_duration":1.5,"snapshot_id":"d3e876f2"}', ''].join('\n');
+    expect(summaryOf(out)).toEqual({ snapshotId: 'd3e876f2', bytesAdded: 100, bytesTotal: 900, files: 3, durationSeconds: 1.5 });
+  });
+  it('refuses output without a summary: the backup did not complete', () => {
+    expect(() => summaryOf('{"message_type":"status"}\n')).toThrow('restic printed no summary; the backup did not complete');
+  });
+});

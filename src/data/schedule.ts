@@ -1,0 +1,59 @@
+/**
+ * When an Environment's manifest asks for scheduled backups, which Backup is due now. Pure: the
+ * decision comes from the schedule, the clock and the Environment's creation time, and the Backup
+ * of each slot has a deterministic name, so a restart (or two reconciles racing) never makes a
+ * slot's Backup twice — the second create is a conflict, not a duplicate.
+ *
+ * Only the latest slot is caught up: an operator that was down for a week takes one backup, not
+ * seven.
+ *
+ * @module
+ */
+import type { Backup, Environment } from '../api/types.gen.ts';
+import type { Backups } from '../manifest/index.ts';
+import { parseDuration } from '../manifest/index.ts';
+import { nextRun, parseCron, previousRun } from '../util/cron.ts';
+
+export interface ScheduleDecision {
+  /** The Backup due now, if its slot has none yet. */
+  due?: { name: string; slot: number; retentionSeconds?: number };
+  /** When the next slot comes (ms), to look again then. */
+  nextAt?: number;
+}
+
+/** Whether backups (scheduled and final) apply to an Environment of this type. */
+export function backupsApply(backups: Backups | undefined, type: string): backups is Backups {
+  return !!backups && (backups.types ?? ['production']).includes(type as 'production');
+}
+
+export function scheduledBackup(env: Environment, backups: Backups | undefined, now: number): ScheduleDecision {
+  const type = env.spec.type ?? 'development';
+  if (!backupsApply(backups, type)) return {};
+  const parsed = parseCron(backups.schedule);
+  if (!parsed.ok) return {};
+  const nextAt = nextRun(parsed.cron, now);
+  const slot = previousRun(parsed.cron, now);
+  const created = Date.parse(env.metadata.creationTimestamp ?? '') || now;
+  if (slot === undefined || slot < created) return nextAt === undefined ? {} : { nextAt };
+  const retentionSeconds = backups.retain ? parseDuration(backups.retain) : undefined;
+  return { due: { name: scheduledBackupName(env.metadata.name ?? '', slot), slot, ...(retentionSeconds !== undefined ? { retentionSeconds } : {}) }, ...(nextAt !== undefined ? { nextAt } : {}) };
+}
+
+/** `<environment>-<yyyymmddhhmm>` of the slot, in UTC. */
+export function scheduledBackupName(environment: string, slot: number): string {
+  return `${environment}-${new Date(slot).toISOString().slice(0, 16).replace(/[-T:]/g, '')}`;
+}
+
+/** The Backup object for a due slot, or for the final backup before deletion. */
+export function backupFor(env: Environment, name: string, trigger: 'scheduled' | 'final', retentionSeconds?: number): Backup {
+  return {
+    apiVersion: 'grove.dev/v1alpha1',
+    kind: 'Backup',
+    metadata: {
+      name,
+      namespace: env.metadata.namespace,
+      labels: { 'grove.dev/project': env.spec.project, 'grove.dev/environment': env.metadata.name ?? '', 'grove.dev/trigger': trigger },
+    },
+    spec: { project: env.spec.project, environment: env.metadata.name ?? '', trigger, ...(retentionSeconds !== undefined ? { retentionSeconds } : {}) },
+  };
+}
