@@ -62,11 +62,13 @@ export async function convergenceBenchmark(): Promise<void> {
     for (let i = 0; i < envs.length; i += 50) await Promise.all(envs.slice(i, i + 50).map((e) => kube.create(e)));
     console.error(`[bench] created ${COUNT} Environments; starting the operator`);
 
+    // The operator runs as in the image: compiled, with the image's Node flags.
+    await run('npm', ['run', '-s', 'build'], { cwd: fileURLToPath(new URL('..', import.meta.url)) });
     const writesBefore = await apiServerWrites(cluster.state.kubectl, cluster.state.kubeconfig);
     const started = performance.now();
     operator = spawn(
       process.execPath,
-      [...NODE_FLAGS, fileURLToPath(new URL('../src/main.ts', import.meta.url)), 'operator', '--kubeconfig', cluster.state.kubeconfig, '--namespace', ns, '--listen', '127.0.0.1:0', '--log-level', 'warn'],
+      [...NODE_FLAGS, fileURLToPath(new URL('../dist/main.js', import.meta.url)), 'operator', '--kubeconfig', cluster.state.kubeconfig, '--namespace', ns, '--listen', '127.0.0.1:0', '--log-level', 'warn'],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
     let peakRss = 0;

@@ -17,6 +17,8 @@ export const LABELS = {
   /** `git` for Environments the Project controller manages; absent for ones made by hand. */
   source: 'grove.dev/source',
   managedBy: 'app.kubernetes.io/managed-by',
+  /** On mover Jobs: the Backup they work for. */
+  backup: 'grove.dev/backup',
 } as const;
 
 export const ANNOTATIONS = {

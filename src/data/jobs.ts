@@ -65,7 +65,7 @@ export interface MoverJobInput {
 
 export function moverJob(input: MoverJobInput): KubeObject & Record<string, unknown> {
   const { target, action } = input;
-  const labels = { ...input.labels, [LABELS.managedBy]: 'grove', 'app.kubernetes.io/component': 'mover', 'grove.dev/volume': target.name, [`grove.dev/${action}`]: input.owner };
+  const labels = { ...input.labels, [LABELS.managedBy]: 'grove', 'app.kubernetes.io/component': 'mover', 'grove.dev/volume': target.name, [action === 'backup' ? LABELS.backup : 'grove.dev/restore']: input.owner };
   const args = [
     'mover',
     action,

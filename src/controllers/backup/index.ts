@@ -114,7 +114,8 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
       const running = jobs.filter(({ job }) => !hasCondition(job, 'Complete'));
       if (running.length) {
         mark('False', BACKUP_REASONS.inProgress, `Backing up ${running.map(({ target: t }) => t.name).join(', ')}`);
-        return { requeueAfterMs: 5_000 };
+        // The Jobs' informer wakes this Backup when they finish; the requeue is a safety net.
+        return { requeueAfterMs: 30_000 };
       }
 
       // Every Job says it is done: believe the repository.
