@@ -20,13 +20,12 @@ import { backupTargets, MOVER_SECRET, moverJob, moverJobName } from '../../data/
 import { Restic } from '../../data/restic.ts';
 import { repositoryOf } from '../../data/store.ts';
 import { messageOf, ReconcileError } from '../../errors/index.ts';
-import { isNotFound, type Kube } from '../../kube/index.ts';
-import { parseManifest, resolveManifest } from '../../manifest/index.ts';
+import type { Kube } from '../../kube/index.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Reconciler } from '../../runtime/controller.ts';
 import type { GitSource } from '../../source/git/index.ts';
 import { resolveStore } from '../backupstore/index.ts';
-import { remoteOf } from '../remote.ts';
+import { manifestAt, writeStatus } from '../shared.ts';
 
 export interface BackupControllerDeps {
   kube: Kube;
@@ -76,10 +75,9 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
       }
       const target = env.status.namespace ?? environmentNamespace(env.spec.project, backup.spec.environment);
       const revision = env.status.observedRevision;
-      const text = await deps.git.readFile(await remoteOf(deps.kube, project), { branch: env.spec.branch, commit: revision }, project.spec.manifestPath ?? 'platform.yaml');
-      const parsed = text === undefined ? undefined : parseManifest(text);
-      if (!parsed?.ok) throw new ReconcileError(BACKUP_REASONS.failed, `the manifest at ${revision} cannot be read, so its volumes are unknown`, 'stall');
-      const targets = backupTargets(resolveManifest(parsed.manifest, { type: env.spec.type ?? 'development', commit: revision, branch: env.spec.branch, environment: backup.spec.environment }));
+      const manifest = await manifestAt(deps.kube, deps.git, project, env, revision);
+      if (!manifest) throw new ReconcileError(BACKUP_REASONS.failed, `the manifest at ${revision} cannot be read, so its volumes are unknown`, 'stall');
+      const targets = backupTargets(manifest);
 
       if (!status.startTime) {
         status.startTime = new Date(now).toISOString();
@@ -149,13 +147,7 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
       mark('False', reason, messageOf(err));
       throw err;
     } finally {
-      if (JSON.stringify(backup.status ?? {}) !== JSON.stringify(status)) {
-        await deps.kube
-          .applyStatus({ apiVersion: API_VERSION, kind: 'Backup', metadata: { name, namespace }, status }, { fieldManager: FIELD_MANAGER, force: true })
-          .catch((err: unknown) => {
-            if (!isNotFound(err)) throw err;
-          });
-      }
+      await writeStatus(deps.kube, backup, status);
     }
   };
 }

@@ -7,15 +7,16 @@
  * @module
  */
 import { setCondition } from '../../api/conditions.ts';
-import { CONDITIONS, FIELD_MANAGER, REASONS } from '../../api/constants.ts';
+import { CONDITIONS, REASONS } from '../../api/constants.ts';
 import { API_VERSION } from '../../api/crds.ts';
 import type { KubeObject } from '../../api/meta.ts';
 import type { BackupStore, BackupStoreStatus } from '../../api/types.gen.ts';
 import { checkAccess, storeAccess, type StoreAccess } from '../../data/store.ts';
 import { GroveError, messageOf, ReconcileError } from '../../errors/index.ts';
-import { isNotFound, type Kube } from '../../kube/index.ts';
+import type { Kube } from '../../kube/index.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Reconciler } from '../../runtime/controller.ts';
+import { writeStatus } from '../shared.ts';
 
 export interface BackupStoreControllerDeps {
   kube: Kube;
@@ -51,13 +52,7 @@ export function backupStoreReconciler(deps: BackupStoreControllerDeps): Reconcil
       log.info({ reason }, 'Found the BackupStore unusable');
       throw err;
     } finally {
-      if (JSON.stringify(store.status ?? {}) !== JSON.stringify(status)) {
-        await deps.kube
-          .applyStatus({ apiVersion: API_VERSION, kind: 'BackupStore', metadata: { name, namespace }, status }, { fieldManager: FIELD_MANAGER, force: true })
-          .catch((err: unknown) => {
-            if (!isNotFound(err)) throw err;
-          });
-      }
+      await writeStatus(deps.kube, store, status);
     }
   };
 }

@@ -23,7 +23,7 @@ import { environmentNamespace } from '../../api/names.ts';
 import type { Backup, Environment, EnvironmentStatus, Project } from '../../api/types.gen.ts';
 import { type AppliedRecord, applyPlan, assessReadiness } from '../../applier/index.ts';
 import { GroveError, messageOf, ReconcileError } from '../../errors/index.ts';
-import { isConflict, isNotFound, type Kube, type ObjectRef } from '../../kube/index.ts';
+import { isConflict, type Kube, type ObjectRef } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';
 import { type Backups, formatError, parseDuration, parseManifest, resolveManifest } from '../../manifest/index.ts';
 import { backupFor, backupsApply, scheduledBackup } from '../../data/schedule.ts';
@@ -34,6 +34,7 @@ import type { Clock } from '../../runtime/clock.ts';
 import type { Reconciler } from '../../runtime/controller.ts';
 import type { GitRemote, GitSource } from '../../source/git/index.ts';
 import { remoteOf } from '../remote.ts';
+import { manifestAt, writeStatus } from '../shared.ts';
 
 export interface EnvironmentControllerDeps {
   kube: Kube;
@@ -233,10 +234,10 @@ async function finalBackup(deps: EnvironmentControllerDeps, read: Read, env: Env
   };
   let backups: Backups | undefined;
   try {
-    const text = await deps.git.readFile(await remoteOf(deps.kube, project), { branch: env.spec.branch, commit: revision }, project.spec.manifestPath ?? 'platform.yaml');
-    const parsed = text === undefined ? undefined : parseManifest(text);
-    if (!parsed?.ok) return 'done'; // no valid manifest at this revision: nothing was ever planned from it
-    backups = resolveManifest(parsed.manifest, { type: env.spec.type ?? 'development', commit: revision, branch: env.spec.branch, environment: env.metadata.name as string }).backups;
+    // No valid manifest at this revision: nothing was ever planned from it, so there is no data.
+    const manifest = await manifestAt(deps.kube, deps.git, project, env, revision);
+    if (!manifest) return 'done';
+    backups = manifest.backups;
   } catch (err) {
     await mark('False', REASONS.finalBackupFailed, `Cannot read the manifest to decide on a final backup: ${messageOf(err)}. Set ${ANNOTATIONS.skipFinalBackup}: "true" to delete without one.`);
     return { requeueAfterMs: 30_000 };
@@ -337,17 +338,4 @@ async function headOf(git: GitSource, remote: GitRemote, branch: string): Promis
   const head = (await git.listBranches(remote)).get(branch);
   if (!head) throw new ReconcileError(REASONS.revisionNotFound, `branch ${branch} does not exist in the repository`, 'wait', { requeueAfterMs: 60_000 });
   return head;
-}
-
-async function writeStatus(kube: Kube, env: Environment, status: EnvironmentStatus): Promise<void> {
-  if (JSON.stringify(env.status ?? {}) === JSON.stringify(status)) return;
-  try {
-    await kube.applyStatus(
-      { apiVersion: API_VERSION, kind: 'Environment', metadata: { name: env.metadata.name, namespace: env.metadata.namespace }, status },
-      { fieldManager: FIELD_MANAGER, force: true },
-    );
-  } catch (err) {
-    // Deleted while reconciling: nothing left to report on.
-    if (!isNotFound(err)) throw err;
-  }
 }

@@ -1,0 +1,37 @@
+/**
+ * What every controller does the same way: write a status only when it changed, and read an
+ * Environment's manifest at a revision.
+ *
+ * @module
+ */
+import { FIELD_MANAGER } from '../api/constants.ts';
+import type { KubeObject } from '../api/meta.ts';
+import type { Environment, Project } from '../api/types.gen.ts';
+import { isNotFound, type Kube } from '../kube/index.ts';
+import { parseManifest, type ResolvedManifest, resolveManifest } from '../manifest/index.ts';
+import type { GitSource } from '../source/git/index.ts';
+import { remoteOf } from './remote.ts';
+
+/**
+ * Server-side applies `status` to the object's status subresource unless it equals what the
+ * object has; an object deleted meanwhile is not an error (nothing is left to report on).
+ */
+export async function writeStatus<S>(kube: Kube, obj: KubeObject & { status?: S }, status: S): Promise<void> {
+  if (JSON.stringify(obj.status ?? {}) === JSON.stringify(status)) return;
+  try {
+    await kube.applyStatus({ apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace }, status }, { fieldManager: FIELD_MANAGER, force: true });
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+}
+
+/**
+ * The Environment's manifest at `revision`, resolved for its type; undefined when the file is
+ * absent or invalid there (the Environment controller reports why). Git failures throw.
+ */
+export async function manifestAt(kube: Kube, git: GitSource, project: Project, env: Environment, revision: string): Promise<ResolvedManifest | undefined> {
+  const text = await git.readFile(await remoteOf(kube, project), { branch: env.spec.branch, commit: revision }, project.spec.manifestPath ?? 'platform.yaml');
+  const parsed = text === undefined ? undefined : parseManifest(text);
+  if (!parsed?.ok) return undefined;
+  return resolveManifest(parsed.manifest, { type: env.spec.type ?? 'development', commit: revision, branch: env.spec.branch, environment: env.metadata.name as string });
+}
