@@ -5,11 +5,6 @@
  * @module
  */
 import { GroveError, messageOf } from '../errors/index.ts';
-import { localCommand } from './local.ts';
-import { moverCommand } from './mover.ts';
-import { operatorCommand } from './operator.ts';
-import { planCommand } from './plan.ts';
-import { validateCommand } from './validate.ts';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -19,12 +14,15 @@ export interface CliIo {
 
 export type Command = (args: string[], io: CliIo) => Promise<number>;
 
+// Each command is loaded when it runs: `grove mover` in a backup Job starts without loading the
+// Kubernetes client, and `grove validate` without the operator.
 const COMMANDS: Record<string, { summary: string; run: Command }> = {
-  operator: { summary: 'Run the controllers against a cluster (webhooks, health and metrics on --listen)', run: operatorCommand },
-  validate: { summary: 'Check a platform.yaml and print every error with its position', run: validateCommand },
-  plan: { summary: 'Render offline what a push of a branch would create (--branch B)', run: planCommand },
-  local: { summary: 'Run the local cluster: up | down | status | demo | build', run: localCommand },
-  mover: { summary: 'Back up or restore one volume or database with restic (what backup Jobs run)', run: moverCommand },
+  operator: { summary: 'Run the controllers against a cluster (webhooks, health and metrics on --listen)', run: async (a, io) => (await import('./operator.ts')).operatorCommand(a, io) },
+  validate: { summary: 'Check a platform.yaml and print every error with its position', run: async (a, io) => (await import('./validate.ts')).validateCommand(a, io) },
+  plan: { summary: 'Render offline what a push of a branch would create (--branch B)', run: async (a, io) => (await import('./plan.ts')).planCommand(a, io) },
+  backup: { summary: 'List Backups, or back up an Environment now: ls | create', run: async (a, io) => (await import('./backup.ts')).backupCommand(a, io) },
+  local: { summary: 'Run the local cluster: up | down | status | demo | build', run: async (a, io) => (await import('./local.ts')).localCommand(a, io) },
+  mover: { summary: 'Back up or restore one volume or database with restic (what backup Jobs run)', run: async (a, io) => (await import('./mover.ts')).moverCommand(a, io) },
 };
 
 export const USAGE = `Usage: grove <command> [options]

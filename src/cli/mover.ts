@@ -69,7 +69,6 @@ export async function moverCommand(argv: string[], io: CliIo): Promise<number> {
   const target = { name, kind, ...(values.path ? { path: values.path } : {}), ...(kind === 'files' ? {} : { database: databaseFromEnv(io.env, kind) }) };
 
   if (action === 'backup') {
-    await restic.ensureRepository();
     const result = await backupVolume(restic, { ...target, backup: need(values.backup, '--backup'), environment: need(values.environment, '--environment') });
     const line = JSON.stringify(result);
     io.stdout.write(`${line}\n`);

@@ -14,7 +14,7 @@ import { mkdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { VolumeBackup } from '../api/types.gen.ts';
 import { GroveError } from '../errors/index.ts';
-import type { BackupSummary, Restic, Snapshot, Tags } from './restic.ts';
+import { type BackupSummary, type Restic, ResticError, type Tags } from './restic.ts';
 
 export type VolumeKind = VolumeBackup['kind'];
 
@@ -85,21 +85,26 @@ function mysqlArgs(db: DatabaseAccess): string[] {
 /** Backs up one volume or database; returns its entry for the Backup's status. */
 export async function backupVolume(restic: Restic, req: BackupRequest): Promise<VolumeBackup> {
   const tags: Tags = { backup: req.backup, environment: req.environment, volume: req.name, kind: req.kind };
+  // One series per environment and volume: restic finds the parent snapshot by it.
+  const host = `${req.environment}.${req.name}`;
+  const once = async (): Promise<BackupSummary> => {
+    if (req.kind === 'files') return restic.backupDirectory(required(req.path, `volume ${req.name} needs a path`), tags, host);
+    return backupDump(restic, DUMP_TOOLS[req.kind], required(req.database, `${req.kind} service ${req.name} needs its connection settings`), tags, host);
+  };
   let summary: BackupSummary;
-  if (req.kind === 'files') {
-    const path = required(req.path, `volume ${req.name} needs a path`);
-    // The last snapshot of this volume is the parent: unchanged files are not even read again.
-    const previous = await restic.snapshots({ environment: req.environment, volume: req.name });
-    summary = await restic.backupDirectory(path, tags, previous.at(-1)?.id);
-  } else {
-    const tool = DUMP_TOOLS[req.kind];
-    const db = required(req.database, `${req.kind} service ${req.name} needs its connection settings`);
-    summary = await backupDump(restic, tool, db, tags);
+  try {
+    summary = await once();
+  } catch (err) {
+    // The Project's first backup: make the repository, then back up. (Asking first would cost
+    // every backup an extra opening of the repository.)
+    if (!(err instanceof ResticError) || err.kind !== 'NoRepository') throw err;
+    await restic.ensureRepository();
+    summary = await once();
   }
   return { name: req.name, kind: req.kind, snapshotId: summary.snapshotId, bytesAdded: summary.bytesAdded, bytesTotal: summary.bytesTotal, files: summary.files, durationSeconds: summary.durationSeconds };
 }
 
-async function backupDump(restic: Restic, tool: DumpTool, db: DatabaseAccess, tags: Tags): Promise<BackupSummary> {
+async function backupDump(restic: Restic, tool: DumpTool, db: DatabaseAccess, tags: Tags, host: string): Promise<BackupSummary> {
   const { command, args, env } = tool.dump(db);
   const dump = spawn(command, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = exitOf(dump, command);
@@ -107,7 +112,7 @@ async function backupDump(restic: Restic, tool: DumpTool, db: DatabaseAccess, ta
   exited.catch(() => undefined);
   let summary: BackupSummary;
   try {
-    summary = await restic.backupStream(dump.stdout, tool.filename, tags);
+    summary = await restic.backupStream(dump.stdout, tool.filename, tags, host);
   } catch (err) {
     // restic fails on an empty stream; when the dump failed first, its reason is the one to tell.
     const dumpFailure = await Promise.race([exited.then(() => undefined, (e: unknown) => e), sleep(2000).then(() => undefined)]);
@@ -125,11 +130,10 @@ async function backupDump(restic: Restic, tool: DumpTool, db: DatabaseAccess, ta
 
 /** Restores one snapshot into a volume directory or a database. */
 export async function restoreVolume(restic: Restic, target: MoverTarget, snapshotId: string): Promise<void> {
-  const snapshot = await findSnapshot(restic, snapshotId);
   if (target.kind === 'files') {
     const path = required(target.path, `volume ${target.name} needs a path`);
     await mkdir(path, { recursive: true });
-    await restic.restoreDirectory(snapshot.id, path);
+    await restic.restoreDirectory(snapshotId, path);
     return;
   }
   const tool = DUMP_TOOLS[target.kind];
@@ -137,23 +141,21 @@ export async function restoreVolume(restic: Restic, target: MoverTarget, snapsho
     // Redis: the RDB file goes into the data directory, which the server reads when it starts.
     const path = required(target.path, `${target.kind} service ${target.name} needs the path of its data directory`);
     await mkdir(path, { recursive: true });
-    await restic.restoreDirectory(snapshot.id, path);
+    await restic.restoreDirectory(snapshotId, path);
     return;
   }
   const db = required(target.database, `${target.kind} service ${target.name} needs its connection settings`);
   const { command, args, env } = tool.restore(db);
   const client = spawn(command, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['pipe', 'ignore', 'pipe'] });
   const exited = exitOf(client, command);
-  const source = restic.dump(snapshot.id, tool.filename);
-  source.stdout.pipe(client.stdin);
-  client.stdin.on('error', () => undefined);
-  await Promise.all([source.done, exited]);
-}
-
-async function findSnapshot(restic: Restic, id: string): Promise<Snapshot> {
-  const found = (await restic.snapshots()).find((s) => s.id === id || s.id.startsWith(id));
-  if (!found) throw new GroveError('NotFound', `snapshot ${id} is not in the repository`);
-  return found;
+  exited.catch(() => undefined);
+  try {
+    await restic.dump(snapshotId, tool.filename, client.stdin);
+  } finally {
+    // restic has written everything into the pipe (or failed): the client sees end of input.
+    client.stdin.end();
+  }
+  await exited;
 }
 
 function exitOf(child: ReturnType<typeof spawn>, command: string): Promise<void> {

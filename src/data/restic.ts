@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import type { Readable } from 'node:stream';
+import { spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { GroveError } from '../errors/index.ts';
 
 /** One restic repository and how to open it. */
@@ -23,6 +23,7 @@ export interface ResticRepository {
 
 /** What one backup produced, from restic's own summary. */
 export interface BackupSummary {
+  /** As restic prints it (the short form in restic 0.14); restic accepts it everywhere. */
   snapshotId: string;
   /** New data written to the repository after deduplication and compression. */
   bytesAdded: number;
@@ -69,23 +70,22 @@ export class Restic {
     return 'created';
   }
 
-  /** Backs up the contents of a directory; `parent` makes an unchanged file cost nothing to read. */
-  async backupDirectory(dir: string, tags: Tags, parent?: string): Promise<BackupSummary> {
-    const { stdout } = await this.#run(['backup', '--json', '--host', HOST, ...tagArgs(tags), ...(parent ? ['--parent', parent] : []), '.'], { cwd: dir });
-    return this.#withFullId(summaryOf(stdout));
+  /**
+   * Backs up the contents of a directory. `host` names the series (environment and volume):
+   * restic takes the series' last snapshot as the parent, so unchanged files are not read again.
+   */
+  async backupDirectory(dir: string, tags: Tags, host: string): Promise<BackupSummary> {
+    const { stdout } = await this.#run(['backup', '--json', '--host', host, ...tagArgs(tags), '.'], { cwd: dir });
+    return summaryOf(stdout);
   }
 
-  /** Backs up a stream (a database dump) as one file named `filename`. */
-  async backupStream(source: Readable, filename: string, tags: Tags): Promise<BackupSummary> {
-    const { stdout } = await this.#run(['backup', '--json', '--host', HOST, ...tagArgs(tags), '--stdin', '--stdin-filename', filename], { stdin: source });
-    return this.#withFullId(summaryOf(stdout));
-  }
-
-  /** restic's summary gives a short id; status and restores want the full one. */
-  async #withFullId(summary: BackupSummary): Promise<BackupSummary> {
-    const [snapshot] = await this.snapshots({}, [summary.snapshotId]);
-    if (!snapshot) throw new GroveError('Backup', `restic reported snapshot ${summary.snapshotId}, which the repository does not list`);
-    return { ...summary, snapshotId: snapshot.id };
+  /**
+   * Backs up a stream (a database dump) as one file named `filename`. A child process's stdout
+   * becomes restic's stdin directly, so the data never passes through this process.
+   */
+  async backupStream(source: Readable, filename: string, tags: Tags, host: string): Promise<BackupSummary> {
+    const { stdout } = await this.#run(['backup', '--json', '--host', host, ...tagArgs(tags), '--stdin', '--stdin-filename', filename], { stdin: source });
+    return summaryOf(stdout);
   }
 
   /**
@@ -96,10 +96,9 @@ export class Restic {
     await this.#run(['restore', snapshotId, '--target', target]);
   }
 
-  /** The content of a stream snapshot, for a restore to pipe into its database client. */
-  dump(snapshotId: string, filename: string): { stdout: Readable; done: Promise<void> } {
-    const child = this.#spawn(['dump', snapshotId, `/${filename}`]);
-    return { stdout: child.stdout, done: this.#finish(child, ['dump']).then(() => undefined) };
+  /** Writes the content of a stream snapshot into `destination` (a database client's stdin). */
+  async dump(snapshotId: string, filename: string, destination: Writable): Promise<void> {
+    await this.#run(['dump', snapshotId, `/${filename}`], { stdout: destination });
   }
 
   /** Snapshots carrying every one of `tags` (and among `ids`, when given), oldest first. */
@@ -120,45 +119,33 @@ export class Restic {
     await this.#run(['check', ...(opts.readData ? ['--read-data'] : [])]);
   }
 
-  #spawn(args: string[], cwd?: string): ChildProcessWithoutNullStreams {
+  /**
+   * Runs restic. `stdin` and `stdout` may be another child's pipes: restic then gets their file
+   * descriptors itself, with no copying through this process.
+   */
+  async #run(args: string[], opts: { cwd?: string; stdin?: Readable; stdout?: Writable } = {}): Promise<{ stdout: string }> {
     const cache = this.#opts.cacheDir ? ['--cache-dir', this.#opts.cacheDir] : [];
-    return spawn(this.#opts.binary ?? 'restic', [...cache, ...args], {
-      cwd,
+    const child = spawn(this.#opts.binary ?? 'restic', [...cache, ...args], {
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...this.#repo.env, RESTIC_REPOSITORY: this.#repo.location, RESTIC_PASSWORD: this.#repo.password },
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: [opts.stdin ?? 'ignore', opts.stdout ?? 'pipe', 'pipe'],
     });
-  }
-
-  async #run(args: string[], opts: { cwd?: string; stdin?: Readable } = {}): Promise<{ stdout: string }> {
-    const child = this.#spawn(args, opts.cwd);
     const out: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    if (opts.stdin) {
-      opts.stdin.pipe(child.stdin);
-      // restic stopping early closes its stdin; the source's own failure is the caller's to report.
-      child.stdin.on('error', () => undefined);
-    } else child.stdin.end();
-    await this.#finish(child, args);
-    return { stdout: Buffer.concat(out).toString('utf8') };
-  }
-
-  #finish(child: ChildProcessWithoutNullStreams, args: string[]): Promise<number> {
     const err: Buffer[] = [];
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    return new Promise((resolve, reject) => {
+    child.stdout?.on('data', (b: Buffer) => out.push(b));
+    child.stderr?.on('data', (b: Buffer) => err.push(b));
+    await new Promise<void>((resolve, reject) => {
       child.once('error', (cause) => reject(new GroveError('Backup', `cannot run restic: ${cause.message}`, { cause })));
       child.once('close', (code) => {
-        if (code === 0) return resolve(0);
+        if (code === 0) return resolve();
         reject(ResticError.from(args[0] ?? 'restic', code, Buffer.concat(err).toString('utf8'), this.#repo.location));
       });
     });
+    return { stdout: Buffer.concat(out).toString('utf8') };
   }
 }
 
-/** Every snapshot Grove makes carries the same host, so restic's parent lookup never depends on a pod's name. */
-const HOST = 'grove';
-
-export type ResticFailure = 'WrongPassword' | 'NoRepository' | 'Unreachable' | 'Incomplete' | 'Failed';
+export type ResticFailure = 'WrongPassword' | 'NoRepository' | 'NoSnapshot' | 'Unreachable' | 'Incomplete' | 'Failed';
 
 /** A restic command that failed, with what went wrong in one word and restic's own words. */
 export class ResticError extends GroveError {
@@ -181,6 +168,8 @@ export class ResticError extends GroveError {
     if (/Is there a repository at the following location|unable to open config file.*(does not exist|NoSuchKey|no such file)/is.test(text)) {
       return new ResticError('NoRepository', `restic ${command}: there is no repository at ${redactLocation(location)}`);
     }
+    const id = /no matching ID found for prefix "?([0-9a-f]+)"?|invalid id "?([^"\s]+)"?/i.exec(text);
+    if (id) return new ResticError('NoSnapshot', `restic ${command}: snapshot ${id[1] ?? id[2]} is not in ${where}`);
     if (code === 3) return new ResticError('Incomplete', `restic ${command}: some source files could not be read: ${last}`);
     return new ResticError('Failed', `restic ${command} exited with ${String(code)}: ${last || 'no output'}`);
   }

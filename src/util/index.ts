@@ -1,2 +1,2 @@
 export { globToRegExp, matchesAny } from './glob.ts';
-export { formatDuration, microTime } from './time.ts';
+export { formatAge, formatDuration, microTime } from './time.ts';

@@ -127,7 +127,9 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
           continue;
         }
         const reported = await terminationResult(deps.kube, target, job!.metadata.name as string);
-        volumes.push({ ...(reported?.snapshotId === snapshot.id ? reported : {}), name: t.name, kind: t.kind, snapshotId: snapshot.id });
+        // The mover names the snapshot as restic printed it (a prefix of the full id).
+        const confirmed = reported?.snapshotId && snapshot.id.startsWith(reported.snapshotId) ? reported : {};
+        volumes.push({ ...confirmed, name: t.name, kind: t.kind, snapshotId: snapshot.id });
       }
       if (absent.length) {
         const finished = Math.max(...jobs.map(({ job }) => Date.parse(job?.status?.completionTime ?? '') || now));

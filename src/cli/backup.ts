@@ -1,0 +1,123 @@
+/**
+ * `grove backup ls|create`: the Backups of a project namespace, read and made with the
+ * kubeconfig's own rights (the same RBAC as kubectl). Tables for people, `-o json|yaml` for
+ * machines.
+ *
+ * @module
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { API_VERSION } from '../api/crds.ts';
+import type { Backup, Environment } from '../api/types.gen.ts';
+import { GroveError } from '../errors/index.ts';
+import { kubeFromFile } from '../kube/index.ts';
+import { formatAge } from '../util/index.ts';
+import type { CliIo } from './index.ts';
+
+const HELP = `Usage: grove backup ls     [--environment E] [-n NAMESPACE] [-o table|json|yaml]
+       grove backup create --environment E [--name N] [--retain SECONDS] [-n NAMESPACE]
+
+Lists the Backups of a project namespace, or asks for one of an Environment now.
+
+Options:
+  -n, --namespace NS   The project namespace (default: default)
+  --environment E      Only this Environment's Backups; the Environment to back up
+  --name N             The new Backup's name (default: <environment>-manual-<time>)
+  --retain SECONDS     Keep the backup this long after it completes (default: until deleted)
+  -o, --output FORMAT  table (default), json or yaml
+  --kubeconfig FILE    Default: $KUBECONFIG or ~/.kube/config
+`;
+
+export async function backupCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      namespace: { type: 'string', short: 'n', default: 'default' },
+      environment: { type: 'string' },
+      name: { type: 'string' },
+      retain: { type: 'string' },
+      output: { type: 'string', short: 'o', default: 'table' },
+      kubeconfig: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    io.stdout.write(HELP);
+    return 0;
+  }
+  const [action, ...extra] = positionals;
+  if (!action || extra.length || !['ls', 'create'].includes(action)) throw new GroveError('InvalidInput', `backup takes ls or create\n\n${HELP}`);
+  if (!['table', 'json', 'yaml'].includes(values.output)) throw new GroveError('InvalidInput', `--output must be table, json or yaml (got "${values.output}")`);
+  const kube = kubeFromFile(values.kubeconfig ?? io.env.KUBECONFIG ?? join(homedir(), '.kube', 'config'));
+  const namespace = values.namespace;
+
+  if (action === 'create') {
+    const environment = values.environment;
+    if (!environment) throw new GroveError('InvalidInput', `--environment is required\n\n${HELP}`);
+    const env = await kube.get<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace, name: environment });
+    if (!env) throw new GroveError('NotFound', `Environment ${environment} does not exist in namespace ${namespace}`);
+    const retain = values.retain === undefined ? undefined : Number(values.retain);
+    if (retain !== undefined && (!Number.isInteger(retain) || retain < 60)) throw new GroveError('InvalidInput', `--retain must be a whole number of seconds, at least 60 (got "${values.retain}")`);
+    const stamp = new Date().toISOString().slice(0, 19).replace(/[-T:]/g, '').toLowerCase();
+    const backup: Backup = {
+      apiVersion: API_VERSION,
+      kind: 'Backup',
+      metadata: { name: values.name ?? `${environment}-manual-${stamp}`, namespace, labels: { 'grove.dev/project': env.spec.project, 'grove.dev/environment': environment, 'grove.dev/trigger': 'manual' } },
+      spec: { project: env.spec.project, environment, trigger: 'manual', ...(retain !== undefined ? { retentionSeconds: retain } : {}) },
+    };
+    const created = await kube.create(backup);
+    io.stdout.write(values.output === 'table' ? `Created Backup ${created.metadata.name} of ${environment}; follow it with: grove backup ls -n ${namespace} --environment ${environment}\n` : render(created, values.output));
+    return 0;
+  }
+
+  const list = await kube.list<Backup>(API_VERSION, 'Backup', { namespace, ...(values.environment ? { labelSelector: `grove.dev/environment=${values.environment}` } : {}) });
+  const items = list.items
+    .filter((b) => !values.environment || b.spec.environment === values.environment)
+    .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''));
+  if (values.output !== 'table') {
+    io.stdout.write(render({ apiVersion: 'v1', kind: 'List', items }, values.output));
+    return 0;
+  }
+  io.stdout.write(backupTable(items, Date.now()));
+  return 0;
+}
+
+/** NAME ENVIRONMENT TRIGGER READY SIZE VOLUMES EXPIRES AGE, aligned. Pure. */
+export function backupTable(items: Backup[], now: number): string {
+  const rows = items.map((b) => {
+    const ready = b.status?.conditions?.find((c) => c.type === 'Ready');
+    return [
+      b.metadata.name ?? '',
+      b.spec.environment,
+      b.spec.trigger ?? 'manual',
+      ready ? (ready.status === 'True' ? 'True' : ready.reason) : 'Pending',
+      b.status?.sizeBytes !== undefined ? humanBytes(b.status.sizeBytes) : '-',
+      String(b.status?.volumes?.length ?? '-'),
+      b.status?.expiresAt ? `in ${formatAge(Date.parse(b.status.expiresAt) - now)}` : '-',
+      b.metadata.creationTimestamp ? formatAge(now - Date.parse(b.metadata.creationTimestamp)) : '-',
+    ];
+  });
+  const header = ['NAME', 'ENVIRONMENT', 'TRIGGER', 'READY', 'SIZE', 'VOLUMES', 'EXPIRES', 'AGE'];
+  if (rows.length === 0) return 'No backups.\n';
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+function humanBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)}${units[unit]}`;
+}
+
+function render(value: unknown, format: string): string {
+  return format === 'json' ? `${JSON.stringify(value, null, 2)}\n` : stringify(value);
+}
