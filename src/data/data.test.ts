@@ -129,3 +129,22 @@ describe('grove backup ls table', () => {
     expect(backupTable([], now)).toBe('No backups.\n');
   });
 });
+
+describe('ResticError.from', () => {
+  const where = 's3:http://127.0.0.1:9000/b/grove/restic/team/shop';
+  it.each([
+    ['Fatal: wrong password or no key found', 'WrongPassword', `restic backup: the password does not open the restic repository at ${where}`],
+    ['Fatal: unable to open config file: Stat: Get "http://127.0.0.1:1/b/?location=": dial tcp 127.0.0.1:1: connect: connection refused\nIs there a repository at the following location?\ns3:…', 'Unreachable', `restic backup: cannot use the restic repository at ${where}: unable to open config file: Stat: Get "http://127.0.0.1:1/b/?location=": dial tcp 127.0.0.1:1: connect: connection refused`],
+    ['Fatal: unable to open config file: Stat: The specified key does not exist.\nIs there a repository at the following location?', 'NoRepository', `restic backup: there is no repository at ${where}`],
+    ['Fatal: invalid id "deadbeef": no matching ID found for prefix "deadbeef"', 'NoSnapshot', `restic backup: snapshot deadbeef is not in the restic repository at ${where}`],
+  ])('%s → %s', async (stderr, kind, message) => {
+    const { ResticError } = await import('./restic.ts');
+    const err = ResticError.from('backup', 1, stderr, where);
+    expect([err.kind, err.message]).toEqual([kind, message]);
+  });
+
+  it('never repeats credentials written into a location', async () => {
+    const { ResticError } = await import('./restic.ts');
+    expect(ResticError.from('init', 1, 'Fatal: wrong password', 's3:http://key:secret@host/b').message).not.toContain('secret');
+  });
+});
