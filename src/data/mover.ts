@@ -149,12 +149,8 @@ export async function restoreVolume(restic: Restic, target: MoverTarget, snapsho
   const client = spawn(command, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['pipe', 'ignore', 'pipe'] });
   const exited = exitOf(client, command);
   exited.catch(() => undefined);
-  try {
-    await restic.dump(snapshotId, tool.filename, client.stdin);
-  } finally {
-    // restic has written everything into the pipe (or failed): the client sees end of input.
-    client.stdin.end();
-  }
+  // restic writes into the client's stdin itself; the client sees the end when restic exits.
+  await restic.dump(snapshotId, tool.filename, client.stdin);
   await exited;
 }
 

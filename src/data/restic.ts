@@ -130,6 +130,10 @@ export class Restic {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...this.#repo.env, RESTIC_REPOSITORY: this.#repo.location, RESTIC_PASSWORD: this.#repo.password },
       stdio: [opts.stdin ?? 'ignore', opts.stdout ?? 'pipe', 'pipe'],
     });
+    // The child has its own copies of handed-over pipes; this process's copies would keep a
+    // reader from seeing the end of its input, and the writer's 'close' from ever coming.
+    opts.stdin?.destroy();
+    opts.stdout?.destroy();
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout?.on('data', (b: Buffer) => out.push(b));
