@@ -95,67 +95,25 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   });
   const backupStores = new Controller({ name: 'backupstore', reconcile: backupStoreReconciler({ kube, clock }), clock, log, metrics, workers: 1 });
   const scope = opts.namespace ? { namespace: opts.namespace } : {};
+  // Grove's own kinds, cached without managedFields; `onChange` says which changes reconcile what.
+  const own = (kind: string, onChange: (key: string, obj: KubeObject, deleted: boolean, previous: KubeObject | undefined) => void): Informer =>
+    new Informer({ kube, apiVersion: API_VERSION, kind, transform: withoutManagedFields, clock, log, ...scope, onChange });
+  /** Status-only updates (our own writes, mostly) are not a reason to reconcile again. */
+  const onSpecChange = (controller: Controller) => (key: string, obj: KubeObject, deleted: boolean, previous: KubeObject | undefined) => {
+    if (!deleted && (!previous || specOrAnnotationsChanged(previous, obj))) controller.enqueue(key);
+  };
   const informers = [
-    new Informer({
-      kube,
-      apiVersion: API_VERSION,
-      kind: 'Project',
-      transform: withoutManagedFields,
-      clock,
-      log,
-      ...scope,
-      onChange: (key, obj, deleted, previous) => {
-        if (deleted || !previous || specOrAnnotationsChanged(previous, obj)) projects.enqueue(key);
-      },
+    own('Project', (key, obj, deleted, previous) => {
+      if (deleted || !previous || specOrAnnotationsChanged(previous, obj)) projects.enqueue(key);
     }),
-    new Informer({
-      kube,
-      apiVersion: API_VERSION,
-      kind: 'Environment',
-      transform: withoutManagedFields,
-      clock,
-      log,
-      ...scope,
-      onChange: (key, obj, deleted, previous) => {
-        if (deleted) {
-          // A Git-driven Environment deleted by hand comes back while its branch exists.
-          projects.enqueue(`${obj.metadata.namespace}/${(obj as Environment).spec.project}`);
-          return;
-        }
-        if (!previous || specOrAnnotationsChanged(previous, obj)) environments.enqueue(key);
-      },
+    own('Environment', (key, obj, deleted, previous) => {
+      // A Git-driven Environment deleted by hand comes back while its branch exists.
+      if (deleted) projects.enqueue(`${obj.metadata.namespace}/${(obj as Environment).spec.project}`);
+      else onSpecChange(environments)(key, obj, deleted, previous);
     }),
+    own('BackupStore', onSpecChange(backupStores)),
+    own('Backup', onSpecChange(backups)),
   ];
-
-  informers.push(
-    new Informer({
-      kube,
-      apiVersion: API_VERSION,
-      kind: 'BackupStore',
-      transform: withoutManagedFields,
-      clock,
-      log,
-      ...scope,
-      onChange: (key, obj, deleted, previous) => {
-        if (!deleted && (!previous || specOrAnnotationsChanged(previous, obj))) backupStores.enqueue(key);
-      },
-    }),
-  );
-
-  informers.push(
-    new Informer({
-      kube,
-      apiVersion: API_VERSION,
-      kind: 'Backup',
-      transform: withoutManagedFields,
-      clock,
-      log,
-      ...scope,
-      onChange: (key, obj, deleted, previous) => {
-        if (!deleted && (!previous || specOrAnnotationsChanged(previous, obj))) backups.enqueue(key);
-      },
-    }),
-  );
 
   // Children of Environments live in their own namespaces; their labels lead back to the owner.
   // A child that changes (rolls out, is edited or deleted) gets its Environment reconciled. The
