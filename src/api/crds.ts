@@ -292,6 +292,7 @@ const environmentStatus = obj('Observed state of the Environment.', {
   ),
   'lastActivityTime?': time('Last push, renewal or API call.'),
   'expiresAt?': time('When the Environment will be deleted for inactivity.'),
+  'lastScheduledBackupTime?': time('The schedule slot of the last Backup made for the manifest\'s backup schedule.'),
   'actor?': actor,
   'lineage?': lineage,
 });

@@ -148,6 +148,8 @@ export interface EnvironmentStatus {
   lastActivityTime?: string;
   /** When the Environment will be deleted for inactivity. */
   expiresAt?: string;
+  /** The schedule slot of the last Backup made for the manifest's backup schedule. */
+  lastScheduledBackupTime?: string;
   /** Who caused an action and for whom, from commit trailers, the webhook or the Kubernetes user. */
   actor?: Actor;
   /** Where each volume's data came from. */

@@ -43,6 +43,12 @@ describe('scheduledBackup', () => {
     expect(a.due?.name).toBe(b.due?.name);
   });
 
+  it('serves a slot once: not again after its Backup expired and was collected', () => {
+    const served = { ...env('production'), status: { lastScheduledBackupTime: '2026-11-22T03:00:00.000Z' } };
+    expect(scheduledBackup(served, nightly, at('2026-11-22T23:00:00Z'))).toEqual({ nextAt: at('2026-11-23T03:00:00Z') });
+    expect(scheduledBackup(served, nightly, at('2026-11-23T03:00:00Z')).due?.name).toBe('shop-main-202611230300');
+  });
+
   it('applies to production by default', () => {
     expect(backupsApply(nightly, 'production')).toBe(true);
     expect(backupsApply(nightly, 'development')).toBe(false);

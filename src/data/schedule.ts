@@ -4,7 +4,8 @@
  * of each slot has a deterministic name, so a restart (or two reconciles racing) never makes a
  * slot's Backup twice — the second create is a conflict, not a duplicate.
  *
- * Only the latest slot is caught up: an operator that was down for a week takes one backup, not
+ * The status records the last slot served, so a slot is never served twice even after its
+ * Backup expired and was collected. Only the latest slot is caught up: an operator that was down for a week takes one backup, not
  * seven.
  *
  * @module
@@ -34,7 +35,10 @@ export function scheduledBackup(env: Environment, backups: Backups | undefined, 
   const nextAt = nextRun(parsed.cron, now);
   const slot = previousRun(parsed.cron, now);
   const created = Date.parse(env.metadata.creationTimestamp ?? '') || now;
-  if (slot === undefined || slot < created) return nextAt === undefined ? {} : { nextAt };
+  // A slot is served once: the time of the last one served is stored in the status, so a Backup
+  // deleted later (expired, or by hand) is not made again.
+  const served = Date.parse(env.status?.lastScheduledBackupTime ?? '') || Number.NEGATIVE_INFINITY;
+  if (slot === undefined || slot < created || slot <= served) return nextAt === undefined ? {} : { nextAt };
   const retentionSeconds = backups.retain ? parseDuration(backups.retain) : undefined;
   return { due: { name: scheduledBackupName(env.metadata.name ?? '', slot), slot, ...(retentionSeconds !== undefined ? { retentionSeconds } : {}) }, ...(nextAt !== undefined ? { nextAt } : {}) };
 }

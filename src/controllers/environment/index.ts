@@ -168,7 +168,7 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
       }
       status.conditions = removeCondition(status.conditions, CONDITIONS.reconciling);
       mark(CONDITIONS.ready, 'True', REASONS.ready, `Revision ${revision.slice(0, 12)} is available${plan.urls[0] ? ` at ${plan.urls[0].url}` : ''}`);
-      const nextBackupAt = project.spec.backupStoreRef ? await ensureScheduledBackup(deps.kube, read, env, manifest.backups, deps.clock.now(), log) : undefined;
+      const nextBackupAt = project.spec.backupStoreRef ? await ensureScheduledBackup(deps.kube, read, env, status, manifest.backups, deps.clock.now(), log) : undefined;
       return { requeueAfterMs: Math.min(resyncMs, nextBackupAt === undefined ? resyncMs : Math.max(1000, nextBackupAt - deps.clock.now())) };
     } catch (err) {
       const reason = err instanceof ReconcileError ? err.reason : 'ReconcileFailed';
@@ -202,17 +202,19 @@ function manifestHasDeployHook(manifest: { applications: Record<string, { hooks?
 }
 
 /** Creates the Backup of the current schedule slot if it has none; returns when the next slot comes. */
-async function ensureScheduledBackup(kube: Kube, read: Read, env: Environment, backups: Backups | undefined, now: number, log: Logger): Promise<number | undefined> {
+async function ensureScheduledBackup(kube: Kube, read: Read, env: Environment, status: EnvironmentStatus, backups: Backups | undefined, now: number, log: Logger): Promise<number | undefined> {
   const { due, nextAt } = scheduledBackup(env, backups, now);
-  if (due && !(await read({ apiVersion: API_VERSION, kind: 'Backup', namespace: env.metadata.namespace, name: due.name }))) {
+  if (!due) return nextAt;
+  if (!(await read({ apiVersion: API_VERSION, kind: 'Backup', namespace: env.metadata.namespace, name: due.name }))) {
     try {
       await kube.create(backupFor(env, due.name, 'scheduled', due.retentionSeconds));
       log.info({ backup: due.name }, 'Created a scheduled backup');
     } catch (err) {
-      // Another reconcile created this slot's Backup first: exactly once is kept by the name.
+      // Another reconcile created this slot's Backup first: the name keeps it to one.
       if (!isConflict(err)) throw err;
     }
   }
+  status.lastScheduledBackupTime = new Date(due.slot).toISOString();
   return nextAt;
 }
 
