@@ -17,7 +17,7 @@ import type { KubeObject } from '../../api/meta.ts';
 import { environmentNamespace } from '../../api/names.ts';
 import type { Backup, BackupStatus, BackupStore, Environment, Project, VolumeBackup } from '../../api/types.gen.ts';
 import { backupTargets, MOVER_SECRET, moverJob, moverJobName } from '../../data/jobs.ts';
-import { Restic } from '../../data/restic.ts';
+import { Restic, type ResticRepository } from '../../data/restic.ts';
 import { repositoryOf } from '../../data/store.ts';
 import { messageOf, ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
@@ -63,7 +63,8 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
     try {
       const project = await deps.kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: backup.spec.project });
       if (!project) throw new ReconcileError('ProjectNotFound', `Project ${backup.spec.project} does not exist`, 'wait', { requeueAfterMs: 60_000 });
-      const restic = await resticFor(deps, project);
+      const repo = repositoryOf(await resolveStore(deps.kube, await storeOf(deps.kube, project)), namespace, project.metadata.name as string);
+      const restic = resticFor(deps, repo);
 
       if (ready?.status === 'True') return await collect(deps, backup, restic, now, log);
       if (ready?.reason === BACKUP_REASONS.failed || ready?.reason === BACKUP_REASONS.environmentNotFound) return {};
@@ -84,8 +85,6 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
         status.branch = env.spec.branch;
         status.revision = revision;
         await restic.ensureRepository();
-        const access = await resolveStore(deps.kube, await storeOf(deps.kube, project));
-        const repo = repositoryOf(access, namespace, project.metadata.name as string);
         await deps.kube.apply(
           {
             apiVersion: 'v1',
@@ -174,9 +173,8 @@ async function storeOf(kube: Kube, project: Project): Promise<BackupStore> {
   return store;
 }
 
-async function resticFor(deps: BackupControllerDeps, project: Project): Promise<Restic> {
-  const access = await resolveStore(deps.kube, await storeOf(deps.kube, project));
-  return new Restic(repositoryOf(access, project.metadata.namespace as string, project.metadata.name as string), {
+function resticFor(deps: BackupControllerDeps, repo: ResticRepository): Restic {
+  return new Restic(repo, {
     ...(deps.resticBinary ? { binary: deps.resticBinary } : {}),
     ...(deps.resticCacheDir ? { cacheDir: deps.resticCacheDir } : {}),
   });
