@@ -8,9 +8,11 @@
  * @module
  */
 import { spawn } from 'node:child_process';
-import { access, appendFile, copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { access, appendFile, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { GroveError } from '../errors/index.ts';
 import { formatDuration } from '../util/index.ts';
 import { type Component, COMPONENTS, KUBERNETES_VERSION, versionLdflags } from './components.ts';
@@ -37,9 +39,16 @@ export async function goVersion(): Promise<string> {
   return stdout.trim();
 }
 
-export function componentDir(cacheDir: string, c: Component, go: string): string {
-  return join(cacheDir, `${c.name}@${c.version}-${go}`);
+/** `digest` identifies the source of a Grove program, whose version alone may lag behind edits. */
+export function componentDir(cacheDir: string, c: Component, go: string, digest?: string): string {
+  return join(cacheDir, `${c.name}@${c.version}${digest ? `+${digest}` : ''}-${go}`);
 }
+
+/**
+ * Grove's own Go programs (recipe kind `source`). Resolved from the package root, so the same
+ * path holds when this module runs from `dist/`.
+ */
+const GO_SOURCE_DIR = fileURLToPath(new URL('../../src/local/', import.meta.url));
 
 /**
  * Returns the path of each component's binary, building those not yet cached.
@@ -50,22 +59,22 @@ export async function ensureBinaries(components: readonly Component[], opts: Bui
     throw new GroveError('BuildFailed', 'Go is needed to build the local cluster (https://go.dev/doc/install); `go env GOVERSION` failed', { cause });
   });
   const paths = new Map<string, string>();
-  const missing: Component[] = [];
+  const missing: Array<{ c: Component; dir: string }> = [];
   for (const c of components) {
-    const bin = join(componentDir(opts.cacheDir, c, go), c.name);
+    const dir = componentDir(opts.cacheDir, c, go, c.recipe.kind === 'source' ? (await goSource(c.recipe.dir)).digest : undefined);
+    const bin = join(dir, c.name);
     paths.set(c.name, bin);
-    if (!(await exists(bin))) missing.push(c);
+    if (!(await exists(bin))) missing.push({ c, dir });
   }
   if (missing.length > 0) {
-    opts.progress(`Building ${missing.map((c) => `${c.name}@${c.version}`).join(', ')} with ${go} (first time only; cached in ${opts.cacheDir})`);
+    opts.progress(`Building ${missing.map(({ c }) => `${c.name}@${c.version}`).join(', ')} with ${go} (first time only; cached in ${opts.cacheDir})`);
   }
-  for (const c of missing) await buildComponent(c, go, opts);
+  for (const { c, dir } of missing) await buildComponent(c, dir, go, opts);
   return paths;
 }
 
-async function buildComponent(c: Component, go: string, opts: BuildOptions): Promise<void> {
+async function buildComponent(c: Component, finalDir: string, go: string, opts: BuildOptions): Promise<void> {
   const started = performance.now();
-  const finalDir = componentDir(opts.cacheDir, c, go);
   const tmpDir = `${finalDir}.tmp-${process.pid}`;
   await rm(tmpDir, { recursive: true, force: true });
   await mkdir(tmpDir, { recursive: true });
@@ -73,16 +82,24 @@ async function buildComponent(c: Component, go: string, opts: BuildOptions): Pro
   try {
     if (c.recipe.kind === 'kubernetes') {
       const wrapper = await ensureKubernetesWrapper(opts);
-      if (c.recipe.module) await checkResolvedVersion(wrapper, c.recipe.module, c.version);
+      if (c.recipe.module) await checkResolvedVersion(wrapper, c.recipe.module, c.version, `Kubernetes ${KUBERNETES_VERSION}`);
       const ldflags = `-s -w${c.recipe.stamp ? ` ${versionLdflags(c.version)}` : ''}`;
       await goWithProgress(label, ['build', '-v', '-trimpath', '-ldflags', ldflags, '-o', join(tmpDir, c.name), c.recipe.pkg], wrapper, {}, opts);
+    } else if (c.recipe.kind === 'csi' || c.recipe.kind === 'source') {
+      const wrapper = await ensureCsiWrapper(opts);
+      if (c.recipe.kind === 'csi') await checkResolvedVersion(wrapper, c.recipe.module, c.version, 'the CSI build module');
+      const pkg = c.recipe.kind === 'csi' ? c.recipe.pkg : `${CSI_WRAPPER_MODULE}/${c.recipe.dir}`;
+      // Each of these mains reports `main.version` (`--version`, logs, GetPluginInfo); release builds stamp it.
+      const stamp = c.recipe.kind === 'source' ? `${c.version}+${(await goSource(c.recipe.dir)).digest}` : c.version;
+      const ldflags = `-s -w -X main.version=${stamp}`;
+      await goWithProgress(label, ['build', '-v', '-trimpath', '-ldflags', ldflags, '-o', join(tmpDir, c.name), pkg], wrapper, {}, opts);
     } else {
       await goWithProgress(label, ['install', '-v', '-trimpath', '-ldflags', '-s -w', `${c.recipe.pkg}@${c.version}`], opts.cacheDir, { GOBIN: tmpDir }, opts);
       const built = join(tmpDir, basename(c.recipe.pkg));
       if (built !== join(tmpDir, c.name)) await rename(built, join(tmpDir, c.name));
     }
     if (c.files?.length) {
-      const dir = await moduleDir(c.recipe.kind === 'install' ? c.recipe.module : c.recipe.pkg, c.version, opts.cacheDir);
+      const dir = await moduleDir(c.filesModule ?? filesModuleOf(c), c.version, opts.cacheDir);
       for (const file of c.files) await copyFile(join(dir, file), join(tmpDir, basename(file)));
     }
     await rm(finalDir, { recursive: true, force: true });
@@ -114,20 +131,9 @@ async function ensureKubernetesWrapper(opts: BuildOptions): Promise<string> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'go.mod'), 'module grove.local/k8sbin\n\ngo 1.26.0\n');
-  const info = JSON.parse((await run('go', ['mod', 'download', '-json', `k8s.io/kubernetes@${KUBERNETES_VERSION}`], { cwd: dir })).stdout) as { GoMod: string };
-  const upstream = await readFile(info.GoMod, 'utf8');
-  const staging = [...upstream.matchAll(/^\s*(k8s\.io\/\S+) => \.\/staging\/src\//gm)].map((m) => m[1] as string);
-  if (staging.length === 0) throw new GroveError('BuildFailed', `found no staging modules in ${info.GoMod}`);
-  const stagingVersion = KUBERNETES_VERSION.replace(/^v1\./, 'v0.');
   await run(
     'go',
-    [
-      'mod',
-      'edit',
-      `-require=k8s.io/kubernetes@${KUBERNETES_VERSION}`,
-      ...staging.map((m) => `-replace=${m}=${m}@${stagingVersion}`),
-      ...tools.map((t) => `-tool=${t}`),
-    ],
+    ['mod', 'edit', `-require=k8s.io/kubernetes@${KUBERNETES_VERSION}`, ...(await stagingReplaces(dir)), ...tools.map((t) => `-tool=${t}`)],
     { cwd: dir },
   );
   await run('go', ['mod', 'tidy'], { cwd: dir });
@@ -135,11 +141,112 @@ async function ensureKubernetesWrapper(opts: BuildOptions): Promise<string> {
   return dir;
 }
 
-/** etcd is built at whatever version the Kubernetes graph selects; refuse a silent change. */
-async function checkResolvedVersion(wrapper: string, module: string, expected: string): Promise<void> {
+/**
+ * `go mod edit` arguments that pin every staging module of Kubernetes to the published tag of
+ * KUBERNETES_VERSION, read from the release's go.mod.
+ */
+async function stagingReplaces(cwd: string): Promise<string[]> {
+  const info = JSON.parse((await run('go', ['mod', 'download', '-json', `k8s.io/kubernetes@${KUBERNETES_VERSION}`], { cwd })).stdout) as { GoMod: string };
+  const upstream = await readFile(info.GoMod, 'utf8');
+  const staging = [...upstream.matchAll(/^\s*(k8s\.io\/\S+) => \.\/staging\/src\//gm)].map((m) => m[1] as string);
+  if (staging.length === 0) throw new GroveError('BuildFailed', `found no staging modules in ${info.GoMod}`);
+  const stagingVersion = KUBERNETES_VERSION.replace(/^v1\./, 'v0.');
+  return staging.map((m) => `-replace=${m}=${m}@${stagingVersion}`);
+}
+
+const CSI_WRAPPER_MODULE = 'grove.local/csibin';
+
+/**
+ * A Go module that requires the kubernetes-csi modules of the `csi` components and holds Grove's
+ * `source` programs. The sidecars' own go.mod files pin the staging modules to the Kubernetes
+ * release they were made with; here they follow KUBERNETES_VERSION, as the cluster does. A
+ * sidecar's replace of one of its nested modules by a local path (external-snapshotter's
+ * `client/v8 => ./client`) becomes that nested module at the sidecar's tag, which is how the
+ * repository tags both.
+ */
+async function ensureCsiWrapper(opts: BuildOptions): Promise<string> {
+  const dir = join(opts.cacheDir, 'build', `csi@kubernetes-${KUBERNETES_VERSION}`);
+  const modules = new Map<string, string>();
+  const tools: string[] = [];
+  const sources: Array<{ dir: string; files: Map<string, string>; digest: string }> = [];
+  for (const c of COMPONENTS) {
+    if (c.recipe.kind === 'csi') {
+      const pinned = modules.get(c.recipe.module);
+      if (pinned && pinned !== c.version) throw new GroveError('BuildFailed', `${c.recipe.module} is pinned at both ${pinned} and ${c.version}`);
+      modules.set(c.recipe.module, c.version);
+      tools.push(c.recipe.pkg);
+    } else if (c.recipe.kind === 'source') {
+      sources.push({ dir: c.recipe.dir, ...(await goSource(c.recipe.dir)) });
+      tools.push(`${CSI_WRAPPER_MODULE}/${c.recipe.dir}`);
+    }
+  }
+  tools.sort();
+  const key = JSON.stringify({ kubernetes: KUBERNETES_VERSION, modules: [...modules].sort(), tools, sources: sources.map((s) => [s.dir, s.digest]) });
+  if ((await readFile(join(dir, 'grove-key.json'), 'utf8').catch(() => '')) === key) return dir;
+
+  opts.progress('Preparing the CSI build module');
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'go.mod'), `module ${CSI_WRAPPER_MODULE}\n\ngo 1.26.0\n`);
+  for (const s of sources) {
+    await mkdir(join(dir, s.dir));
+    for (const [name, text] of s.files) await writeFile(join(dir, s.dir, name), text);
+  }
+  const nested: string[] = [];
+  for (const [module, version] of modules) {
+    const info = JSON.parse((await run('go', ['mod', 'download', '-json', `${module}@${version}`], { cwd: dir })).stdout) as { GoMod: string };
+    const upstream = await readFile(info.GoMod, 'utf8');
+    const family = `${module.replace(/\/v\d+$/, '')}/`;
+    for (const [, path] of upstream.matchAll(/^\s*(?:replace\s+)?(\S+) => \.\/\S+[ \t]*$/gm)) {
+      if (path?.startsWith(family)) nested.push(`-replace=${path}=${path}@${version}`);
+    }
+  }
+  await run(
+    'go',
+    ['mod', 'edit', ...[...modules].map(([m, v]) => `-require=${m}@${v}`), ...(await stagingReplaces(dir)), ...nested, ...tools.map((t) => `-tool=${t}`)],
+    { cwd: dir },
+  );
+  await run('go', ['mod', 'tidy'], { cwd: dir });
+  await writeFile(join(dir, 'grove-key.json'), key);
+  return dir;
+}
+
+/** The `.go` files of one of Grove's own programs, and a digest of them for cache keys. */
+async function goSource(dir: string): Promise<{ files: Map<string, string>; digest: string }> {
+  const path = join(GO_SOURCE_DIR, dir);
+  const names = (await readdir(path)).filter((f) => f.endsWith('.go')).sort();
+  if (names.length === 0) throw new GroveError('BuildFailed', `no Go files in ${path}`);
+  const files = new Map<string, string>();
+  const hash = createHash('sha256');
+  for (const name of names) {
+    const text = await readFile(join(path, name), 'utf8');
+    files.set(name, text);
+    hash.update(`${name}\0${text}\0`);
+  }
+  return { files, digest: hash.digest('hex').slice(0, 12) };
+}
+
+/** Where `files` come from when the component names no other module. */
+function filesModuleOf(c: Component): string {
+  switch (c.recipe.kind) {
+    case 'install':
+    case 'csi':
+      return c.recipe.module;
+    case 'kubernetes':
+      return c.recipe.module ?? c.recipe.pkg;
+    case 'source':
+      throw new GroveError('BuildFailed', `${c.name} is built from Grove's source and has no module to copy files from`);
+  }
+}
+
+/**
+ * etcd is built at whatever version the Kubernetes graph selects, and a sidecar could be raised
+ * by another's requirements; refuse a silent change.
+ */
+async function checkResolvedVersion(wrapper: string, module: string, expected: string, graph: string): Promise<void> {
   const resolved = (await run('go', ['list', '-m', '-f', '{{.Version}}', module], { cwd: wrapper })).stdout.trim();
   if (resolved !== expected) {
-    throw new GroveError('BuildFailed', `Kubernetes ${KUBERNETES_VERSION} selects ${module} ${resolved}, but ${expected} is pinned: update components.ts`);
+    throw new GroveError('BuildFailed', `${graph} selects ${module} ${resolved}, but ${expected} is pinned: update components.ts`);
   }
 }
 

@@ -7,10 +7,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { dirname, extname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
@@ -20,7 +20,7 @@ import { type Kube, kubeFromFile } from '../kube/index.ts';
 import { formatDuration } from '../util/index.ts';
 import { type Progress, ensureBinaries } from './build.ts';
 import { generatePki, type Pki } from './certs.ts';
-import { componentsForTier, KUBERNETES_VERSION, type Tier, tierIncludes } from './components.ts';
+import { component, componentsForTier, KUBERNETES_VERSION, type Tier, tierIncludes } from './components.ts';
 import { freePorts, isRunning, logTail, type ProcessRecord, startProcess, stopProcess } from './processes.ts';
 
 export interface ClusterOptions {
@@ -48,12 +48,20 @@ export interface ClusterState {
   processes: ProcessRecord[];
   minio?: { url: string; accessKey: string; secretKey: string };
   git?: { url: string; root: string; accessLog: string };
+  /**
+   * The CSI driver of tier C and the classes that use it. A volume's files are on the host in
+   * `<stateDir>/<volumeHandle>` (see `csiVolumePath`), where the handle is its PV's
+   * `spec.csi.volumeHandle`; a snapshot's copy is in `<stateDir>/<snapshotHandle>.snap`.
+   */
+  csi?: { driver: string; storageClass: string; snapshotClass: string; stateDir: string };
   /** Set once every component is ready. */
   ready: boolean;
 }
 
 const STATE_FILE = 'state.json';
 const FIELD_MANAGER = 'grove-local';
+const CSI_DRIVER = 'hostpath.csi.k8s.io';
+const CSI_CLASS = 'csi-hostpath';
 
 /** The CRD manifests shipped with Grove. */
 export const CRD_DIR = fileURLToPath(new URL('../../crds/', import.meta.url));
@@ -166,7 +174,8 @@ export async function up(opts: ClusterOptions): Promise<ClusterState> {
         '--kube-api-burst=400',
       ]);
       const kwokDir = dirname(bin('kwok'));
-      const stages = ['node-initialize', 'node-heartbeat-with-lease', 'pod-ready', 'pod-complete', 'pod-delete', 'pvc-provision', 'pv-bind', 'pv-delete', 'pvc-delete'];
+      const stages = ['node-initialize', 'node-heartbeat-with-lease', 'pod-ready', 'pod-delete', 'pvc-provision', 'pv-bind', 'pv-delete', 'pvc-delete'];
+      const podComplete = await moverPodsLeftRunning(join(kwokDir, 'pod-complete.yaml'), join(opts.dir, 'kwok-pod-complete.yaml'));
       const kwok = await start('kwok', bin('kwok'), [
         `--kubeconfig=${state.kubeconfig}`,
         '--manage-all-nodes=false',
@@ -176,6 +185,7 @@ export async function up(opts: ClusterOptions): Promise<ClusterState> {
         '--cidr=10.244.0.0/16',
         '--node-lease-duration-seconds=40',
         ...stages.map((s) => `--config=${join(kwokDir, `${s}.yaml`)}`),
+        `--config=${podComplete}`,
       ]);
       await waitReady(kcm, () => httpOk(`https://127.0.0.1:${kcmPort}/healthz`, { insecure: true }), opts.progress);
       await waitReady(scheduler, () => httpOk(`https://127.0.0.1:${schedPort}/healthz`, { insecure: true }), opts.progress);
@@ -207,6 +217,8 @@ export async function up(opts: ClusterOptions): Promise<ClusterState> {
       await writeState(state);
       await waitReady(minio, () => httpOk(`${state.minio?.url}/minio/health/ready`), opts.progress);
       await waitReady(git, () => httpOk(`${state.git?.url}/healthz`), opts.progress);
+      state.csi = await startCsi({ kube, kubeconfig: state.kubeconfig, dir: join(opts.dir, 'csi'), bin, start, progress: opts.progress });
+      await writeState(state);
     }
 
     state.ready = true;
@@ -219,6 +231,111 @@ export async function up(opts: ClusterOptions): Promise<ClusterState> {
     await writeState({ ...state, processes: [] });
     throw err;
   }
+}
+
+interface CsiContext {
+  kube: Kube;
+  kubeconfig: string;
+  /** Holds the driver's socket and its state directory. */
+  dir: string;
+  bin: (name: string) => string;
+  start: (name: string, command: string, args: string[]) => Promise<ProcessRecord>;
+  progress: Progress;
+}
+
+/**
+ * The CSI driver, external-provisioner and the snapshotter as host processes, with the snapshot
+ * CRDs and the classes that use them. Nothing mounts a volume (there is no kubelet); creating,
+ * snapshotting and restoring volumes are controller operations, and those copy real files.
+ */
+async function startCsi(ctx: CsiContext): Promise<NonNullable<ClusterState['csi']>> {
+  const crdDir = dirname(ctx.bin('snapshot-controller'));
+  const crds = (await Promise.all((component('snapshot-controller').files ?? []).map((f) => yamlObjects(join(crdDir, basename(f)))))).flat();
+  await installManifests(ctx.kube, crds);
+  await waitForCrds(ctx.kube, crds, 'the snapshot CRDs');
+
+  const socket = join(ctx.dir, 'csi.sock');
+  // sockaddr_un holds 108 bytes; past that the driver could only fail to listen.
+  if (Buffer.byteLength(socket) > 107) throw new GroveError('InvalidInput', `the state directory's path is too long for the CSI socket ${socket}; choose a shorter one`);
+  const stateDir = join(ctx.dir, 'state');
+  const driver = await ctx.start('csi-hostpath', ctx.bin('csi-hostpath'), [`--endpoint=unix://${socket}`, `--statedir=${stateDir}`, `--drivername=${CSI_DRIVER}`]);
+  await waitReady(driver, () => fileExists(socket), ctx.progress);
+
+  const [provisionerPort, controllerPort, snapshotterPort] = await freePorts(3);
+  // The sidecars serve metrics only once they have connected to the driver, the snapshot
+  // controller once it has found its CRDs: a metrics answer is their readiness.
+  const sidecars = [
+    await ctx.start('csi-provisioner', ctx.bin('csi-provisioner'), [
+      `--csi-address=${socket}`,
+      `--kubeconfig=${ctx.kubeconfig}`,
+      `--http-endpoint=127.0.0.1:${provisionerPort}`,
+      '--v=2',
+    ]),
+    await ctx.start('snapshot-controller', ctx.bin('snapshot-controller'), [`--kubeconfig=${ctx.kubeconfig}`, `--http-endpoint=127.0.0.1:${controllerPort}`, '--v=2']),
+    await ctx.start('csi-snapshotter', ctx.bin('csi-snapshotter'), [
+      `--csi-address=${socket}`,
+      `--kubeconfig=${ctx.kubeconfig}`,
+      `--http-endpoint=127.0.0.1:${snapshotterPort}`,
+      '--v=2',
+    ]),
+  ];
+  const ports = [provisionerPort, controllerPort, snapshotterPort];
+  for (const [i, rec] of sidecars.entries()) await waitReady(rec, () => httpOk(`http://127.0.0.1:${ports[i]}/metrics`), ctx.progress);
+
+  const objects: Array<KubeObject & Record<string, unknown>> = [
+    {
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'CSIDriver',
+      metadata: { name: CSI_DRIVER },
+      spec: { attachRequired: false, podInfoOnMount: true, volumeLifecycleModes: ['Persistent'] },
+    },
+    {
+      // Not the default class: kwok's simulated volumes stay the default, since most tests need a
+      // bound PVC and no data.
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'StorageClass',
+      metadata: { name: CSI_CLASS },
+      provisioner: CSI_DRIVER,
+      volumeBindingMode: 'Immediate',
+      reclaimPolicy: 'Delete',
+      allowVolumeExpansion: true,
+    },
+    {
+      apiVersion: 'snapshot.storage.k8s.io/v1',
+      kind: 'VolumeSnapshotClass',
+      metadata: { name: CSI_CLASS },
+      driver: CSI_DRIVER,
+      deletionPolicy: 'Delete',
+    },
+  ];
+  await installManifests(ctx.kube, objects);
+  return { driver: CSI_DRIVER, storageClass: CSI_CLASS, snapshotClass: CSI_CLASS, stateDir };
+}
+
+/**
+ * The host directory that holds the files of a volume of the local cluster's CSI driver, from
+ * its PV's `spec.csi.volumeHandle`.
+ */
+export function csiVolumePath(state: ClusterState, volumeHandle: string): string {
+  if (!state.csi) throw new GroveError('NotFound', `the local cluster runs no CSI driver at tier ${state.tier.toUpperCase()}`);
+  if (volumeHandle === '' || basename(volumeHandle) !== volumeHandle || volumeHandle.startsWith('.')) {
+    throw new GroveError('InvalidInput', `not a volume handle of ${state.csi.driver}: "${volumeHandle}"`);
+  }
+  return join(state.csi.stateDir, volumeHandle);
+}
+
+/**
+ * kwok's stage that completes every Job's pods, except backup and restore pods: kwok runs no
+ * containers, and a restore "completed" without running would let an Environment start on empty
+ * volumes. Whoever runs a mover pod's command reports its end, as a kubelet does (the tests run it
+ * on the host).
+ */
+async function moverPodsLeftRunning(stage: string, out: string): Promise<string> {
+  const doc = parseAllDocuments(await readFile(stage, 'utf8'))[0]?.toJS() as { spec: { selector: { matchExpressions: unknown[] } } } | undefined;
+  if (!doc) throw new GroveError('NotFound', `${stage} holds no stage`);
+  doc.spec.selector.matchExpressions.push({ key: '.metadata.labels["app.kubernetes.io/component"]', operator: 'NotIn', values: ['mover'] });
+  await writeFile(out, stringify(doc));
+  return out;
 }
 
 /**
@@ -331,9 +448,9 @@ async function installManifests(kube: Kube, objects: KubeObject[]): Promise<void
   for (const obj of objects) await kube.apply(obj, { fieldManager: FIELD_MANAGER, force: true });
 }
 
-async function waitForCrds(kube: Kube, crds: readonly KubeObject[]): Promise<void> {
+async function waitForCrds(kube: Kube, crds: readonly KubeObject[], what = 'the Grove CRDs'): Promise<void> {
   const names = crds.map((c) => c.metadata.name as string);
-  await waitFor('the Grove CRDs to be Established', 30_000, async () => {
+  await waitFor(`${what} to be Established`, 30_000, async () => {
     for (const name of names) {
       const crd = await kube.get<KubeObject & { status?: { conditions?: Array<{ type: string; status: string }> } }>({
         apiVersion: 'apiextensions.k8s.io/v1',
@@ -366,6 +483,13 @@ function kwokNodes(count: number): KubeObject[] {
 function nodeReady(node: KubeObject): boolean {
   const conditions = (node as { status?: { conditions?: Array<{ type: string; status: string }> } }).status?.conditions ?? [];
   return conditions.some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+async function fileExists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The entry point of this very program, to start the Git server as a child process. */

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { componentsForTier, parseTier, tierIncludes, versionLdflags } from './components.ts';
+import { COMPONENTS, componentsForTier, parseTier, tierIncludes, versionLdflags } from './components.ts';
 
 describe('tiers', () => {
   it('include everything of the tiers below', () => {
     expect(componentsForTier('a').map((c) => c.name)).toEqual(['etcd', 'kube-apiserver', 'kubectl']);
     expect(componentsForTier('b').map((c) => c.name)).toEqual(['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'kube-scheduler', 'kwok']);
-    expect(componentsForTier('c').map((c) => c.name)).toContain('minio');
+    expect(componentsForTier('c').map((c) => c.name)).toEqual(expect.arrayContaining(['minio', 'csi-hostpath', 'csi-provisioner', 'snapshot-controller', 'csi-snapshotter']));
     expect(tierIncludes('c', 'a')).toBe(true);
     expect(tierIncludes('a', 'b')).toBe(false);
   });
@@ -13,6 +13,18 @@ describe('tiers', () => {
   it('parse case-insensitively and reject anything else', () => {
     expect(parseTier('B')).toBe('b');
     expect(() => parseTier('d')).toThrow('tier must be one of a, b, c (got "d")');
+  });
+});
+
+describe('the CSI components', () => {
+  it('pin one version per module, since the CSI build module requires each module once', () => {
+    const versions = new Map<string, Set<string>>();
+    for (const c of COMPONENTS) {
+      if (c.recipe.kind !== 'csi') continue;
+      versions.set(c.recipe.module, (versions.get(c.recipe.module) ?? new Set()).add(c.version));
+    }
+    expect(versions.size).toBe(2);
+    for (const set of versions.values()) expect(set.size).toBe(1);
   });
 });
 

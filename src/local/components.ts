@@ -30,7 +30,18 @@ export type Recipe =
    */
   | { kind: 'kubernetes'; pkg: string; module?: string; stamp: boolean }
   /** `go install module/pkg@version`: the module has no replace directives. */
-  | { kind: 'install'; module: string; pkg: string };
+  | { kind: 'install'; module: string; pkg: string }
+  /**
+   * A main package of a kubernetes-csi module, required at the component's version. Their go.mod
+   * files have replace directives too, so they are built in a second wrapper module, apart from the
+   * Kubernetes one so neither graph upgrades the other's dependencies.
+   */
+  | { kind: 'csi'; module: string; pkg: string }
+  /**
+   * A Go program of Grove's own in `src/local/<dir>`, built in the CSI wrapper module so it speaks
+   * the CSI spec the sidecars speak. Its cache entry is keyed by a digest of its source too.
+   */
+  | { kind: 'source'; dir: string };
 
 export interface Component {
   name: string;
@@ -38,9 +49,14 @@ export interface Component {
   /** The first tier that runs it. */
   tier: Tier;
   recipe: Recipe;
-  /** Files copied from the module's source next to the binary (kwok's stage definitions). */
+  /** Files copied from the module's source next to the binary (kwok's stages, the snapshot CRDs). */
   files?: readonly string[];
+  /** The module `files` come from, at the component's version, when it is not the recipe's. */
+  filesModule?: string;
 }
+
+/** snapshot-controller and csi-snapshotter come from one module, so they have one version. */
+const SNAPSHOTTER_VERSION = 'v8.6.0';
 
 export const COMPONENTS: readonly Component[] = [
   { name: 'etcd', version: 'v3.6.8', tier: 'a', recipe: { kind: 'kubernetes', pkg: 'go.etcd.io/etcd/server/v3', module: 'go.etcd.io/etcd/server/v3', stamp: false } },
@@ -78,6 +94,34 @@ export const COMPONENTS: readonly Component[] = [
     version: 'v0.0.0-20260212201848-7aac2a2c5b7c',
     tier: 'c',
     recipe: { kind: 'install', module: 'github.com/minio/minio', pkg: 'github.com/minio/minio' },
+  },
+  // Upstream's csi-driver-host-path is not served by the Go module proxy here, so the local cluster
+  // runs its own controller-only hostpath driver; the sidecars and the snapshot CRDs are upstream's.
+  { name: 'csi-hostpath', version: 'v0.1.0', tier: 'c', recipe: { kind: 'source', dir: 'csi-hostpath' } },
+  {
+    name: 'csi-provisioner',
+    version: 'v6.3.0',
+    tier: 'c',
+    recipe: { kind: 'csi', module: 'github.com/kubernetes-csi/external-provisioner/v6', pkg: 'github.com/kubernetes-csi/external-provisioner/v6/cmd/csi-provisioner' },
+  },
+  {
+    name: 'snapshot-controller',
+    version: SNAPSHOTTER_VERSION,
+    tier: 'c',
+    recipe: { kind: 'csi', module: 'github.com/kubernetes-csi/external-snapshotter/v8', pkg: 'github.com/kubernetes-csi/external-snapshotter/v8/cmd/snapshot-controller' },
+    // The CRDs live in the client module, which the main module's zip leaves out.
+    filesModule: 'github.com/kubernetes-csi/external-snapshotter/client/v8',
+    files: [
+      'config/crd/snapshot.storage.k8s.io_volumesnapshotclasses.yaml',
+      'config/crd/snapshot.storage.k8s.io_volumesnapshotcontents.yaml',
+      'config/crd/snapshot.storage.k8s.io_volumesnapshots.yaml',
+    ],
+  },
+  {
+    name: 'csi-snapshotter',
+    version: SNAPSHOTTER_VERSION,
+    tier: 'c',
+    recipe: { kind: 'csi', module: 'github.com/kubernetes-csi/external-snapshotter/v8', pkg: 'github.com/kubernetes-csi/external-snapshotter/v8/cmd/csi-snapshotter' },
   },
 ];
 
