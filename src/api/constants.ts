@@ -19,6 +19,10 @@ export const LABELS = {
   managedBy: 'app.kubernetes.io/managed-by',
   /** On mover Jobs: the Backup they work for. */
   backup: 'grove.dev/backup',
+  /** On restore Jobs: the Environment whose volumes they fill. */
+  restore: 'grove.dev/restore',
+  /** On a volume's mover Job, snapshot and clone objects: the volume. */
+  volume: 'grove.dev/volume',
 } as const;
 
 export const ANNOTATIONS = {
@@ -33,6 +37,8 @@ export const ANNOTATIONS = {
   confirmDelete: 'grove.dev/confirm-delete',
   /** `"true"` lets an Environment be deleted without its final backup (when that backup cannot succeed). */
   skipFinalBackup: 'grove.dev/skip-final-backup',
+  /** On an Environment a Restore made: that Restore, whose Backup fills the volumes before the workloads start. */
+  restore: 'grove.dev/restore',
 } as const;
 
 export const FINALIZER = 'grove.dev/environment';
@@ -46,6 +52,7 @@ export const CONDITIONS = {
   workloadsAvailable: 'WorkloadsAvailable',
   routed: 'Routed',
   backedUp: 'BackedUp',
+  dataCloned: 'DataCloned',
 } as const;
 
 export const REASONS = {
@@ -73,4 +80,14 @@ export const REASONS = {
   finalBackupFailed: 'FinalBackupFailed',
   finalBackupCompleted: 'FinalBackupCompleted',
   storeUnreachable: 'StoreUnreachable',
+  noBackupStore: 'NoBackupStore',
+  waitingForParent: 'WaitingForParent',
+  preparingSources: 'PreparingSources',
+  filling: 'Filling',
+  sanitizing: 'Sanitizing',
+  cloned: 'Cloned',
+  emptyVolumes: 'Empty',
+  cloneFailed: 'CloneFailed',
+  sanitizeFailed: 'SanitizeFailed',
+  waitingForData: 'WaitingForData',
 } as const;

@@ -134,6 +134,7 @@ const volumeLineage = obj(
     'parent?': str('The environment the data came from.', { maxLength: 253 }),
     'snapshot?': str('The VolumeSnapshot the volume was created from.', { maxLength: 253 }),
     'backup?': str('The Backup the volume was restored from.', { maxLength: 253 }),
+    'snapshotId?': str('The restic snapshot the volume was restored from.', { pattern: '^[0-9a-f]{8,64}$' }),
     'time?': time('When the source was taken.'),
   },
   { title: 'VolumeLineage' },
@@ -188,7 +189,15 @@ const projectSpec = obj('A Git repository whose branches become Environments, an
   'pollIntervalSeconds?': int('How often the branches are listed when no webhook arrives.', { default: 60, minimum: 10, maximum: 86400 }),
   'defaults?': obj(
     'Defaults for the Environments of this Project.',
-    { 'ttlSeconds?': ttlSeconds, 'sleepAfterSeconds?': sleepAfterSeconds, 'clone?': cloneStrategy },
+    {
+      'ttlSeconds?': ttlSeconds,
+      'sleepAfterSeconds?': sleepAfterSeconds,
+      'clone?': cloneStrategy,
+      'cloneBackupMaxAgeSeconds?': int(
+        'When data is cloned from a backup, the parent\'s latest backup is used if it is at most this old; otherwise a fresh one is taken first.',
+        { default: 86400, minimum: 0, maximum: 31_536_000 },
+      ),
+    },
     { title: 'EnvironmentDefaults' },
   ),
   'limits?': obj(
@@ -226,6 +235,9 @@ const projectSpec = obj('A Git repository whose branches become Environments, an
     maxProperties: 8,
     'x-kubernetes-validations': [{ rule: "self.all(k, k in ['postgresql', 'mariadb', 'mysql', 'redis'])", message: 'keys must be service types: postgresql, mariadb, mysql, redis' }],
   },
+  'storageClassName?': str('StorageClass of every volume the environments claim; the cluster\'s default class when unset. Snapshot clones need a VolumeSnapshotClass of its driver.', {
+    maxLength: 253,
+  }),
   'domain?': str(
     'Template of route hosts, e.g. `{route}-{environment}.preview.example.com`. Placeholders: `{route}`, `{environment}`, `{project}`.',
     { maxLength: 253, pattern: '^[a-z0-9{}.-]+$' },
@@ -386,6 +398,7 @@ const restoreStatus = obj('Observed state of the Restore.', {
   'conditions?': conditions,
   'observedGeneration?': observedGeneration,
   'targetEnvironment?': dnsLabel('The Environment restored into.'),
+  'startTime?': time('When the restore started.'),
   'completionTime?': time('When the restore completed.'),
 });
 

@@ -104,6 +104,8 @@ export interface EnvironmentDefaults {
   sleepAfterSeconds?: number;
   /** How volumes are filled from the parent: `snapshot` (VolumeSnapshot), `backup` (restore the parent's latest backup), `empty`, or `auto` (snapshot when the storage class supports it, else backup). */
   clone?: 'auto' | 'snapshot' | 'backup' | 'empty';
+  /** When data is cloned from a backup, the parent's latest backup is used if it is at most this old; otherwise a fresh one is taken first. Default: `86400`. */
+  cloneBackupMaxAgeSeconds?: number;
 }
 
 /** One branch (or a clone made with kubectl) materialised as its own namespace. */
@@ -211,6 +213,8 @@ export interface ProjectSpec {
   network?: NetworkSpec;
   /** Images of the service catalog by type, replacing the public defaults, e.g. `{postgresql: registry.internal/postgres}`; the version tag comes from the manifest. */
   serviceImages?: Record<string, string>;
+  /** StorageClass of every volume the environments claim; the cluster's default class when unset. Snapshot clones need a VolumeSnapshotClass of its driver. */
+  storageClassName?: string;
   /** Template of route hosts, e.g. `{route}-{environment}.preview.example.com`. Placeholders: `{route}`, `{environment}`, `{project}`. */
   domain?: string;
 }
@@ -275,6 +279,8 @@ export interface RestoreStatus {
   observedGeneration?: number;
   /** The Environment restored into. */
   targetEnvironment?: string;
+  /** When the restore started. */
+  startTime?: string;
   /** When the restore completed. */
   completionTime?: string;
 }
@@ -337,6 +343,8 @@ export interface VolumeLineage {
   snapshot?: string;
   /** The Backup the volume was restored from. */
   backup?: string;
+  /** The restic snapshot the volume was restored from. */
+  snapshotId?: string;
   /** When the source was taken. */
   time?: string;
 }

@@ -5,15 +5,12 @@
  *
  * @module
  */
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
 import { API_VERSION } from '../api/crds.ts';
 import type { Backup, Environment } from '../api/types.gen.ts';
 import { GroveError } from '../errors/index.ts';
-import { kubeFromFile } from '../kube/index.ts';
 import { formatAge } from '../util/index.ts';
+import { kubeOf, outputFormat, render, table } from './common.ts';
 import type { CliIo } from './index.ts';
 
 const HELP = `Usage: grove backup ls     [--environment E] [-n NAMESPACE] [-o table|json|yaml]
@@ -51,8 +48,8 @@ export async function backupCommand(argv: string[], io: CliIo): Promise<number> 
   }
   const [action, ...extra] = positionals;
   if (!action || extra.length || !['ls', 'create'].includes(action)) throw new GroveError('InvalidInput', `backup takes ls or create\n\n${HELP}`);
-  if (!['table', 'json', 'yaml'].includes(values.output)) throw new GroveError('InvalidInput', `--output must be table, json or yaml (got "${values.output}")`);
-  const kube = kubeFromFile(values.kubeconfig ?? io.env.KUBECONFIG ?? join(homedir(), '.kube', 'config'));
+  const output = outputFormat(values.output);
+  const kube = kubeOf(values.kubeconfig, io.env);
   const namespace = values.namespace;
 
   if (action === 'create') {
@@ -70,7 +67,7 @@ export async function backupCommand(argv: string[], io: CliIo): Promise<number> 
       spec: { project: env.spec.project, environment, trigger: 'manual', ...(retain !== undefined ? { retentionSeconds: retain } : {}) },
     };
     const created = await kube.create(backup);
-    io.stdout.write(values.output === 'table' ? `Created Backup ${created.metadata.name} of ${environment}; follow it with: grove backup ls -n ${namespace} --environment ${environment}\n` : render(created, values.output));
+    io.stdout.write(output === 'table' ? `Created Backup ${created.metadata.name} of ${environment}; follow it with: grove backup ls -n ${namespace} --environment ${environment}\n` : render(created, output));
     return 0;
   }
 
@@ -78,8 +75,8 @@ export async function backupCommand(argv: string[], io: CliIo): Promise<number> 
   const items = list.items
     .filter((b) => !values.environment || b.spec.environment === values.environment)
     .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''));
-  if (values.output !== 'table') {
-    io.stdout.write(render({ apiVersion: 'v1', kind: 'List', items }, values.output));
+  if (output !== 'table') {
+    io.stdout.write(render({ apiVersion: 'v1', kind: 'List', items }, output));
     return 0;
   }
   io.stdout.write(backupTable(items, Date.now()));
@@ -103,8 +100,7 @@ export function backupTable(items: Backup[], now: number): string {
   });
   const header = ['NAME', 'ENVIRONMENT', 'TRIGGER', 'READY', 'SIZE', 'VOLUMES', 'EXPIRES', 'AGE'];
   if (rows.length === 0) return 'No backups.\n';
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()).join('\n') + '\n';
+  return table(header, rows);
 }
 
 function humanBytes(n: number): string {
@@ -116,8 +112,4 @@ function humanBytes(n: number): string {
     unit++;
   }
   return `${unit === 0 ? value : value.toFixed(1)}${units[unit]}`;
-}
-
-function render(value: unknown, format: string): string {
-  return format === 'json' ? `${JSON.stringify(value, null, 2)}\n` : stringify(value);
 }

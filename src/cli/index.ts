@@ -21,6 +21,7 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
   validate: { summary: 'Check a platform.yaml and print every error with its position', run: async (a, io) => (await import('./validate.ts')).validateCommand(a, io) },
   plan: { summary: 'Render offline what a push of a branch would create (--branch B)', run: async (a, io) => (await import('./plan.ts')).planCommand(a, io) },
   backup: { summary: 'List Backups, or back up an Environment now: ls | create', run: async (a, io) => (await import('./backup.ts')).backupCommand(a, io) },
+  restore: { summary: 'Restore a Backup into a new Environment (--wait to follow it)', run: async (a, io) => (await import('./restore.ts')).restoreCommand(a, io) },
   local: { summary: 'Run the local cluster: up | down | status | demo | build', run: async (a, io) => (await import('./local.ts')).localCommand(a, io) },
   mover: { summary: 'Back up or restore one volume or database with restic (what backup Jobs run)', run: async (a, io) => (await import('./mover.ts')).moverCommand(a, io) },
 };

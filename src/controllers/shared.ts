@@ -7,10 +7,13 @@
 import { FIELD_MANAGER } from '../api/constants.ts';
 import type { KubeObject } from '../api/meta.ts';
 import type { Environment, Project } from '../api/types.gen.ts';
-import { isNotFound, type Kube } from '../kube/index.ts';
+import { isNotFound, type Kube, type ObjectRef } from '../kube/index.ts';
 import { parseManifest, type ResolvedManifest, resolveManifest } from '../manifest/index.ts';
 import type { GitSource } from '../source/git/index.ts';
 import { remoteOf } from './remote.ts';
+
+/** A read through the operator's caches where they serve the kind, else from the API server. */
+export type Read = <T extends KubeObject>(ref: ObjectRef) => Promise<T | undefined>;
 
 /**
  * Server-side applies `status` to the object's status subresource unless it equals what the

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { LABELS } from '../api/constants.ts';
 import type { KubeObject } from '../api/meta.ts';
 import type { VolumeBackup } from '../api/types.gen.ts';
+import type { ResticRepository } from './restic.ts';
 import type { ResolvedManifest } from '../manifest/index.ts';
 import { parseServiceType, type ServiceKind } from '../planner/catalog.ts';
 import { credentialsSecret, WORKLOAD_SERVICE_ACCOUNT } from '../planner/index.ts';
@@ -19,13 +20,24 @@ export const MOVER_SECRET = 'grove-backup-store';
 export const MOVER_DATA_PATH = '/data';
 const MOVER_UID = 65532;
 
+/** The Secret mover Jobs read the repository and its store's keys from, in the Environment's namespace. */
+export function moverSecret(repo: ResticRepository, namespace: string): KubeObject & Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: MOVER_SECRET, namespace, labels: { [LABELS.managedBy]: 'grove' } },
+    type: 'Opaque',
+    stringData: { RESTIC_REPOSITORY: repo.location, RESTIC_PASSWORD: repo.password, ...repo.env },
+  };
+}
+
 export interface BackupTarget {
   /** The service name, or `<application>-<mount>` for a mounted volume (also its PVC's name). */
   name: string;
   kind: VolumeBackup['kind'];
   /** For databases: the Secret with host, port, username, password and database. */
   credentialsSecret?: string;
-  /** For files: the PVC. */
+  /** For files, and for a Redis volume being restored: the PVC. */
   claimName?: string;
 }
 
@@ -51,7 +63,7 @@ export function moverJobName(action: 'backup' | 'restore', owner: string, volume
 
 export interface MoverJobInput {
   action: 'backup' | 'restore';
-  /** The Backup (or Restore) this Job works for. */
+  /** The Backup this Job works for, or the Environment whose volume a restore fills. */
   owner: string;
   environment: string;
   namespace: string;
@@ -65,7 +77,7 @@ export interface MoverJobInput {
 
 export function moverJob(input: MoverJobInput): KubeObject & Record<string, unknown> {
   const { target, action } = input;
-  const labels = { ...input.labels, [LABELS.managedBy]: 'grove', 'app.kubernetes.io/component': 'mover', 'grove.dev/volume': target.name, [action === 'backup' ? LABELS.backup : 'grove.dev/restore']: input.owner };
+  const labels = { ...input.labels, [LABELS.managedBy]: 'grove', 'app.kubernetes.io/component': 'mover', [LABELS.volume]: target.name, [action === 'backup' ? LABELS.backup : LABELS.restore]: input.owner };
   const args = [
     'mover',
     action,
@@ -73,7 +85,7 @@ export function moverJob(input: MoverJobInput): KubeObject & Record<string, unkn
     target.name,
     '--kind',
     target.kind,
-    ...(target.kind === 'files' ? ['--path', MOVER_DATA_PATH] : []),
+    ...(target.claimName ? ['--path', MOVER_DATA_PATH] : []),
     ...(action === 'backup' ? ['--backup', input.owner, '--environment', input.environment, '--result-file', '/dev/termination-log'] : ['--snapshot', input.snapshotId ?? '']),
   ];
   const db = target.credentialsSecret;

@@ -20,6 +20,7 @@ import { backupReconciler } from '../controllers/backup/index.ts';
 import { backupStoreReconciler } from '../controllers/backupstore/index.ts';
 import { environmentReconciler } from '../controllers/environment/index.ts';
 import { projectReconciler } from '../controllers/project/index.ts';
+import { restoreReconciler } from '../controllers/restore/index.ts';
 import { eventRecorder } from '../events/index.ts';
 import { createHttpServer } from '../http/server.ts';
 import { type Kube } from '../kube/index.ts';
@@ -79,7 +80,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const projects = new Controller({ name: 'project', reconcile: projectReconciler({ kube, git, clock }), clock, log, metrics, workers: opts.projectWorkers ?? 2 });
   const environments = new Controller({
     name: 'environment',
-    reconcile: environmentReconciler({ kube, git, clock, events, cache: { lookup: (ref) => cache.lookup(ref) } }),
+    reconcile: environmentReconciler({ kube, git, clock, events, moverImage: opts.moverImage, cache: { lookup: (ref) => cache.lookup(ref) } }),
     clock,
     log,
     metrics,
@@ -94,6 +95,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     workers: 2,
   });
   const backupStores = new Controller({ name: 'backupstore', reconcile: backupStoreReconciler({ kube, clock }), clock, log, metrics, workers: 1 });
+  const restores = new Controller({ name: 'restore', reconcile: restoreReconciler({ kube, clock }), clock, log, metrics, workers: 1 });
   const scope = opts.namespace ? { namespace: opts.namespace } : {};
   // Grove's own kinds, cached without managedFields; `onChange` says which changes reconcile what.
   const own = (kind: string, onChange: (key: string, obj: KubeObject, deleted: boolean, previous: KubeObject | undefined) => void): Informer =>
@@ -110,9 +112,13 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       // A Git-driven Environment deleted by hand comes back while its branch exists.
       if (deleted) projects.enqueue(`${obj.metadata.namespace}/${(obj as Environment).spec.project}`);
       else onSpecChange(environments)(key, obj, deleted, previous);
+      // A Restore reports how its Environment's data fills, status changes included.
+      const restore = obj.metadata.annotations?.[ANNOTATIONS.restore];
+      if (restore) restores.enqueue(`${obj.metadata.namespace}/${restore}`);
     }),
     own('BackupStore', onSpecChange(backupStores)),
     own('Backup', onSpecChange(backups)),
+    own('Restore', onSpecChange(restores)),
   ];
 
   // Children of Environments live in their own namespaces; their labels lead back to the owner.
@@ -158,6 +164,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     environments.start();
     backupStores.start();
     backups.start();
+    restores.start();
     void Promise.all(informers.map((i) => i.synced)).then(() => {
       synced = true;
       log.info({ namespace: opts.namespace ?? '(all)' }, 'Synced the caches; controllers running');
@@ -166,7 +173,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const stopWork = async (): Promise<void> => {
     leading = false;
     for (const i of informers) i.stop();
-    await Promise.all([projects.stop(), environments.stop(), backupStores.stop(), backups.stop()]);
+    await Promise.all([projects.stop(), environments.stop(), backupStores.stop(), backups.stop(), restores.stop()]);
   };
 
   const server: Server = createHttpServer({

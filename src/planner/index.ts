@@ -34,6 +34,26 @@ export interface PlanInput {
   credentials: Readonly<Record<string, ServiceCredentials>>;
   /** The deploy hooks' Jobs are planned only once the workloads of this revision are available. */
   workloadsAvailable?: boolean;
+  /** Where the Environment's data stands; absent means ready. */
+  data?: DataPlan;
+  /** The BackupStore's endpoint URL, which mover pods may reach through the default-deny policy. */
+  storeEndpoint?: string;
+}
+
+/**
+ * How far a new Environment's volumes have been filled (src/data/clone.ts decides). A plan holds
+ * back what must not run on missing or unsanitised data:
+ * - `sources`: the parent's snapshots or backup are being made — no volume, service or application yet;
+ * - `fill`: volumes and services exist and are being filled — no applications;
+ * - `sanitize`: the data is in; the sanitize hooks run — still no applications;
+ * - `ready`: everything.
+ */
+export interface DataPlan {
+  stage: 'sources' | 'fill' | 'sanitize' | 'ready';
+  /** Services whose StatefulSet waits until its volume has been restored from files (Redis). */
+  held?: readonly string[];
+  /** Volume name → the VolumeSnapshot, in the Environment's namespace, its claim is created from. */
+  snapshots?: Readonly<Record<string, string>>;
 }
 
 export interface Plan {
@@ -71,6 +91,14 @@ export const PLANNED_KINDS = [
   ['batch/v1', 'Job'],
 ] as const;
 const KIND_ORDER: readonly string[] = PLANNED_KINDS.map(([, kind]) => kind);
+/** What each data stage holds back: kinds that keep or use data, and the applications' own. */
+const HELD_KINDS: Record<DataPlan['stage'], ReadonlySet<string>> = {
+  sources: new Set(['PersistentVolumeClaim', 'StatefulSet', 'Deployment', 'CronJob', 'Job']),
+  fill: new Set(['Deployment', 'CronJob', 'Job']),
+  sanitize: new Set(['Deployment', 'CronJob']),
+  ready: new Set(),
+};
+const SNAPSHOT_GROUP = 'snapshot.storage.k8s.io';
 
 export function planEnvironment(input: PlanInput): Plan {
   const { environment: env, project, manifest, revision } = input;
@@ -104,7 +132,7 @@ export function planEnvironment(input: PlanInput): Plan {
     },
   });
   add({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(WORKLOAD_SERVICE_ACCOUNT), automountServiceAccountToken: false });
-  for (const policy of networkPolicies(project, meta)) add(policy);
+  for (const policy of networkPolicies(project, meta, input.storeEndpoint)) add(policy);
 
   const quota = project.spec.limits?.quota ?? DEFAULT_QUOTA[type];
   if (quota) {
@@ -181,9 +209,7 @@ export function planEnvironment(input: PlanInput): Plan {
             ],
           }),
         },
-        volumeClaimTemplates: [
-          { metadata: { name: 'data', labels: { ...base, ...labels } }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: service.size ?? '1Gi' } } } },
-        ],
+        volumeClaimTemplates: [{ metadata: { name: 'data', labels: { ...base, ...labels } }, spec: claimSpec(project, service.size, input.data?.snapshots?.[name]) }],
       },
     });
   }
@@ -197,7 +223,7 @@ export function planEnvironment(input: PlanInput): Plan {
         apiVersion: 'v1',
         kind: 'PersistentVolumeClaim',
         metadata: meta(`${name}-${mount}`, labels),
-        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: spec.size ?? '1Gi' } } },
+        spec: claimSpec(project, spec.size, input.data?.snapshots?.[`${name}-${mount}`]),
       });
     }
     if (app.port !== undefined) {
@@ -236,21 +262,22 @@ export function planEnvironment(input: PlanInput): Plan {
         },
       });
     }
-    if (app.hooks?.deploy && input.workloadsAvailable) {
-      add({
-        apiVersion: 'batch/v1',
-        kind: 'Job',
-        metadata: meta(`${name}-deploy-${revision.slice(0, 12)}`, { ...labels, 'app.kubernetes.io/component': 'deploy-hook' }),
-        spec: {
-          backoffLimit: 0,
-          ttlSecondsAfterFinished: 86400,
-          template: {
-            metadata: { labels: { ...base, ...labels, 'app.kubernetes.io/component': 'deploy-hook' } },
-            spec: { ...podSpec({ containers: [{ ...container(name, app, manifest, revision), command: app.hooks.deploy, readinessProbe: undefined, livenessProbe: undefined, ports: undefined }], volumes: mountVolumes(name, app) }), restartPolicy: 'Never' },
-          },
+    // A hook is the application's container running one command to completion, once.
+    const hookJob = (jobName: string, component: string, command: string[]) => ({
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: meta(jobName, { ...labels, 'app.kubernetes.io/component': component }),
+      spec: {
+        backoffLimit: 0,
+        ttlSecondsAfterFinished: 86400,
+        template: {
+          metadata: { labels: { ...base, ...labels, 'app.kubernetes.io/component': component } },
+          spec: { ...podSpec({ containers: [{ ...container(name, app, manifest, revision), command, readinessProbe: undefined, livenessProbe: undefined, ports: undefined }], volumes: mountVolumes(name, app) }), restartPolicy: 'Never' },
         },
-      });
-    }
+      },
+    });
+    if (app.hooks?.sanitize && input.data?.stage === 'sanitize') add(hookJob(sanitizeJobName(name, revision), 'sanitize-hook', app.hooks.sanitize));
+    if (app.hooks?.deploy && input.workloadsAvailable) add(hookJob(`${name}-deploy-${revision.slice(0, 12)}`, 'deploy-hook', app.hooks.deploy));
   }
 
   // Routes.
@@ -269,8 +296,44 @@ export function planEnvironment(input: PlanInput): Plan {
     });
   }
 
-  const sorted = objects.map(clean).sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+  const stage = input.data?.stage ?? 'ready';
+  const held = new Set(input.data?.held ?? []);
+  const planned = objects.filter((o) => !HELD_KINDS[stage].has(o.kind) && !(o.kind === 'StatefulSet' && held.has(o.metadata.name ?? '')));
+  const sorted = planned.map(clean).sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
   return { namespace, objects: sorted, inventory: sorted.map(inventoryEntry), urls };
+}
+
+/** Per revision, so a revision that fixes a failed hook runs it anew. */
+export function sanitizeJobName(application: string, revision: string): string {
+  return `${application}-sanitize-${revision.slice(0, 12)}`;
+}
+
+/** The claim a service's StatefulSet gives its only replica (`<template>-<statefulset>-0`). */
+export function serviceClaimName(service: string): string {
+  return `data-${service}-0`;
+}
+
+/**
+ * The claim a service's StatefulSet would make, made beforehand so a restore can fill it before the
+ * service starts; the StatefulSet adopts a claim of that name. Not in the inventory, like the
+ * claims StatefulSets make: removing a service from the manifest never deletes its data.
+ */
+export function serviceClaim(plan: Plan, service: string): KubeObject & Record<string, unknown> {
+  const sts = plan.objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === service) as
+    | (KubeObject & { spec: { volumeClaimTemplates: Array<{ metadata: { labels?: Record<string, string> }; spec: Record<string, unknown> }> } })
+    | undefined;
+  const template = sts?.spec.volumeClaimTemplates[0];
+  if (!template) throw new Error(`the plan has no StatefulSet ${service}`);
+  return { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: serviceClaimName(service), namespace: plan.namespace, labels: { ...template.metadata.labels } }, spec: structuredClone(template.spec) };
+}
+
+function claimSpec(project: Project, size: string | undefined, snapshot: string | undefined): Record<string, unknown> {
+  return {
+    accessModes: ['ReadWriteOnce'],
+    ...(project.spec.storageClassName ? { storageClassName: project.spec.storageClassName } : {}),
+    resources: { requests: { storage: size ?? '1Gi' } },
+    ...(snapshot ? { dataSource: { apiGroup: SNAPSHOT_GROUP, kind: 'VolumeSnapshot', name: snapshot } } : {}),
+  };
 }
 
 export function credentialsSecret(service: string): string {
@@ -282,7 +345,7 @@ export function inventoryEntry(o: KubeObject): InventoryEntry {
   return { id: `${o.metadata.namespace ?? ''}_${o.metadata.name}_${group}_${o.kind}`, v: o.apiVersion };
 }
 
-function networkPolicies(project: Project, meta: (name: string) => KubeObject['metadata']): Array<KubeObject & Record<string, unknown>> {
+function networkPolicies(project: Project, meta: (name: string) => KubeObject['metadata'], storeEndpoint: string | undefined): Array<KubeObject & Record<string, unknown>> {
   const ingressNamespace = project.spec.network?.ingressNamespace ?? DEFAULT_INGRESS_NAMESPACE;
   const policy = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: meta(name), spec });
   const policies = [
@@ -307,6 +370,7 @@ function networkPolicies(project: Project, meta: (name: string) => KubeObject['m
       ingress: [{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ingressNamespace } } }] }],
     }),
   ];
+  if (storeEndpoint) policies.push(policy('allow-mover-to-store', moverEgress(storeEndpoint)));
   if (project.spec.network?.internetEgress) {
     policies.push(
       policy('allow-internet-egress', {
@@ -318,6 +382,23 @@ function networkPolicies(project: Project, meta: (name: string) => KubeObject['m
     );
   }
   return policies;
+}
+
+/**
+ * Backup and restore pods, and only they, may reach the BackupStore. A NetworkPolicy cannot name a
+ * host, so a store addressed by name is allowed on its port only; one addressed by IP, on that
+ * address alone.
+ */
+function moverEgress(endpoint: string): Record<string, unknown> {
+  const url = new URL(endpoint);
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const ip = /^\d{1,3}(\.\d{1,3}){3}$/.test(host) ? `${host}/32` : host.includes(':') ? `${host}/128` : undefined;
+  return {
+    podSelector: { matchLabels: { 'app.kubernetes.io/component': 'mover' } },
+    policyTypes: ['Egress'],
+    egress: [{ ...(ip ? { to: [{ ipBlock: { cidr: ip } }] } : {}), ports: [{ protocol: 'TCP', port }] }],
+  };
 }
 
 /** A pod that passes the `restricted` Pod Security profile, with no API token. */

@@ -5,12 +5,12 @@ import type { KubeObject } from '../api/meta.ts';
 import { environmentName } from '../api/names.ts';
 import type { Environment, Project, ProjectSpec } from '../api/types.gen.ts';
 import { type EnvironmentType, parseManifest, resolveManifest } from '../manifest/index.ts';
-import { planEnvironment, type Plan } from './index.ts';
+import { type DataPlan, planEnvironment, type Plan, serviceClaim } from './index.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const REV = 'ab'.repeat(20);
 
-function plan(manifestText: string, opts: { type?: EnvironmentType; branch?: string; project?: Partial<ProjectSpec>; workloadsAvailable?: boolean } = {}): Plan {
+function plan(manifestText: string, opts: { type?: EnvironmentType; branch?: string; project?: Partial<ProjectSpec>; workloadsAvailable?: boolean; data?: DataPlan; storeEndpoint?: string } = {}): Plan {
   const parsed = parseManifest(manifestText);
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
   const branch = opts.branch ?? 'feature/login';
@@ -20,7 +20,16 @@ function plan(manifestText: string, opts: { type?: EnvironmentType; branch?: str
   const project: Project = { apiVersion: 'grove.dev/v1alpha1', kind: 'Project', metadata: { name: 'shop', namespace: 'team' }, spec: { repo: { url: 'https://git.example.com/shop.git' }, ...opts.project } };
   const manifest = resolveManifest(parsed.manifest, { type, commit: REV, branch, environment: name });
   const credentials = Object.fromEntries(Object.keys(manifest.services).map((s) => [s, { username: `${s}-user`, password: `${s}-secret`, database: s }]));
-  return planEnvironment({ environment, project, manifest, revision: REV, credentials, ...(opts.workloadsAvailable ? { workloadsAvailable: true } : {}) });
+  return planEnvironment({
+    environment,
+    project,
+    manifest,
+    revision: REV,
+    credentials,
+    ...(opts.workloadsAvailable ? { workloadsAvailable: true } : {}),
+    ...(opts.data ? { data: opts.data } : {}),
+    ...(opts.storeEndpoint ? { storeEndpoint: opts.storeEndpoint } : {}),
+  });
 }
 
 const shop = readFileSync(`${root}examples/shop/platform.yaml`, 'utf8');
@@ -194,5 +203,65 @@ describe('security invariants, on every plan of every example and type', () => {
       expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe(p.namespace);
     }
     expect(p.objects.every((o) => !['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'PersistentVolume'].includes(o.kind))).toBe(true);
+  });
+});
+
+describe('planEnvironment while the data comes in', () => {
+  const kinds = (p: Plan) => [...new Set(p.objects.map((o) => o.kind))];
+  it.each([
+    ['sources', { stage: 'sources' as const }, [], ['PersistentVolumeClaim', 'StatefulSet', 'Deployment', 'CronJob', 'Job']],
+    ['fill', { stage: 'fill' as const }, ['PersistentVolumeClaim', 'StatefulSet'], ['Deployment', 'CronJob', 'Job']],
+    ['sanitize', { stage: 'sanitize' as const }, ['PersistentVolumeClaim', 'StatefulSet', 'Job'], ['Deployment', 'CronJob']],
+    ['ready', { stage: 'ready' as const }, ['PersistentVolumeClaim', 'StatefulSet', 'Deployment', 'CronJob'], []],
+  ])('%s: holds back what would use data that is not in yet', (_stage, data, present, absent) => {
+    const p = plan(shop, { data });
+    for (const kind of present) expect(kinds(p), kind).toContain(kind);
+    for (const kind of absent) expect(kinds(p), kind).not.toContain(kind);
+    // Isolation is never held back.
+    expect(kinds(p)).toEqual(expect.arrayContaining(['Namespace', 'NetworkPolicy', 'ResourceQuota', 'ServiceAccount']));
+  });
+
+  it('holds a service whose volume is being restored from files, and no other', () => {
+    const p = plan(shop, { data: { stage: 'fill', held: ['cache'] } });
+    expect(p.objects.filter((o) => o.kind === 'StatefulSet').map((o) => o.metadata.name)).toEqual(['db']);
+  });
+
+  it('runs the sanitize hook as a Job with the application\'s container, only in the sanitize stage', () => {
+    const job = find(plan(shop, { data: { stage: 'sanitize' } }), 'Job', `web-sanitize-${REV.slice(0, 12)}`);
+    expect(job?.spec.template.spec.containers[0].command).toEqual(['node', 'scripts/sanitize.js']);
+    expect(job?.spec.template.spec.containers[0].env).toContainEqual({ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'db-credentials', key: 'url' } } });
+    expect(job?.spec.template.spec.volumes).toContainEqual({ name: 'uploads', persistentVolumeClaim: { claimName: 'web-uploads' } });
+    expect(find(plan(shop), 'Job', `web-sanitize-${REV.slice(0, 12)}`)).toBeUndefined();
+  });
+
+  it('creates cloned claims from their VolumeSnapshots, in the Project\'s storage class', () => {
+    const p = plan(shop, { project: { storageClassName: 'csi-hostpath' }, data: { stage: 'ready', snapshots: { db: 'clone-db-1', 'web-uploads': 'clone-web-uploads-2' } } });
+    expect(find(p, 'PersistentVolumeClaim', 'web-uploads')?.spec).toEqual({
+      accessModes: ['ReadWriteOnce'],
+      storageClassName: 'csi-hostpath',
+      resources: { requests: { storage: '1Gi' } },
+      dataSource: { apiGroup: 'snapshot.storage.k8s.io', kind: 'VolumeSnapshot', name: 'clone-web-uploads-2' },
+    });
+    expect(find(p, 'StatefulSet', 'db')?.spec.volumeClaimTemplates[0].spec.dataSource).toEqual({ apiGroup: 'snapshot.storage.k8s.io', kind: 'VolumeSnapshot', name: 'clone-db-1' });
+    expect(find(p, 'StatefulSet', 'cache')?.spec.volumeClaimTemplates[0].spec.dataSource).toBeUndefined();
+    expect(find(plan(shop), 'PersistentVolumeClaim', 'web-uploads')?.spec.storageClassName).toBeUndefined();
+  });
+
+  it('gives a restore the claim the StatefulSet will adopt, outside the inventory', () => {
+    const p = plan(shop, { project: { storageClassName: 'fast' } });
+    const claim = serviceClaim(p, 'cache') as KubeObject & Record<string, any>;
+    expect(claim.metadata).toMatchObject({ name: 'data-cache-0', namespace: p.namespace });
+    expect(claim.spec).toEqual(find(p, 'StatefulSet', 'cache')?.spec.volumeClaimTemplates[0].spec);
+    expect(p.inventory.some((e) => e.id.includes('data-cache-0'))).toBe(false);
+  });
+
+  it('lets only mover pods reach the BackupStore through the default-deny policy', () => {
+    expect(find(plan(shop), 'NetworkPolicy', 'allow-mover-to-store')).toBeUndefined();
+    expect(find(plan(shop, { storeEndpoint: 'https://s3.example.com' }), 'NetworkPolicy', 'allow-mover-to-store')?.spec).toEqual({
+      podSelector: { matchLabels: { 'app.kubernetes.io/component': 'mover' } },
+      policyTypes: ['Egress'],
+      egress: [{ ports: [{ protocol: 'TCP', port: 443 }] }],
+    });
+    expect(find(plan(shop, { storeEndpoint: 'http://10.1.2.3:9000' }), 'NetworkPolicy', 'allow-mover-to-store')?.spec.egress).toEqual([{ to: [{ ipBlock: { cidr: '10.1.2.3/32' } }], ports: [{ protocol: 'TCP', port: 9000 }] }]);
   });
 });

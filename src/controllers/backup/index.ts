@@ -11,20 +11,19 @@
  * @module
  */
 import { setCondition } from '../../api/conditions.ts';
-import { CONDITIONS, FIELD_MANAGER, LABELS } from '../../api/constants.ts';
+import { CONDITIONS, FIELD_MANAGER, LABELS, REASONS } from '../../api/constants.ts';
 import { API_VERSION } from '../../api/crds.ts';
 import type { KubeObject } from '../../api/meta.ts';
 import { environmentNamespace } from '../../api/names.ts';
-import type { Backup, BackupStatus, BackupStore, Environment, Project, VolumeBackup } from '../../api/types.gen.ts';
-import { backupTargets, MOVER_SECRET, moverJob, moverJobName } from '../../data/jobs.ts';
+import type { Backup, BackupStatus, Environment, Project, VolumeBackup } from '../../api/types.gen.ts';
+import { backupTargets, moverJob, moverJobName, moverSecret } from '../../data/jobs.ts';
 import { Restic, type ResticRepository } from '../../data/restic.ts';
-import { repositoryOf } from '../../data/store.ts';
 import { messageOf, ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Reconciler } from '../../runtime/controller.ts';
 import type { GitSource } from '../../source/git/index.ts';
-import { resolveStore } from '../backupstore/index.ts';
+import { projectRepository } from '../backupstore/index.ts';
 import { manifestAt, writeStatus } from '../shared.ts';
 
 export interface BackupControllerDeps {
@@ -44,7 +43,7 @@ export const BACKUP_REASONS = {
   inProgress: 'InProgress',
   completed: 'Completed',
   failed: 'BackupFailed',
-  noBackupStore: 'NoBackupStore',
+  noBackupStore: REASONS.noBackupStore,
   environmentNotFound: 'EnvironmentNotFound',
 } as const;
 
@@ -63,7 +62,7 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
     try {
       const project = await deps.kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: backup.spec.project });
       if (!project) throw new ReconcileError('ProjectNotFound', `Project ${backup.spec.project} does not exist`, 'wait', { requeueAfterMs: 60_000 });
-      const repo = repositoryOf(await resolveStore(deps.kube, await storeOf(deps.kube, project)), namespace, project.metadata.name as string);
+      const repo = await projectRepository(deps.kube, project);
       const restic = resticFor(deps, repo);
 
       if (ready?.status === 'True') return await collect(deps, backup, restic, now, log);
@@ -85,16 +84,7 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
         status.branch = env.spec.branch;
         status.revision = revision;
         await restic.ensureRepository();
-        await deps.kube.apply(
-          {
-            apiVersion: 'v1',
-            kind: 'Secret',
-            metadata: { name: MOVER_SECRET, namespace: target, labels: { [LABELS.managedBy]: 'grove' } },
-            type: 'Opaque',
-            stringData: { RESTIC_REPOSITORY: repo.location, RESTIC_PASSWORD: repo.password, ...repo.env },
-          } as KubeObject,
-          { fieldManager: FIELD_MANAGER, force: true },
-        );
+        await deps.kube.apply(moverSecret(repo, target), { fieldManager: FIELD_MANAGER, force: true });
         const labels = { [LABELS.project]: backup.spec.project, [LABELS.environment]: backup.spec.environment, [LABELS.environmentNamespace]: namespace };
         for (const t of targets) {
           await deps.kube.apply(moverJob({ action: 'backup', owner: name, environment: backup.spec.environment, namespace: target, target: t, image: deps.moverImage, labels }), { fieldManager: FIELD_MANAGER, force: true });
@@ -163,14 +153,6 @@ async function collect(deps: BackupControllerDeps, backup: Backup, restic: Resti
   await deps.kube.delete({ apiVersion: API_VERSION, kind: 'Backup', namespace: backup.metadata.namespace, name: backup.metadata.name as string }, backup.metadata.uid ? { uid: backup.metadata.uid } : {});
   log.info({ snapshots: ids.length }, 'Forgot and pruned an expired backup');
   return {};
-}
-
-async function storeOf(kube: Kube, project: Project): Promise<BackupStore> {
-  const ref = project.spec.backupStoreRef;
-  if (!ref) throw new ReconcileError(BACKUP_REASONS.noBackupStore, `Project ${project.metadata.name} names no backupStoreRef`, 'stall');
-  const store = await kube.get<BackupStore>({ apiVersion: API_VERSION, kind: 'BackupStore', namespace: project.metadata.namespace, name: ref.name });
-  if (!store) throw new ReconcileError(BACKUP_REASONS.noBackupStore, `BackupStore ${ref.name} does not exist`, 'wait', { requeueAfterMs: 30_000 });
-  return store;
 }
 
 function resticFor(deps: BackupControllerDeps, repo: ResticRepository): Restic {

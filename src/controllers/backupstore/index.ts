@@ -10,8 +10,9 @@ import { setCondition } from '../../api/conditions.ts';
 import { CONDITIONS, REASONS } from '../../api/constants.ts';
 import { API_VERSION } from '../../api/crds.ts';
 import type { KubeObject } from '../../api/meta.ts';
-import type { BackupStore, BackupStoreStatus } from '../../api/types.gen.ts';
-import { checkAccess, storeAccess, type StoreAccess } from '../../data/store.ts';
+import type { BackupStore, BackupStoreStatus, Project } from '../../api/types.gen.ts';
+import type { ResticRepository } from '../../data/restic.ts';
+import { checkAccess, repositoryOf, storeAccess, type StoreAccess } from '../../data/store.ts';
 import { GroveError, messageOf, ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
 import type { Clock } from '../../runtime/clock.ts';
@@ -73,4 +74,13 @@ export async function resolveStore(kube: Kube, store: BackupStore): Promise<Stor
     const reason = err.code === 'NotFound' ? REASONS.secretNotFound : REASONS.credentialsInvalid;
     throw new ReconcileError(reason, err.message, 'wait', { cause: err, requeueAfterMs: 30_000 });
   }
+}
+
+/** The restic repository of a Project, in the BackupStore it names; a missing store is a `wait` or a `stall` that says which. */
+export async function projectRepository(kube: Kube, project: Project): Promise<ResticRepository> {
+  const ref = project.spec.backupStoreRef;
+  if (!ref) throw new ReconcileError(REASONS.noBackupStore, `Project ${project.metadata.name} names no backupStoreRef`, 'stall');
+  const store = await kube.get<BackupStore>({ apiVersion: API_VERSION, kind: 'BackupStore', namespace: project.metadata.namespace, name: ref.name });
+  if (!store) throw new ReconcileError(REASONS.noBackupStore, `BackupStore ${ref.name} does not exist`, 'wait', { requeueAfterMs: 30_000 });
+  return repositoryOf(await resolveStore(kube, store), project.metadata.namespace as string, project.metadata.name as string);
 }

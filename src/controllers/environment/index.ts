@@ -8,8 +8,10 @@
  * 2. the finalizer first, so deletion cannot race creation;
  * 3. the manifest at the revision; a broken one marks `ManifestValid=False` and stalls this
  *    Environment only — what runs keeps running, untouched;
- * 4. plan (pure), server-side apply, prune what left the inventory;
- * 5. readiness from the live objects; not ready yet → requeue, never block a worker.
+ * 4. a new Environment's data (`data.ts`): cloned or restored, then sanitised, while the plan
+ *    holds back what would use it — `DataCloned` says where it stands;
+ * 5. plan (pure), server-side apply, prune what left the inventory;
+ * 6. readiness from the live objects; not ready yet → requeue, never block a worker.
  * Status is computed in memory and written once, at the end, only when it changed.
  *
  * @module
@@ -20,21 +22,22 @@ import { ANNOTATIONS, CONDITIONS, FIELD_MANAGER, FINALIZER, LABELS, REASONS } fr
 import { API_VERSION } from '../../api/crds.ts';
 import type { KubeObject } from '../../api/meta.ts';
 import { environmentNamespace } from '../../api/names.ts';
-import type { Backup, Environment, EnvironmentStatus, Project } from '../../api/types.gen.ts';
+import type { Backup, BackupStore, Environment, EnvironmentStatus, Project } from '../../api/types.gen.ts';
 import { type AppliedRecord, applyPlan, assessReadiness } from '../../applier/index.ts';
 import { GroveError, messageOf, ReconcileError } from '../../errors/index.ts';
 import { isConflict, type Kube, type ObjectRef } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';
 import { type Backups, formatError, parseDuration, parseManifest, resolveManifest } from '../../manifest/index.ts';
 import { backupFor, backupsApply, scheduledBackup } from '../../data/schedule.ts';
-import { credentialsSecret, planEnvironment, type ServiceCredentials } from '../../planner/index.ts';
+import { credentialsSecret, planEnvironment, type PlanInput, type ServiceCredentials } from '../../planner/index.ts';
 import type { EventRecorder } from '../../events/index.ts';
 import type { ObjectCache } from '../../runtime/cache.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Reconciler } from '../../runtime/controller.ts';
 import type { GitRemote, GitSource } from '../../source/git/index.ts';
 import { remoteOf } from '../remote.ts';
-import { manifestAt, writeStatus } from '../shared.ts';
+import { manifestAt, type Read, writeStatus } from '../shared.ts';
+import { dataStep } from './data.ts';
 
 export interface EnvironmentControllerDeps {
   kube: Kube;
@@ -47,6 +50,8 @@ export interface EnvironmentControllerDeps {
   resyncMs?: number;
   /** The operator's informers; without them every read goes to the API server and every object is applied. */
   cache?: ObjectCache;
+  /** The image of restore Jobs (Grove's own). */
+  moverImage: string;
 }
 
 export function environmentReconciler(deps: EnvironmentControllerDeps): Reconciler {
@@ -129,7 +134,15 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
       const credentials = await credentialsFor(deps.kube, read, target, Object.keys(manifest.services));
       // The deploy hook runs once the workloads of this very revision are available.
       const workloadsAvailable = status.observedRevision === revision && findCondition(status.conditions, CONDITIONS.workloadsAvailable)?.status === 'True';
-      const plan = planEnvironment({ environment: env, project, manifest, revision, credentials, workloadsAvailable });
+      const store = project.spec.backupStoreRef && (await read<BackupStore>({ apiVersion: API_VERSION, kind: 'BackupStore', namespace, name: project.spec.backupStoreRef.name }));
+      const planInput: PlanInput = { environment: env, project, manifest, revision, credentials, workloadsAvailable, ...(store ? { storeEndpoint: store.spec.s3.endpoint } : {}) };
+      // A new Environment's data comes first: what would use it waits until it is in.
+      const data = await dataStep({ kube: deps.kube, read, log, now: deps.clock.now(), moverImage: deps.moverImage, env, project, manifest, status, namespace: target, revision, fullPlan: () => planEnvironment(planInput) }).catch((err: unknown) => {
+        if (err instanceof ReconcileError) mark(CONDITIONS.dataCloned, 'False', err.reason, err.message);
+        throw err;
+      });
+      if (data.condition) mark(CONDITIONS.dataCloned, data.condition.status, data.condition.reason, data.condition.message);
+      const plan = planEnvironment({ ...planInput, data: data.plan });
 
       let outcome;
       const startedAt = deps.clock.now();
@@ -155,6 +168,13 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
       status.conditions = removeCondition(status.conditions, CONDITIONS.stalled);
       mark(CONDITIONS.routed, 'True', REASONS.routed, plan.urls.length ? plan.urls.map((u) => u.url).join(', ') : 'No routes declared');
 
+      if (data.plan.stage !== 'ready') {
+        const why = data.condition?.message ?? 'Filling the volumes';
+        mark(CONDITIONS.workloadsAvailable, 'False', REASONS.waitingForData, 'The applications start once the data is in');
+        mark(CONDITIONS.reconciling, 'True', data.condition?.reason ?? REASONS.filling, why);
+        mark(CONDITIONS.ready, 'False', data.condition?.reason ?? REASONS.filling, why);
+        return { requeueAfterMs: data.requeueAfterMs ?? deps.rolloutPollMs ?? 5_000 };
+      }
       const readiness = assessReadiness(outcome.live);
       const workloads = assessReadiness(outcome.live.filter((o) => o.kind !== 'Job'));
       mark(CONDITIONS.workloadsAvailable, workloads.ready ? 'True' : 'False', workloads.ready ? REASONS.available : REASONS.rollingOut, workloads.ready ? 'All workloads are available' : workloads.waiting.join('; '));
@@ -189,6 +209,12 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
 async function announce(events: EventRecorder, env: Environment, status: EnvironmentStatus): Promise<void> {
   const before = findCondition(env.status?.conditions, CONDITIONS.ready);
   const after = findCondition(status.conditions, CONDITIONS.ready);
+  const clonedBefore = findCondition(env.status?.conditions, CONDITIONS.dataCloned);
+  const cloned = findCondition(status.conditions, CONDITIONS.dataCloned);
+  if (cloned && cloned.status !== 'Unknown' && (clonedBefore?.status !== cloned.status || clonedBefore.reason !== cloned.reason)) {
+    if (cloned.status === 'True') await events.record(env, 'Normal', cloned.reason, 'Clone', cloned.message);
+    else if (cloned.reason === REASONS.cloneFailed || cloned.reason === REASONS.sanitizeFailed) await events.record(env, 'Warning', cloned.reason, 'Clone', cloned.message);
+  }
   if (env.status?.observedRevision !== status.observedRevision && status.observedRevision) {
     await events.record(env, 'Normal', 'Applied', 'Apply', `Applied revision ${status.observedRevision}`);
   }
@@ -297,8 +323,6 @@ function ownedBy(ns: KubeObject, env: Environment): boolean {
   const labels = ns.metadata.labels ?? {};
   return labels[LABELS.environment] === env.metadata.name && labels[LABELS.environmentNamespace] === env.metadata.namespace && labels[LABELS.project] === env.spec.project;
 }
-
-type Read = <T extends KubeObject>(ref: ObjectRef) => Promise<T | undefined>;
 
 /** Reads from the cache when it serves the kind, from the API server otherwise. */
 function readerOf(deps: EnvironmentControllerDeps): Read {

@@ -1,27 +1,22 @@
-// The Backup controller on the local cluster with MinIO and restic. kwok runs no containers, so
-// this test plays the kubelet for the mover: when a mover Job appears, its very command runs on
-// this host — same arguments, same environment from the same Secrets — with /data mapped to a
-// directory and the database settings pointed at a real PostgreSQL server.
-import { execFile } from 'node:child_process';
+// The Backup controller on the local cluster with MinIO, restic and PostgreSQL; the mover Jobs
+// run on this host (movers.ts).
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KubeObject } from '../../../src/api/meta.ts';
 import type { Backup, Environment, Project } from '../../../src/api/types.gen.ts';
 import { Restic } from '../../../src/data/restic.ts';
 import { repositoryOf } from '../../../src/data/store.ts';
 import { type PostgresServer, startPostgres } from '../../../src/local/postgres.ts';
 import { createRepo } from '../git-fixtures.ts';
 import { cluster, conditionStatus, kube, testNamespace } from '../helpers.ts';
+import { createBackupStore, finishPod, moverJobs as jobsWith, runMoverJob as runOnHost, secretData, type Job } from '../movers.ts';
 import { type OperatorProcess, startOperator } from '../operator.ts';
 
-const run = promisify(execFile);
-const main = fileURLToPath(new URL('../../../src/main.ts', import.meta.url));
+const runMoverJob = (job: Job, dataDir: string) => runOnHost(job, { work, dataDir, pg, database: 'shop' });
+const moverJobs = (namespace: string, backupName: string) => jobsWith(namespace, `grove.dev/backup=${backupName}`);
+
 const MANIFEST = `version: 1
 applications:
   web:
@@ -33,8 +28,6 @@ services:
   db: { type: "postgresql:16", size: 1Gi }
 `;
 
-type Job = KubeObject & { spec: { template: { spec: Record<string, any> } } };
-type Secret = KubeObject & { data?: Record<string, string> };
 
 let ns: string;
 let project: string;
@@ -52,39 +45,11 @@ const restic = () => {
   return new Restic(repositoryOf(store, ns, project), { cacheDir: join(work, 'restic-cache') });
 };
 
-async function secretData(namespace: string, name: string): Promise<Record<string, string>> {
-  const s = await kube().get<Secret>({ apiVersion: 'v1', kind: 'Secret', namespace, name });
-  return Object.fromEntries(Object.entries(s?.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
-}
-
-/** Runs a mover Job's container on this host, as a kubelet would run it in the pod. */
-async function runMoverJob(job: Job, dataDir: string): Promise<void> {
-  const container = job.spec.template.spec.containers[0];
-  const namespace = job.metadata.namespace as string;
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: work };
-  for (const from of container.envFrom ?? []) Object.assign(env, await secretData(namespace, from.secretRef.name));
-  for (const e of container.env ?? []) {
-    env[e.name] = e.value ?? (await secretData(namespace, e.valueFrom.secretKeyRef.name))[e.valueFrom.secretKeyRef.key];
-  }
-  env.RESTIC_CACHE_DIR = join(work, 'restic-cache');
-  // The database the Secret names (db.<namespace>.svc) lives in kwok's imagination; the real one is here.
-  if (env.DB_HOST) Object.assign(env, { DB_HOST: pg.host, DB_PORT: String(pg.port), DB_USER: pg.username, DB_PASSWORD: pg.password, DB_NAME: 'shop' });
-  const args = (container.args as string[]).map((a) => (a === '/data' ? dataDir : a === '/dev/termination-log' ? join(work, `${job.metadata.name}.result`) : a));
-  await run(process.execPath, [main, ...args], { env });
-}
-
-async function moverJobs(namespace: string, backupName: string): Promise<Job[]> {
-  return (await kube().list<Job>('batch/v1', 'Job', { namespace, labelSelector: `grove.dev/backup=${backupName}` })).items;
-}
-
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'grove-backups-'));
   ns = await testNamespace('backups');
   project = `shop${randomBytes(2).toString('hex')}`;
-  const minio = cluster().minio!;
-  const s3 = new S3Client({ endpoint: minio.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: minio.accessKey, secretAccessKey: minio.secretKey } });
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  s3.destroy();
+  await createBackupStore(ns, bucket, 'correct horse battery staple');
   pg = await startPostgres();
   await pg.sql('postgres', 'create database shop');
   await pg.sql('shop', "create table orders as select g as id, 'sku-' || g as sku from generate_series(1, 5000) g");
@@ -93,13 +58,10 @@ beforeAll(async () => {
   const revision = await repo.commit('main', { 'platform.yaml': MANIFEST });
   scheduledRevision = await repo.commit('nightly', { 'platform.yaml': `${MANIFEST}backups: { schedule: "* * * * *", retain: 1h, types: [staging] }\n` });
   await repo.push();
-  const secret = (name: string, stringData: Record<string, string>) => kube().create({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns }, stringData } as KubeObject);
-  await secret('s3', { AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey });
-  await secret('restic', { password: 'correct horse battery staple' });
-  await kube().create({ apiVersion: api, kind: 'BackupStore', metadata: { name: 'store', namespace: ns }, spec: { s3: { endpoint: minio.url, bucket, prefix: 'grove' }, credentialsSecretRef: { name: 's3' }, resticPasswordSecretRef: { name: 'restic' } } } as KubeObject);
   await kube().create<Project>({ apiVersion: api, kind: 'Project', metadata: { name: project, namespace: ns }, spec: { repo: { url: `${cluster().git!.url}/${project}.git` }, pollIntervalSeconds: 3600, backupStoreRef: { name: 'store' }, branches: { include: ['nothing-here'] } } });
-  // Made with kubectl, pinned to the commit: no branch tracking needed for this test.
-  await kube().create<Environment>({ apiVersion: api, kind: 'Environment', metadata: { name: 'staging', namespace: ns }, spec: { project, branch: 'main', revision, type: 'staging' } });
+  // Made with kubectl, pinned to the commit: no branch tracking needed for this test; empty
+  // volumes, since cloning production's is another test's subject.
+  await kube().create<Environment>({ apiVersion: api, kind: 'Environment', metadata: { name: 'staging', namespace: ns }, spec: { project, branch: 'main', revision, type: 'staging', clone: 'empty' } });
   op = await startOperator(ns);
 }, 120_000);
 
@@ -146,8 +108,10 @@ describe('the Backup controller', () => {
   }, 200_000);
 
   it('marks a backup failed, never complete, when a Job completes but the repository has no snapshot', async () => {
-    // Nothing runs the mover this time: kwok completes the pods, and restic has nothing to show.
+    // The pods "succeed" without running the mover, and restic has nothing to show.
     await kube().create<Backup>({ apiVersion: api, kind: 'Backup', metadata: { name: 'hollow', namespace: ns }, spec: { project, environment: 'staging' } });
+    await expect.poll(async () => (await moverJobs(`${project}-staging`, 'hollow')).length, { timeout: 20_000 }).toBe(2);
+    for (const job of await moverJobs(`${project}-staging`, 'hollow')) await finishPod(job, 0);
     await expect.poll(async () => (await backup('hollow'))?.status?.conditions?.find((c) => c.type === 'Ready')?.reason, { timeout: 90_000, interval: 2000 }).toBe('BackupFailed');
     expect((await backup('hollow'))?.status?.conditions?.find((c) => c.type === 'Ready')?.message).toMatch(/the repository has no snapshot of db, web-uploads although the mover Jobs completed/);
     expect((await backup('hollow'))?.status?.completionTime).toBeUndefined();
@@ -173,7 +137,7 @@ describe('the Backup controller', () => {
   }, 120_000);
 
   it('creates the Backup of each schedule slot, and backs up once more before deleting the namespace', async () => {
-    await kube().create<Environment>({ apiVersion: api, kind: 'Environment', metadata: { name: 'nightly', namespace: ns }, spec: { project, branch: 'nightly', revision: scheduledRevision, type: 'staging' } });
+    await kube().create<Environment>({ apiVersion: api, kind: 'Environment', metadata: { name: 'nightly', namespace: ns }, spec: { project, branch: 'nightly', revision: scheduledRevision, type: 'staging', clone: 'empty' } });
     const target = `${project}-nightly`;
     // "* * * * *": the first slot after the Environment was made is at most a minute away.
     await expect

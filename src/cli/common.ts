@@ -1,0 +1,33 @@
+/**
+ * What the cluster-facing commands share: the kubeconfig they use, and how they print —
+ * aligned tables for people, JSON or YAML for machines.
+ *
+ * @module
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { GroveError } from '../errors/index.ts';
+import { type Kube, kubeFromFile } from '../kube/index.ts';
+
+export type OutputFormat = 'table' | 'json' | 'yaml';
+
+export function outputFormat(value: string): OutputFormat {
+  if (value === 'table' || value === 'json' || value === 'yaml') return value;
+  throw new GroveError('InvalidInput', `--output must be table, json or yaml (got "${value}")`);
+}
+
+/** `--kubeconfig`, else `$KUBECONFIG`, else `~/.kube/config`: kubectl's order. */
+export function kubeOf(flag: string | undefined, env: NodeJS.ProcessEnv): Kube {
+  return kubeFromFile(flag ?? env.KUBECONFIG ?? join(homedir(), '.kube', 'config'));
+}
+
+export function render(value: unknown, format: 'json' | 'yaml'): string {
+  return format === 'json' ? `${JSON.stringify(value, null, 2)}\n` : stringify(value);
+}
+
+/** Columns padded to their widest cell, two spaces apart. Pure. */
+export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()).join('\n') + '\n';
+}

@@ -1,0 +1,94 @@
+/**
+ * `grove restore BACKUP`: asks for a Backup to be restored into a new Environment (a Restore
+ * object, made with the kubeconfig's own rights), and with `--wait` follows it until the data is
+ * in or the restore fails, printing each step once.
+ *
+ * @module
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { API_VERSION } from '../api/crds.ts';
+import type { Backup, Restore } from '../api/types.gen.ts';
+import { GroveError } from '../errors/index.ts';
+import { kubeOf, outputFormat, render } from './common.ts';
+import type { CliIo } from './index.ts';
+
+const HELP = `Usage: grove restore BACKUP [--target ENVIRONMENT] [--name N] [--wait] [--timeout SECONDS] [-n NAMESPACE] [-o table|json|yaml]
+
+Restores a Backup into a new Environment, made for the backup's branch at its revision; its
+volumes are filled from the Backup before its applications start. Existing Environments are
+never overwritten.
+
+Options:
+  --target ENV         Name of the new Environment (default: the Restore's name)
+  --name N             The Restore's name (default: <backup>-restore-<time>)
+  --wait               Follow the restore until it completes or fails
+  --timeout SECONDS    How long --wait waits (default: 1800)
+  -n, --namespace NS   The project namespace (default: default)
+  -o, --output FORMAT  table (default), json or yaml
+  --kubeconfig FILE    Default: $KUBECONFIG or ~/.kube/config
+`;
+
+export async function restoreCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      namespace: { type: 'string', short: 'n', default: 'default' },
+      target: { type: 'string' },
+      name: { type: 'string' },
+      wait: { type: 'boolean' },
+      timeout: { type: 'string', default: '1800' },
+      output: { type: 'string', short: 'o', default: 'table' },
+      kubeconfig: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    io.stdout.write(HELP);
+    return 0;
+  }
+  const [backupName, ...extra] = positionals;
+  if (!backupName || extra.length) throw new GroveError('InvalidInput', `restore takes one Backup name\n\n${HELP}`);
+  const output = outputFormat(values.output);
+  const timeout = Number(values.timeout);
+  if (!Number.isInteger(timeout) || timeout < 1) throw new GroveError('InvalidInput', `--timeout must be a whole number of seconds (got "${values.timeout}")`);
+  const kube = kubeOf(values.kubeconfig, io.env);
+  const namespace = values.namespace;
+
+  const backup = await kube.get<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace, name: backupName });
+  if (!backup) throw new GroveError('NotFound', `Backup ${backupName} does not exist in namespace ${namespace}`);
+  const stamp = new Date().toISOString().slice(0, 19).replace(/[-T:]/g, '').toLowerCase();
+  const restore: Restore = {
+    apiVersion: API_VERSION,
+    kind: 'Restore',
+    metadata: { name: values.name ?? `${backupName.slice(0, 63 - 23)}-restore-${stamp}`, namespace, labels: { 'grove.dev/project': backup.spec.project, 'grove.dev/environment': backup.spec.environment } },
+    spec: { backup: backupName, ...(values.target ? { targetEnvironment: values.target } : {}) },
+  };
+  const created = await kube.create(restore);
+  const name = created.metadata.name as string;
+  if (output === 'table') io.stdout.write(`Created Restore ${name} of Backup ${backupName} into Environment ${values.target ?? name}\n`);
+  if (!values.wait) {
+    if (output !== 'table') io.stdout.write(render(created, output));
+    return 0;
+  }
+
+  const deadline = Date.now() + timeout * 1000;
+  let last = '';
+  for (;;) {
+    const current = await kube.get<Restore>({ apiVersion: API_VERSION, kind: 'Restore', namespace, name });
+    const ready = current?.status?.conditions?.find((c) => c.type === 'Ready');
+    const line = ready ? `${ready.reason}: ${ready.message}` : 'Waiting for the operator';
+    if (line !== last && output === 'table') io.stderr.write(`  ${line}\n`);
+    last = line;
+    const finished = ready?.status === 'True' || ready?.reason === 'RestoreFailed' || ready?.reason === 'TargetExists';
+    if (finished || Date.now() > deadline) {
+      if (output !== 'table') io.stdout.write(render(current, output));
+      if (ready?.status === 'True') return 0;
+      if (!finished) io.stderr.write(`Restore ${name} did not complete within ${timeout}s; it goes on: grove restore is only watching\n`);
+      return 1;
+    }
+    await sleep(1000);
+  }
+}

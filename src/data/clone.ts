@@ -1,0 +1,198 @@
+/**
+ * How a new Environment's volumes get their data, decided without I/O: from its parent by
+ * VolumeSnapshot, from the parent's backup, from the Backup a Restore names, or empty — per
+ * volume, with the reason in words. The Environment controller gathers the facts (the parent,
+ * whether a VolumeSnapshotClass serves the storage class, the parent's backups) and carries the
+ * decision out; these functions also name and shape every object it creates for a clone, so the
+ * same input always gives the same objects.
+ *
+ * Snapshots cross namespaces the way the CSI snapshotter supports without alpha feature gates: a
+ * VolumeSnapshot of the parent's claim; a pre-provisioned VolumeSnapshotContent bound to a
+ * VolumeSnapshot in the child's namespace, naming the same snapshot handle; claims created from
+ * that VolumeSnapshot.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { LABELS } from '../api/constants.ts';
+import type { KubeObject } from '../api/meta.ts';
+import type { Backup, Environment, Project, VolumeLineage } from '../api/types.gen.ts';
+import type { ResolvedManifest } from '../manifest/index.ts';
+import { serviceClaimName } from '../planner/index.ts';
+import { type BackupTarget, backupTargets } from './jobs.ts';
+
+export type CloneStrategy = NonNullable<Environment['spec']['clone']>;
+export const SNAPSHOT_API_VERSION = 'snapshot.storage.k8s.io/v1';
+
+/** What the controller found out before deciding. */
+export interface CloneFacts {
+  environment: Environment;
+  project: Project;
+  manifest: ResolvedManifest;
+  /** The parent by name (spec.parent, else the Project's production Environment); undefined when there is none, or when no strategy could use it. */
+  parentName?: string;
+  /** The parent Environment, when it exists. */
+  parent?: Environment;
+  /** The VolumeSnapshotClass whose driver serves the volumes' storage class, if any. */
+  snapshotClass?: string;
+  hasBackupStore: boolean;
+  /** For an Environment a Restore made: that Restore's name and its Backup. */
+  restore?: { name: string; backup: Backup | undefined };
+}
+
+export type CloneDecision =
+  | { kind: 'decided'; strategy: 'snapshot' | 'backup' | 'empty'; lineage: VolumeLineage[]; message: string }
+  | { kind: 'wait'; reason: 'WaitingForParent'; message: string; requeueAfterMs: number }
+  | { kind: 'fail'; message: string };
+
+/** The claim that holds a volume: a mount's own, or the one its StatefulSet gives a service's replica. */
+export function volumeClaimName(target: BackupTarget): string {
+  return target.claimName ?? serviceClaimName(target.name);
+}
+
+/** The volumes of a manifest, each with the claim it lives in (a restore mounts Redis's claim too). */
+export function cloneTargets(manifest: ResolvedManifest): BackupTarget[] {
+  return backupTargets(manifest).map((t) => (t.kind === 'redis' ? { ...t, claimName: serviceClaimName(t.name) } : t));
+}
+
+export function decideClone(facts: CloneFacts): CloneDecision {
+  const { environment: env, project, manifest } = facts;
+  const targets = cloneTargets(manifest);
+  /** Every volume from `source` where `takes` says so, the rest empty. */
+  const decided = (message: string, source?: Omit<VolumeLineage, 'volume'>, takes: (t: BackupTarget) => boolean = () => true): CloneDecision => {
+    const lineage = targets.map((t): VolumeLineage => (source && takes(t) ? { volume: t.name, ...source } : { volume: t.name, source: 'empty' }));
+    const used = lineage.find((l) => l.source !== 'empty');
+    return { kind: 'decided', strategy: used ? (used.source) : 'empty', lineage, message };
+  };
+
+  if (facts.restore) {
+    const backup = facts.restore.backup;
+    if (!backup) return { kind: 'fail', message: `the Backup of Restore ${facts.restore.name} does not exist` };
+    const has = new Set((backup.status?.volumes ?? []).map((v) => v.name));
+    const from = { source: 'backup' as const, parent: backup.spec.environment, backup: backup.metadata.name as string, ...(backup.status?.completionTime ? { time: backup.status.completionTime } : {}) };
+    return decided(`Restoring Backup ${backup.metadata.name} of ${backup.spec.environment} (Restore ${facts.restore.name})`, from, (t) => has.has(t.name));
+  }
+  if (targets.length === 0) return decided('The manifest declares no volumes');
+  if ((env.spec.type ?? 'development') === 'production') return decided('A production environment is the source of data: its volumes start empty');
+  const requested: CloneStrategy = env.spec.clone ?? project.spec.defaults?.clone ?? 'auto';
+  if (requested === 'empty') return decided('Empty volumes were asked for (clone: empty)');
+  // What can be served decides before the parent does: an empty clone waits for nothing.
+  const strategy = requested === 'auto' ? (facts.snapshotClass ? 'snapshot' : facts.hasBackupStore ? 'backup' : undefined) : requested;
+  if (!strategy) return decided(`No VolumeSnapshotClass serves the storage class and Project ${project.metadata.name} has no BackupStore: volumes start empty`);
+  if (strategy === 'snapshot' && !facts.snapshotClass) {
+    return { kind: 'fail', message: `clone: snapshot needs a VolumeSnapshotClass for the driver of storage class ${project.spec.storageClassName ?? '(the default)'}, and there is none` };
+  }
+  if (strategy === 'backup' && !facts.hasBackupStore) return { kind: 'fail', message: `clone: backup needs a BackupStore, and Project ${project.metadata.name} names none` };
+  if (!facts.parentName) return decided('There is no parent to clone from (no spec.parent and no production environment): volumes start empty');
+  if (!facts.parent) {
+    // A parent named by hand is awaited; a missing production environment is simply absent.
+    if (env.spec.parent) return { kind: 'wait', reason: 'WaitingForParent', message: `Waiting for the parent Environment ${facts.parentName} to exist`, requeueAfterMs: 15_000 };
+    return decided(`The production environment ${facts.parentName} does not exist: volumes start empty`);
+  }
+  if (!facts.parent.status?.observedRevision || facts.parent.status.conditions?.some((c) => c.type === 'DataCloned' && c.status !== 'True')) {
+    return { kind: 'wait', reason: 'WaitingForParent', message: `Waiting for the parent Environment ${facts.parentName} to have its data`, requeueAfterMs: 10_000 };
+  }
+  const emptyByManifest = new Set(Object.entries(manifest.services).filter(([, s]) => s.clone === 'empty').map(([name]) => name));
+  const note = emptyByManifest.size ? `; ${[...emptyByManifest].sort().join(', ')} empty (clone: empty)` : '';
+  const how = strategy === 'snapshot' ? 'by VolumeSnapshot' : 'by restoring its backup';
+  return decided(`Cloning from ${facts.parentName} ${how}${note}`, { source: strategy, parent: facts.parentName }, (t) => !emptyByManifest.has(t.name));
+}
+
+/**
+ * The parent's Backup to clone from: its latest complete one if young enough, else one in
+ * progress, else none (a fresh one must be made).
+ */
+export function usableBackup(backups: readonly Backup[], now: number, maxAgeSeconds: number): { use: Backup } | { wait: Backup } | { make: true } {
+  const ready = (b: Backup) => b.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  const failed = (b: Backup) => b.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'False' && (c.reason === 'BackupFailed' || c.reason === 'EnvironmentNotFound')) ?? false;
+  const complete = backups
+    .filter((b) => ready(b) && b.status?.completionTime && !b.metadata.deletionTimestamp)
+    .sort((a, b) => Date.parse(b.status!.completionTime!) - Date.parse(a.status!.completionTime!));
+  const latest = complete[0];
+  if (latest && now - Date.parse(latest.status!.completionTime!) <= maxAgeSeconds * 1000) return { use: latest };
+  const running = backups.find((b) => !ready(b) && !failed(b) && !b.metadata.deletionTimestamp);
+  if (running) return { wait: running };
+  return { make: true };
+}
+
+/** The fresh Backup of a parent taken for clones, named by the minute so concurrent clones share it. */
+export function cloneBackup(parent: Environment, now: number, retentionSeconds = 7 * 86400): Backup {
+  const minute = new Date(now).toISOString().slice(0, 16).replace(/[-T:]/g, '');
+  const name = `${(parent.metadata.name ?? '').slice(0, 63 - 19)}-clone-${minute}`;
+  return {
+    apiVersion: 'grove.dev/v1alpha1',
+    kind: 'Backup',
+    metadata: { name, namespace: parent.metadata.namespace, labels: { [LABELS.project]: parent.spec.project, [LABELS.environment]: parent.metadata.name ?? '', 'grove.dev/trigger': 'clone' } },
+    spec: { project: parent.spec.project, environment: parent.metadata.name ?? '', trigger: 'clone', retentionSeconds },
+  };
+}
+
+/** Names of the snapshot objects of one volume's clone, unique per child Environment and volume. */
+export function cloneSnapshotNames(child: Environment, volume: string): { snapshot: string; content: string } {
+  const hash = createHash('sha256').update(`${child.metadata.namespace}/${child.metadata.name}/${volume}`).digest('hex');
+  return { snapshot: `clone-${volume.slice(0, 63 - 15)}-${hash.slice(0, 8)}`.replace(/-+/g, '-'), content: `grove-clone-${hash.slice(0, 32)}` };
+}
+
+export interface SnapshotObjectsInput {
+  child: Environment;
+  childNamespace: string;
+  parentNamespace: string;
+  volume: BackupTarget;
+  snapshotClass: string;
+}
+
+function cloneLabels(child: Environment, volume: string): Record<string, string> {
+  // Deliberately without grove.dev/environment-namespace: these are not planned children.
+  return { [LABELS.managedBy]: 'grove', [LABELS.project]: child.spec.project, 'grove.dev/clone-for': child.metadata.name ?? '', [LABELS.volume]: volume };
+}
+
+/** The VolumeSnapshot of the parent's claim, in the parent's namespace. */
+export function parentSnapshot(input: SnapshotObjectsInput): KubeObject & Record<string, unknown> {
+  return {
+    apiVersion: SNAPSHOT_API_VERSION,
+    kind: 'VolumeSnapshot',
+    metadata: { name: cloneSnapshotNames(input.child, input.volume.name).snapshot, namespace: input.parentNamespace, labels: cloneLabels(input.child, input.volume.name) },
+    spec: { volumeSnapshotClassName: input.snapshotClass, source: { persistentVolumeClaimName: volumeClaimName(input.volume) } },
+  };
+}
+
+/**
+ * The pre-provisioned content naming the parent's snapshot handle, bound to the child's
+ * VolumeSnapshot. `Retain`: the handle belongs to the parent's snapshot, which deletes it.
+ */
+export function childSnapshotContent(input: SnapshotObjectsInput & { driver: string; snapshotHandle: string }): KubeObject & Record<string, unknown> {
+  const names = cloneSnapshotNames(input.child, input.volume.name);
+  return {
+    apiVersion: SNAPSHOT_API_VERSION,
+    kind: 'VolumeSnapshotContent',
+    metadata: { name: names.content, labels: cloneLabels(input.child, input.volume.name) },
+    spec: {
+      deletionPolicy: 'Retain',
+      driver: input.driver,
+      source: { snapshotHandle: input.snapshotHandle },
+      sourceVolumeMode: 'Filesystem',
+      volumeSnapshotClassName: input.snapshotClass,
+      volumeSnapshotRef: { name: names.snapshot, namespace: input.childNamespace },
+    },
+  };
+}
+
+export function childSnapshot(input: SnapshotObjectsInput): KubeObject & Record<string, unknown> {
+  const names = cloneSnapshotNames(input.child, input.volume.name);
+  return {
+    apiVersion: SNAPSHOT_API_VERSION,
+    kind: 'VolumeSnapshot',
+    metadata: { name: names.snapshot, namespace: input.childNamespace, labels: cloneLabels(input.child, input.volume.name) },
+    spec: { volumeSnapshotClassName: input.snapshotClass, source: { volumeSnapshotContentName: names.content } },
+  };
+}
+
+/** Volume → VolumeSnapshot its claim is created from, for the planner. */
+export function snapshotSources(lineage: readonly VolumeLineage[] | undefined): Record<string, string> {
+  return Object.fromEntries((lineage ?? []).filter((l) => l.source === 'snapshot' && l.snapshot).map((l) => [l.volume, l.snapshot as string]));
+}
+
+/** Whether any volume got data (the sanitize hooks run only then). */
+export function anythingCloned(lineage: readonly VolumeLineage[] | undefined): boolean {
+  return (lineage ?? []).some((l) => l.source !== 'empty');
+}
