@@ -305,6 +305,7 @@ const environmentStatus = obj('Observed state of the Environment.', {
   'lastActivityTime?': time('Last push, renewal or API call.'),
   'expiresAt?': time('When the Environment will be deleted for inactivity.'),
   'lastScheduledBackupTime?': time('The schedule slot of the last Backup made for the manifest\'s backup schedule.'),
+  'lastRestore?': dnsLabel('The Restore whose Backup last filled the volumes.'),
   'actor?': actor,
   'lineage?': lineage,
 });
@@ -346,7 +347,7 @@ const backupSpec = obj(
   {
     project: dnsLabel('The Project, whose BackupStore and restic repository hold the data.'),
     environment: dnsLabel('The Environment backed up.'),
-    'trigger?': oneOf(['manual', 'scheduled', 'final', 'clone'], 'Why the backup was taken.', { default: 'manual' }),
+    'trigger?': oneOf(['manual', 'scheduled', 'final', 'clone', 'restore'], 'Why the backup was taken (`restore`: the data a Restore was about to replace).', { default: 'manual' }),
     'retentionSeconds?': int('How long the backup is kept after it completes; unset keeps it until deleted.', { minimum: 3600 }),
   },
   { 'x-kubernetes-validations': [immutable('spec')] },
@@ -389,7 +390,7 @@ const restoreSpec = obj(
   {
     backup: dnsLabel('The Backup to restore.'),
     'targetEnvironment?': dnsLabel('The Environment to restore into. Defaults to a new Environment created for the backup\'s branch.'),
-    'overwriteExisting?': bool('Allow restoring into an existing Environment, replacing its data.', { default: false }),
+    'overwriteExisting?': bool('Allow restoring into an existing Environment, replacing its data once a Backup of that data has completed.', { default: false }),
   },
   { 'x-kubernetes-validations': [immutable('spec')] },
 );
@@ -399,6 +400,7 @@ const restoreStatus = obj('Observed state of the Restore.', {
   'observedGeneration?': observedGeneration,
   'targetEnvironment?': dnsLabel('The Environment restored into.'),
   'startTime?': time('When the restore started.'),
+  'safetyBackup?': dnsLabel('The Backup of the target\'s own data, taken before a restore over an existing Environment replaced it.'),
   'completionTime?': time('When the restore completed.'),
 });
 

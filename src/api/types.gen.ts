@@ -22,8 +22,8 @@ export interface BackupSpec {
   project: string;
   /** The Environment backed up. */
   environment: string;
-  /** Why the backup was taken. Default: `"manual"`. */
-  trigger?: 'manual' | 'scheduled' | 'final' | 'clone';
+  /** Why the backup was taken (`restore`: the data a Restore was about to replace). Default: `"manual"`. */
+  trigger?: 'manual' | 'scheduled' | 'final' | 'clone' | 'restore';
   /** How long the backup is kept after it completes; unset keeps it until deleted. */
   retentionSeconds?: number;
 }
@@ -152,6 +152,8 @@ export interface EnvironmentStatus {
   expiresAt?: string;
   /** The schedule slot of the last Backup made for the manifest's backup schedule. */
   lastScheduledBackupTime?: string;
+  /** The Restore whose Backup last filled the volumes. */
+  lastRestore?: string;
   /** Who caused an action and for whom, from commit trailers, the webhook or the Kubernetes user. */
   actor?: Actor;
   /** Where each volume's data came from. */
@@ -267,7 +269,7 @@ export interface RestoreSpec {
   backup: string;
   /** The Environment to restore into. Defaults to a new Environment created for the backup's branch. */
   targetEnvironment?: string;
-  /** Allow restoring into an existing Environment, replacing its data. Default: `false`. */
+  /** Allow restoring into an existing Environment, replacing its data once a Backup of that data has completed. Default: `false`. */
   overwriteExisting?: boolean;
 }
 
@@ -281,6 +283,8 @@ export interface RestoreStatus {
   targetEnvironment?: string;
   /** When the restore started. */
   startTime?: string;
+  /** The Backup of the target's own data, taken before a restore over an existing Environment replaced it. */
+  safetyBackup?: string;
   /** When the restore completed. */
   completionTime?: string;
 }

@@ -17,11 +17,12 @@ import { Restic } from '../data/restic.ts';
 import type { CliIo } from './index.ts';
 
 const HELP = `Usage: grove mover backup  --name N --kind K --backup B --environment E [--path DIR] [--result-file F]
-       grove mover restore --name N --kind K --snapshot ID [--path DIR]
+       grove mover restore --name N --kind K --snapshot ID [--path DIR [--replace]]
        grove mover check   [--read-data]
 
 Backs up or restores one volume (--kind files, with --path) or database
-(--kind postgresql | mariadb | redis) with restic.
+(--kind postgresql | mariadb | redis) with restic. --replace empties DIR before
+restoring into it, so it holds exactly the snapshot.
 
 Environment:
   RESTIC_REPOSITORY, RESTIC_PASSWORD             the repository
@@ -45,6 +46,7 @@ export async function moverCommand(argv: string[], io: CliIo): Promise<number> {
       snapshot: { type: 'string' },
       'result-file': { type: 'string' },
       'read-data': { type: 'boolean' },
+      replace: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -75,7 +77,7 @@ export async function moverCommand(argv: string[], io: CliIo): Promise<number> {
     if (values['result-file']) await writeFile(values['result-file'], line);
     return 0;
   }
-  await restoreVolume(restic, target, need(values.snapshot, '--snapshot'));
+  await restoreVolume(restic, target, need(values.snapshot, '--snapshot'), { replace: values.replace ?? false });
   io.stderr.write(`Restored ${kind} ${name} from snapshot ${values.snapshot}.\n`);
   return 0;
 }

@@ -13,14 +13,15 @@ import { GroveError } from '../errors/index.ts';
 import { kubeOf, outputFormat, render } from './common.ts';
 import type { CliIo } from './index.ts';
 
-const HELP = `Usage: grove restore BACKUP [--target ENVIRONMENT] [--name N] [--wait] [--timeout SECONDS] [-n NAMESPACE] [-o table|json|yaml]
+const HELP = `Usage: grove restore BACKUP [--target ENVIRONMENT [--overwrite]] [--name N] [--wait] [--timeout SECONDS] [-n NAMESPACE] [-o table|json|yaml]
 
 Restores a Backup into a new Environment, made for the backup's branch at its revision; its
-volumes are filled from the Backup before its applications start. Existing Environments are
-never overwritten.
+volumes are filled from the Backup before its applications start. An existing Environment's
+data is replaced only with --overwrite, and only after a Backup of it has completed.
 
 Options:
-  --target ENV         Name of the new Environment (default: the Restore's name)
+  --target ENV         The Environment to restore into (default: a new one named like the Restore)
+  --overwrite          Replace the data of an existing --target (its applications stop meanwhile)
   --name N             The Restore's name (default: <backup>-restore-<time>)
   --wait               Follow the restore until it completes or fails
   --timeout SECONDS    How long --wait waits (default: 1800)
@@ -35,6 +36,7 @@ export async function restoreCommand(argv: string[], io: CliIo): Promise<number>
     options: {
       namespace: { type: 'string', short: 'n', default: 'default' },
       target: { type: 'string' },
+      overwrite: { type: 'boolean' },
       name: { type: 'string' },
       wait: { type: 'boolean' },
       timeout: { type: 'string', default: '1800' },
@@ -51,6 +53,7 @@ export async function restoreCommand(argv: string[], io: CliIo): Promise<number>
   }
   const [backupName, ...extra] = positionals;
   if (!backupName || extra.length) throw new GroveError('InvalidInput', `restore takes one Backup name\n\n${HELP}`);
+  if (values.overwrite && !values.target) throw new GroveError('InvalidInput', `--overwrite needs the --target Environment whose data it replaces\n\n${HELP}`);
   const output = outputFormat(values.output);
   const timeout = Number(values.timeout);
   if (!Number.isInteger(timeout) || timeout < 1) throw new GroveError('InvalidInput', `--timeout must be a whole number of seconds (got "${values.timeout}")`);
@@ -64,7 +67,7 @@ export async function restoreCommand(argv: string[], io: CliIo): Promise<number>
     apiVersion: API_VERSION,
     kind: 'Restore',
     metadata: { name: values.name ?? `${backupName.slice(0, 63 - 23)}-restore-${stamp}`, namespace, labels: { 'grove.dev/project': backup.spec.project, 'grove.dev/environment': backup.spec.environment } },
-    spec: { backup: backupName, ...(values.target ? { targetEnvironment: values.target } : {}) },
+    spec: { backup: backupName, ...(values.target ? { targetEnvironment: values.target } : {}), ...(values.overwrite ? { overwriteExisting: true } : {}) },
   };
   const created = await kube.create(restore);
   const name = created.metadata.name as string;

@@ -98,7 +98,7 @@ services:
   it('mounts the volume writable for a restore, and names the snapshot', () => {
     const job = moverJob({ action: 'restore', owner: 'r1', environment: 'e', namespace: 'e', target: targets[4]!, image: 'grove:1', snapshotId: 'abc', labels: {} }) as any;
     expect(job.spec.template.spec.volumes).toContainEqual({ name: 'data', persistentVolumeClaim: { claimName: 'web-uploads', readOnly: false } });
-    expect(job.spec.template.spec.containers[0].args).toEqual(['mover', 'restore', '--name', 'web-uploads', '--kind', 'files', '--path', '/data', '--snapshot', 'abc']);
+    expect(job.spec.template.spec.containers[0].args).toEqual(['mover', 'restore', '--name', 'web-uploads', '--kind', 'files', '--path', '/data', '--snapshot', 'abc', '--replace']);
   });
 });
 

@@ -63,7 +63,7 @@ export function moverJobName(action: 'backup' | 'restore', owner: string, volume
 
 export interface MoverJobInput {
   action: 'backup' | 'restore';
-  /** The Backup this Job works for, or the Environment whose volume a restore fills. */
+  /** The Backup this Job works for; for a restore, the Restore (or the Environment whose clone) it serves. */
   owner: string;
   environment: string;
   namespace: string;
@@ -86,7 +86,8 @@ export function moverJob(input: MoverJobInput): KubeObject & Record<string, unkn
     '--kind',
     target.kind,
     ...(target.claimName ? ['--path', MOVER_DATA_PATH] : []),
-    ...(action === 'backup' ? ['--backup', input.owner, '--environment', input.environment, '--result-file', '/dev/termination-log'] : ['--snapshot', input.snapshotId ?? '']),
+    // A restored volume holds exactly the snapshot: it is new, or its data was backed up first.
+    ...(action === 'backup' ? ['--backup', input.owner, '--environment', input.environment, '--result-file', '/dev/termination-log'] : ['--snapshot', input.snapshotId ?? '', ...(target.claimName ? ['--replace'] : [])]),
   ];
   const db = target.credentialsSecret;
   const dbEnv = db

@@ -10,7 +10,8 @@
  * @module
  */
 import { spawn } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { VolumeBackup } from '../api/types.gen.ts';
 import { GroveError } from '../errors/index.ts';
@@ -128,11 +129,20 @@ async function backupDump(restic: Restic, tool: DumpTool, db: DatabaseAccess, ta
   return summary;
 }
 
+export interface RestoreOptions {
+  /**
+   * Empty the directory first, so it ends up holding exactly the snapshot (restic only adds and
+   * overwrites). Grove's restore Jobs ask for it: their volume is new, or its old data was backed
+   * up before the Restore was allowed to replace it.
+   */
+  replace?: boolean;
+}
+
 /** Restores one snapshot into a volume directory or a database. */
-export async function restoreVolume(restic: Restic, target: MoverTarget, snapshotId: string): Promise<void> {
+export async function restoreVolume(restic: Restic, target: MoverTarget, snapshotId: string, opts: RestoreOptions = {}): Promise<void> {
   if (target.kind === 'files') {
     const path = required(target.path, `volume ${target.name} needs a path`);
-    await mkdir(path, { recursive: true });
+    await prepareDirectory(path, opts.replace ?? false);
     await restic.restoreDirectory(snapshotId, path);
     return;
   }
@@ -140,7 +150,8 @@ export async function restoreVolume(restic: Restic, target: MoverTarget, snapsho
   if (!tool.restore) {
     // Redis: the RDB file goes into the data directory, which the server reads when it starts.
     const path = required(target.path, `${target.kind} service ${target.name} needs the path of its data directory`);
-    await mkdir(path, { recursive: true });
+    // Its append-only files would win over the restored RDB file at start: they go too.
+    await prepareDirectory(path, opts.replace ?? false);
     await restic.restoreDirectory(snapshotId, path);
     return;
   }
@@ -152,6 +163,13 @@ export async function restoreVolume(restic: Restic, target: MoverTarget, snapsho
   // restic writes into the client's stdin itself; the client sees the end when restic exits.
   await restic.dump(snapshotId, tool.filename, client.stdin);
   await exited;
+}
+
+async function prepareDirectory(path: string, replace: boolean): Promise<void> {
+  await mkdir(path, { recursive: true });
+  if (!replace) return;
+  // lost+found belongs to the filesystem, not to the data.
+  for (const entry of await readdir(path)) if (entry !== 'lost+found') await rm(join(path, entry), { recursive: true, force: true });
 }
 
 function exitOf(child: ReturnType<typeof spawn>, command: string): Promise<void> {

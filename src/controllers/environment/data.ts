@@ -6,8 +6,11 @@
  * a restarted operator picks up where the last one stopped.
  *
  * What was decided lives in `status.lineage` (which source each volume has); `DataCloned=True`
- * ends the step for good. Nothing here deletes a volume: the only deletions are the temporary
- * VolumeSnapshots of a clone, once the clone's claims are bound.
+ * ends the step — until a Restore over the Environment's data (`grove.dev/restore` naming another
+ * Restore than `status.lastRestore`) runs it again, with the applications stopped. Nothing here
+ * deletes a volume: the only deletions are the temporary VolumeSnapshots of a clone once the
+ * clone's claims are bound, and the old contents of a volume a Restore replaces, which the Restore
+ * controller has backed up before it asked for that.
  *
  * @module
  */
@@ -78,8 +81,14 @@ const POLL_MS = 3_000;
 export async function dataStep(input: DataStepInput): Promise<DataStepResult> {
   const { env, status } = input;
   const cloned = findCondition(status.conditions, CONDITIONS.dataCloned);
-  if (cloned?.status === 'True') return { plan: { stage: 'ready', snapshots: snapshotSources(status.lineage) } };
   const restoreName = env.metadata.annotations?.[ANNOTATIONS.restore];
+  // A Restore over this Environment's data (the Restore controller has backed that data up first).
+  const restorePending = !!restoreName && status.lastRestore !== restoreName;
+  if (cloned?.status === 'True') {
+    if (!restorePending) return { plan: { stage: 'ready', snapshots: snapshotSources(status.lineage) } };
+    delete status.lineage;
+    input.log.info({ restore: restoreName }, 'Began replacing the data from a Restore');
+  }
   if (!cloned && status.observedRevision && !restoreName) {
     // Running since before its data was tracked: its volumes are its own, and stay so.
     return { plan: { stage: 'ready' }, condition: { status: 'True', reason: REASONS.emptyVolumes, message: 'The Environment ran before data cloning was recorded; its volumes are its own' } };
@@ -103,7 +112,11 @@ export async function dataStep(input: DataStepInput): Promise<DataStepResult> {
     const waiting = entry.source === 'snapshot' ? await snapshotSource(input, entry, target) : entry.source === 'backup' ? await backupSource(input, entry) : undefined;
     if (waiting) pending.push(waiting);
   }
-  if (pending.length) return { plan: { stage: 'sources' }, condition: { status: 'False', reason: REASONS.preparingSources, message: pending.join('; ') }, requeueAfterMs: POLL_MS };
+  if (pending.length) {
+    // Claims this Environment already has stay planned whatever the stage: never prune data.
+    const hasClaims = (status.inventory ?? []).some((e) => e.id.endsWith('_PersistentVolumeClaim'));
+    return { plan: { stage: hasClaims ? 'fill' : 'sources' }, condition: { status: 'False', reason: REASONS.preparingSources, message: pending.join('; ') }, requeueAfterMs: POLL_MS };
+  }
 
   // 2. Fill: claims from snapshots bound; restores run into new claims and running databases.
   const held: string[] = [];
@@ -130,6 +143,7 @@ export async function dataStep(input: DataStepInput): Promise<DataStepResult> {
   if (pending.length) return { plan: { stage: 'sanitize', snapshots }, condition: { status: 'False', reason: REASONS.sanitizing, message: pending.join('; ') }, requeueAfterMs: POLL_MS };
 
   await releaseSnapshots(input, lineage);
+  if (restoreName) status.lastRestore = restoreName;
   const summary = lineage.map((l) => `${l.volume} ${l.source === 'empty' ? 'empty' : `from ${l.source === 'snapshot' ? `a snapshot of ${l.parent}` : `Backup ${l.backup}`}`}`).join(', ');
   const reason = anythingCloned(lineage) ? REASONS.cloned : REASONS.emptyVolumes;
   return { plan: { stage: 'ready', snapshots }, condition: { status: 'True', reason, message: summary ? `${summary}${hooks.length ? '; sanitized' : ''}` : 'No volumes' } };
@@ -278,7 +292,9 @@ async function claimBound(input: DataStepInput, target: BackupTarget): Promise<s
 /** Runs the restore Job of one volume once what it writes into exists; returns what it waits for. */
 async function restoreInto(input: DataStepInput, entry: VolumeLineage, target: BackupTarget): Promise<string | undefined> {
   const { kube, read, env, namespace } = input;
-  const owner = env.metadata.name as string;
+  // Each Restore has its own Jobs; a clone's are the Environment's.
+  const envName = env.metadata.name ?? '';
+  const owner = env.metadata.annotations?.[ANNOTATIONS.restore] ?? envName;
   const name = moverJobName('restore', owner, target.name);
   const job = await read<Conditioned>({ apiVersion: 'batch/v1', kind: 'Job', namespace, name });
   if (jobCondition(job, 'Complete')) return undefined;
@@ -298,8 +314,10 @@ async function restoreInto(input: DataStepInput, entry: VolumeLineage, target: B
     return `waiting for claim ${volumeClaimName(target)}`;
   }
   await kube.apply(moverSecret(await projectRepository(kube, input.project), namespace), { fieldManager: FIELD_MANAGER, force: true });
-  const labels = { [LABELS.project]: env.spec.project, [LABELS.environment]: owner, [LABELS.environmentNamespace]: env.metadata.namespace as string };
-  await kube.apply(moverJob({ action: 'restore', owner, environment: owner, namespace, target, image: input.moverImage, snapshotId: entry.snapshotId, labels }), { fieldManager: FIELD_MANAGER, force: true });
+  const labels = { [LABELS.project]: env.spec.project, [LABELS.environment]: envName, [LABELS.environmentNamespace]: env.metadata.namespace ?? '' };
+  // The sources step has set the snapshot of every volume that gets here.
+  const snapshotId = entry.snapshotId ?? '';
+  await kube.apply(moverJob({ action: 'restore', owner, environment: envName, namespace, target, image: input.moverImage, snapshotId, labels }), { fieldManager: FIELD_MANAGER, force: true });
   input.log.info({ volume: target.name, backup: entry.backup }, 'Started restoring a volume');
   return `restoring ${target.name} from Backup ${entry.backup}`;
 }

@@ -4,18 +4,20 @@
  * Environment controller fills its volumes from the Backup before any application starts (the
  * same data step that clones from a parent), and this controller reports what it does.
  *
- * The new Environment carries the Restore's name in `grove.dev/restore`; nothing else ever points
- * a Restore at an existing Environment's data, so a typo in `targetEnvironment` cannot overwrite
- * anything.
+ * The Environment carries the Restore's name in `grove.dev/restore`. An existing Environment gets
+ * it only when the Restore says `overwriteExisting: true` and a Backup of that Environment's own
+ * data has completed, so a typo in `targetEnvironment` cannot overwrite anything, and no
+ * restore leaves data unrecoverable.
  *
  * @module
  */
 import { findCondition, setCondition } from '../../api/conditions.ts';
-import { ANNOTATIONS, CONDITIONS, LABELS, REASONS } from '../../api/constants.ts';
+import { ANNOTATIONS, CONDITIONS, FIELD_MANAGER, LABELS, REASONS } from '../../api/constants.ts';
 import { API_VERSION } from '../../api/crds.ts';
 import type { Backup, Environment, Restore, RestoreStatus } from '../../api/types.gen.ts';
 import { messageOf, ReconcileError } from '../../errors/index.ts';
 import { isConflict, type Kube } from '../../kube/index.ts';
+import type { Logger } from '../../log/index.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Reconciler } from '../../runtime/controller.ts';
 import { writeStatus } from '../shared.ts';
@@ -88,20 +90,27 @@ export function restoreReconciler(deps: RestoreControllerDeps): Reconciler {
         return { requeueAfterMs: 10_000 };
       }
       if (env.metadata.annotations?.[ANNOTATIONS.restore] !== name) {
-        const why = restore.spec.overwriteExisting
-          ? 'restoring over the data of an existing Environment is not supported: restore into a new Environment (leave targetEnvironment unset or name one that does not exist)'
-          : 'set a targetEnvironment that does not exist yet, or leave it unset for a new one';
-        throw new ReconcileError(RESTORE_REASONS.targetExists, `Environment ${target} already exists and was not made by this Restore; its data is left alone: ${why}`, 'stall');
+        if (!restore.spec.overwriteExisting) {
+          throw new ReconcileError(
+            RESTORE_REASONS.targetExists,
+            `Environment ${target} already exists and was not made by this Restore; its data is left alone: set overwriteExisting: true to replace it (after a backup of it), or restore into a new Environment`,
+            'stall',
+          );
+        }
+        status.startTime ??= now;
+        const handedOver = await replaceAfterBackup(deps, restore, env, status, log);
+        mark('False', RESTORE_REASONS.restoring, handedOver);
+        return { requeueAfterMs: 10_000 };
       }
       status.startTime ??= now;
       const cloned = findCondition(env.status?.conditions, CONDITIONS.dataCloned);
-      if (cloned?.status === 'True') {
+      if (cloned?.status === 'True' && env.status?.lastRestore === name) {
         status.completionTime ??= now;
         mark('True', RESTORE_REASONS.completed, `Restored Backup ${restore.spec.backup} into Environment ${target}: ${cloned.message}`);
         log.info({ environment: target }, 'Completed the restore');
         return {};
       }
-      if (cloned?.reason === REASONS.cloneFailed) throw new ReconcileError(RESTORE_REASONS.failed, `Restoring into ${target} failed: ${cloned.message}`, 'stall');
+      if (cloned?.status === 'False' && cloned.reason === REASONS.cloneFailed) throw new ReconcileError(RESTORE_REASONS.failed, `Restoring into ${target} failed: ${cloned.message}`, 'stall');
       mark('False', RESTORE_REASONS.restoring, cloned ? `${target}: ${cloned.message}` : `Waiting for Environment ${target} to start filling its volumes`);
       // The Environment's changes wake this Restore; the requeue is a safety net.
       return { requeueAfterMs: 30_000 };
@@ -112,4 +121,55 @@ export function restoreReconciler(deps: RestoreControllerDeps): Reconciler {
       await writeStatus(deps.kube, restore, status);
     }
   };
+}
+
+/**
+ * Before an existing Environment's data is replaced, a Backup of it must complete; only then is
+ * the Environment handed this Restore (its data step stops the applications, fills the volumes
+ * and starts them again). Returns what is happening, in words.
+ */
+async function replaceAfterBackup(deps: RestoreControllerDeps, restore: Restore, env: Environment, status: RestoreStatus, log: Logger): Promise<string> {
+  const name = restore.metadata.name as string;
+  const target = env.metadata.name as string;
+  const other = env.metadata.annotations?.[ANNOTATIONS.restore];
+  if (other && other !== env.status?.lastRestore) {
+    throw new ReconcileError(RESTORE_REASONS.waitingForBackup, `Environment ${target} is being restored by Restore ${other}; waiting for it to finish`, 'wait', { requeueAfterMs: 15_000 });
+  }
+  const safety = safetyBackupName(name);
+  status.safetyBackup = safety;
+  const backup = await deps.kube.get<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace: restore.metadata.namespace, name: safety });
+  if (!backup) {
+    try {
+      await deps.kube.create<Backup>({
+        apiVersion: API_VERSION,
+        kind: 'Backup',
+        metadata: { name: safety, namespace: restore.metadata.namespace, labels: { [LABELS.project]: env.spec.project, [LABELS.environment]: target, 'grove.dev/trigger': 'restore' } },
+        // Kept until deleted: it is the way back from this Restore.
+        spec: { project: env.spec.project, environment: target, trigger: 'restore' },
+      });
+      log.info({ backup: safety, environment: target }, 'Created the backup of the data a restore replaces');
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+    return `Backing up the current data of ${target} (Backup ${safety}) before replacing it`;
+  }
+  const ready = findCondition(backup.status?.conditions, CONDITIONS.ready);
+  if (ready?.status !== 'True') {
+    if (ready?.reason === 'BackupFailed' || ready?.reason === 'EnvironmentNotFound') {
+      throw new ReconcileError(RESTORE_REASONS.failed, `the current data of ${target} could not be backed up (${ready.message}), so it was not replaced`, 'stall');
+    }
+    return `Backing up the current data of ${target} (Backup ${safety}) before replacing it${ready ? `: ${ready.message}` : ''}`;
+  }
+  await deps.kube.mergePatch(
+    { apiVersion: API_VERSION, kind: 'Environment', namespace: env.metadata.namespace, name: target },
+    { metadata: { resourceVersion: env.metadata.resourceVersion, annotations: { [ANNOTATIONS.restore]: name } } },
+    { fieldManager: FIELD_MANAGER },
+  );
+  log.info({ environment: target, backup: restore.spec.backup }, 'Handed the Environment its restore, its own data backed up');
+  return `Replacing the data of ${target} from Backup ${restore.spec.backup}; its previous data is in Backup ${safety}`;
+}
+
+/** `<restore>-before`, within 63 characters. */
+export function safetyBackupName(restore: string): string {
+  return `${restore.slice(0, 63 - 7)}-before`;
 }

@@ -12,6 +12,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../../src/api/meta.ts';
 import type { Backup, Environment, Project, Restore } from '../../../src/api/types.gen.ts';
+import { Restic } from '../../../src/data/restic.ts';
+import { repositoryOf } from '../../../src/data/store.ts';
 import { type PostgresServer, startPostgres } from '../../../src/local/postgres.ts';
 import { createRepo } from '../git-fixtures.ts';
 import { cluster, type Conditioned, conditionStatus, kube, testNamespace } from '../helpers.ts';
@@ -181,13 +183,54 @@ describe('data for new Environments', () => {
     expect(await digest(join(work, 'undo-uploads'))).toEqual(await digest(join(work, 'prod-uploads')));
     expect(await pg.sql('undo_db', 'select count(*) from customers')).toBe('5000');
 
-    // Pointing a Restore at production changes nothing there.
-    await kube().create<Restore>({ apiVersion: api, kind: 'Restore', metadata: { name: 'oops', namespace: ns }, spec: { backup: 'prod-nightly', targetEnvironment: prod, overwriteExisting: true } });
+    // Pointing a Restore at an existing Environment without overwriteExisting changes nothing there.
+    await kube().create<Restore>({ apiVersion: api, kind: 'Restore', metadata: { name: 'oops', namespace: ns }, spec: { backup: 'prod-nightly', targetEnvironment: prod } });
     await expect.poll(async () => (await get<Restore>('Restore', 'oops'))?.status?.conditions?.find((c) => c.type === 'Ready')?.reason, { timeout: 30_000 }).toBe('TargetExists');
     expect((await get<Restore>('Restore', 'oops'))?.status?.conditions?.[0]?.message).toMatch(new RegExp(`Environment ${prod} already exists and was not made by this Restore; its data is left alone`));
     expect(await moverJobs(prod, 'grove.dev/restore')).toEqual([]);
     expect((await environment(prod))?.metadata.annotations?.['grove.dev/restore']).toBeUndefined();
   }, 240_000);
+
+  it('replaces an existing Environment\'s data only after backing it up, with its applications stopped', async () => {
+    const target = `${project}-feature`;
+    const uploads = join(work, 'feature-uploads');
+    // An agent's mistake: files changed and added, rows deleted.
+    await writeFile(join(uploads, 'a.jpg'), 'overwritten');
+    await writeFile(join(uploads, 'junk.txt'), 'should not survive the restore');
+    await pg.sql('feature_db', 'delete from customers where id > 100');
+
+    const { stdout } = await run(process.execPath, [main, 'restore', 'prod-nightly', '--target', 'feature', '--overwrite', '--name', 'rewind', '-n', ns, '--kubeconfig', cluster().kubeconfig]);
+    expect(stdout).toBe('Created Restore rewind of Backup prod-nightly into Environment feature\n');
+    // First the data being replaced is backed up; nothing is touched until that completes.
+    await expect.poll(async () => (await moverJobs(target, 'grove.dev/backup=rewind-before')).length, { timeout: 30_000, interval: 500 }).toBe(2);
+    expect((await get<Backup>('Backup', 'rewind-before'))?.spec).toEqual({ project, environment: 'feature', trigger: 'restore' });
+    expect((await environment('feature'))?.metadata.annotations?.['grove.dev/restore']).toBeUndefined();
+    expect(await get('Deployment', 'web', target)).toBeDefined();
+    for (const job of await moverJobs(target, 'grove.dev/backup=rewind-before')) await runMoverJob(job, { work, dataDir: uploads, pg, database: 'feature_db' });
+
+    // Then the applications stop and the restore Jobs run.
+    await expect.poll(async () => (await moverJobs(target, 'grove.dev/restore=rewind')).length, { timeout: 60_000, interval: 500 }).toBe(2);
+    await expect.poll(() => get('Deployment', 'web', target), { timeout: 30_000 }).toBeUndefined();
+    expect(await kube().get({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: target, name: 'web-uploads' })).toBeDefined();
+    expect((await get<Restore>('Restore', 'rewind'))?.status?.safetyBackup).toBe('rewind-before');
+    for (const job of await moverJobs(target, 'grove.dev/restore=rewind')) await runMoverJob(job, { work, dataDir: uploads, pg, database: 'feature_db' });
+
+    await expect.poll(async () => conditionStatus(await get<Restore>('Restore', 'rewind'), 'Ready'), { timeout: 120_000, interval: 500 }).toBe('True');
+    await environmentReady('feature');
+    expect(await get('Deployment', 'web', target)).toBeDefined();
+    expect((await environment('feature'))?.status?.lastRestore).toBe('rewind');
+    // Exactly the backup's data again.
+    expect(await digest(uploads)).toEqual(await digest(join(work, 'prod-uploads')));
+    expect(await pg.sql('feature_db', 'select count(*) from customers')).toBe('5000');
+    // And the way back: the replaced data is in the safety Backup.
+    const safety = (await get<Backup>('Backup', 'rewind-before'))!;
+    expect(conditionStatus(safety, 'Ready')).toBe('True');
+    const before = join(work, 'before');
+    const minio = cluster().minio!;
+    const repo = repositoryOf({ endpoint: minio.url, bucket, prefix: 'grove', region: 'us-east-1', forcePathStyle: true, accessKeyId: minio.accessKey, secretAccessKey: minio.secretKey, resticPassword: 'clone me if you can' }, ns, project);
+    await new Restic(repo, { cacheDir: join(work, 'restic-cache') }).restoreDirectory(safety.status!.volumes!.find((v) => v.name === 'web-uploads')!.snapshotId!, before);
+    expect(await readFile(join(before, 'junk.txt'), 'utf8')).toBe('should not survive the restore');
+  }, 300_000);
 });
 
 /** Waits for the child's restore Jobs while checking that nothing else of it runs yet, then runs them here. */
@@ -204,7 +247,7 @@ async function restoreOnHostAfterChecks(target: string, snapshotOf: (volume: str
   const byVolume = Object.fromEntries(jobs.map((j) => [j.metadata.labels?.['grove.dev/volume'], j.spec.template.spec]));
   expect(byVolume.db.containers[0].args).toEqual(['mover', 'restore', '--name', 'db', '--kind', 'postgresql', '--snapshot', snapshotOf('db')]);
   expect(byVolume.db.containers[0].env).toContainEqual({ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db-credentials', key: 'password' } } });
-  expect(byVolume['web-uploads'].containers[0].args).toEqual(['mover', 'restore', '--name', 'web-uploads', '--kind', 'files', '--path', '/data', '--snapshot', snapshotOf('web-uploads')]);
+  expect(byVolume['web-uploads'].containers[0].args).toEqual(['mover', 'restore', '--name', 'web-uploads', '--kind', 'files', '--path', '/data', '--snapshot', snapshotOf('web-uploads'), '--replace']);
   // Writable: the API server drops readOnly: false.
   expect(byVolume['web-uploads'].volumes).toContainEqual({ name: 'data', persistentVolumeClaim: { claimName: 'web-uploads' } });
   expect(byVolume.db.automountServiceAccountToken).toBe(false);
