@@ -133,6 +133,7 @@ export function describeCluster(state: ClusterState): string {
   ];
   if (state.minio) lines.push(`  MinIO (S3)       ${state.minio.url}  (access key ${state.minio.accessKey}; secret in ${join(state.dir, 'state.json')})`);
   if (state.git) lines.push(`  Git server       ${state.git.url}/<repo>.git  (bare repositories in ${state.git.root})`);
+  if (state.csi) lines.push(`  CSI              ${state.csi.driver}: StorageClass ${state.csi.storageClass}, VolumeSnapshotClass ${state.csi.snapshotClass}  (volumes in ${state.csi.stateDir})`);
   lines.push(`  processes        ${state.processes.map((p) => `${p.name}[${p.pid}]`).join(' ')}`);
   return `${lines.join('\n')}\n`;
 }
