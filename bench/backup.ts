@@ -2,7 +2,9 @@
 // `restic` on the same data in the same run, and against the disk's own read speed. Two data
 // sets of GROVE_BENCH_DATA_MIB (default 1024): a directory of mixed file sizes, and a PostgreSQL
 // database. Each backup goes to a fresh repository in MinIO; then an incremental backup of the
-// unchanged data, and a restore.
+// unchanged data, and a restore. On 2 cores one run of the same restic command varies by ±10-20%,
+// so full backups are repeated (GROVE_BENCH_REPEAT, default 3), the two sides taking turns to go
+// first, and the medians are compared.
 import { exec as execCb, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -19,6 +21,8 @@ const run = promisify(execFile);
 const sh = promisify(execCb);
 const MIB = 1024 * 1024;
 const DATA_MIB = Number(process.env.GROVE_BENCH_DATA_MIB ?? 1024);
+/** Full backups are timed this many times each, plain and mover alternating who goes first. */
+const REPEAT = Number(process.env.GROVE_BENCH_REPEAT ?? 3);
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
 export async function backupBenchmark(): Promise<void> {
@@ -52,11 +56,19 @@ export async function backupBenchmark(): Promise<void> {
     // The disk's (here: the page cache's) read speed for these files, read the way restic reads them: every file, whole.
     const diskRead = await timed(() => sh(`tar -cf - . | cat > /dev/null`, { cwd: dir }));
 
-    const plainEnv = await freshRepo();
-    const plainFull = await timed(() => run('restic', ['backup', '--quiet', '--host', 'grove', '.'], { cwd: dir, env: plainEnv }));
-    const moverEnv = await freshRepo();
     const mover = (args: string[], env: Record<string, string>) => run(process.execPath, [main, 'mover', ...args], { env, maxBuffer: 16 * MIB });
-    const moverFull = await timed(() => mover(['backup', '--name', 'files', '--kind', 'files', '--path', dir, '--backup', 'b1', '--environment', 'bench'], moverEnv));
+    let plainEnv: Record<string, string> = {};
+    let moverEnv: Record<string, string> = {};
+    const [plainFull, moverFull] = await pairedMedians(
+      async () => {
+        plainEnv = await freshRepo();
+        return timed(() => run('restic', ['backup', '--quiet', '--host', 'grove', '.'], { cwd: dir, env: plainEnv }));
+      },
+      async () => {
+        moverEnv = await freshRepo();
+        return timed(() => mover(['backup', '--name', 'files', '--kind', 'files', '--path', dir, '--backup', 'b1', '--environment', 'bench'], moverEnv));
+      },
+    );
     const plainIncr = await timed(() => run('restic', ['backup', '--quiet', '--host', 'grove', '.'], { cwd: dir, env: plainEnv }));
     let snapshotId = '';
     const moverIncr = await timed(async () => {
@@ -77,23 +89,27 @@ export async function backupBenchmark(): Promise<void> {
     const dbEnv = { DB_HOST: pg.host, DB_PORT: String(pg.port), DB_USER: pg.username, DB_PASSWORD: pg.password, DB_NAME: 'bench' };
     const dumpBytes = Number((await sh(`pg_dump --no-owner --no-privileges --clean --if-exists | wc -c`, { env: { ...process.env, PGHOST: pg.host, PGPORT: String(pg.port), PGUSER: pg.username, PGPASSWORD: pg.password, PGDATABASE: 'bench' } })).stdout.trim());
     const dumpOnly = await timed(() => sh('pg_dump --no-owner --no-privileges --clean --if-exists > /dev/null', { env: { ...process.env, PGHOST: pg.host, PGPORT: String(pg.port), PGUSER: pg.username, PGPASSWORD: pg.password, PGDATABASE: 'bench' } }));
-    const pgPlainEnv = await freshRepo();
-    const pgPlain = await timed(() =>
+    const pipe = (env: Record<string, string>) =>
       sh('pg_dump --no-owner --no-privileges --clean --if-exists | restic backup --quiet --host grove --stdin --stdin-filename dump.sql', {
-        env: { ...pgPlainEnv, PGHOST: pg.host, PGPORT: String(pg.port), PGUSER: pg.username, PGPASSWORD: pg.password, PGDATABASE: 'bench' },
-      }),
-    );
-    const pgPlainIncr = await timed(() =>
-      sh('pg_dump --no-owner --no-privileges --clean --if-exists | restic backup --quiet --host grove --stdin --stdin-filename dump.sql', {
-        env: { ...pgPlainEnv, PGHOST: pg.host, PGPORT: String(pg.port), PGUSER: pg.username, PGPASSWORD: pg.password, PGDATABASE: 'bench' },
-      }),
-    );
-    const pgMoverEnv = await freshRepo();
+        env: { ...env, PGHOST: pg.host, PGPORT: String(pg.port), PGUSER: pg.username, PGPASSWORD: pg.password, PGDATABASE: 'bench' },
+      });
+    let pgPlainEnv: Record<string, string> = {};
+    let pgMoverEnv: Record<string, string> = {};
     let pgSnapshot = '';
-    const pgMover = await timed(async () => {
-      const { stdout } = await mover(['backup', '--name', 'db', '--kind', 'postgresql', '--backup', 'b1', '--environment', 'bench'], { ...pgMoverEnv, ...dbEnv });
-      pgSnapshot = (JSON.parse(stdout) as { snapshotId: string }).snapshotId;
-    });
+    const [pgPlain, pgMover] = await pairedMedians(
+      async () => {
+        pgPlainEnv = await freshRepo();
+        return timed(() => pipe(pgPlainEnv));
+      },
+      async () => {
+        pgMoverEnv = await freshRepo();
+        return timed(async () => {
+          const { stdout } = await mover(['backup', '--name', 'db', '--kind', 'postgresql', '--backup', 'b1', '--environment', 'bench'], { ...pgMoverEnv, ...dbEnv });
+          pgSnapshot = (JSON.parse(stdout) as { snapshotId: string }).snapshotId;
+        });
+      },
+    );
+    const pgPlainIncr = await timed(() => pipe(pgPlainEnv));
     let pgIncrAdded = 0;
     const pgMoverIncr = await timed(async () => {
       const { stdout } = await mover(['backup', '--name', 'db', '--kind', 'postgresql', '--backup', 'b2', '--environment', 'bench'], { ...pgMoverEnv, ...dbEnv });
@@ -107,8 +123,8 @@ export async function backupBenchmark(): Promise<void> {
     const mibs = (seconds: number, bytes = DATA_MIB * MIB) => bytes / MIB / seconds;
     table(`Backup and restore of ${DATA_MIB} MiB (restic ${(await run('restic', ['version'])).stdout.split(' ')[1]}, MinIO on this host)`, ['figure', 'seconds', 'MiB/s'], [
       ['files: read every file (tar, page cache warm)', diskRead, mibs(diskRead)],
-      ['files: plain restic backup', plainFull, mibs(plainFull)],
-      ['files: grove mover backup', moverFull, mibs(moverFull)],
+      [`files: plain restic backup (median of ${REPEAT})`, plainFull, mibs(plainFull)],
+      [`files: grove mover backup (median of ${REPEAT})`, moverFull, mibs(moverFull)],
       ['files: mover overhead over restic (%)', ((moverFull - plainFull) / plainFull) * 100, ''],
       ['files: plain restic, unchanged', plainIncr, ''],
       ['files: grove mover, unchanged', moverIncr, ''],
@@ -117,8 +133,8 @@ export async function backupBenchmark(): Promise<void> {
       ['files: plain restic restore', plainRestore, mibs(plainRestore)],
       ['files: grove mover restore', moverRestore, mibs(moverRestore)],
       [`postgresql: pg_dump alone (${(dumpBytes / MIB).toFixed(0)} MiB dump)`, dumpOnly, mibs(dumpOnly, dumpBytes)],
-      ['postgresql: pg_dump | restic --stdin', pgPlain, mibs(pgPlain, dumpBytes)],
-      ['postgresql: grove mover backup', pgMover, mibs(pgMover, dumpBytes)],
+      [`postgresql: pg_dump | restic --stdin (median of ${REPEAT})`, pgPlain, mibs(pgPlain, dumpBytes)],
+      [`postgresql: grove mover backup (median of ${REPEAT})`, pgMover, mibs(pgMover, dumpBytes)],
       ['postgresql: mover overhead over the pipe (%)', ((pgMover - pgPlain) / pgPlain) * 100, ''],
       ['postgresql: pg_dump | restic --stdin, unchanged', pgPlainIncr, ''],
       ['postgresql: grove mover, unchanged', pgMoverIncr, ''],
@@ -132,6 +148,27 @@ export async function backupBenchmark(): Promise<void> {
     await rm(work, { recursive: true, force: true });
     await cluster.stop();
   }
+}
+
+/**
+ * Times `a` and `b` REPEAT times each, taking turns to go first (so neither always meets a cold
+ * or a warm machine), and returns both medians. The last run of each leaves its repository for
+ * the incremental and restore figures.
+ */
+async function pairedMedians(a: () => Promise<number>, b: () => Promise<number>): Promise<[number, number]> {
+  const times: [number[], number[]] = [[], []];
+  for (let i = 0; i < REPEAT; i++) {
+    if (i % 2 === 0) {
+      times[0].push(await a());
+      times[1].push(await b());
+    } else {
+      times[1].push(await b());
+      times[0].push(await a());
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
+  console.error(`[bench] runs: ${times[0].map((t) => t.toFixed(1)).join(' ')} | ${times[1].map((t) => t.toFixed(1)).join(' ')}`);
+  return [median(times[0]), median(times[1])];
 }
 
 async function writeMixedFiles(dir: string, total: number): Promise<void> {
