@@ -43,6 +43,9 @@ export const ANNOTATIONS = {
 
 export const FINALIZER = 'grove.dev/environment';
 
+/** The CSI snapshot API: clones go through its VolumeSnapshots. */
+export const SNAPSHOT_GROUP = 'snapshot.storage.k8s.io';
+
 export const CONDITIONS = {
   ready: 'Ready',
   reconciling: 'Reconciling',

@@ -8,6 +8,7 @@
 import { parseArgs } from 'node:util';
 import { API_VERSION } from '../api/crds.ts';
 import type { Backup, Environment } from '../api/types.gen.ts';
+import { backupFor } from '../data/schedule.ts';
 import { GroveError } from '../errors/index.ts';
 import { formatAge } from '../util/index.ts';
 import { kubeOf, outputFormat, render, table } from './common.ts';
@@ -60,13 +61,7 @@ export async function backupCommand(argv: string[], io: CliIo): Promise<number> 
     const retain = values.retain === undefined ? undefined : Number(values.retain);
     if (retain !== undefined && (!Number.isInteger(retain) || retain < 60)) throw new GroveError('InvalidInput', `--retain must be a whole number of seconds, at least 60 (got "${values.retain}")`);
     const stamp = new Date().toISOString().slice(0, 19).replace(/[-T:]/g, '').toLowerCase();
-    const backup: Backup = {
-      apiVersion: API_VERSION,
-      kind: 'Backup',
-      metadata: { name: values.name ?? `${environment}-manual-${stamp}`, namespace, labels: { 'grove.dev/project': env.spec.project, 'grove.dev/environment': environment, 'grove.dev/trigger': 'manual' } },
-      spec: { project: env.spec.project, environment, trigger: 'manual', ...(retain !== undefined ? { retentionSeconds: retain } : {}) },
-    };
-    const created = await kube.create(backup);
+    const created = await kube.create(backupFor(env, values.name ?? `${environment}-manual-${stamp}`, 'manual', retain));
     io.stdout.write(output === 'table' ? `Created Backup ${created.metadata.name} of ${environment}; follow it with: grove backup ls -n ${namespace} --environment ${environment}\n` : render(created, output));
     return 0;
   }

@@ -1,13 +1,14 @@
 /**
- * What every controller does the same way: write a status only when it changed, and read an
- * Environment's manifest at a revision.
+ * What every controller does the same way: write a status only when it changed, create an object
+ * of a deterministic name once, read a Job's outcome, and read an Environment's manifest at a
+ * revision.
  *
  * @module
  */
 import { FIELD_MANAGER } from '../api/constants.ts';
 import type { KubeObject } from '../api/meta.ts';
 import type { Environment, Project } from '../api/types.gen.ts';
-import { isNotFound, type Kube, type ObjectRef } from '../kube/index.ts';
+import { isConflict, isNotFound, type Kube, type ObjectRef } from '../kube/index.ts';
 import { parseManifest, type ResolvedManifest, resolveManifest } from '../manifest/index.ts';
 import type { GitSource } from '../source/git/index.ts';
 import { remoteOf } from './remote.ts';
@@ -37,4 +38,28 @@ export async function manifestAt(kube: Kube, git: GitSource, project: Project, e
   const parsed = text === undefined ? undefined : parseManifest(text);
   if (!parsed?.ok) return undefined;
   return resolveManifest(parsed.manifest, { type: env.spec.type ?? 'development', commit: revision, branch: env.spec.branch, environment: env.metadata.name as string });
+}
+
+/**
+ * Creates `obj` unless it exists; true when this call made it. Names are deterministic, so a
+ * second reconcile (or replica) racing the first gets a conflict, never a duplicate.
+ */
+export async function createOnce(kube: Kube, obj: KubeObject): Promise<boolean> {
+  try {
+    await kube.create(obj);
+    return true;
+  } catch (err) {
+    if (!isConflict(err)) throw err;
+    return false;
+  }
+}
+
+type JobObject = KubeObject & { status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } };
+
+/** A Job's outcome from its conditions: `failed` carries the Job controller's reason. */
+export function jobOutcome(job: JobObject | undefined): { complete: boolean; failed?: string } {
+  const condition = (type: string) => job?.status?.conditions?.find((c) => c.type === type && c.status === 'True');
+  const failed = condition('Failed');
+  if (failed) return { complete: false, failed: failed.message || failed.reason || 'Failed' };
+  return { complete: !!condition('Complete') };
 }

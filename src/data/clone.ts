@@ -14,15 +14,16 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { LABELS } from '../api/constants.ts';
+import { LABELS, SNAPSHOT_GROUP } from '../api/constants.ts';
 import type { KubeObject } from '../api/meta.ts';
 import type { Backup, Environment, Project, VolumeLineage } from '../api/types.gen.ts';
 import type { ResolvedManifest } from '../manifest/index.ts';
 import { serviceClaimName } from '../planner/index.ts';
 import { type BackupTarget, backupTargets } from './jobs.ts';
+import { backupFor, backupState } from './schedule.ts';
 
 export type CloneStrategy = NonNullable<Environment['spec']['clone']>;
-export const SNAPSHOT_API_VERSION = 'snapshot.storage.k8s.io/v1';
+export const SNAPSHOT_API_VERSION = `${SNAPSHOT_GROUP}/v1`;
 
 /** What the controller found out before deciding. */
 export interface CloneFacts {
@@ -103,14 +104,13 @@ export function decideClone(facts: CloneFacts): CloneDecision {
  * progress, else none (a fresh one must be made).
  */
 export function usableBackup(backups: readonly Backup[], now: number, maxAgeSeconds: number): { use: Backup } | { wait: Backup } | { make: true } {
-  const ready = (b: Backup) => b.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-  const failed = (b: Backup) => b.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'False' && (c.reason === 'BackupFailed' || c.reason === 'EnvironmentNotFound')) ?? false;
-  const complete = backups
-    .filter((b) => ready(b) && b.status?.completionTime && !b.metadata.deletionTimestamp)
+  const live = backups.filter((b) => !b.metadata.deletionTimestamp);
+  const complete = live
+    .filter((b) => backupState(b).state === 'completed' && b.status?.completionTime)
     .sort((a, b) => Date.parse(b.status!.completionTime!) - Date.parse(a.status!.completionTime!));
   const latest = complete[0];
   if (latest && now - Date.parse(latest.status!.completionTime!) <= maxAgeSeconds * 1000) return { use: latest };
-  const running = backups.find((b) => !ready(b) && !failed(b) && !b.metadata.deletionTimestamp);
+  const running = live.find((b) => backupState(b).state === 'running');
   if (running) return { wait: running };
   return { make: true };
 }
@@ -118,13 +118,7 @@ export function usableBackup(backups: readonly Backup[], now: number, maxAgeSeco
 /** The fresh Backup of a parent taken for clones, named by the minute so concurrent clones share it. */
 export function cloneBackup(parent: Environment, now: number, retentionSeconds = 7 * 86400): Backup {
   const minute = new Date(now).toISOString().slice(0, 16).replace(/[-T:]/g, '');
-  const name = `${(parent.metadata.name ?? '').slice(0, 63 - 19)}-clone-${minute}`;
-  return {
-    apiVersion: 'grove.dev/v1alpha1',
-    kind: 'Backup',
-    metadata: { name, namespace: parent.metadata.namespace, labels: { [LABELS.project]: parent.spec.project, [LABELS.environment]: parent.metadata.name ?? '', 'grove.dev/trigger': 'clone' } },
-    spec: { project: parent.spec.project, environment: parent.metadata.name ?? '', trigger: 'clone', retentionSeconds },
-  };
+  return backupFor(parent, `${(parent.metadata.name ?? '').slice(0, 63 - 19)}-clone-${minute}`, 'clone', retentionSeconds);
 }
 
 /** Names of the snapshot objects of one volume's clone, unique per child Environment and volume. */

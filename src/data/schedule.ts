@@ -1,5 +1,6 @@
 /**
- * When an Environment's manifest asks for scheduled backups, which Backup is due now. Pure: the
+ * Backup objects, without I/O: where one stands, how one is made, and — when an Environment's
+ * manifest asks for scheduled backups — which is due now. The schedule decision is pure: the
  * decision comes from the schedule, the clock and the Environment's creation time, and the Backup
  * of each slot has a deterministic name, so a restart (or two reconciles racing) never makes a
  * slot's Backup twice — the second create is a conflict, not a duplicate.
@@ -10,7 +11,7 @@
  *
  * @module
  */
-import type { Backup, Environment } from '../api/types.gen.ts';
+import type { Backup, BackupSpec, Environment } from '../api/types.gen.ts';
 import type { Backups } from '../manifest/index.ts';
 import { parseDuration } from '../manifest/index.ts';
 import { nextRun, parseCron, previousRun } from '../util/cron.ts';
@@ -48,8 +49,8 @@ export function scheduledBackupName(environment: string, slot: number): string {
   return `${environment}-${new Date(slot).toISOString().slice(0, 16).replace(/[-T:]/g, '')}`;
 }
 
-/** The Backup object for a due slot, or for the final backup before deletion. */
-export function backupFor(env: Environment, name: string, trigger: 'scheduled' | 'final', retentionSeconds?: number): Backup {
+/** A Backup of `env`, labelled with its Project, Environment and trigger (a due slot, the final one, a clone's or a restore's). */
+export function backupFor(env: Environment, name: string, trigger: NonNullable<BackupSpec['trigger']>, retentionSeconds?: number): Backup {
   return {
     apiVersion: 'grove.dev/v1alpha1',
     kind: 'Backup',
@@ -60,4 +61,15 @@ export function backupFor(env: Environment, name: string, trigger: 'scheduled' |
     },
     spec: { project: env.spec.project, environment: env.metadata.name ?? '', trigger, ...(retentionSeconds !== undefined ? { retentionSeconds } : {}) },
   };
+}
+
+/**
+ * Where a Backup stands, from its `Ready` condition: `failed` is final (the Backup controller
+ * stops at `BackupFailed`, or at `EnvironmentNotFound` before it started).
+ */
+export function backupState(backup: Backup): { state: 'completed' | 'failed' | 'running'; message?: string } {
+  const ready = backup.status?.conditions?.find((c) => c.type === 'Ready');
+  if (ready?.status === 'True') return { state: 'completed', message: ready.message };
+  if (ready?.reason === 'BackupFailed' || ready?.reason === 'EnvironmentNotFound') return { state: 'failed', message: ready.message };
+  return ready ? { state: 'running', message: ready.message } : { state: 'running' };
 }

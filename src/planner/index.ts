@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { LABELS } from '../api/constants.ts';
+import { LABELS, SNAPSHOT_GROUP } from '../api/constants.ts';
 import type { KubeObject } from '../api/meta.ts';
 import { environmentNamespace } from '../api/names.ts';
 import type { Environment, InventoryEntry, Project, RouteURL } from '../api/types.gen.ts';
@@ -98,7 +98,6 @@ const HELD_KINDS: Record<DataPlan['stage'], ReadonlySet<string>> = {
   sanitize: new Set(['Deployment', 'CronJob']),
   ready: new Set(),
 };
-const SNAPSHOT_GROUP = 'snapshot.storage.k8s.io';
 
 export function planEnvironment(input: PlanInput): Plan {
   const { environment: env, project, manifest, revision } = input;

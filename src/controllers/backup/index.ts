@@ -18,13 +18,14 @@ import { environmentNamespace } from '../../api/names.ts';
 import type { Backup, BackupStatus, Environment, Project, VolumeBackup } from '../../api/types.gen.ts';
 import { backupTargets, moverJob, moverJobName, moverSecret } from '../../data/jobs.ts';
 import { Restic, type ResticRepository } from '../../data/restic.ts';
+import { backupState } from '../../data/schedule.ts';
 import { messageOf, ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Reconciler } from '../../runtime/controller.ts';
 import type { GitSource } from '../../source/git/index.ts';
 import { projectRepository } from '../backupstore/index.ts';
-import { manifestAt, writeStatus } from '../shared.ts';
+import { jobOutcome, manifestAt, writeStatus } from '../shared.ts';
 
 export interface BackupControllerDeps {
   kube: Kube;
@@ -58,15 +59,15 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
     const mark = (s: 'True' | 'False', reason: string, message: string): void => {
       status.conditions = setCondition(status.conditions, { type: CONDITIONS.ready, status: s, reason, message }, new Date(now).toISOString(), generation);
     };
-    const ready = status.conditions?.find((c) => c.type === CONDITIONS.ready);
     try {
       const project = await deps.kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: backup.spec.project });
       if (!project) throw new ReconcileError('ProjectNotFound', `Project ${backup.spec.project} does not exist`, 'wait', { requeueAfterMs: 60_000 });
       const repo = await projectRepository(deps.kube, project);
       const restic = resticFor(deps, repo);
 
-      if (ready?.status === 'True') return await collect(deps, backup, restic, now, log);
-      if (ready?.reason === BACKUP_REASONS.failed || ready?.reason === BACKUP_REASONS.environmentNotFound) return {};
+      const state = backupState(backup).state;
+      if (state === 'completed') return await collect(deps, backup, restic, now, log);
+      if (state === 'failed') return {};
 
       const env = await deps.kube.get<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace, name: backup.spec.environment });
       if (!env || !env.status?.observedRevision) {
@@ -94,11 +95,11 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
 
       // Where the Jobs are.
       const jobs = await Promise.all(targets.map(async (t) => ({ target: t, job: await deps.kube.get<JobObject>({ apiVersion: 'batch/v1', kind: 'Job', namespace: target, name: moverJobName('backup', name, t.name) }) })));
-      const failed = jobs.filter(({ job }) => hasCondition(job, 'Failed'));
-      if (failed.length) throw new ReconcileError(BACKUP_REASONS.failed, `mover Jobs failed: ${failed.map(({ job }) => `${job!.metadata.name} (${conditionMessage(job, 'Failed')})`).join('; ')}`, 'stall');
+      const failed = jobs.filter(({ job }) => jobOutcome(job).failed);
+      if (failed.length) throw new ReconcileError(BACKUP_REASONS.failed, `mover Jobs failed: ${failed.map(({ job }) => `${job!.metadata.name} (${jobOutcome(job).failed})`).join('; ')}`, 'stall');
       const missing = jobs.filter(({ job }) => !job);
       if (missing.length) throw new ReconcileError(BACKUP_REASONS.failed, `mover Jobs disappeared: ${missing.map(({ target: t }) => t.name).join(', ')}`, 'stall');
-      const running = jobs.filter(({ job }) => !hasCondition(job, 'Complete'));
+      const running = jobs.filter(({ job }) => !jobOutcome(job).complete);
       if (running.length) {
         mark('False', BACKUP_REASONS.inProgress, `Backing up ${running.map(({ target: t }) => t.name).join(', ')}`);
         // The Jobs' informer wakes this Backup when they finish; the requeue is a safety net.
@@ -163,15 +164,6 @@ function resticFor(deps: BackupControllerDeps, repo: ResticRepository): Restic {
 }
 
 type JobObject = KubeObject & { status?: { completionTime?: string; conditions?: Array<{ type: string; status: string; message?: string; reason?: string }> } };
-
-function hasCondition(job: JobObject | undefined, type: string): boolean {
-  return !!job?.status?.conditions?.some((c) => c.type === type && c.status === 'True');
-}
-
-function conditionMessage(job: JobObject | undefined, type: string): string {
-  const c = job?.status?.conditions?.find((x) => x.type === type);
-  return c?.message || c?.reason || type;
-}
 
 /** The mover's JSON result from its pod's termination message, when the pod ran for real. */
 async function terminationResult(kube: Kube, namespace: string, job: string): Promise<VolumeBackup | undefined> {

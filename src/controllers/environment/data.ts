@@ -36,13 +36,14 @@ import {
   volumeClaimName,
 } from '../../data/clone.ts';
 import { type BackupTarget, moverJob, moverJobName, moverSecret } from '../../data/jobs.ts';
+import { backupState } from '../../data/schedule.ts';
 import { ReconcileError } from '../../errors/index.ts';
-import { isConflict, isNotFound, type Kube } from '../../kube/index.ts';
+import { isNotFound, type Kube } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';
 import type { ResolvedManifest } from '../../manifest/index.ts';
 import { type DataPlan, type Plan, sanitizeJobName, serviceClaim } from '../../planner/index.ts';
 import { projectRepository } from '../backupstore/index.ts';
-import type { Read } from '../shared.ts';
+import { createOnce, jobOutcome, type Read } from '../shared.ts';
 
 export interface DataStepInput {
   kube: Kube;
@@ -70,7 +71,6 @@ export interface DataStepResult {
   requeueAfterMs?: number;
 }
 
-type Conditioned = KubeObject & { status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } };
 type Claim = KubeObject & { status?: { phase?: string } };
 type Snapshot = KubeObject & { status?: { readyToUse?: boolean; boundVolumeSnapshotContentName?: string; creationTime?: string; error?: { message?: string } } };
 type SnapshotContent = KubeObject & { spec?: { driver?: string }; status?: { snapshotHandle?: string } };
@@ -78,7 +78,14 @@ type StatefulSet = KubeObject & { status?: { readyReplicas?: number } };
 
 const POLL_MS = 3_000;
 
-export async function dataStep(input: DataStepInput): Promise<DataStepResult> {
+/** One reconcile's data step: its input, and the snapshot class, looked up at most once. */
+interface Step extends DataStepInput {
+  snapshotClass: () => Promise<{ name: string; driver: string } | undefined>;
+}
+
+export async function dataStep(dataInput: DataStepInput): Promise<DataStepResult> {
+  let snapshotClass: ReturnType<Step['snapshotClass']> | undefined;
+  const input: Step = { ...dataInput, snapshotClass: () => (snapshotClass ??= snapshotClassFor(dataInput.kube, dataInput.project.spec.storageClassName)) };
   const { env, status } = input;
   const cloned = findCondition(status.conditions, CONDITIONS.dataCloned);
   const restoreName = env.metadata.annotations?.[ANNOTATIONS.restore];
@@ -134,11 +141,9 @@ export async function dataStep(input: DataStepInput): Promise<DataStepResult> {
   const sanitizing = (env.spec.type ?? 'development') !== 'production' && anythingCloned(lineage);
   const hooks = sanitizing ? Object.entries(input.manifest.applications).filter(([, a]) => a.hooks?.sanitize).map(([name]) => name) : [];
   for (const app of hooks) {
-    const job = await input.read<Conditioned>({ apiVersion: 'batch/v1', kind: 'Job', namespace: input.namespace, name: sanitizeJobName(app, input.revision) });
-    if (jobCondition(job, 'Failed')) {
-      throw new ReconcileError(REASONS.sanitizeFailed, `the sanitize hook of ${app} failed: ${jobMessage(job, 'Failed')}; the applications stay stopped until a revision's hook succeeds`, 'stall');
-    }
-    if (!jobCondition(job, 'Complete')) pending.push(`running the sanitize hook of ${app}`);
+    const outcome = jobOutcome(await input.read<KubeObject>({ apiVersion: 'batch/v1', kind: 'Job', namespace: input.namespace, name: sanitizeJobName(app, input.revision) }));
+    if (outcome.failed) throw new ReconcileError(REASONS.sanitizeFailed, `the sanitize hook of ${app} failed: ${outcome.failed}; the applications stay stopped until a revision's hook succeeds`, 'stall');
+    if (!outcome.complete) pending.push(`running the sanitize hook of ${app}`);
   }
   if (pending.length) return { plan: { stage: 'sanitize', snapshots }, condition: { status: 'False', reason: REASONS.sanitizing, message: pending.join('; ') }, requeueAfterMs: POLL_MS };
 
@@ -149,15 +154,15 @@ export async function dataStep(input: DataStepInput): Promise<DataStepResult> {
   return { plan: { stage: 'ready', snapshots }, condition: { status: 'True', reason, message: summary ? `${summary}${hooks.length ? '; sanitized' : ''}` : 'No volumes' } };
 }
 
-async function gatherFacts(input: DataStepInput, restoreName: string | undefined): Promise<CloneFacts> {
-  const { kube, env, project } = input;
+async function gatherFacts(input: Step, restoreName: string | undefined): Promise<CloneFacts> {
+  const { env, project } = input;
   const namespace = env.metadata.namespace as string;
   if (restoreName) {
     const restore = await input.kube.get<Restore>({ apiVersion: API_VERSION, kind: 'Restore', namespace, name: restoreName });
     const backup = restore && (await input.kube.get<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace, name: restore.spec.backup }));
     return { environment: env, project, manifest: input.manifest, hasBackupStore: !!project.spec.backupStoreRef, restore: { name: restoreName, backup } };
   }
-  const snapshotClass = await snapshotClassFor(kube, project.spec.storageClassName);
+  const snapshotClass = await input.snapshotClass();
   const hasBackupStore = !!project.spec.backupStoreRef;
   const facts: CloneFacts = { environment: env, project, manifest: input.manifest, hasBackupStore, ...(snapshotClass ? { snapshotClass: snapshotClass.name } : {}) };
   // Without a way to clone there is no parent to look for.
@@ -168,7 +173,7 @@ async function gatherFacts(input: DataStepInput, restoreName: string | undefined
 }
 
 /** The Project's production Environment: the production branch's by name, else any of type production. */
-async function productionOf(input: DataStepInput): Promise<string | undefined> {
+async function productionOf(input: Step): Promise<string | undefined> {
   const { env, project } = input;
   const namespace = env.metadata.namespace as string;
   const byBranch = environmentName(env.spec.project, project.spec.productionBranch ?? 'main');
@@ -205,13 +210,13 @@ async function snapshotClassFor(kube: Kube, storageClassName: string | undefined
 }
 
 /** Takes the parent's snapshot and offers it in this namespace; returns what it waits for, if anything. */
-async function snapshotSource(input: DataStepInput, entry: VolumeLineage, target: BackupTarget): Promise<string | undefined> {
+async function snapshotSource(input: Step, entry: VolumeLineage, target: BackupTarget): Promise<string | undefined> {
   if (entry.snapshot) return undefined;
   const { kube, env } = input;
-  const parent = await kube.get<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace: env.metadata.namespace, name: entry.parent ?? '' });
+  const parent = await input.read<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace: env.metadata.namespace, name: entry.parent ?? '' });
   const parentNamespace = parent?.status?.namespace;
   if (!parentNamespace) throw new ReconcileError(REASONS.cloneFailed, `the parent Environment ${entry.parent} went away before ${target.name} was cloned`, 'stall');
-  const snapshotClass = await snapshotClassFor(kube, input.project.spec.storageClassName);
+  const snapshotClass = await input.snapshotClass();
   if (!snapshotClass) throw new ReconcileError(REASONS.cloneFailed, 'the VolumeSnapshotClass used for the clone is gone', 'stall');
   const objects = { child: env, childNamespace: input.namespace, parentNamespace, volume: target, snapshotClass: snapshotClass.name };
   const names = cloneSnapshotNames(env, target.name);
@@ -247,7 +252,7 @@ async function snapshotSource(input: DataStepInput, entry: VolumeLineage, target
 }
 
 /** Chooses the parent's Backup (a fresh one when the latest is too old) and waits for it. */
-async function backupSource(input: DataStepInput, entry: VolumeLineage): Promise<string | undefined> {
+async function backupSource(input: Step, entry: VolumeLineage): Promise<string | undefined> {
   if (entry.snapshotId) return undefined;
   const { kube, env } = input;
   const namespace = env.metadata.namespace as string;
@@ -256,7 +261,7 @@ async function backupSource(input: DataStepInput, entry: VolumeLineage): Promise
     const backups = (await kube.list<Backup>(API_VERSION, 'Backup', { namespace })).items.filter((b) => b.spec.environment === entry.parent);
     const choice = usableBackup(backups, input.now, input.project.spec.defaults?.cloneBackupMaxAgeSeconds ?? 86_400);
     if ('make' in choice) {
-      const parent = await kube.get<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace, name: entry.parent ?? '' });
+      const parent = await input.read<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace, name: entry.parent ?? '' });
       if (!parent) throw new ReconcileError(REASONS.cloneFailed, `the parent Environment ${entry.parent} went away before its backup was taken`, 'stall');
       const fresh = cloneBackup(parent, input.now);
       await createOnce(kube, fresh);
@@ -266,11 +271,9 @@ async function backupSource(input: DataStepInput, entry: VolumeLineage): Promise
   }
   const backup = await kube.get<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace, name: entry.backup ?? '' });
   if (!backup) throw new ReconcileError(REASONS.cloneFailed, `Backup ${entry.backup} to clone ${entry.volume} from was deleted`, 'stall');
-  const ready = findCondition(backup.status?.conditions, CONDITIONS.ready);
-  if (ready?.status !== 'True') {
-    if (ready?.reason === 'BackupFailed' || ready?.reason === 'EnvironmentNotFound') throw new ReconcileError(REASONS.cloneFailed, `Backup ${entry.backup} failed: ${ready.message}`, 'stall');
-    return `waiting for Backup ${entry.backup}${ready ? ` (${ready.message})` : ''}`;
-  }
+  const { state, message } = backupState(backup);
+  if (state === 'failed') throw new ReconcileError(REASONS.cloneFailed, `Backup ${entry.backup} failed: ${message}`, 'stall');
+  if (state === 'running') return `waiting for Backup ${entry.backup}${message ? ` (${message})` : ''}`;
   const volume = backup.status?.volumes?.find((v) => v.name === entry.volume);
   if (!volume?.snapshotId) {
     // The backup predates this volume: it starts empty.
@@ -283,24 +286,23 @@ async function backupSource(input: DataStepInput, entry: VolumeLineage): Promise
   return undefined;
 }
 
-async function claimBound(input: DataStepInput, target: BackupTarget): Promise<string | undefined> {
+async function claimBound(input: Step, target: BackupTarget): Promise<string | undefined> {
   const name = volumeClaimName(target);
   const claim = await input.kube.get<Claim>({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: input.namespace, name });
   return claim?.status?.phase === 'Bound' ? undefined : `waiting for claim ${name} to be provisioned from its snapshot`;
 }
 
 /** Runs the restore Job of one volume once what it writes into exists; returns what it waits for. */
-async function restoreInto(input: DataStepInput, entry: VolumeLineage, target: BackupTarget): Promise<string | undefined> {
+async function restoreInto(input: Step, entry: VolumeLineage, target: BackupTarget): Promise<string | undefined> {
   const { kube, read, env, namespace } = input;
   // Each Restore has its own Jobs; a clone's are the Environment's.
   const envName = env.metadata.name ?? '';
   const owner = env.metadata.annotations?.[ANNOTATIONS.restore] ?? envName;
   const name = moverJobName('restore', owner, target.name);
-  const job = await read<Conditioned>({ apiVersion: 'batch/v1', kind: 'Job', namespace, name });
-  if (jobCondition(job, 'Complete')) return undefined;
-  if (jobCondition(job, 'Failed')) {
-    throw new ReconcileError(REASONS.cloneFailed, `restoring ${target.name} from Backup ${entry.backup} failed: ${jobMessage(job, 'Failed')}; delete Job ${name} in ${namespace} to try again`, 'stall');
-  }
+  const job = await read<KubeObject>({ apiVersion: 'batch/v1', kind: 'Job', namespace, name });
+  const outcome = jobOutcome(job);
+  if (outcome.complete) return undefined;
+  if (outcome.failed) throw new ReconcileError(REASONS.cloneFailed, `restoring ${target.name} from Backup ${entry.backup} failed: ${outcome.failed}; delete Job ${name} in ${namespace} to try again`, 'stall');
   if (job) return `restoring ${target.name} from Backup ${entry.backup}`;
 
   if (target.kind === 'postgresql' || target.kind === 'mariadb') {
@@ -323,35 +325,17 @@ async function restoreInto(input: DataStepInput, entry: VolumeLineage, target: B
 }
 
 /** The clone's snapshots have done their work once the claims are bound: the child's, then the parent's. */
-async function releaseSnapshots(input: DataStepInput, lineage: readonly VolumeLineage[]): Promise<void> {
+async function releaseSnapshots(input: Step, lineage: readonly VolumeLineage[]): Promise<void> {
   for (const entry of lineage) {
     if (entry.source !== 'snapshot') continue;
     const names = cloneSnapshotNames(input.env, entry.volume);
-    const parent = await input.kube.get<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace: input.env.metadata.namespace, name: entry.parent ?? '' });
+    const parent = await input.read<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace: input.env.metadata.namespace, name: entry.parent ?? '' });
     await input.kube.delete({ apiVersion: SNAPSHOT_API_VERSION, kind: 'VolumeSnapshot', namespace: input.namespace, name: names.snapshot }).catch(ignoreNotFound);
     await input.kube.delete({ apiVersion: SNAPSHOT_API_VERSION, kind: 'VolumeSnapshotContent', name: names.content }).catch(ignoreNotFound);
     if (parent?.status?.namespace) await input.kube.delete({ apiVersion: SNAPSHOT_API_VERSION, kind: 'VolumeSnapshot', namespace: parent.status.namespace, name: names.snapshot }).catch(ignoreNotFound);
   }
 }
 
-async function createOnce(kube: Kube, obj: KubeObject): Promise<void> {
-  try {
-    await kube.create(obj);
-  } catch (err) {
-    // Made by an earlier reconcile: the deterministic name keeps it to one.
-    if (!isConflict(err)) throw err;
-  }
-}
-
 function ignoreNotFound(err: unknown): void {
   if (!isNotFound(err)) throw err;
-}
-
-function jobCondition(job: Conditioned | undefined, type: string): boolean {
-  return !!job?.status?.conditions?.some((c) => c.type === type && c.status === 'True');
-}
-
-function jobMessage(job: Conditioned | undefined, type: string): string {
-  const c = job?.status?.conditions?.find((x) => x.type === type);
-  return c?.message || c?.reason || type;
 }

@@ -25,10 +25,10 @@ import { environmentNamespace } from '../../api/names.ts';
 import type { Backup, BackupStore, Environment, EnvironmentStatus, Project } from '../../api/types.gen.ts';
 import { type AppliedRecord, applyPlan, assessReadiness } from '../../applier/index.ts';
 import { GroveError, messageOf, ReconcileError } from '../../errors/index.ts';
-import { isConflict, type Kube, type ObjectRef } from '../../kube/index.ts';
+import { type Kube, type ObjectRef } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';
 import { type Backups, formatError, parseDuration, parseManifest, resolveManifest } from '../../manifest/index.ts';
-import { backupFor, backupsApply, scheduledBackup } from '../../data/schedule.ts';
+import { backupFor, backupState, backupsApply, scheduledBackup } from '../../data/schedule.ts';
 import { credentialsSecret, planEnvironment, type PlanInput, type ServiceCredentials } from '../../planner/index.ts';
 import type { EventRecorder } from '../../events/index.ts';
 import type { ObjectCache } from '../../runtime/cache.ts';
@@ -36,7 +36,7 @@ import type { Clock } from '../../runtime/clock.ts';
 import type { Reconciler } from '../../runtime/controller.ts';
 import type { GitRemote, GitSource } from '../../source/git/index.ts';
 import { remoteOf } from '../remote.ts';
-import { manifestAt, type Read, writeStatus } from '../shared.ts';
+import { createOnce, manifestAt, type Read, writeStatus } from '../shared.ts';
 import { dataStep } from './data.ts';
 
 export interface EnvironmentControllerDeps {
@@ -231,14 +231,9 @@ function manifestHasDeployHook(manifest: { applications: Record<string, { hooks?
 async function ensureScheduledBackup(kube: Kube, read: Read, env: Environment, status: EnvironmentStatus, backups: Backups | undefined, now: number, log: Logger): Promise<number | undefined> {
   const { due, nextAt } = scheduledBackup(env, backups, now);
   if (!due) return nextAt;
-  if (!(await read({ apiVersion: API_VERSION, kind: 'Backup', namespace: env.metadata.namespace, name: due.name }))) {
-    try {
-      await kube.create(backupFor(env, due.name, 'scheduled', due.retentionSeconds));
-      log.info({ backup: due.name }, 'Created a scheduled backup');
-    } catch (err) {
-      // Another reconcile created this slot's Backup first: the name keeps it to one.
-      if (!isConflict(err)) throw err;
-    }
+  // Another reconcile may create this slot's Backup first: the name keeps it to one.
+  if (!(await read({ apiVersion: API_VERSION, kind: 'Backup', namespace: env.metadata.namespace, name: due.name })) && (await createOnce(kube, backupFor(env, due.name, 'scheduled', due.retentionSeconds)))) {
+    log.info({ backup: due.name }, 'Created a scheduled backup');
   }
   status.lastScheduledBackupTime = new Date(due.slot).toISOString();
   return nextAt;
@@ -276,25 +271,20 @@ async function finalBackup(deps: EnvironmentControllerDeps, read: Read, env: Env
   const backup = await read<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace: env.metadata.namespace, name });
   if (!backup) {
     const retain = backups.retain ? parseDuration(backups.retain) : undefined;
-    try {
-      await deps.kube.create(backupFor(env, name, 'final', retain));
-      log.info({ backup: name }, 'Created the final backup before deletion');
-    } catch (err) {
-      if (!isConflict(err)) throw err;
-    }
+    if (await createOnce(deps.kube, backupFor(env, name, 'final', retain))) log.info({ backup: name }, 'Created the final backup before deletion');
     await mark('False', REASONS.finalBackupRunning, `Waiting for Backup ${name} before deleting the namespace`);
     return { requeueAfterMs: 5_000 };
   }
-  const ready = findCondition(backup.status?.conditions, CONDITIONS.ready);
-  if (ready?.status === 'True') {
+  const { state, message } = backupState(backup);
+  if (state === 'completed') {
     if (findCondition(env.status?.conditions, CONDITIONS.backedUp)?.status !== 'True') await mark('True', REASONS.finalBackupCompleted, `Backup ${name} completed`);
     return 'done';
   }
-  if (ready?.reason === 'BackupFailed' || ready?.reason === 'EnvironmentNotFound') {
-    await mark('False', REASONS.finalBackupFailed, `Backup ${name} failed: ${ready.message}. The namespace and its data stay; set ${ANNOTATIONS.skipFinalBackup}: "true" to delete without a final backup.`);
+  if (state === 'failed') {
+    await mark('False', REASONS.finalBackupFailed, `Backup ${name} failed: ${message}. The namespace and its data stay; set ${ANNOTATIONS.skipFinalBackup}: "true" to delete without a final backup.`);
     return { requeueAfterMs: 60_000 };
   }
-  await mark('False', REASONS.finalBackupRunning, `Waiting for Backup ${name} before deleting the namespace${ready ? `: ${ready.message}` : ''}`);
+  await mark('False', REASONS.finalBackupRunning, `Waiting for Backup ${name} before deleting the namespace${message ? `: ${message}` : ''}`);
   return { requeueAfterMs: 5_000 };
 }
 

@@ -15,12 +15,13 @@ import { findCondition, setCondition } from '../../api/conditions.ts';
 import { ANNOTATIONS, CONDITIONS, FIELD_MANAGER, LABELS, REASONS } from '../../api/constants.ts';
 import { API_VERSION } from '../../api/crds.ts';
 import type { Backup, Environment, Restore, RestoreStatus } from '../../api/types.gen.ts';
+import { backupState, backupFor } from '../../data/schedule.ts';
 import { messageOf, ReconcileError } from '../../errors/index.ts';
-import { isConflict, type Kube } from '../../kube/index.ts';
+import type { Kube } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Reconciler } from '../../runtime/controller.ts';
-import { writeStatus } from '../shared.ts';
+import { createOnce, writeStatus } from '../shared.ts';
 
 export interface RestoreControllerDeps {
   kube: Kube;
@@ -74,17 +75,10 @@ export function restoreReconciler(deps: RestoreControllerDeps): Reconciler {
       if (!env) {
         const backup = await deps.kube.get<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace, name: restore.spec.backup });
         if (!backup) throw new ReconcileError(RESTORE_REASONS.backupNotFound, `Backup ${restore.spec.backup} does not exist`, 'wait', { requeueAfterMs: 30_000 });
-        const backupReady = findCondition(backup.status?.conditions, CONDITIONS.ready);
-        if (backupReady?.status !== 'True') {
-          if (backupReady?.reason === 'BackupFailed') throw new ReconcileError(RESTORE_REASONS.failed, `Backup ${restore.spec.backup} failed and cannot be restored: ${backupReady.message}`, 'stall');
-          throw new ReconcileError(RESTORE_REASONS.waitingForBackup, `Waiting for Backup ${restore.spec.backup} to complete`, 'wait', { requeueAfterMs: 15_000 });
-        }
-        try {
-          await deps.kube.create(restoredEnvironment(restore, backup, target));
-          log.info({ environment: target, backup: restore.spec.backup }, 'Created the Environment to restore into');
-        } catch (err) {
-          if (!isConflict(err)) throw err;
-        }
+        const { state, message } = backupState(backup);
+        if (state === 'failed') throw new ReconcileError(RESTORE_REASONS.failed, `Backup ${restore.spec.backup} failed and cannot be restored: ${message}`, 'stall');
+        if (state === 'running') throw new ReconcileError(RESTORE_REASONS.waitingForBackup, `Waiting for Backup ${restore.spec.backup} to complete`, 'wait', { requeueAfterMs: 15_000 });
+        if (await createOnce(deps.kube, restoredEnvironment(restore, backup, target))) log.info({ environment: target, backup: restore.spec.backup }, 'Created the Environment to restore into');
         status.startTime ??= now;
         mark('False', RESTORE_REASONS.restoring, `Created Environment ${target}; filling its volumes from Backup ${restore.spec.backup}`);
         return { requeueAfterMs: 10_000 };
@@ -139,27 +133,13 @@ async function replaceAfterBackup(deps: RestoreControllerDeps, restore: Restore,
   status.safetyBackup = safety;
   const backup = await deps.kube.get<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace: restore.metadata.namespace, name: safety });
   if (!backup) {
-    try {
-      await deps.kube.create<Backup>({
-        apiVersion: API_VERSION,
-        kind: 'Backup',
-        metadata: { name: safety, namespace: restore.metadata.namespace, labels: { [LABELS.project]: env.spec.project, [LABELS.environment]: target, 'grove.dev/trigger': 'restore' } },
-        // Kept until deleted: it is the way back from this Restore.
-        spec: { project: env.spec.project, environment: target, trigger: 'restore' },
-      });
-      log.info({ backup: safety, environment: target }, 'Created the backup of the data a restore replaces');
-    } catch (err) {
-      if (!isConflict(err)) throw err;
-    }
+    // Without retention, kept until deleted: it is the way back from this Restore.
+    if (await createOnce(deps.kube, backupFor(env, safety, 'restore'))) log.info({ backup: safety, environment: target }, 'Created the backup of the data a restore replaces');
     return `Backing up the current data of ${target} (Backup ${safety}) before replacing it`;
   }
-  const ready = findCondition(backup.status?.conditions, CONDITIONS.ready);
-  if (ready?.status !== 'True') {
-    if (ready?.reason === 'BackupFailed' || ready?.reason === 'EnvironmentNotFound') {
-      throw new ReconcileError(RESTORE_REASONS.failed, `the current data of ${target} could not be backed up (${ready.message}), so it was not replaced`, 'stall');
-    }
-    return `Backing up the current data of ${target} (Backup ${safety}) before replacing it${ready ? `: ${ready.message}` : ''}`;
-  }
+  const { state, message } = backupState(backup);
+  if (state === 'failed') throw new ReconcileError(RESTORE_REASONS.failed, `the current data of ${target} could not be backed up (${message}), so it was not replaced`, 'stall');
+  if (state === 'running') return `Backing up the current data of ${target} (Backup ${safety}) before replacing it${message ? `: ${message}` : ''}`;
   await deps.kube.mergePatch(
     { apiVersion: API_VERSION, kind: 'Environment', namespace: env.metadata.namespace, name: target },
     { metadata: { resourceVersion: env.metadata.resourceVersion, annotations: { [ANNOTATIONS.restore]: name } } },
