@@ -1,5 +1,6 @@
 // Writes the files generated from the schemas in src/api/crds.ts and src/manifest/schema.ts. `--check` only reports stale files.
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { generatedFiles } from '../src/codegen/index.ts';
 
 const check = process.argv.includes('--check');
@@ -10,6 +11,7 @@ for (const [path, contents] of generatedFiles()) {
   stale++;
   if (check) console.error(`${path} is stale: run npm run generate`);
   else {
+    await mkdir(dirname(path), { recursive: true });
     await writeFile(path, contents);
     console.log(`Wrote ${path}`);
   }

@@ -31,6 +31,8 @@ export const ANNOTATIONS = {
   agent: 'grove.dev/agent',
   onBehalfOf: 'grove.dev/on-behalf-of',
   task: 'grove.dev/task',
+  /** Who pushed the revision, as the webhook's Git host named them. */
+  pushedBy: 'grove.dev/pushed-by',
   /** Set by a webhook received by a replica that is not the leader: asks the leader to sync. */
   syncRequestedAt: 'grove.dev/sync-requested-at',
   /** Must equal the object's name to delete a protected or production Environment. */
@@ -39,7 +41,19 @@ export const ANNOTATIONS = {
   skipFinalBackup: 'grove.dev/skip-final-backup',
   /** On an Environment a Restore made: that Restore, whose Backup fills the volumes before the workloads start. */
   restore: 'grove.dev/restore',
+  /** A time (RFC 3339): activity now. `grove env renew` sets it; a later time than the cluster's counts as now. */
+  renew: 'grove.dev/renew',
+  /** The Kubernetes user whose request created the Environment, recorded at admission (never by clients). */
+  requestedBy: 'grove.dev/requested-by',
+  /** Set by the Project controller when an Environment's branch disappears: the grace period runs from it. */
+  branchGoneSince: 'grove.dev/branch-gone-since',
 } as const;
+
+/**
+ * On a Project, `expired.grove.dev/<environment>: <revision>` remembers that the Environment of a
+ * branch expired at that revision, so it is not made again until the branch moves.
+ */
+export const EXPIRED_ANNOTATION_PREFIX = 'expired.grove.dev/';
 
 export const FINALIZER = 'grove.dev/environment';
 
@@ -56,6 +70,10 @@ export const CONDITIONS = {
   routed: 'Routed',
   backedUp: 'BackedUp',
   dataCloned: 'DataCloned',
+  sleeping: 'Sleeping',
+  expiring: 'Expiring',
+  /** On a Project: whether every selected branch got its Environment under policy. */
+  admitted: 'Admitted',
 } as const;
 
 export const REASONS = {
@@ -93,4 +111,13 @@ export const REASONS = {
   cloneFailed: 'CloneFailed',
   sanitizeFailed: 'SanitizeFailed',
   waitingForData: 'WaitingForData',
+  policyDenied: 'PolicyDenied',
+  admitted: 'Admitted',
+  idle: 'Idle',
+  sleepRequested: 'SleepRequested',
+  awake: 'Awake',
+  expiring: 'Expiring',
+  expired: 'Expired',
+  notExpiring: 'NotExpiring',
+  branchGone: 'BranchGone',
 } as const;

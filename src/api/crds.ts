@@ -80,6 +80,17 @@ const sleepAfterSeconds = int('Idle time in seconds after which the environment 
   minimum: 0,
   maximum: 31_536_000,
 });
+const quota = (description: string): Schema =>
+  obj(
+    description,
+    {
+      'cpu?': quantity('Total CPU requests.'),
+      'memory?': quantity('Total memory requests.'),
+      'storage?': quantity('Total storage requests.'),
+      'pods?': int('Most pods.', { minimum: 1 }),
+    },
+    { title: 'QuotaSpec' },
+  );
 const cloneStrategy = oneOf(
   ['auto', 'snapshot', 'backup', 'empty'],
   'How volumes are filled from the parent: `snapshot` (VolumeSnapshot), `backup` (restore the parent\'s latest backup), `empty`, or `auto` (snapshot when the storage class supports it, else backup).',
@@ -121,6 +132,7 @@ const actor = obj(
     'onBehalfOf?': str('The person the agent acted for (On-Behalf-Of trailer).', { maxLength: 253 }),
     'task?': str('The task or ticket the work belongs to (Grove-Task trailer).', { maxLength: 253 }),
     'kubernetesUser?': str('The Kubernetes user that made the request, for objects made through the API.', { maxLength: 253 }),
+    'pusher?': str('Who pushed the revision, as the Git host\'s webhook named them.', { maxLength: 253 }),
     'source?': oneOf(['push', 'webhook', 'kubectl', 'api', 'ttl', 'schedule'], 'Which interface the action came through.'),
   },
   { title: 'Actor' },
@@ -205,18 +217,44 @@ const projectSpec = obj('A Git repository whose branches become Environments, an
     {
       'maxEnvironments?': int('Most Environments this Project may have.', { minimum: 1, maximum: 10000 }),
       'maxEnvironmentsPerActor?': int('Most Environments one actor (agent or person) may have.', { minimum: 1, maximum: 10000 }),
-      'quota?': obj(
-        'ResourceQuota of each non-production environment namespace.',
-        {
-          'cpu?': quantity('Total CPU requests.'),
-          'memory?': quantity('Total memory requests.'),
-          'storage?': quantity('Total storage requests.'),
-          'pods?': int('Most pods.', { minimum: 1 }),
-        },
-        { title: 'QuotaSpec' },
+      'minTtlSeconds?': int('Shortest `ttlSeconds` an Environment may set (enforced at admission).', { minimum: 0, maximum: 31_536_000 }),
+      'maxTtlSeconds?': int('Longest `ttlSeconds` an Environment may set; when set, `ttlSeconds: 0` (never expire) is refused too (enforced at admission).', { minimum: 1, maximum: 31_536_000 }),
+      'quota?': quota('ResourceQuota of each environment namespace, unless `quotaByType` names its type. Without either, development and staging get built-in quotas.'),
+      'quotaByType?': obj(
+        'ResourceQuota per environment type, overriding `quota`. A manifest that asks for more than its type allows is refused before anything is applied.',
+        { 'development?': quota('Quota of development environments.'), 'staging?': quota('Quota of staging environments.'), 'production?': quota('Quota of production environments.') },
+        { title: 'QuotaByType' },
       ),
     },
     { title: 'LimitsSpec' },
+  ),
+  'lifecycle?': obj(
+    'How this Project\'s Environments expire, are warned, sleep and are cleaned up.',
+    {
+      'expiryWarningSeconds?': int('How long before expiry the `Expiring` condition and Event appear.', { default: 3600, minimum: 0, maximum: 2_592_000 }),
+      'branchGoneGraceSeconds?': int('How long an Environment stays after its branch disappears (a force-push or a lost webhook may bring it back).', {
+        default: 300,
+        minimum: 0,
+        maximum: 2_592_000,
+      }),
+      'protectedMayExpire?': bool('Let production and protected Environments expire by TTL too.', { default: false }),
+      'protectedMaySleep?': bool('Let production and protected Environments sleep when idle too.', { default: false }),
+    },
+    { title: 'LifecycleSpec' },
+  ),
+  'policy?': obj(
+    'Who may do what: rules checked before an Environment is created or applied. A denial shows as a condition with reason `PolicyDenied` and an audit event.',
+    {
+      'agentsGroup?': str('Kubernetes group of agents: its members cannot create or promote `type: production` Environments (enforced at admission).', { maxLength: 253 }),
+      'agentBranches?': globList('branches an agent (a push with a `Grove-Agent` trailer) may get Environments for; all when empty'),
+      'humanBranches?': globList('branches a push without a `Grove-Agent` trailer may get Environments for; all when empty'),
+      'serviceTypes?': list(
+        'Service types manifests may declare; all catalog types when empty.',
+        oneOf(['postgresql', 'mariadb', 'mysql', 'redis'], 'A catalog service type, without version.'),
+        { maxItems: 8, 'x-kubernetes-list-type': 'set' },
+      ),
+    },
+    { title: 'PolicySpec' },
   ),
   'backupStoreRef?': localRef('The BackupStore that holds this Project\'s backups and audit trail.'),
   'network?': obj(

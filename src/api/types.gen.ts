@@ -12,6 +12,8 @@ export interface Actor {
   task?: string;
   /** The Kubernetes user that made the request, for objects made through the API. */
   kubernetesUser?: string;
+  /** Who pushed the revision, as the Git host's webhook named them. */
+  pusher?: string;
   /** Which interface the action came through. */
   source?: 'push' | 'webhook' | 'kubectl' | 'api' | 'ttl' | 'schedule';
 }
@@ -168,14 +170,32 @@ export interface InventoryEntry {
   v: string;
 }
 
+/** How this Project's Environments expire, are warned, sleep and are cleaned up. */
+export interface LifecycleSpec {
+  /** How long before expiry the `Expiring` condition and Event appear. Default: `3600`. */
+  expiryWarningSeconds?: number;
+  /** How long an Environment stays after its branch disappears (a force-push or a lost webhook may bring it back). Default: `300`. */
+  branchGoneGraceSeconds?: number;
+  /** Let production and protected Environments expire by TTL too. Default: `false`. */
+  protectedMayExpire?: boolean;
+  /** Let production and protected Environments sleep when idle too. Default: `false`. */
+  protectedMaySleep?: boolean;
+}
+
 /** Ceilings that keep a Project from exhausting the cluster. */
 export interface LimitsSpec {
   /** Most Environments this Project may have. */
   maxEnvironments?: number;
   /** Most Environments one actor (agent or person) may have. */
   maxEnvironmentsPerActor?: number;
-  /** ResourceQuota of each non-production environment namespace. */
+  /** Shortest `ttlSeconds` an Environment may set (enforced at admission). */
+  minTtlSeconds?: number;
+  /** Longest `ttlSeconds` an Environment may set; when set, `ttlSeconds: 0` (never expire) is refused too (enforced at admission). */
+  maxTtlSeconds?: number;
+  /** ResourceQuota of each environment namespace, unless `quotaByType` names its type. Without either, development and staging get built-in quotas. */
   quota?: QuotaSpec;
+  /** ResourceQuota per environment type, overriding `quota`. A manifest that asks for more than its type allows is refused before anything is applied. */
+  quotaByType?: QuotaByType;
 }
 
 /** Network isolation of the environment namespaces. */
@@ -186,6 +206,18 @@ export interface NetworkSpec {
   ingressNamespace?: string;
   /** IngressClass of route Ingresses. */
   ingressClassName?: string;
+}
+
+/** Who may do what: rules checked before an Environment is created or applied. A denial shows as a condition with reason `PolicyDenied` and an audit event. */
+export interface PolicySpec {
+  /** Kubernetes group of agents: its members cannot create or promote `type: production` Environments (enforced at admission). */
+  agentsGroup?: string;
+  /** Glob patterns (`*` within a path segment, `**` across segments) of branches an agent (a push with a `Grove-Agent` trailer) may get Environments for; all when empty. */
+  agentBranches?: Array<string>;
+  /** Glob patterns (`*` within a path segment, `**` across segments) of branches a push without a `Grove-Agent` trailer may get Environments for; all when empty. */
+  humanBranches?: Array<string>;
+  /** Service types manifests may declare; all catalog types when empty. */
+  serviceTypes?: Array<'postgresql' | 'mariadb' | 'mysql' | 'redis'>;
 }
 
 /** A Git repository whose branches become Environments, and the policy for them. */
@@ -206,6 +238,10 @@ export interface ProjectSpec {
   defaults?: EnvironmentDefaults;
   /** Ceilings that keep a Project from exhausting the cluster. */
   limits?: LimitsSpec;
+  /** How this Project's Environments expire, are warned, sleep and are cleaned up. */
+  lifecycle?: LifecycleSpec;
+  /** Who may do what: rules checked before an Environment is created or applied. A denial shows as a condition with reason `PolicyDenied` and an audit event. */
+  policy?: PolicySpec;
   /** The BackupStore that holds this Project's backups and audit trail. */
   backupStoreRef?: {
     /** Name of the object in the same namespace. */
@@ -235,7 +271,17 @@ export interface ProjectStatus {
   environmentCount?: number;
 }
 
-/** ResourceQuota of each non-production environment namespace. */
+/** ResourceQuota per environment type, overriding `quota`. A manifest that asks for more than its type allows is refused before anything is applied. */
+export interface QuotaByType {
+  /** Quota of development environments. */
+  development?: QuotaSpec;
+  /** Quota of staging environments. */
+  staging?: QuotaSpec;
+  /** Quota of production environments. */
+  production?: QuotaSpec;
+}
+
+/** ResourceQuota of each environment namespace, unless `quotaByType` names its type. Without either, development and staging get built-in quotas. */
 export interface QuotaSpec {
   /** Total CPU requests. */
   cpu?: number | string;

@@ -11,7 +11,7 @@ import type { Backup, Environment } from '../api/types.gen.ts';
 import { backupFor } from '../data/schedule.ts';
 import { GroveError } from '../errors/index.ts';
 import { formatAge } from '../util/index.ts';
-import { kubeOf, outputFormat, render, table } from './common.ts';
+import { CLUSTER_OPTIONS, kubeOf, OUTPUT_OPTION, outputFormat, render, table } from './common.ts';
 import type { CliIo } from './index.ts';
 
 const HELP = `Usage: grove backup ls     [--environment E] [-n NAMESPACE] [-o table|json|yaml]
@@ -32,13 +32,11 @@ export async function backupCommand(argv: string[], io: CliIo): Promise<number> 
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
-      namespace: { type: 'string', short: 'n', default: 'default' },
       environment: { type: 'string' },
       name: { type: 'string' },
       retain: { type: 'string' },
-      output: { type: 'string', short: 'o', default: 'table' },
-      kubeconfig: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
+      ...CLUSTER_OPTIONS,
+      ...OUTPUT_OPTION,
     },
     allowPositionals: true,
     strict: true,

@@ -12,6 +12,16 @@ import { type Kube, kubeFromFile } from '../kube/index.ts';
 
 export type OutputFormat = 'table' | 'json' | 'yaml';
 
+/** The options of every command that talks to a cluster, for `parseArgs`. */
+export const CLUSTER_OPTIONS = {
+  namespace: { type: 'string', short: 'n', default: 'default' },
+  kubeconfig: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** `-o table|json|yaml`, for `parseArgs`. */
+export const OUTPUT_OPTION = { output: { type: 'string', short: 'o', default: 'table' } } as const;
+
 export function outputFormat(value: string): OutputFormat {
   if (value === 'table' || value === 'json' || value === 'yaml') return value;
   throw new GroveError('InvalidInput', `--output must be table, json or yaml (got "${value}")`);

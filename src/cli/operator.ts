@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GroveError } from '../errors/index.ts';
 import { kubeFromFile } from '../kube/index.ts';
+import { pino } from 'pino';
 import { createLogger } from '../log/index.ts';
 import { createMetrics } from '../metrics/index.ts';
 import { startOperator } from '../operator/index.ts';
@@ -32,6 +33,8 @@ Options:
   --git-cache-dir DIR      Object cache of the Git source (default: ~/.cache/grove/git)
   --mover-image IMAGE      Image of backup and restore Jobs: Grove's own (default: ${DEFAULT_MOVER_IMAGE})
   --log-level LEVEL        trace|debug|info|warn|error (default: info)
+  --audit-log FILE         Where the audit stream's JSON lines go (default: stdout, marked "stream":"audit")
+  --audit-flush-seconds N  How often the audit trail is appended to each Project's BackupStore (default: 5)
 `;
 
 export async function operatorCommand(argv: string[], io: CliIo): Promise<number> {
@@ -50,6 +53,8 @@ export async function operatorCommand(argv: string[], io: CliIo): Promise<number
         'git-cache-dir': { type: 'string' },
         'mover-image': { type: 'string', default: DEFAULT_MOVER_IMAGE },
         'log-level': { type: 'string', default: 'info' },
+        'audit-log': { type: 'string' },
+        'audit-flush-seconds': { type: 'string', default: '5' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -64,7 +69,11 @@ export async function operatorCommand(argv: string[], io: CliIo): Promise<number
   const listen = /^(.*):(\d+)$/.exec(values.listen);
   if (!listen) throw new GroveError('InvalidInput', `--listen must be HOST:PORT (got "${values.listen}")`);
   const kubeconfig = values.kubeconfig ?? io.env.KUBECONFIG ?? join(homedir(), '.kube', 'config');
-  const log = createLogger({ level: values['log-level'] });
+  // One writer for stdout: the log and the audit stream share it, so their lines never interleave.
+  const stdout = pino.destination({ dest: 1, sync: true });
+  const log = createLogger({ level: values['log-level'], destination: stdout });
+  const flushSeconds = Number(values['audit-flush-seconds']);
+  if (!Number.isFinite(flushSeconds) || flushSeconds <= 0) throw new GroveError('InvalidInput', `--audit-flush-seconds must be a positive number (got "${values['audit-flush-seconds']}")`);
   const cacheRoot = join(io.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'grove');
   const metrics = createMetrics();
   const operator = await startOperator({
@@ -86,6 +95,7 @@ export async function operatorCommand(argv: string[], io: CliIo): Promise<number
     gitCacheDir: values['git-cache-dir'] ?? join(cacheRoot, 'git'),
     resticCacheDir: join(cacheRoot, 'restic'),
     moverImage: values['mover-image'],
+    audit: { flushMs: flushSeconds * 1000, destination: values['audit-log'] ? pino.destination({ dest: values['audit-log'], mkdir: true, sync: false }) : stdout },
   });
   log.info({ address: `${operator.address.address}:${operator.address.port}` }, 'Started the operator');
   const signalled = new Promise<'stopped'>((resolve) => {

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { API_VERSION } from '../api/crds.ts';
 import type { Backup, Restore } from '../api/types.gen.ts';
 import { GroveError } from '../errors/index.ts';
-import { kubeOf, outputFormat, render } from './common.ts';
+import { CLUSTER_OPTIONS, kubeOf, OUTPUT_OPTION, outputFormat, render } from './common.ts';
 import type { CliIo } from './index.ts';
 
 const HELP = `Usage: grove restore BACKUP [--target ENVIRONMENT [--overwrite]] [--name N] [--wait] [--timeout SECONDS] [-n NAMESPACE] [-o table|json|yaml]
@@ -34,15 +34,13 @@ export async function restoreCommand(argv: string[], io: CliIo): Promise<number>
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
-      namespace: { type: 'string', short: 'n', default: 'default' },
       target: { type: 'string' },
       overwrite: { type: 'boolean' },
       name: { type: 'string' },
       wait: { type: 'boolean' },
       timeout: { type: 'string', default: '1800' },
-      output: { type: 'string', short: 'o', default: 'table' },
-      kubeconfig: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
+      ...CLUSTER_OPTIONS,
+      ...OUTPUT_OPTION,
     },
     allowPositionals: true,
     strict: true,

@@ -8,7 +8,7 @@ import { generatedFiles, typeScriptTypes } from './index.ts';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
 describe('generated files', () => {
-  it('are current: crds/*.yaml, schemas/platform.schema.json and types.gen.ts match their sources (run `npm run generate`)', async () => {
+  it('are current: crds/*.yaml, admission/*.yaml, schemas/platform.schema.json and types.gen.ts match their sources (run `npm run generate`)', async () => {
     for (const [path, contents] of generatedFiles()) {
       expect(await readFile(root + path, 'utf8'), `${path} is stale: run npm run generate`).toBe(contents);
     }

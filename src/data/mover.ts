@@ -89,7 +89,16 @@ export async function backupVolume(restic: Restic, req: BackupRequest): Promise<
   // One series per environment and volume: restic finds the parent snapshot by it.
   const host = `${req.environment}.${req.name}`;
   const once = async (): Promise<BackupSummary> => {
-    if (req.kind === 'files') return restic.backupDirectory(required(req.path, `volume ${req.name} needs a path`), tags, host);
+    if (req.kind === 'files') {
+      const path = required(req.path, `volume ${req.name} needs a path`);
+      // restic refuses a snapshot of nothing; an empty volume is recorded as one marker file, which restores drop again.
+      if (await isEmptyVolume(path)) {
+        // restic reads stdin from a file descriptor, so the marker's content comes from a child's pipe.
+        const marker = spawn(process.execPath, ['-e', "process.stdout.write('empty volume\\n')"], { stdio: ['ignore', 'pipe', 'ignore'] });
+        return restic.backupStream(marker.stdout, EMPTY_VOLUME_MARKER, tags, host);
+      }
+      return restic.backupDirectory(path, tags, host);
+    }
     return backupDump(restic, DUMP_TOOLS[req.kind], required(req.database, `${req.kind} service ${req.name} needs its connection settings`), tags, host);
   };
   let summary: BackupSummary;
@@ -144,6 +153,7 @@ export async function restoreVolume(restic: Restic, target: MoverTarget, snapsho
     const path = required(target.path, `volume ${target.name} needs a path`);
     await prepareDirectory(path, opts.replace ?? false);
     await restic.restoreDirectory(snapshotId, path);
+    await rm(join(path, EMPTY_VOLUME_MARKER), { force: true });
     return;
   }
   const tool = DUMP_TOOLS[target.kind];
@@ -163,6 +173,13 @@ export async function restoreVolume(restic: Restic, target: MoverTarget, snapsho
   // restic writes into the client's stdin itself; the client sees the end when restic exits.
   await restic.dump(snapshotId, tool.filename, client.stdin);
   await exited;
+}
+
+/** The one file of the snapshot of an empty volume. */
+export const EMPTY_VOLUME_MARKER = '.grove-empty-volume';
+
+async function isEmptyVolume(path: string): Promise<boolean> {
+  return (await readdir(path)).every((entry) => entry === 'lost+found');
 }
 
 async function prepareDirectory(path: string, replace: boolean): Promise<void> {

@@ -6,7 +6,9 @@
  * @module
  */
 import { GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import type { BackupStoreSpec } from '../api/types.gen.ts';
+import type { KubeObject } from '../api/meta.ts';
+import type { BackupStore, BackupStoreSpec } from '../api/types.gen.ts';
+import type { Kube } from '../kube/index.ts';
 import { GroveError, messageOf } from '../errors/index.ts';
 import type { ResticRepository } from './restic.ts';
 
@@ -48,6 +50,18 @@ export function storeAccess(name: string, spec: BackupStoreSpec, secrets: Secret
     secretAccessKey: creds.AWS_SECRET_ACCESS_KEY as string,
     resticPassword: passwordSecret[passwordKey] as string,
   };
+}
+
+/** Reads a BackupStore's Secrets and resolves its settings; a missing Secret or key is a GroveError naming it. */
+export async function loadStoreAccess(kube: Kube, store: BackupStore): Promise<StoreAccess> {
+  const namespace = store.metadata.namespace as string;
+  const secrets = new Map<string, Record<string, string> | undefined>();
+  for (const ref of [store.spec.credentialsSecretRef.name, store.spec.resticPasswordSecretRef.name]) {
+    if (secrets.has(ref)) continue;
+    const secret = await kube.get<KubeObject & { data?: Record<string, string> }>({ apiVersion: 'v1', kind: 'Secret', namespace, name: ref });
+    secrets.set(ref, secret && Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')])));
+  }
+  return storeAccess(store.metadata.name as string, store.spec, (ref) => secrets.get(ref));
 }
 
 /** The object key of `path` inside the store's prefix. */

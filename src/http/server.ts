@@ -16,7 +16,7 @@ import { messageOf } from '../errors/index.ts';
 import type { Kube } from '../kube/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { Metrics } from '../metrics/index.ts';
-import { verifyWebhook } from './webhooks.ts';
+import { type Push, pushOf, verifyWebhook } from './webhooks.ts';
 
 export const MAX_WEBHOOK_BYTES = 1024 * 1024;
 
@@ -26,8 +26,8 @@ export interface HttpDeps {
   log: Logger;
   /** True when the operator can do its work (caches synced, or a standby replica). */
   ready: () => boolean;
-  /** Asks for the Project to be synced now. */
-  requestSync: (namespace: string, project: string) => Promise<void>;
+  /** Asks for the Project to be synced now; `push` says who pushed what, when the payload says. */
+  requestSync: (namespace: string, project: string, push?: Push) => Promise<void>;
 }
 
 export function createHttpServer(deps: HttpDeps): Server {
@@ -79,8 +79,9 @@ async function webhook(deps: HttpDeps, req: IncomingMessage, res: ServerResponse
     log.warn({ reason: verdict.reason }, 'Refused a webhook with a bad signature');
     return json(res, 401, { error: 'invalid signature' });
   }
-  await deps.requestSync(namespace, name);
-  log.info({ provider: verdict.provider }, 'Accepted a webhook; syncing the project');
+  const push = pushOf(verdict.provider, body);
+  await deps.requestSync(namespace, name, push);
+  log.info({ provider: verdict.provider, ...(push ? { branch: push.branch, pusher: push.pusher } : {}) }, 'Accepted a webhook; syncing the project');
   return json(res, 202, { accepted: true });
 }
 

@@ -37,3 +37,41 @@ export function verifyWebhook(headers: Record<string, string | string[] | undefi
   }
   return { ok: false, reason: 'no signature header' };
 }
+
+export interface Push {
+  branch: string;
+  /** The commit the branch was pushed to. */
+  revision: string;
+  /** Who pushed, as the Git host names them. */
+  pusher: string;
+}
+
+/**
+ * Who pushed which commit to which branch, from a verified push payload — attribution only: the
+ * branch and revision are trusted only where a listing of the repository confirms them. Pure;
+ * anything else (other events, tag pushes, odd payloads) is undefined.
+ */
+export function pushOf(provider: 'github' | 'gitea' | 'gitlab' | 'generic', body: Buffer): Push | undefined {
+  let payload: Record<string, unknown>;
+  try {
+    payload = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const field = (obj: unknown, key: string): string | undefined => {
+    const v = obj && typeof obj === 'object' ? (obj as Record<string, unknown>)[key] : undefined;
+    return typeof v === 'string' && v.length > 0 && v.length <= 253 ? v : undefined;
+  };
+  const ref = field(payload, 'ref');
+  const revision = field(payload, 'after');
+  if (!ref?.startsWith('refs/heads/') || !revision || !/^[0-9a-f]{40}$/.test(revision)) return undefined;
+  const pusher =
+    provider === 'gitlab'
+      ? field(payload, 'user_username')
+      : provider === 'gitea'
+        ? (field(payload.pusher, 'login') ?? field(payload.pusher, 'username'))
+        : provider === 'github'
+          ? (field(payload.pusher, 'name') ?? field(payload.sender, 'login'))
+          : (field(payload, 'pusher') ?? field(payload.pusher, 'name'));
+  return pusher ? { branch: ref.slice('refs/heads/'.length), revision, pusher } : undefined;
+}

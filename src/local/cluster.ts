@@ -65,6 +65,8 @@ const CSI_CLASS = 'csi-hostpath';
 
 /** The CRD manifests shipped with Grove. */
 export const CRD_DIR = fileURLToPath(new URL('../../crds/', import.meta.url));
+/** The admission policies shipped with the CRDs (they name the Project kind, so they go in after it). */
+export const ADMISSION_DIR = fileURLToPath(new URL('../../admission/', import.meta.url));
 
 /**
  * Starts the cluster at `opts.tier`, or returns the running one if it is already up at that
@@ -141,6 +143,7 @@ export async function up(opts: ClusterOptions): Promise<ClusterState> {
     const crds = await crdObjects();
     await installManifests(kube, crds);
     await waitForCrds(kube, crds);
+    await installManifests(kube, await manifestsIn(ADMISSION_DIR));
 
     if (tierIncludes(opts.tier, 'b')) {
       const [kcmPort, schedPort, kwokPort] = await freePorts(3);
@@ -434,8 +437,12 @@ async function writeKubeconfig(path: string, server: string, pki: Pki): Promise<
 }
 
 export async function crdObjects(): Promise<KubeObject[]> {
-  const files = (await readdir(CRD_DIR)).filter((f) => f.endsWith('.yaml')).sort();
-  return (await Promise.all(files.map((f) => yamlObjects(join(CRD_DIR, f))))).flat();
+  return manifestsIn(CRD_DIR);
+}
+
+async function manifestsIn(dir: string): Promise<KubeObject[]> {
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml')).sort();
+  return (await Promise.all(files.map((f) => yamlObjects(join(dir, f))))).flat();
 }
 
 async function yamlObjects(path: string): Promise<KubeObject[]> {

@@ -9,6 +9,7 @@
  * @module
  */
 import type { Server } from 'node:http';
+import type { DestinationStream } from 'pino';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { ANNOTATIONS, FIELD_MANAGER, LABELS } from '../api/constants.ts';
@@ -21,8 +22,10 @@ import { backupStoreReconciler } from '../controllers/backupstore/index.ts';
 import { environmentReconciler } from '../controllers/environment/index.ts';
 import { projectReconciler } from '../controllers/project/index.ts';
 import { restoreReconciler } from '../controllers/restore/index.ts';
+import { fanOut, kubernetesEventSink, storeSink, streamSink } from '../audit/sinks.ts';
 import { eventRecorder } from '../events/index.ts';
 import { createHttpServer } from '../http/server.ts';
+import type { Push } from '../http/webhooks.ts';
 import { type Kube } from '../kube/index.ts';
 import type { Logger } from '../log/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
@@ -62,6 +65,8 @@ export interface OperatorOptions {
   moverImage: string;
   projectWorkers?: number;
   environmentWorkers?: number;
+  /** The audit stream's destination (stdout when absent), and how often batches go to the BackupStores. */
+  audit?: { destination?: DestinationStream; flushMs?: number };
 }
 
 export interface RunningOperator {
@@ -77,10 +82,21 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const git = new GitSource({ cacheDir: opts.gitCacheDir });
   const identity = opts.leaderElection?.identity ?? `${hostname()}-${process.pid}`;
   const events = eventRecorder(kube, clock, log, identity);
-  const projects = new Controller({ name: 'project', reconcile: projectReconciler({ kube, git, clock }), clock, log, metrics, workers: opts.projectWorkers ?? 2 });
+  const trail = storeSink({ kube, clock, log, writer: identity, ...(opts.audit?.flushMs !== undefined ? { flushMs: opts.audit.flushMs } : {}) });
+  const audit = fanOut(log, [streamSink(opts.audit?.destination), kubernetesEventSink(events), trail]);
+  // Who pushed what, from the webhooks this replica received: attribution for the next sync.
+  const pushes = new Map<string, Map<string, Push>>();
+  const projects = new Controller({
+    name: 'project',
+    reconcile: projectReconciler({ kube, git, clock, audit, pushes: (namespace, project) => pushes.get(`${namespace}/${project}`) ?? new Map() }),
+    clock,
+    log,
+    metrics,
+    workers: opts.projectWorkers ?? 2,
+  });
   const environments = new Controller({
     name: 'environment',
-    reconcile: environmentReconciler({ kube, git, clock, events, moverImage: opts.moverImage, cache: { lookup: (ref) => cache.lookup(ref) } }),
+    reconcile: environmentReconciler({ kube, git, clock, events, audit, moverImage: opts.moverImage, cache: { lookup: (ref) => cache.lookup(ref) } }),
     clock,
     log,
     metrics,
@@ -88,14 +104,14 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   });
   const backups = new Controller({
     name: 'backup',
-    reconcile: backupReconciler({ kube, git, clock, moverImage: opts.moverImage, ...(opts.resticCacheDir ? { resticCacheDir: opts.resticCacheDir } : {}) }),
+    reconcile: backupReconciler({ kube, git, clock, audit, moverImage: opts.moverImage, ...(opts.resticCacheDir ? { resticCacheDir: opts.resticCacheDir } : {}) }),
     clock,
     log,
     metrics,
     workers: 2,
   });
   const backupStores = new Controller({ name: 'backupstore', reconcile: backupStoreReconciler({ kube, clock }), clock, log, metrics, workers: 1 });
-  const restores = new Controller({ name: 'restore', reconcile: restoreReconciler({ kube, clock }), clock, log, metrics, workers: 1 });
+  const restores = new Controller({ name: 'restore', reconcile: restoreReconciler({ kube, clock, audit }), clock, log, metrics, workers: 1 });
   const scope = opts.namespace ? { namespace: opts.namespace } : {};
   // Grove's own kinds, cached without managedFields; `onChange` says which changes reconcile what.
   const own = (kind: string, onChange: (key: string, obj: KubeObject, deleted: boolean, previous: KubeObject | undefined) => void): Informer =>
@@ -174,6 +190,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     leading = false;
     for (const i of informers) i.stop();
     await Promise.all([projects.stop(), environments.stop(), backupStores.stop(), backups.stop(), restores.stop()]);
+    // What the controllers recorded last reaches the BackupStores before the process goes.
+    await trail.flush();
   };
 
   const server: Server = createHttpServer({
@@ -181,7 +199,16 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     metrics,
     log,
     ready: () => !leading || synced,
-    requestSync: async (namespace, name) => {
+    requestSync: async (namespace, name, push) => {
+      if (push) {
+        const key = `${namespace}/${name}`;
+        const branches = pushes.get(key) ?? new Map<string, Push>();
+        branches.delete(push.branch);
+        branches.set(push.branch, push);
+        // The oldest pushes go first: attribution of a branch nobody syncs again is not worth memory.
+        if (branches.size > 1000) branches.delete(branches.keys().next().value as string);
+        pushes.set(key, branches);
+      }
       if (leading) return projects.enqueue(`${namespace}/${name}`);
       await kube.mergePatch(
         { apiVersion: API_VERSION, kind: 'Project', namespace, name },

@@ -18,6 +18,7 @@ import { environmentNamespace } from '../api/names.ts';
 import type { Environment, InventoryEntry, Project, RouteURL } from '../api/types.gen.ts';
 import type { Application, ResolvedManifest } from '../manifest/index.ts';
 import { CATALOG, parseServiceType } from './catalog.ts';
+import { DEFAULT_RESOURCES, quotaFor } from '../policy/index.ts';
 
 export interface ServiceCredentials {
   username: string;
@@ -38,6 +39,8 @@ export interface PlanInput {
   data?: DataPlan;
   /** The BackupStore's endpoint URL, which mover pods may reach through the default-deny policy. */
   storeEndpoint?: string;
+  /** Asleep: every Deployment and StatefulSet at zero replicas, every CronJob suspended; volumes and data stay. */
+  sleeping?: boolean;
 }
 
 /**
@@ -66,13 +69,6 @@ export interface Plan {
 export const WORKLOAD_SERVICE_ACCOUNT = 'grove-workload';
 const DEFAULT_INGRESS_NAMESPACE = 'ingress-nginx';
 const DEFAULT_DOMAIN = '{route}-{environment}.localhost';
-const DEFAULT_RESOURCES = { cpu: '100m', memory: '128Mi' };
-/** Per-type quotas when the Project sets none; production is bounded only by what it declares. */
-const DEFAULT_QUOTA: Record<string, { cpu: string; memory: string; storage: string; pods: number } | undefined> = {
-  development: { cpu: '4', memory: '8Gi', storage: '20Gi', pods: 50 },
-  staging: { cpu: '8', memory: '16Gi', storage: '50Gi', pods: 100 },
-  production: undefined,
-};
 /** Every kind a plan may hold, in apply order, with its API version. */
 export const PLANNED_KINDS = [
   ['v1', 'Namespace'],
@@ -133,7 +129,7 @@ export function planEnvironment(input: PlanInput): Plan {
   add({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(WORKLOAD_SERVICE_ACCOUNT), automountServiceAccountToken: false });
   for (const policy of networkPolicies(project, meta, input.storeEndpoint)) add(policy);
 
-  const quota = project.spec.limits?.quota ?? DEFAULT_QUOTA[type];
+  const quota = quotaFor(project, type);
   if (quota) {
     const hard: Record<string, string> = {};
     if (quota.cpu !== undefined) hard['requests.cpu'] = hard['limits.cpu'] = String(quota.cpu);
@@ -185,7 +181,7 @@ export function planEnvironment(input: PlanInput): Plan {
       metadata: meta(name, labels),
       spec: {
         serviceName: name,
-        replicas: 1,
+        replicas: input.sleeping ? 0 : 1,
         selector: { matchLabels: { 'app.kubernetes.io/name': name } },
         template: {
           metadata: { labels: { ...base, ...labels } },
@@ -234,7 +230,7 @@ export function planEnvironment(input: PlanInput): Plan {
       kind: 'Deployment',
       metadata: meta(name, labels),
       spec: {
-        replicas: app.replicas ?? 1,
+        replicas: input.sleeping ? 0 : (app.replicas ?? 1),
         selector: { matchLabels: { 'app.kubernetes.io/name': name } },
         // A single RWO volume cannot be shared by old and new pods at once.
         strategy: Object.keys(app.mounts ?? {}).length ? { type: 'Recreate' } : { type: 'RollingUpdate' },
@@ -249,6 +245,7 @@ export function planEnvironment(input: PlanInput): Plan {
         spec: {
           schedule: spec.schedule,
           concurrencyPolicy: 'Forbid',
+          ...(input.sleeping ? { suspend: true } : {}),
           jobTemplate: {
             spec: {
               backoffLimit: 2,

@@ -10,7 +10,10 @@ import { type DataPlan, planEnvironment, type Plan, serviceClaim } from './index
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const REV = 'ab'.repeat(20);
 
-function plan(manifestText: string, opts: { type?: EnvironmentType; branch?: string; project?: Partial<ProjectSpec>; workloadsAvailable?: boolean; data?: DataPlan; storeEndpoint?: string } = {}): Plan {
+function plan(
+  manifestText: string,
+  opts: { type?: EnvironmentType; branch?: string; project?: Partial<ProjectSpec>; workloadsAvailable?: boolean; data?: DataPlan; storeEndpoint?: string; sleeping?: boolean } = {},
+): Plan {
   const parsed = parseManifest(manifestText);
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
   const branch = opts.branch ?? 'feature/login';
@@ -29,6 +32,7 @@ function plan(manifestText: string, opts: { type?: EnvironmentType; branch?: str
     ...(opts.workloadsAvailable ? { workloadsAvailable: true } : {}),
     ...(opts.data ? { data: opts.data } : {}),
     ...(opts.storeEndpoint ? { storeEndpoint: opts.storeEndpoint } : {}),
+    ...(opts.sleeping ? { sleeping: true } : {}),
   });
 }
 
@@ -128,6 +132,24 @@ describe('planEnvironment', () => {
     expect(find(plan(shop), 'ResourceQuota', 'grove-quota')!.spec.hard).toMatchObject({ 'requests.cpu': '4', pods: '50' });
     expect(find(plan(shop, { project: { limits: { quota: { cpu: '2', pods: 10 } } } }), 'ResourceQuota', 'grove-quota')!.spec.hard).toEqual({ 'requests.cpu': '2', 'limits.cpu': '2', pods: '10' });
     expect(find(plan(shop, { type: 'production', branch: 'main' }), 'ResourceQuota', 'grove-quota')).toBeUndefined();
+    const byType = { limits: { quota: { cpu: '2' }, quotaByType: { production: { cpu: '16' } } } };
+    expect(find(plan(shop, { type: 'production', branch: 'main', project: byType }), 'ResourceQuota', 'grove-quota')!.spec.hard).toMatchObject({ 'requests.cpu': '16' });
+    expect(find(plan(shop, { project: byType }), 'ResourceQuota', 'grove-quota')!.spec.hard).toMatchObject({ 'requests.cpu': '2' });
+  });
+
+  it('scales everything to zero and suspends the crons while asleep, keeping volumes and data', () => {
+    const awake = plan(shop);
+    const asleep = plan(shop, { sleeping: true });
+    const workloads = (p: Plan) => p.objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet') as unknown as Array<{ spec: { replicas: number } }>;
+    expect(workloads(awake).length).toBeGreaterThan(1);
+    expect(workloads(awake).every((o) => o.spec.replicas > 0)).toBe(true);
+    expect(workloads(asleep).map((o) => o.spec.replicas)).toEqual(workloads(awake).map(() => 0));
+    const crons = (p: Plan) => (p.objects.filter((o) => o.kind === 'CronJob') as unknown as Array<{ spec: { suspend?: boolean } }>).map((o) => o.spec.suspend);
+    expect(crons(awake).length).toBeGreaterThan(0);
+    expect(crons(awake).every((s) => s === undefined)).toBe(true);
+    expect(crons(asleep).every((s) => s === true)).toBe(true);
+    // Same objects, same inventory: sleeping prunes nothing.
+    expect(asleep.inventory).toEqual(awake.inventory);
   });
 
   it('allows internet egress only when the Project says so, never to private ranges', () => {

@@ -29,7 +29,12 @@ export async function startOperator(namespace: string, extra: string[] = []): Pr
       partial = lines.pop() ?? '';
       for (const line of lines) {
         if (!line.trim()) continue;
-        const entry = JSON.parse(line) as Record<string, unknown>;
+        let entry: Record<string, unknown>;
+        try {
+          entry = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          throw new Error(`the operator printed a line that is not JSON: ${line.slice(0, 300)}`);
+        }
         logs.push(entry);
         if (entry.msg === 'Started the operator') resolve(`http://${String(entry.address)}`);
       }

@@ -10,12 +10,13 @@
  *
  * @module
  */
-import { setCondition } from '../../api/conditions.ts';
+import { findCondition, setCondition } from '../../api/conditions.ts';
 import { CONDITIONS, FIELD_MANAGER, LABELS, REASONS } from '../../api/constants.ts';
 import { API_VERSION } from '../../api/crds.ts';
 import type { KubeObject } from '../../api/meta.ts';
 import { environmentNamespace } from '../../api/names.ts';
 import type { Backup, BackupStatus, Environment, Project, VolumeBackup } from '../../api/types.gen.ts';
+import { actorOf, auditEvent, auditObject, type AuditSink, type AuditSource, noAudit } from '../../audit/index.ts';
 import { backupTargets, moverJob, moverJobName, moverSecret } from '../../data/jobs.ts';
 import { Restic, type ResticRepository } from '../../data/restic.ts';
 import { backupState } from '../../data/schedule.ts';
@@ -38,6 +39,7 @@ export interface BackupControllerDeps {
   resticBinary?: string;
   /** How long a completed Job may wait for its snapshot to be listed before the Backup fails. */
   snapshotGraceMs?: number;
+  audit?: AuditSink;
 }
 
 export const BACKUP_REASONS = {
@@ -140,8 +142,33 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
       throw err;
     } finally {
       await writeStatus(deps.kube, backup, status);
+      await recordOutcome(deps.audit ?? noAudit, backup, status, now);
     }
   };
+}
+
+const SOURCES: Record<string, AuditSource> = { scheduled: 'schedule', manual: 'kubectl' };
+
+/** One audit event when a Backup completes or fails (the transition, not every reconcile). */
+async function recordOutcome(audit: AuditSink, backup: Backup, status: BackupStatus, now: number): Promise<void> {
+  const before = backupState(backup).state;
+  const after = backupState({ ...backup, status }).state;
+  if (before === after || (after !== 'completed' && after !== 'failed')) return;
+  const ready = findCondition(status.conditions, CONDITIONS.ready);
+  await audit.record(
+    auditEvent({
+      object: auditObject(backup),
+      project: backup.spec.project,
+      environment: backup.spec.environment,
+      action: 'backup',
+      now,
+      actor: actorOf(backup),
+      source: SOURCES[backup.spec.trigger ?? 'manual'] ?? 'push',
+      ...(status.revision ? { revision: status.revision } : {}),
+      result: after === 'completed' ? 'succeeded' : 'failed',
+      message: `${backup.spec.trigger ?? 'manual'} backup: ${ready?.message ?? ''}`,
+    }),
+  );
 }
 
 /** The collector, for one completed Backup: at expiry, forget and prune its snapshots, then delete it. */

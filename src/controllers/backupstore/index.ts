@@ -9,10 +9,9 @@
 import { setCondition } from '../../api/conditions.ts';
 import { CONDITIONS, REASONS } from '../../api/constants.ts';
 import { API_VERSION } from '../../api/crds.ts';
-import type { KubeObject } from '../../api/meta.ts';
 import type { BackupStore, BackupStoreStatus, Project } from '../../api/types.gen.ts';
 import type { ResticRepository } from '../../data/restic.ts';
-import { checkAccess, repositoryOf, storeAccess, type StoreAccess } from '../../data/store.ts';
+import { checkAccess, loadStoreAccess, repositoryOf, type StoreAccess } from '../../data/store.ts';
 import { GroveError, messageOf, ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
 import type { Clock } from '../../runtime/clock.ts';
@@ -60,15 +59,8 @@ export function backupStoreReconciler(deps: BackupStoreControllerDeps): Reconcil
 
 /** The store's settings and Secrets; a missing Secret or key is a `wait` with its name. */
 export async function resolveStore(kube: Kube, store: BackupStore): Promise<StoreAccess> {
-  const namespace = store.metadata.namespace as string;
-  const secrets = new Map<string, Record<string, string> | undefined>();
-  for (const ref of [store.spec.credentialsSecretRef.name, store.spec.resticPasswordSecretRef.name]) {
-    if (secrets.has(ref)) continue;
-    const secret = await kube.get<KubeObject & { data?: Record<string, string> }>({ apiVersion: 'v1', kind: 'Secret', namespace, name: ref });
-    secrets.set(ref, secret && Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')])));
-  }
   try {
-    return storeAccess(store.metadata.name as string, store.spec, (ref) => secrets.get(ref));
+    return await loadStoreAccess(kube, store);
   } catch (err) {
     if (!(err instanceof GroveError)) throw err;
     const reason = err.code === 'NotFound' ? REASONS.secretNotFound : REASONS.credentialsInvalid;

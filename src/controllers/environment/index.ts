@@ -8,11 +8,15 @@
  * 2. the finalizer first, so deletion cannot race creation;
  * 3. the manifest at the revision; a broken one marks `ManifestValid=False` and stalls this
  *    Environment only — what runs keeps running, untouched;
- * 4. a new Environment's data (`data.ts`): cloned or restored, then sanitised, while the plan
+ * 4. policy on what the manifest declares (`policy/`): a denial stalls with `PolicyDenied`;
+ * 5. lifecycle (`lifecycle.ts`): activity, expiry (the Environment is deleted), the `Expiring`
+ *    warning, and sleep — the plan then scales everything to zero;
+ * 6. a new Environment's data (`data.ts`): cloned or restored, then sanitised, while the plan
  *    holds back what would use it — `DataCloned` says where it stands;
- * 5. plan (pure), server-side apply, prune what left the inventory;
- * 6. readiness from the live objects; not ready yet → requeue, never block a worker.
- * Status is computed in memory and written once, at the end, only when it changed.
+ * 7. plan (pure), server-side apply, prune what left the inventory;
+ * 8. readiness from the live objects; not ready yet → requeue, never block a worker.
+ * Status is computed in memory and written once, at the end, only when it changed. Transitions
+ * people care about become Events, and actions become audit events.
  *
  * @module
  */
@@ -24,12 +28,14 @@ import type { KubeObject } from '../../api/meta.ts';
 import { environmentNamespace } from '../../api/names.ts';
 import type { Backup, BackupStore, Environment, EnvironmentStatus, Project } from '../../api/types.gen.ts';
 import { type AppliedRecord, applyPlan, assessReadiness } from '../../applier/index.ts';
+import { actorOf, type AuditSink, environmentEvent, noAudit, sourceOf } from '../../audit/index.ts';
 import { GroveError, messageOf, ReconcileError } from '../../errors/index.ts';
 import { type Kube, type ObjectRef } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';
 import { type Backups, formatError, parseDuration, parseManifest, resolveManifest } from '../../manifest/index.ts';
 import { backupFor, backupState, backupsApply, scheduledBackup } from '../../data/schedule.ts';
 import { credentialsSecret, planEnvironment, type PlanInput, type ServiceCredentials } from '../../planner/index.ts';
+import { actorKey, actorLimitReached, type Denial, describeDenial, environmentLimitReached, manifestDenial } from '../../policy/index.ts';
 import type { EventRecorder } from '../../events/index.ts';
 import type { ObjectCache } from '../../runtime/cache.ts';
 import type { Clock } from '../../runtime/clock.ts';
@@ -38,6 +44,7 @@ import type { GitRemote, GitSource } from '../../source/git/index.ts';
 import { remoteOf } from '../remote.ts';
 import { createOnce, manifestAt, type Read, writeStatus } from '../shared.ts';
 import { dataStep } from './data.ts';
+import { lifecycleStep } from './lifecycle.ts';
 
 export interface EnvironmentControllerDeps {
   kube: Kube;
@@ -52,11 +59,13 @@ export interface EnvironmentControllerDeps {
   cache?: ObjectCache;
   /** The image of restore Jobs (Grove's own). */
   moverImage: string;
+  audit?: AuditSink;
 }
 
 export function environmentReconciler(deps: EnvironmentControllerDeps): Reconciler {
   const resyncMs = deps.resyncMs ?? 10 * 60_000;
   const read = readerOf(deps);
+  const audit = deps.audit ?? noAudit;
   // What was applied to each child, and when each Environment last had everything applied.
   const records = new Map<string, AppliedRecord>();
   const forcedAt = new Map<string, number>();
@@ -75,7 +84,7 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
       forcedAt.delete(key);
       const backedUp = await finalBackup(deps, read, env, log);
       if (backedUp !== 'done') return backedUp;
-      return finalize(deps, env, target, log);
+      return finalize(deps, audit, env, target, log);
     }
     if (!env.metadata.finalizers?.includes(FINALIZER)) {
       // A patch, not an apply: the Project controller applies this object's spec with the same
@@ -95,12 +104,9 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
     const mark = (type: string, s: 'True' | 'False' | 'Unknown', reason: string, message: string): void => {
       status.conditions = setCondition(status.conditions, { type, status: s, reason, message }, now, generation);
     };
-    const actor = {
-      ...(env.metadata.annotations?.[ANNOTATIONS.agent] ? { agent: env.metadata.annotations[ANNOTATIONS.agent] } : {}),
-      ...(env.metadata.annotations?.[ANNOTATIONS.onBehalfOf] ? { onBehalfOf: env.metadata.annotations[ANNOTATIONS.onBehalfOf] } : {}),
-      ...(env.metadata.annotations?.[ANNOTATIONS.task] ? { task: env.metadata.annotations[ANNOTATIONS.task] } : {}),
-    };
-    if (Object.keys(actor).length) status.actor = { ...actor, source: env.metadata.labels?.[LABELS.source] === 'git' ? 'push' : 'kubectl' };
+    const actor = actorOf(env);
+    if (Object.keys(actor).length) status.actor = { ...actor, source: sourceOf(env) };
+    if (!env.status) await audit.record(environmentEvent({ env, action: 'create', now: deps.clock.now(), discriminator: env.metadata.uid ?? '' }));
 
     try {
       const project = await read<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: env.spec.project });
@@ -121,9 +127,13 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
         throw new ReconcileError(REASONS.manifestNotFound, `${manifestPath} does not exist at ${revision}`, 'stall');
       }
       const parsed = parseManifest(text, manifestPath);
+      const lifecycle = (manifestLifecycle: { ttl?: string; sleepAfter?: string } | undefined) =>
+        lifecycleStep({ kube: deps.kube, audit, log, env, project, lifecycle: manifestLifecycle, revision, status, mark, now: deps.clock.now() });
       if (!parsed.ok) {
         const message = `${parsed.errors.length} error${parsed.errors.length === 1 ? '' : 's'} at ${revision.slice(0, 12)}:\n${parsed.errors.map(formatError).join('\n')}`;
         mark(CONDITIONS.manifestValid, 'False', REASONS.manifestInvalid, message);
+        // A broken branch left alone still expires: what it runs is not kept forever.
+        if ((await lifecycle(undefined)).deleted) return {};
         log.info({ revision, errors: parsed.errors.length }, 'Found the manifest invalid; left the running workloads as they are');
         throw new ReconcileError(REASONS.manifestInvalid, message, 'stall');
       }
@@ -131,11 +141,18 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
 
       await ensureNamespaceIsOurs(deps.kube, read, target, env);
       const manifest = resolveManifest(parsed.manifest, { type: env.spec.type ?? 'development', commit: revision, branch: env.spec.branch, environment: name });
+      // What the manifest asks for is fixed by a push; a limit frees up when another Environment goes.
+      const denied = manifestDenial(project, env.spec.type ?? 'development', manifest);
+      if (denied) throw new ReconcileError(REASONS.policyDenied, describeDenial(denied), 'stall');
+      const limited = status.observedRevision ? undefined : await admissionDenial(deps.kube, project, env);
+      if (limited) throw new ReconcileError(REASONS.policyDenied, describeDenial(limited), 'wait', { requeueAfterMs: 30_000 });
+      const life = await lifecycle(parsed.manifest.lifecycle);
+      if (life.deleted) return {};
       const credentials = await credentialsFor(deps.kube, read, target, Object.keys(manifest.services));
       // The deploy hook runs once the workloads of this very revision are available.
       const workloadsAvailable = status.observedRevision === revision && findCondition(status.conditions, CONDITIONS.workloadsAvailable)?.status === 'True';
       const store = project.spec.backupStoreRef && (await read<BackupStore>({ apiVersion: API_VERSION, kind: 'BackupStore', namespace, name: project.spec.backupStoreRef.name }));
-      const planInput: PlanInput = { environment: env, project, manifest, revision, credentials, workloadsAvailable, ...(store ? { storeEndpoint: store.spec.s3.endpoint } : {}) };
+      const planInput: PlanInput = { environment: env, project, manifest, revision, credentials, workloadsAvailable, sleeping: life.sleeping, ...(store ? { storeEndpoint: store.spec.s3.endpoint } : {}) };
       // A new Environment's data comes first: what would use it waits until it is in.
       const data = await dataStep({ kube: deps.kube, read, log, now: deps.clock.now(), moverImage: deps.moverImage, env, project, manifest, status, namespace: target, revision, fullPlan: () => planEnvironment(planInput) }).catch((err: unknown) => {
         if (err instanceof ReconcileError) mark(CONDITIONS.dataCloned, 'False', err.reason, err.message);
@@ -187,9 +204,11 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
         return { requeueAfterMs: deps.rolloutPollMs ?? 5_000 };
       }
       status.conditions = removeCondition(status.conditions, CONDITIONS.reconciling);
-      mark(CONDITIONS.ready, 'True', REASONS.ready, `Revision ${revision.slice(0, 12)} is available${plan.urls[0] ? ` at ${plan.urls[0].url}` : ''}`);
+      const asleep = life.sleeping ? ', asleep (scaled to zero)' : '';
+      mark(CONDITIONS.ready, 'True', REASONS.ready, `Revision ${revision.slice(0, 12)} is available${asleep}${plan.urls[0] ? ` at ${plan.urls[0].url}` : ''}`);
       const nextBackupAt = project.spec.backupStoreRef ? await ensureScheduledBackup(deps.kube, read, env, status, manifest.backups, deps.clock.now(), log) : undefined;
-      return { requeueAfterMs: Math.min(resyncMs, nextBackupAt === undefined ? resyncMs : Math.max(1000, nextBackupAt - deps.clock.now())) };
+      const next = Math.min(nextBackupAt ?? Number.POSITIVE_INFINITY, life.nextAt ?? Number.POSITIVE_INFINITY);
+      return { requeueAfterMs: Math.min(resyncMs, Number.isFinite(next) ? Math.max(1000, next - deps.clock.now()) : resyncMs) };
     } catch (err) {
       const reason = err instanceof ReconcileError ? err.reason : 'ReconcileFailed';
       mark(CONDITIONS.ready, 'False', reason, messageOf(err));
@@ -200,23 +219,42 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
       throw err;
     } finally {
       await writeStatus(deps.kube, env, status);
-      await announce(deps.events, env, status);
+      await announce(deps.events, audit, env, status, deps.clock.now());
     }
   };
 }
 
-/** Events for the transitions people care about: Ready changing, and each newly applied revision. */
-async function announce(events: EventRecorder, env: Environment, status: EnvironmentStatus): Promise<void> {
+/**
+ * Events for the transitions people care about — Ready changing, each newly applied revision,
+ * the expiry warning — and audit events for the actions among them: clone, sleep, wake, denial.
+ * Transitions only, so a requeue records nothing twice.
+ */
+async function announce(events: EventRecorder, audit: AuditSink, env: Environment, status: EnvironmentStatus, now: number): Promise<void> {
+  const changed = (type: string) => {
+    const before = findCondition(env.status?.conditions, type);
+    const after = findCondition(status.conditions, type);
+    return after && (before?.status !== after.status || before.reason !== after.reason) ? after : undefined;
+  };
+  const revision = status.observedRevision;
+  const cloned = changed(CONDITIONS.dataCloned);
+  if (cloned?.status === 'True' && cloned.reason === REASONS.cloned) await audit.record(environmentEvent({ env, action: 'clone', now, message: cloned.message, ...(revision ? { revision } : {}) }));
+  else if (cloned?.status === 'False' && (cloned.reason === REASONS.cloneFailed || cloned.reason === REASONS.sanitizeFailed)) await events.record(env, 'Warning', cloned.reason, 'Clone', cloned.message);
+  const sleeping = changed(CONDITIONS.sleeping);
+  const sleptBefore = findCondition(env.status?.conditions, CONDITIONS.sleeping)?.status === 'True';
+  if (sleeping?.status === 'True' && !sleptBefore) await audit.record(environmentEvent({ env, action: 'sleep', now, source: sleeping.reason === REASONS.idle ? 'ttl' : sourceOf(env), message: sleeping.message, discriminator: sleeping.lastTransitionTime }));
+  else if (sleeping?.status === 'False' && sleptBefore) await audit.record(environmentEvent({ env, action: 'wake', now, message: 'Scaled back to the manifest', discriminator: sleeping.lastTransitionTime }));
+  const expiring = changed(CONDITIONS.expiring);
+  if (expiring?.status === 'True' && expiring.reason === REASONS.expiring) await events.record(env, 'Warning', REASONS.expiring, 'Expire', expiring.message);
   const before = findCondition(env.status?.conditions, CONDITIONS.ready);
   const after = findCondition(status.conditions, CONDITIONS.ready);
-  const clonedBefore = findCondition(env.status?.conditions, CONDITIONS.dataCloned);
-  const cloned = findCondition(status.conditions, CONDITIONS.dataCloned);
-  if (cloned && cloned.status !== 'Unknown' && (clonedBefore?.status !== cloned.status || clonedBefore.reason !== cloned.reason)) {
-    if (cloned.status === 'True') await events.record(env, 'Normal', cloned.reason, 'Clone', cloned.message);
-    else if (cloned.reason === REASONS.cloneFailed || cloned.reason === REASONS.sanitizeFailed) await events.record(env, 'Warning', cloned.reason, 'Clone', cloned.message);
+  if (after?.reason === REASONS.policyDenied && (before?.reason !== after.reason || before.message !== after.message)) {
+    await audit.record(environmentEvent({ env, action: 'deny', now, decision: 'denied', result: 'failed', message: after.message, discriminator: after.message }));
+    return;
   }
   if (env.status?.observedRevision !== status.observedRevision && status.observedRevision) {
-    await events.record(env, 'Normal', 'Applied', 'Apply', `Applied revision ${status.observedRevision}`);
+    // A later revision is an update, whose audit event is also its Kubernetes Event.
+    if (env.status?.observedRevision) await audit.record(environmentEvent({ env, action: 'update', now, revision: status.observedRevision, message: `Applied revision ${status.observedRevision} over ${env.status.observedRevision}` }));
+    else await events.record(env, 'Normal', 'Applied', 'Apply', `Applied revision ${status.observedRevision}`);
   }
   if (!after || (before?.status === after.status && before.reason === after.reason)) return;
   if (after.status === 'True') await events.record(env, 'Normal', after.reason, 'Reconcile', after.message);
@@ -289,7 +327,7 @@ async function finalBackup(deps: EnvironmentControllerDeps, read: Read, env: Env
 }
 
 /** Deletes the namespace Grove made for the Environment; the finalizer goes once it is gone. */
-async function finalize(deps: EnvironmentControllerDeps, env: Environment, target: string, log: Logger): Promise<{ requeueAfterMs?: number }> {
+async function finalize(deps: EnvironmentControllerDeps, audit: AuditSink, env: Environment, target: string, log: Logger): Promise<{ requeueAfterMs?: number }> {
   if (!env.metadata.finalizers?.includes(FINALIZER)) return {};
   const ns = await deps.kube.get<KubeObject>({ apiVersion: 'v1', kind: 'Namespace', name: target });
   if (ns && ownedBy(ns, env)) {
@@ -306,6 +344,10 @@ async function finalize(deps: EnvironmentControllerDeps, env: Environment, targe
     { fieldManager: FIELD_MANAGER },
   );
   log.info({}, 'Released the finalizer');
+  // Git-driven Environments are deleted by the Project controller or by expiry, which record why; this is the rest.
+  if (env.metadata.labels?.[LABELS.source] !== 'git' && findCondition(env.status?.conditions, CONDITIONS.expiring)?.reason !== REASONS.expired) {
+    await audit.record(environmentEvent({ env, action: 'delete', now: deps.clock.now(), discriminator: env.metadata.uid ?? '' }));
+  }
   return {};
 }
 
@@ -354,4 +396,29 @@ async function headOf(git: GitSource, remote: GitRemote, branch: string): Promis
   const head = (await git.listBranches(remote)).get(branch);
   if (!head) throw new ReconcileError(REASONS.revisionNotFound, `branch ${branch} does not exist in the repository`, 'wait', { requeueAfterMs: 60_000 });
   return head;
+}
+
+/**
+ * For an Environment made by hand that has never run: would it exceed the Project's limits?
+ * Environments are admitted oldest first, so a limit never stops one that already runs; Git-driven
+ * ones are admitted by the Project controller, under the same count.
+ */
+async function admissionDenial(kube: Kube, project: Project, env: Environment): Promise<Denial | undefined> {
+  if (env.metadata.labels?.[LABELS.source] === 'git') return undefined;
+  const limits = project.spec.limits;
+  if (limits?.maxEnvironments === undefined && limits?.maxEnvironmentsPerActor === undefined) return undefined;
+  const all = (await kube.list<Environment>(API_VERSION, 'Environment', { namespace: env.metadata.namespace as string })).items.filter(
+    (e) => e.spec.project === env.spec.project && !e.metadata.deletionTimestamp,
+  );
+  // Ahead of this one: every Environment that runs or that Git drives, then hand-made ones that
+  // wait too, oldest first (creation times have whole seconds: names break ties).
+  const ahead = all.filter((e) => {
+    if (e.metadata.name === env.metadata.name) return false;
+    if (e.status?.observedRevision || e.metadata.labels?.[LABELS.source] === 'git') return true;
+    const a = e.metadata.creationTimestamp ?? '';
+    const b = env.metadata.creationTimestamp ?? '';
+    return a < b || (a === b && (e.metadata.name ?? '') < (env.metadata.name ?? ''));
+  });
+  const actor = actorKey(env);
+  return environmentLimitReached(project, ahead.length) ?? actorLimitReached(project, actor, ahead.filter((e) => actorKey(e) === actor).length);
 }

@@ -11,7 +11,10 @@ function project(spec: Partial<ProjectSpec> = {}): Project {
   return { apiVersion: 'grove.dev/v1alpha1', kind: 'Project', metadata: { name: 'shop', namespace: 'team' }, spec: { repo: { url: 'http://git/shop.git' }, ...spec } };
 }
 
-function existing(branch: string, opts: { source?: 'git' | 'kubectl'; type?: 'production' | 'development'; protected?: boolean; confirm?: boolean; revision?: string } = {}): Environment {
+function existing(
+  branch: string,
+  opts: { source?: 'git' | 'kubectl'; type?: 'production' | 'development'; protected?: boolean; confirm?: boolean; revision?: string; goneSince?: string; agent?: string } = {},
+): Environment {
   const name = environmentName('shop', branch);
   return {
     apiVersion: 'grove.dev/v1alpha1',
@@ -21,14 +24,20 @@ function existing(branch: string, opts: { source?: 'git' | 'kubectl'; type?: 'pr
       namespace: 'team',
       uid: `uid-${name}`,
       labels: opts.source === 'kubectl' ? { [LABELS.project]: 'shop' } : { [LABELS.project]: 'shop', [LABELS.source]: 'git' },
-      ...(opts.confirm ? { annotations: { [ANNOTATIONS.confirmDelete]: name } } : {}),
+      annotations: {
+        ...(opts.confirm ? { [ANNOTATIONS.confirmDelete]: name } : {}),
+        ...(opts.goneSince ? { [ANNOTATIONS.branchGoneSince]: opts.goneSince } : {}),
+        ...(opts.agent ? { [ANNOTATIONS.agent]: opts.agent } : {}),
+      },
     },
     spec: { project: 'shop', branch, revision: opts.revision ?? sha(1), type: opts.type ?? 'development', ...(opts.protected ? { protected: true } : {}) },
   };
 }
 
-function run(p: Project, branches: Record<string, string>, envs: Environment[] = [], steering: Record<string, Steering> = {}) {
-  const result = desiredEnvironments({ project: p, branches: new Map(Object.entries(branches)), existing: envs, steering: new Map(Object.entries(steering)) });
+const NOW = Date.parse('2026-06-01T12:00:00Z');
+
+function run(p: Project, branches: Record<string, string>, envs: Environment[] = [], steering: Record<string, Steering> = {}, now = NOW) {
+  const result = desiredEnvironments({ project: p, branches: new Map(Object.entries(branches)), existing: envs, steering: new Map(Object.entries(steering)), now });
   return {
     ...result,
     applied: Object.fromEntries(result.apply.map((e) => [e.spec.branch, e])),
@@ -68,22 +77,101 @@ describe('desiredEnvironments', () => {
     expect(r.applied['feature/a']!.spec.revision).toBe(sha(9));
   });
 
+  const noGrace = { lifecycle: { branchGoneGraceSeconds: 0 } };
+
   it('deletes Environments whose branch is gone, with the uid as precondition', () => {
-    const r = run(project(), { main: sha(1) }, [existing('main', { type: 'production' }), existing('feature/gone')]);
+    const r = run(project(noGrace), { main: sha(1) }, [existing('main', { type: 'production' }), existing('feature/gone')]);
     expect(r.delete).toEqual([{ name: environmentName('shop', 'feature/gone'), uid: `uid-${environmentName('shop', 'feature/gone')}` }]);
   });
 
   it('keeps production and protected Environments without confirmation, and says why', () => {
     const envs = [existing('main', { type: 'production' }), existing('feature/keep', { protected: true })];
-    const r = run(project({ productionBranch: 'trunk' }), { trunk: sha(1) }, envs);
+    const r = run(project({ ...noGrace, productionBranch: 'trunk' }), { trunk: sha(1) }, envs);
     expect(r.deleted).toEqual([]);
-    expect(r.skippedReasons).toEqual({ main: 'DeletionNeedsConfirmation', 'feature/keep': 'DeletionNeedsConfirmation' });
+    expect(r.skippedReasons).toEqual({ main: 'PolicyDenied', 'feature/keep': 'PolicyDenied' });
+    expect(r.skipped[0]).toMatchObject({ rule: 'deletionNotConfirmed' });
     expect(r.skipped[0]!.message).toContain(`annotate it grove.dev/confirm-delete=${environmentName('shop', 'main')}`);
   });
 
   it('deletes a protected Environment once the deletion is confirmed', () => {
-    const r = run(project(), {}, [existing('feature/keep', { protected: true, confirm: true })]);
+    const r = run(project(noGrace), {}, [existing('feature/keep', { protected: true, confirm: true })]);
     expect(r.deleted).toEqual([environmentName('shop', 'feature/keep')]);
+  });
+
+  describe('grace period after a branch disappears', () => {
+    const grace = project({ lifecycle: { branchGoneGraceSeconds: 600 } });
+    const name = environmentName('shop', 'feature/gone');
+
+    it.each([
+      ['just gone: marked, kept, looked at again when the grace ends', undefined, { markGone: [{ name, since: new Date(NOW).toISOString() }], deleted: [], nextAt: NOW + 600_000 }],
+      ['gone for 599 s: kept', new Date(NOW - 599_000).toISOString(), { markGone: [], deleted: [], nextAt: NOW + 1000 }],
+      ['gone for 600 s: deleted', new Date(NOW - 600_000).toISOString(), { markGone: [], deleted: [name] }],
+      ['a mark from a clock ahead counts from now, never earlier', new Date(NOW + 3_600_000).toISOString(), { markGone: [], deleted: [], nextAt: NOW + 600_000 }],
+    ])('%s', (_title, goneSince, expected) => {
+      const r = run(grace, { main: sha(1) }, [existing('feature/gone', goneSince ? { goneSince } : {})]);
+      expect({ markGone: r.markGone, deleted: r.deleted, ...(r.nextAt !== undefined ? { nextAt: r.nextAt } : {}) }).toEqual(expected);
+      if (!expected.deleted.length) expect(r.skippedReasons['feature/gone']).toBe('BranchGone');
+    });
+
+    it('clears the mark when the branch comes back', () => {
+      const r = run(grace, { 'feature/gone': sha(1) }, [existing('feature/gone', { goneSince: new Date(NOW - 60_000).toISOString() })]);
+      expect(r.clearGone).toEqual([name]);
+      expect(r.deleted).toEqual([]);
+    });
+  });
+
+  describe('expired Environments', () => {
+    const name = environmentName('shop', 'feature/a');
+    const marked = (revision: string) => {
+      const p = project();
+      p.metadata.annotations = { [`expired.grove.dev/${name}`]: revision };
+      return p;
+    };
+
+    it('are not made again while the branch is at the revision that expired', () => {
+      const r = run(marked(sha(2)), { main: sha(1), 'feature/a': sha(2) });
+      expect(r.applied['feature/a']).toBeUndefined();
+      expect(r.skippedReasons['feature/a']).toBe('Expired');
+      expect(r.clearExpired).toEqual([]);
+    });
+
+    it('come back with a push, and the mark goes', () => {
+      const r = run(marked(sha(2)), { main: sha(1), 'feature/a': sha(3) });
+      expect(r.applied['feature/a']!.spec.revision).toBe(sha(3));
+      expect(r.clearExpired).toEqual([name]);
+    });
+
+    it('lose the mark when the branch is gone', () => {
+      expect(run(marked(sha(2)), { main: sha(1) }).clearExpired).toEqual([name]);
+    });
+  });
+
+  describe('policy', () => {
+    const agent: Steering = { agent: 'coder-7', problems: [] };
+
+    it.each([
+      ['an agent outside agentBranches', { agentBranches: ['agent/**'] }, 'feature/x', agent, 'branchNotAllowed'],
+      ['an agent inside agentBranches', { agentBranches: ['agent/**'] }, 'agent/coder-7/x', agent, undefined],
+      ['a person outside humanBranches', { humanBranches: ['feature/*'] }, 'agent/x', undefined, 'branchNotAllowed'],
+      ['a person when only agents are restricted', { agentBranches: ['agent/**'] }, 'feature/x', undefined, undefined],
+    ])('%s', (_title, policy, branch, steering, rule) => {
+      const r = run(project({ policy }), { main: sha(1), [branch]: sha(2) }, [], steering ? { [branch]: steering } : {});
+      expect(r.skipped.find((s) => s.branch === branch)?.rule).toBe(rule);
+      expect(r.applied[branch] !== undefined).toBe(rule === undefined);
+    });
+
+    it('limits Environments per actor, counting the ones the actor has', () => {
+      const p = project({ limits: { maxEnvironmentsPerActor: 2 } });
+      const r = run(p, { main: sha(1), a: sha(2), b: sha(3), c: sha(4) }, [existing('a', { agent: 'coder-7' })], { b: agent, c: agent });
+      expect(Object.keys(r.applied).sort()).toEqual(['a', 'b', 'main']);
+      expect(r.skipped).toEqual([expect.objectContaining({ branch: 'c', reason: 'PolicyDenied', rule: 'actorLimitReached' })]);
+      expect(r.skipped[0]!.message).toBe('actorLimitReached: coder-7 has 2 environments in project shop, which allows 2 per actor');
+    });
+
+    it('asks for the trailers of branches that are new or moved, and only those', () => {
+      const r = run(project(), { main: sha(1), a: sha(2), b: sha(9) }, [existing('main', { type: 'production', revision: sha(1) }), existing('b', { revision: sha(3) })]);
+      expect(r.needsSteering.sort()).toEqual(['a', 'b']);
+    });
   });
 
   it('never touches Environments made by hand', () => {
@@ -95,7 +183,9 @@ describe('desiredEnvironments', () => {
   it('admits existing Environments before new branches when the limit is reached', () => {
     const r = run(project({ limits: { maxEnvironments: 3 } }), { main: sha(1), a: sha(2), b: sha(3), c: sha(4), zz: sha(5) }, [existing('zz')]);
     expect(Object.keys(r.applied).sort()).toEqual(['a', 'main', 'zz']);
-    expect(r.skippedReasons).toEqual({ b: 'EnvironmentLimitReached', c: 'EnvironmentLimitReached' });
+    expect(r.skippedReasons).toEqual({ b: 'PolicyDenied', c: 'PolicyDenied' });
+    expect(r.skipped.map((s) => s.rule)).toEqual(['environmentLimitReached', 'environmentLimitReached']);
+    expect(r.skipped[0]!.message).toBe('environmentLimitReached: project shop allows 3 environments and has 3');
   });
 
   it('refuses a branch whose name maps onto another branch\'s Environment', () => {
@@ -115,6 +205,11 @@ describe('desiredEnvironments', () => {
     expect(updated.spec.ttlSeconds).toBeUndefined();
     expect(updated.spec.parent).toBeUndefined();
     expect(updated.metadata.annotations?.[ANNOTATIONS.agent]).toBe('coder-7');
+  });
+
+  it('records who pushed the head, when a webhook said so', () => {
+    const r = desiredEnvironments({ project: project(), branches: new Map([['feature/a', sha(2)]]), existing: [], steering: new Map(), pushers: new Map([['feature/a', 'ada']]), now: NOW });
+    expect(r.apply.find((e) => e.spec.branch === 'feature/a')?.metadata.annotations?.[ANNOTATIONS.pushedBy]).toBe('ada');
   });
 
   it('never gives production a parent, whatever the trailers say', () => {

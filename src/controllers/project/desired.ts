@@ -8,17 +8,23 @@
  * - other branches need to match `branches.include` (all when empty) and no `branches.exclude`;
  * - names are deterministic (`environmentName`); two branches that map to one name keep the
  *   Environment of the one that had it first, and the other is refused, never overwritten;
- * - `limits.maxEnvironments` admits existing Environments first, then new branches by name;
- * - Environments whose branch is gone are deleted, except production and protected ones, which
- *   need the `grove.dev/confirm-delete` annotation equal to their name;
+ * - policy (`policy/`) admits existing Environments first, then new branches by name: the
+ *   branch patterns of the pusher's kind (agent or not), `limits.maxEnvironments` and
+ *   `limits.maxEnvironmentsPerActor`; a denial is a skip with reason `PolicyDenied` and the rule;
+ * - a branch whose Environment expired at its current head (`expired.grove.dev/<name>` on the
+ *   Project) gets none until it moves;
+ * - Environments whose branch is gone are marked (`grove.dev/branch-gone-since`) and deleted once
+ *   `lifecycle.branchGoneGraceSeconds` have passed — production and protected ones only with
+ *   `grove.dev/confirm-delete` equal to their name; a branch that comes back clears the mark;
  * - only Environments this controller made (`grove.dev/source: git`) are updated or deleted.
  *
  * @module
  */
-import { ANNOTATIONS, LABELS, REASONS } from '../../api/constants.ts';
+import { ANNOTATIONS, EXPIRED_ANNOTATION_PREFIX, LABELS, REASONS } from '../../api/constants.ts';
 import { API_VERSION } from '../../api/crds.ts';
 import { environmentName } from '../../api/names.ts';
 import type { Environment, Project } from '../../api/types.gen.ts';
+import { actorKey, actorLimitReached, branchNotAllowed, type Denial, deletionNotConfirmed, describeDenial, environmentLimitReached } from '../../policy/index.ts';
 import type { Steering } from '../../source/git/index.ts';
 import { matchesAny } from '../../util/index.ts';
 
@@ -30,12 +36,17 @@ export interface DesiredInput {
   existing: readonly Environment[];
   /** Attribution and steering from the head commit of branches being created or updated. */
   steering: ReadonlyMap<string, Steering>;
+  /** Branch → who pushed its current head, from webhooks. */
+  pushers?: ReadonlyMap<string, string>;
+  now: number;
 }
 
 export interface Skipped {
   branch: string;
   reason: string;
   message: string;
+  /** The policy rule, when policy denied it. */
+  rule?: string;
 }
 
 export interface DesiredChanges {
@@ -47,6 +58,16 @@ export interface DesiredChanges {
   skipped: Skipped[];
   /** Branches selected by the include/exclude rules. */
   selected: number;
+  /** Selected branches without an Environment at their head: their commits' trailers steer and attribute. */
+  needsSteering: string[];
+  /** Environments whose branch just disappeared: annotate them with this time. */
+  markGone: Array<{ name: string; since: string }>;
+  /** Environments whose branch came back: their mark goes. */
+  clearGone: string[];
+  /** Expiry marks on the Project that no longer hold (the branch moved or went). */
+  clearExpired: string[];
+  /** When a grace period ends, to look again then. */
+  nextAt?: number;
 }
 
 export function desiredEnvironments(input: DesiredInput): DesiredChanges {
@@ -55,7 +76,12 @@ export function desiredEnvironments(input: DesiredInput): DesiredChanges {
   const production = spec.productionBranch ?? 'main';
   const include = spec.branches?.include ?? [];
   const exclude = spec.branches?.exclude ?? [];
-  const max = spec.limits?.maxEnvironments ?? Number.POSITIVE_INFINITY;
+  const graceMs = (spec.lifecycle?.branchGoneGraceSeconds ?? 300) * 1000;
+  const expiredMarks = new Map(
+    Object.entries(project.metadata.annotations ?? {})
+      .filter(([k]) => k.startsWith(EXPIRED_ANNOTATION_PREFIX))
+      .map(([k, v]) => [k.slice(EXPIRED_ANNOTATION_PREFIX.length), v]),
+  );
   const projectName = project.metadata.name ?? '';
   const namespace = project.metadata.namespace;
 
@@ -71,9 +97,25 @@ export function desiredEnvironments(input: DesiredInput): DesiredChanges {
   // Existing Environments are admitted before new ones, so a limit never evicts a running one.
   const ordered = [...selected.filter((b) => byName.has(environmentName(projectName, b))), ...selected.filter((b) => !byName.has(environmentName(projectName, b)))];
   const admittedNames = new Set<string>();
+  const perActor = new Map<string, number>();
+  const countActor = (actor: string | undefined): void => void (actor !== undefined && perActor.set(actor, (perActor.get(actor) ?? 0) + 1));
+  const needsSteering: string[] = [];
+  const clearExpired = new Set<string>();
+  const clearGone: string[] = [];
   for (const branch of ordered) {
     const name = environmentName(projectName, branch);
     const current = byName.get(name);
+    const head = branches.get(branch) as string;
+    if (current?.metadata.annotations?.[ANNOTATIONS.branchGoneSince] && current.spec.branch === branch) clearGone.push(name);
+    const expiredAt = expiredMarks.get(name);
+    if (expiredAt !== undefined && (!current || current.metadata.deletionTimestamp)) {
+      if (expiredAt === head) {
+        skipped.push({ branch, reason: REASONS.expired, message: `Environment ${name} expired at ${head.slice(0, 12)}; a push to ${branch} brings it back` });
+        continue;
+      }
+    }
+    if (expiredAt !== undefined && expiredAt !== head) clearExpired.add(name);
+    if (!current || current.spec.revision !== head) needsSteering.push(branch);
     if (current && current.spec.branch !== branch) {
       skipped.push({ branch, reason: REASONS.nameCollision, message: `branch ${branch} maps to Environment ${name}, which belongs to branch ${current.spec.branch}` });
       continue;
@@ -85,34 +127,50 @@ export function desiredEnvironments(input: DesiredInput): DesiredChanges {
     if (current && current.metadata.labels?.[LABELS.source] !== 'git') {
       keep.add(name); // made by hand: not ours to change
       admittedNames.add(name);
+      countActor(actorKey(current));
       continue;
     }
-    if (!current && admittedNames.size >= max && branch !== production) {
-      skipped.push({ branch, reason: REASONS.environmentLimitReached, message: `project ${projectName} allows ${max} environments` });
-      continue;
+    const trailers = steering.get(branch);
+    if (!current && branch !== production) {
+      const denial: Denial | undefined =
+        branchNotAllowed(project, branch, trailers?.agent ? 'agent' : 'human') ??
+        environmentLimitReached(project, admittedNames.size) ??
+        actorLimitReached(project, trailers?.agent, trailers?.agent ? (perActor.get(trailers.agent) ?? 0) : 0);
+      if (denial) {
+        skipped.push({ branch, reason: REASONS.policyDenied, rule: denial.rule, message: describeDenial(denial) });
+        continue;
+      }
     }
     admittedNames.add(name);
     keep.add(name);
-    apply.push(environmentFor(projectName, namespace, branch, branch === production, branches.get(branch) as string, steering.get(branch), current));
+    const env = environmentFor(projectName, namespace, branch, branch === production, head, trailers, current, input.pushers?.get(branch));
+    countActor(actorKey(current ?? env));
+    apply.push(env);
   }
 
   const deletions: Array<{ name: string; uid?: string }> = [];
+  const markGone: Array<{ name: string; since: string }> = [];
+  let nextAt: number | undefined;
   for (const env of existing) {
     const name = env.metadata.name ?? '';
     if (keep.has(name) || env.metadata.labels?.[LABELS.source] !== 'git' || env.metadata.deletionTimestamp) continue;
-    const guarded = env.spec.type === 'production' || env.spec.protected === true;
-    if (guarded && env.metadata.annotations?.[ANNOTATIONS.confirmDelete] !== name) {
-      skipped.push({
-        branch: env.spec.branch,
-        reason: 'DeletionNeedsConfirmation',
-        message: `branch ${env.spec.branch} is gone, but Environment ${name} is ${env.spec.type === 'production' ? 'production' : 'protected'}; annotate it ${ANNOTATIONS.confirmDelete}=${name} to delete it`,
-      });
+    const unconfirmed = deletionNotConfirmed(env);
+    if (unconfirmed) {
+      skipped.push({ branch: env.spec.branch, reason: REASONS.policyDenied, rule: unconfirmed.rule, message: `branch ${env.spec.branch} is gone; ${describeDenial(unconfirmed)}` });
       continue;
     }
-    deletions.push({ name, ...(env.metadata.uid ? { uid: env.metadata.uid } : {}) });
+    const since = Date.parse(env.metadata.annotations?.[ANNOTATIONS.branchGoneSince] ?? '');
+    const goneSince = Number.isFinite(since) ? Math.min(since, input.now) : input.now;
+    if (!Number.isFinite(since) && graceMs > 0) markGone.push({ name, since: new Date(input.now).toISOString() });
+    if (input.now - goneSince >= graceMs) deletions.push({ name, ...(env.metadata.uid ? { uid: env.metadata.uid } : {}) });
+    else {
+      skipped.push({ branch: env.spec.branch, reason: REASONS.branchGone, message: `branch ${env.spec.branch} is gone; Environment ${name} is deleted at ${new Date(goneSince + graceMs).toISOString()} unless it comes back` });
+      nextAt = Math.min(nextAt ?? Number.POSITIVE_INFINITY, goneSince + graceMs);
+    }
   }
+  for (const name of expiredMarks.keys()) if (!selected.some((b) => environmentName(projectName, b) === name)) clearExpired.add(name);
 
-  return { apply, delete: deletions, skipped, selected: selected.length };
+  return { apply, delete: deletions, skipped, selected: selected.length, needsSteering, markGone, clearGone, clearExpired: [...clearExpired], ...(nextAt !== undefined ? { nextAt } : {}) };
 }
 
 function environmentFor(
@@ -123,12 +181,17 @@ function environmentFor(
   revision: string,
   steering: Steering | undefined,
   current: Environment | undefined,
+  pusher: string | undefined,
 ): Environment {
   const name = environmentName(project, branch);
   const annotations: Record<string, string> = { [ANNOTATIONS.branch]: branch };
   if (steering?.agent) annotations[ANNOTATIONS.agent] = steering.agent;
   if (steering?.onBehalfOf) annotations[ANNOTATIONS.onBehalfOf] = steering.onBehalfOf;
   if (steering?.task) annotations[ANNOTATIONS.task] = steering.task;
+  if (pusher) annotations[ANNOTATIONS.pushedBy] = pusher;
+  // Recorded at admission when the Environment was created; applying without it would drop it.
+  const requestedBy = current?.metadata.annotations?.[ANNOTATIONS.requestedBy];
+  if (requestedBy) annotations[ANNOTATIONS.requestedBy] = requestedBy;
   // Steering from trailers applies when the Environment is created; later pushes only move the
   // revision, so a stray trailer cannot re-parent or re-time a running Environment.
   const fromTrailers = current ? {} : { ...(steering?.ttlSeconds !== undefined ? { ttlSeconds: steering.ttlSeconds } : {}), ...(steering?.parent && !production ? { parent: steering.parent } : {}) };

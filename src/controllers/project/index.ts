@@ -11,11 +11,14 @@
  *
  * @module
  */
-import { setCondition } from '../../api/conditions.ts';
-import { CONDITIONS, FIELD_MANAGER, LABELS, REASONS } from '../../api/constants.ts';
+import { findCondition, setCondition } from '../../api/conditions.ts';
+import { ANNOTATIONS, CONDITIONS, EXPIRED_ANNOTATION_PREFIX, FIELD_MANAGER, LABELS, REASONS } from '../../api/constants.ts';
 import { API_VERSION } from '../../api/crds.ts';
+import { environmentName } from '../../api/names.ts';
 import type { Environment, Project, ProjectStatus } from '../../api/types.gen.ts';
+import { auditEvent, auditObject, type AuditSink, environmentEvent, noAudit } from '../../audit/index.ts';
 import { messageOf, ReconcileError } from '../../errors/index.ts';
+import type { Push } from '../../http/webhooks.ts';
 import type { Kube } from '../../kube/index.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Reconciler } from '../../runtime/controller.ts';
@@ -28,9 +31,15 @@ export interface ProjectControllerDeps {
   git: GitSource;
   clock: Clock;
   random?: () => number;
+  audit?: AuditSink;
+  /** The last push each webhook reported for a Project's branches (branch → push). */
+  pushes?: (namespace: string, project: string) => ReadonlyMap<string, Push>;
 }
 
 export function projectReconciler(deps: ProjectControllerDeps): Reconciler {
+  const audit = deps.audit ?? noAudit;
+  // Trailers of head commits, by repository and commit: a branch denied by policy is not read again every sync.
+  const steeringCache = new Map<string, Steering>();
   return async ({ key, log }) => {
     const [namespace, name] = key.split('/') as [string, string];
     const project = await deps.kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name });
@@ -58,21 +67,30 @@ export function projectReconciler(deps: ProjectControllerDeps): Reconciler {
       const existing = (
         await deps.kube.list<Environment>(API_VERSION, 'Environment', { namespace, labelSelector: `${LABELS.project}=${name}` })
       ).items;
-      const input = { project, branches, existing, steering: new Map<string, Steering>() };
-      // Attribution comes from the head commit of each branch that is new or moved.
-      for (const env of desiredEnvironments(input).apply) {
-        const current = existing.find((e) => e.metadata.name === env.metadata.name);
-        if (current?.spec.revision === env.spec.revision) continue;
-        try {
-          const commit = await deps.git.readCommit(remote, { branch: env.spec.branch, commit: env.spec.revision as string });
-          const steering = parseTrailers(commit.message);
-          for (const problem of steering.problems) log.warn({ branch: env.spec.branch, revision: env.spec.revision }, `Ignored a commit trailer: ${problem}`);
-          input.steering.set(env.spec.branch, steering);
-        } catch (err) {
-          log.warn({ branch: env.spec.branch, err: messageOf(err) }, 'Could not read the head commit; creating the Environment without attribution');
+      const base = { project, branches, existing, now: deps.clock.now() };
+      // Attribution (and with it policy) comes from the head commit of each branch that is new or moved.
+      const steering = new Map<string, Steering>();
+      for (const branch of desiredEnvironments({ ...base, steering }).needsSteering) {
+        const revision = branches.get(branch) as string;
+        const cacheKey = `${project.spec.repo.url}\0${revision}`;
+        let found = steeringCache.get(cacheKey);
+        if (!found) {
+          try {
+            found = parseTrailers((await deps.git.readCommit(remote, { branch, commit: revision })).message);
+            for (const problem of found.problems) log.warn({ branch, revision }, `Ignored a commit trailer: ${problem}`);
+            if (steeringCache.size >= 10_000) steeringCache.clear();
+            steeringCache.set(cacheKey, found);
+          } catch (err) {
+            log.warn({ branch, err: messageOf(err) }, 'Could not read the head commit; creating the Environment without attribution');
+            continue;
+          }
         }
+        steering.set(branch, found);
       }
-      const changes = desiredEnvironments(input);
+      // A webhook's pusher attributes the revision it named, and only that one.
+      const pushers = new Map([...(deps.pushes?.(namespace, name) ?? new Map<string, Push>())].filter(([b, p]) => branches.get(b) === p.revision).map(([b, p]) => [b, p.pusher]));
+      const changes = desiredEnvironments({ ...base, steering, pushers });
+      const envRef = (envName: string) => ({ apiVersion: API_VERSION, kind: 'Environment', namespace, name: envName });
 
       for (const env of changes.apply) {
         const current = existing.find((e) => e.metadata.name === env.metadata.name);
@@ -81,11 +99,51 @@ export function projectReconciler(deps: ProjectControllerDeps): Reconciler {
         if (!current) log.info({ environment: env.metadata.name, branch: env.spec.branch, revision: env.spec.revision }, 'Created Environment');
         else if (current.spec.revision !== env.spec.revision) log.info({ environment: env.metadata.name, branch: env.spec.branch, revision: env.spec.revision }, 'Moved Environment to a new revision');
       }
+      for (const { name: envName, since } of changes.markGone) {
+        await deps.kube.mergePatch(envRef(envName), { metadata: { annotations: { [ANNOTATIONS.branchGoneSince]: since } } }, { fieldManager: FIELD_MANAGER });
+        log.info({ environment: envName }, 'Found the branch gone; the Environment goes after the grace period');
+      }
+      for (const envName of changes.clearGone) {
+        await deps.kube.mergePatch(envRef(envName), { metadata: { annotations: { [ANNOTATIONS.branchGoneSince]: null } } }, { fieldManager: FIELD_MANAGER });
+      }
       for (const gone of changes.delete) {
-        await deps.kube.delete({ apiVersion: API_VERSION, kind: 'Environment', namespace, name: gone.name }, gone.uid ? { uid: gone.uid } : {});
+        const env = existing.find((e) => e.metadata.name === gone.name);
+        if (env) await audit.record(environmentEvent({ env, action: 'delete', now: deps.clock.now(), message: `branch ${env.spec.branch} is gone`, discriminator: env.metadata.uid ?? '' }));
+        await deps.kube.delete(envRef(gone.name), gone.uid ? { uid: gone.uid } : {});
         log.info({ environment: gone.name }, 'Deleted Environment: its branch is gone');
       }
+      if (changes.clearExpired.length) {
+        const annotations = Object.fromEntries(changes.clearExpired.map((n) => [`${EXPIRED_ANNOTATION_PREFIX}${n}`, null]));
+        await deps.kube.mergePatch({ apiVersion: API_VERSION, kind: 'Project', namespace, name }, { metadata: { annotations } }, { fieldManager: FIELD_MANAGER });
+      }
       for (const s of changes.skipped) log.info({ branch: s.branch, reason: s.reason }, s.message);
+
+      const denials = changes.skipped.filter((s) => s.reason === REASONS.policyDenied);
+      const deniedBefore = new Set((findCondition(project.status?.conditions, CONDITIONS.admitted)?.message ?? '').split('\n'));
+      for (const d of denials) {
+        const line = `${d.branch}: ${d.message}`;
+        if (deniedBefore.has(line)) continue;
+        const revision = branches.get(d.branch);
+        const trailers = steering.get(d.branch);
+        await audit.record(
+          auditEvent({
+            object: auditObject(project),
+            project: name,
+            action: 'deny',
+            now: deps.clock.now(),
+            environment: environmentName(name, d.branch),
+            actor: { ...(trailers?.agent ? { agent: trailers.agent } : {}), ...(trailers?.onBehalfOf ? { onBehalfOf: trailers.onBehalfOf } : {}), ...(trailers?.task ? { task: trailers.task } : {}) },
+            source: 'push',
+            ...(revision ? { revision } : {}),
+            decision: 'denied',
+            result: 'failed',
+            message: d.message,
+            discriminator: line,
+          }),
+        );
+      }
+      if (denials.length) mark(CONDITIONS.admitted, 'False', REASONS.policyDenied, denials.map((d) => `${d.branch}: ${d.message}`).join('\n'));
+      else mark(CONDITIONS.admitted, 'True', REASONS.admitted, 'Every selected branch has its Environment');
 
       status.lastSyncTime = now;
       status.branchCount = changes.selected;
@@ -93,7 +151,7 @@ export function projectReconciler(deps: ProjectControllerDeps): Reconciler {
       mark(CONDITIONS.sourceAvailable, 'True', REASONS.synced, `Listed ${branches.size} branches`);
       const refused = changes.skipped.length ? `; ${changes.skipped.map((s) => `${s.branch}: ${s.message}`).join('; ')}` : '';
       mark(CONDITIONS.ready, 'True', REASONS.synced, `${status.environmentCount} environments for ${changes.selected} selected branches${refused}`);
-      return { requeueAfterMs: jittered };
+      return { requeueAfterMs: changes.nextAt === undefined ? jittered : Math.max(1000, Math.min(jittered, changes.nextAt - deps.clock.now())) };
     } catch (err) {
       // Git being down was already said, with what it means for the Environments.
       if (!(err instanceof ReconcileError && err.reason === REASONS.gitUnavailable)) {

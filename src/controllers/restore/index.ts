@@ -15,6 +15,7 @@ import { findCondition, setCondition } from '../../api/conditions.ts';
 import { ANNOTATIONS, CONDITIONS, FIELD_MANAGER, LABELS, REASONS } from '../../api/constants.ts';
 import { API_VERSION } from '../../api/crds.ts';
 import type { Backup, Environment, Restore, RestoreStatus } from '../../api/types.gen.ts';
+import { actorOf, auditEvent, auditObject, type AuditSink, noAudit } from '../../audit/index.ts';
 import { backupState, backupFor } from '../../data/schedule.ts';
 import { messageOf, ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
@@ -26,6 +27,7 @@ import { createOnce, writeStatus } from '../shared.ts';
 export interface RestoreControllerDeps {
   kube: Kube;
   clock: Clock;
+  audit?: AuditSink;
 }
 
 export const RESTORE_REASONS = {
@@ -99,7 +101,22 @@ export function restoreReconciler(deps: RestoreControllerDeps): Reconciler {
       status.startTime ??= now;
       const cloned = findCondition(env.status?.conditions, CONDITIONS.dataCloned);
       if (cloned?.status === 'True' && env.status?.lastRestore === name) {
-        status.completionTime ??= now;
+        if (!status.completionTime) {
+          status.completionTime = now;
+          await (deps.audit ?? noAudit).record(
+            auditEvent({
+              object: auditObject(restore),
+              project: env.spec.project,
+              environment: target,
+              action: 'restore',
+              now: deps.clock.now(),
+              actor: actorOf(restore),
+              source: 'kubectl',
+              ...(env.spec.revision ? { revision: env.spec.revision } : {}),
+              message: `Restored Backup ${restore.spec.backup} into Environment ${target}`,
+            }),
+          );
+        }
         mark('True', RESTORE_REASONS.completed, `Restored Backup ${restore.spec.backup} into Environment ${target}: ${cloned.message}`);
         log.info({ environment: target }, 'Completed the restore');
         return {};

@@ -103,6 +103,20 @@ describe('files', () => {
     expect(restored.code).toBe(0);
     expect(await checksums(target)).toEqual(original);
   });
+
+  it('backs up an empty volume (restic takes no empty snapshot) and restores it empty', async () => {
+    const src = join(work, 'empty-volume');
+    await mkdir(src, { recursive: true });
+    const backup = resultOf(await mover(['backup', '--name', 'empty', '--kind', 'files', '--path', src, '--backup', 'b-empty', '--environment', 'shop-main']));
+    expect(backup.snapshotId).toMatch(/^[0-9a-f]{8,64}$/);
+
+    const target = join(work, 'restored-empty');
+    await mkdir(target, { recursive: true });
+    await writeFile(join(target, 'stale.txt'), 'from before');
+    const restored = await mover(['restore', '--name', 'empty', '--kind', 'files', '--path', target, '--snapshot', backup.snapshotId!, '--replace']);
+    expect(restored.code).toBe(0);
+    expect(await readdir(target)).toEqual([]);
+  });
 });
 
 describe('postgresql', () => {

@@ -35,7 +35,8 @@ async function project(name: string, url: string, pollIntervalSeconds = 3600): P
     apiVersion: 'grove.dev/v1alpha1',
     kind: 'Project',
     metadata: { name, namespace: ns },
-    spec: { repo: { url }, pollIntervalSeconds, webhook: { secretRef: { name: 'webhook' } } },
+    // No grace period: a deleted branch takes its Environment with it at the next sync.
+    spec: { repo: { url }, pollIntervalSeconds, webhook: { secretRef: { name: 'webhook' } }, lifecycle: { branchGoneGraceSeconds: 0 } },
   });
 }
 

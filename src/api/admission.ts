@@ -1,0 +1,112 @@
+/**
+ * The admission policies shipped with the CRDs: CEL the API server itself evaluates, so they hold
+ * for every client — kubectl, agents with API access, Grove's own controllers — and even while
+ * the operator is down. `npm run generate` renders them to `admission/`.
+ *
+ * - `grove.dev-protect-environments`: a production or protected Environment is deleted only when
+ *   it carries `grove.dev/confirm-delete` equal to its name.
+ * - `grove.dev-environment-policy`: the `ttlSeconds` bounds of the Environment's Project
+ *   (`limits.minTtlSeconds`/`maxTtlSeconds`); members of the Project's `policy.agentsGroup`
+ *   cannot create or promote `type: production`; `grove.dev/requested-by` never changes. The
+ *   Project is the policy's parameter: every Project in the request's namespace is evaluated,
+ *   and each rule applies only where `params` is the Environment's own Project.
+ * - `grove.dev-record-requester` (mutating): stamps `grove.dev/requested-by` with the requesting
+ *   Kubernetes user on the create of an Environment, Backup or Restore, overwriting whatever the client sent. Recording the user at
+ *   admission, rather than in Grove's HTTP API, attributes Environments made with plain kubectl
+ *   too, and cannot be forged by a client.
+ *
+ * @module
+ */
+import { ANNOTATIONS } from './constants.ts';
+import { GROUP } from './crds.ts';
+
+const ADMISSION = 'admissionregistration.k8s.io/v1';
+const matching = (resources: string[], operations: string[]) => ({ resourceRules: [{ apiGroups: [GROUP], apiVersions: ['*'], operations, resources }] });
+const environments = (operations: string[]) => matching(['environments'], operations);
+const labels = { 'app.kubernetes.io/part-of': 'grove' };
+
+/** `annotations[key]` of `obj` (a CEL expression), or '' when absent. */
+const annotation = (obj: string, key: string): string => `(has(${obj}.metadata.annotations) && '${key}' in ${obj}.metadata.annotations ? ${obj}.metadata.annotations['${key}'] : '')`;
+
+const guarded = "(has(oldObject.spec.type) && oldObject.spec.type == 'production') || (has(oldObject.spec.protected) && oldObject.spec.protected)";
+
+export const ADMISSION_POLICIES: ReadonlyArray<Record<string, unknown>> = [
+  {
+    apiVersion: ADMISSION,
+    kind: 'ValidatingAdmissionPolicy',
+    metadata: { name: 'grove.dev-protect-environments', labels },
+    spec: {
+      failurePolicy: 'Fail',
+      matchConstraints: environments(['DELETE']),
+      validations: [
+        {
+          expression: `!(${guarded}) || ${annotation('oldObject', ANNOTATIONS.confirmDelete)} == oldObject.metadata.name`,
+          messageExpression: `'Environment ' + oldObject.metadata.name + ' is ' + (has(oldObject.spec.type) && oldObject.spec.type == 'production' ? 'production' : 'protected') + '; annotate it ${ANNOTATIONS.confirmDelete}=' + oldObject.metadata.name + ' to delete it'`,
+          reason: 'Forbidden',
+        },
+      ],
+    },
+  },
+  { apiVersion: ADMISSION, kind: 'ValidatingAdmissionPolicyBinding', metadata: { name: 'grove.dev-protect-environments', labels }, spec: { policyName: 'grove.dev-protect-environments', validationActions: ['Deny'] } },
+  {
+    apiVersion: ADMISSION,
+    kind: 'ValidatingAdmissionPolicy',
+    metadata: { name: 'grove.dev-environment-policy', labels },
+    spec: {
+      failurePolicy: 'Fail',
+      paramKind: { apiVersion: `${GROUP}/v1alpha1`, kind: 'Project' },
+      matchConstraints: environments(['CREATE', 'UPDATE']),
+      variables: [
+        { name: 'mine', expression: 'params.metadata.name == object.spec.project' },
+        // Only a change of the TTL is checked: tightening a Project's bounds never blocks other writes to existing Environments.
+        { name: 'ttlChanged', expression: "has(object.spec.ttlSeconds) && (request.operation == 'CREATE' || !has(oldObject.spec.ttlSeconds) || oldObject.spec.ttlSeconds != object.spec.ttlSeconds)" },
+      ],
+      validations: [
+        {
+          expression: '!variables.mine || !variables.ttlChanged || !has(params.spec.limits) || !has(params.spec.limits.maxTtlSeconds) || (object.spec.ttlSeconds > 0 && object.spec.ttlSeconds <= params.spec.limits.maxTtlSeconds)',
+          messageExpression: "'spec.ttlSeconds must be between 1 and ' + string(params.spec.limits.maxTtlSeconds) + ' (limits.maxTtlSeconds of Project ' + params.metadata.name + ')'",
+          reason: 'Invalid',
+        },
+        {
+          expression: '!variables.mine || !variables.ttlChanged || !has(params.spec.limits) || !has(params.spec.limits.minTtlSeconds) || object.spec.ttlSeconds == 0 || object.spec.ttlSeconds >= params.spec.limits.minTtlSeconds',
+          messageExpression: "'spec.ttlSeconds must be at least ' + string(params.spec.limits.minTtlSeconds) + ' (limits.minTtlSeconds of Project ' + params.metadata.name + ')'",
+          reason: 'Invalid',
+        },
+        {
+          expression:
+            "!variables.mine || !has(params.spec.policy) || !has(params.spec.policy.agentsGroup) || !(params.spec.policy.agentsGroup in request.userInfo.groups) || !has(object.spec.type) || object.spec.type != 'production' || (request.operation == 'UPDATE' && has(oldObject.spec.type) && oldObject.spec.type == 'production')",
+          messageExpression: "'members of ' + params.spec.policy.agentsGroup + ' cannot create or promote a production Environment (policy.agentsGroup of Project ' + params.metadata.name + ')'",
+          reason: 'Forbidden',
+        },
+        {
+          expression: `request.operation != 'UPDATE' || ${annotation('oldObject', ANNOTATIONS.requestedBy)} == '' || ${annotation('object', ANNOTATIONS.requestedBy)} == ${annotation('oldObject', ANNOTATIONS.requestedBy)}`,
+          message: `${ANNOTATIONS.requestedBy} is recorded at creation and cannot change`,
+          reason: 'Forbidden',
+        },
+      ],
+    },
+  },
+  {
+    apiVersion: ADMISSION,
+    kind: 'ValidatingAdmissionPolicyBinding',
+    metadata: { name: 'grove.dev-environment-policy', labels },
+    spec: { policyName: 'grove.dev-environment-policy', validationActions: ['Deny'], paramRef: { selector: {}, parameterNotFoundAction: 'Allow' } },
+  },
+  {
+    apiVersion: ADMISSION,
+    kind: 'MutatingAdmissionPolicy',
+    metadata: { name: 'grove.dev-record-requester', labels },
+    spec: {
+      failurePolicy: 'Fail',
+      reinvocationPolicy: 'Never',
+      matchConstraints: matching(['environments', 'backups', 'restores'], ['CREATE']),
+      mutations: [
+        {
+          patchType: 'ApplyConfiguration',
+          applyConfiguration: { expression: `Object{metadata: Object.metadata{annotations: {"${ANNOTATIONS.requestedBy}": request.userInfo.username}}}` },
+        },
+      ],
+    },
+  },
+  { apiVersion: ADMISSION, kind: 'MutatingAdmissionPolicyBinding', metadata: { name: 'grove.dev-record-requester', labels }, spec: { policyName: 'grove.dev-record-requester' } },
+];

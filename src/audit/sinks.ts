@@ -1,0 +1,212 @@
+/**
+ * Where audit events go: a dedicated JSON-lines stream, Kubernetes Events, and the BackupStore.
+ * A sink that fails logs why and never fails the action it records; the store sink keeps what it
+ * could not write and tries again with the next batch.
+ *
+ * @module
+ */
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { pino, type DestinationStream } from 'pino';
+import { API_VERSION } from '../api/crds.ts';
+import type { BackupStore, Project } from '../api/types.gen.ts';
+import { keyOf, loadStoreAccess, s3ClientOf, type StoreAccess } from '../data/store.ts';
+import { messageOf } from '../errors/index.ts';
+import type { EventRecorder } from '../events/index.ts';
+import type { Kube } from '../kube/index.ts';
+import type { Logger } from '../log/index.ts';
+import type { Cancel, Clock } from '../runtime/clock.ts';
+import { type AuditAction, type AuditEvent, type AuditFilter, type AuditSink, auditDays, auditKey, selectEvents } from './index.ts';
+
+/** The audit stream: one JSON line per event, marked `"stream":"audit"`, apart from the operator's log levels. */
+export function streamSink(destination?: DestinationStream): AuditSink {
+  // The event's own `time` is the timestamp; `level` stays so log shippers parse the line like the others.
+  const out = pino({ base: { stream: 'audit' }, timestamp: false, formatters: { level: (label) => ({ level: label }) } }, destination);
+  return {
+    record(event) {
+      out.info(event);
+      return Promise.resolve();
+    },
+  };
+}
+
+const EVENT_REASONS: Record<AuditAction, string> = {
+  create: 'Created',
+  update: 'Updated',
+  delete: 'Deleted',
+  clone: 'Cloned',
+  backup: 'BackedUp',
+  restore: 'Restored',
+  sleep: 'Slept',
+  wake: 'Woke',
+  expire: 'Expired',
+  deny: 'PolicyDenied',
+};
+
+/** A Kubernetes Event on the object, saying who did it, so `kubectl describe` shows the trail too. */
+export function kubernetesEventSink(events: EventRecorder): AuditSink {
+  return {
+    async record(e) {
+      const who = [
+        e.actor.agent && `agent ${e.actor.agent}`,
+        e.actor.onBehalfOf && `on behalf of ${e.actor.onBehalfOf}`,
+        e.actor.task && `task ${e.actor.task}`,
+        e.actor.kubernetesUser && `user ${e.actor.kubernetesUser}`,
+        e.actor.pusher && `pushed by ${e.actor.pusher}`,
+      ].filter(Boolean);
+      const note = `${e.action} ${e.result} via ${e.source}${who.length ? ` by ${who.join(', ')}` : ''}${e.revision ? ` at ${e.revision.slice(0, 12)}` : ''}${e.message ? `: ${e.message}` : ''} (audit ${e.id})`;
+      const regarding = { apiVersion: API_VERSION, kind: e.object.kind, metadata: { name: e.object.name, namespace: e.object.namespace, ...(e.object.uid ? { uid: e.object.uid } : {}) } };
+      await events.record(regarding, e.decision === 'denied' || e.result === 'failed' ? 'Warning' : 'Normal', EVENT_REASONS[e.action], e.action, note);
+    },
+  };
+}
+
+/** Every event to every sink; a sink's failure is logged, never passed on. */
+export function fanOut(log: Logger, sinks: readonly AuditSink[]): AuditSink {
+  return {
+    async record(event) {
+      await Promise.all(
+        sinks.map(async (sink) => {
+          try {
+            await sink.record(event);
+          } catch (err) {
+            log.warn({ auditId: event.id, err: messageOf(err) }, 'Could not record an audit event');
+          }
+        }),
+      );
+    },
+  };
+}
+
+export interface StoreSinkOptions {
+  kube: Kube;
+  clock: Clock;
+  log: Logger;
+  /** Names this writer in object keys, so replicas never write the same key. */
+  writer: string;
+  flushMs?: number;
+  /** A batch is written at once when it reaches this many events. */
+  batchSize?: number;
+  /** Most events kept per Project while its store cannot be written; older ones are dropped, with a warning. */
+  maxPending?: number;
+}
+
+export interface StoreSink extends AuditSink {
+  /** Writes every pending batch now. */
+  flush(): Promise<void>;
+  /** Flushes and stops the timer. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Appends the trail to the BackupStore of each event's Project, as batches under
+ * `audit/<namespace>/<project>/<day>/`. Each batch is a new object that is never rewritten
+ * (written with `If-None-Match: *`), so the trail is append-only and survives the Environment.
+ */
+export function storeSink(opts: StoreSinkOptions): StoreSink {
+  const flushMs = opts.flushMs ?? 5_000;
+  const batchSize = opts.batchSize ?? 100;
+  const maxPending = opts.maxPending ?? 10_000;
+  const writer = opts.writer.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 63);
+  const pending = new Map<string, AuditEvent[]>();
+  let sequence = 0;
+  let timer: Cancel | undefined;
+  let flushing: Promise<void> = Promise.resolve();
+
+  const schedule = (): void => {
+    timer ??= opts.clock.after(flushMs, () => {
+      timer = undefined;
+      void flush();
+    });
+  };
+
+  const writeProject = async (key: string): Promise<void> => {
+    const batch = pending.get(key);
+    if (!batch?.length) return;
+    const [namespace, project] = key.split('/') as [string, string];
+    const store = await storeOfProject(opts.kube, namespace, project);
+    if (!store) {
+      pending.delete(key); // no BackupStore: the stream and the Events hold the trail
+      return;
+    }
+    const events = batch.splice(0, batch.length);
+    const objectKey = keyOf(store.access, auditKey(namespace, project, events[0]?.time ?? new Date(opts.clock.now()).toISOString(), writer, sequence++));
+    try {
+      await store.s3.send(new PutObjectCommand({ Bucket: store.access.bucket, Key: objectKey, Body: events.map((e) => JSON.stringify(e)).join('\n') + '\n', IfNoneMatch: '*', ContentType: 'application/x-ndjson' }));
+    } catch (err) {
+      batch.unshift(...events);
+      if (batch.length > maxPending) {
+        const dropped = batch.splice(0, batch.length - maxPending).length;
+        opts.log.warn({ project: key, dropped }, 'Dropped audit events the BackupStore could not take');
+      }
+      throw err;
+    } finally {
+      store.s3.destroy();
+    }
+  };
+
+  const flush = (): Promise<void> => {
+    flushing = flushing.then(async () => {
+      for (const key of [...pending.keys()]) {
+        try {
+          await writeProject(key);
+        } catch (err) {
+          opts.log.warn({ project: key, err: messageOf(err) }, 'Could not append the audit trail to the BackupStore; will try again');
+        }
+      }
+      if ([...pending.values()].some((b) => b.length)) schedule();
+    });
+    return flushing;
+  };
+
+  return {
+    async record(event) {
+      const key = `${event.object.namespace}/${event.project}`;
+      const batch = pending.get(key) ?? [];
+      batch.push(event);
+      pending.set(key, batch);
+      if (batch.length >= batchSize) await flush();
+      else schedule();
+    },
+    flush,
+    async stop() {
+      timer?.();
+      timer = undefined;
+      await flush();
+    },
+  };
+}
+
+async function storeOfProject(kube: Kube, namespace: string, project: string): Promise<{ access: StoreAccess; s3: S3Client } | undefined> {
+  const p = await kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: project });
+  const ref = p?.spec.backupStoreRef;
+  if (!ref) return undefined;
+  const store = await kube.get<BackupStore>({ apiVersion: API_VERSION, kind: 'BackupStore', namespace, name: ref.name });
+  if (!store) throw new Error(`BackupStore ${ref.name} does not exist`);
+  const access = await loadStoreAccess(kube, store);
+  return { access, s3: s3ClientOf(access) };
+}
+
+/** Reads a Project's trail back from its BackupStore, filtered; each action once, oldest first. */
+export async function readTrail(access: StoreAccess, namespace: string, project: string, filter: AuditFilter, now: number): Promise<AuditEvent[]> {
+  const s3 = s3ClientOf(access);
+  try {
+    const base = keyOf(access, `audit/${namespace}/${project}/`);
+    const prefixes = filter.since !== undefined ? auditDays(filter.since, filter.until ?? now).map((d) => `${base}${d}/`) : [base];
+    const events: AuditEvent[] = [];
+    for (const prefix of prefixes) {
+      let token: string | undefined;
+      do {
+        const page = await s3.send(new ListObjectsV2Command({ Bucket: access.bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+        for (const object of page.Contents ?? []) {
+          if (!object.Key?.endsWith('.jsonl')) continue;
+          const body = await (await s3.send(new GetObjectCommand({ Bucket: access.bucket, Key: object.Key }))).Body?.transformToString();
+          for (const line of (body ?? '').split('\n')) if (line.trim()) events.push(JSON.parse(line) as AuditEvent);
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    }
+    return selectEvents(events, filter);
+  } finally {
+    s3.destroy();
+  }
+}

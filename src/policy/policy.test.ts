@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import type { Environment, Project, ProjectSpec } from '../api/types.gen.ts';
+import { parseManifest, resolveManifest, type ResolvedManifest } from '../manifest/index.ts';
+import {
+  actorKey,
+  actorLimitReached,
+  branchNotAllowed,
+  deletionNotConfirmed,
+  describeDenial,
+  environmentLimitReached,
+  manifestDenial,
+  manifestRequests,
+  quotaFor,
+  resourceCeilingExceeded,
+  serviceTypeNotAllowed,
+} from './index.ts';
+
+const project = (spec: Partial<ProjectSpec> = {}): Project => ({ apiVersion: 'grove.dev/v1alpha1', kind: 'Project', metadata: { name: 'shop', namespace: 'team' }, spec: { repo: { url: 'http://git/shop.git' }, ...spec } });
+
+function manifest(text: string): ResolvedManifest {
+  const parsed = parseManifest(text);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  return resolveManifest(parsed.manifest, { type: 'development', commit: 'a'.repeat(40), branch: 'b', environment: 'e' });
+}
+
+const env = (annotations: Record<string, string> = {}, spec: Partial<Environment['spec']> = {}): Environment => ({
+  apiVersion: 'grove.dev/v1alpha1',
+  kind: 'Environment',
+  metadata: { name: 'shop-x', namespace: 'team', annotations },
+  spec: { project: 'shop', branch: 'x', ...spec },
+});
+
+describe('environmentLimitReached', () => {
+  it.each([
+    [undefined, 100, undefined],
+    [3, 2, undefined],
+    [3, 3, 'environmentLimitReached: project shop allows 3 environments and has 3'],
+  ])('max %s with %i admitted', (max, admitted, expected) => {
+    const d = environmentLimitReached(project(max === undefined ? {} : { limits: { maxEnvironments: max } }), admitted);
+    expect(d && describeDenial(d)).toBe(expected);
+  });
+});
+
+describe('actorLimitReached', () => {
+  const p = project({ limits: { maxEnvironmentsPerActor: 2 } });
+  it.each([
+    ['under the limit', 'coder-7', 1, false],
+    ['at the limit', 'coder-7', 2, true],
+    ['an unknown actor is never limited', undefined, 50, false],
+  ])('%s', (_t, actor, count, denied) => expect(actorLimitReached(p, actor, count) !== undefined).toBe(denied));
+
+  it('counts an agent first, then the Kubernetes user that created the Environment', () => {
+    expect(actorKey(env({ 'grove.dev/agent': 'coder-7', 'grove.dev/requested-by': 'ada' }))).toBe('coder-7');
+    expect(actorKey(env({ 'grove.dev/requested-by': 'ada' }))).toBe('ada');
+    expect(actorKey(env())).toBeUndefined();
+  });
+});
+
+describe('branchNotAllowed', () => {
+  const p = project({ policy: { agentBranches: ['agent/**'], humanBranches: ['feature/*', 'fix/*'] } });
+  it.each([
+    ['agent/coder-7/login', 'agent', false],
+    ['feature/login', 'agent', true],
+    ['feature/login', 'human', false],
+    ['agent/coder-7/login', 'human', true],
+  ] as const)('%s by an %s', (branch, kind, denied) => expect(branchNotAllowed(p, branch, kind) !== undefined).toBe(denied));
+
+  it('names the field and the patterns', () => {
+    expect(branchNotAllowed(p, 'main2', 'agent')?.message).toBe('branch main2 matches none of policy.agentBranches (agent/**) for agents');
+    expect(branchNotAllowed(project(), 'anything', 'agent')).toBeUndefined();
+  });
+});
+
+const SHOP = `version: 1
+applications:
+  web: { image: web, port: 8080, replicas: 2, resources: { cpu: 500m, memory: 512Mi }, mounts: { uploads: { path: /u, size: 5Gi } } }
+  worker: { image: worker }
+services:
+  db: { type: postgresql:16, size: 10Gi, resources: { cpu: "1", memory: 1Gi } }
+  cache: { type: redis:7 }
+`;
+
+describe('serviceTypeNotAllowed', () => {
+  it('allows every type when the Project lists none, and only the listed ones otherwise', () => {
+    expect(serviceTypeNotAllowed(project(), manifest(SHOP))).toBeUndefined();
+    expect(serviceTypeNotAllowed(project({ policy: { serviceTypes: ['postgresql', 'redis'] } }), manifest(SHOP))).toBeUndefined();
+    expect(serviceTypeNotAllowed(project({ policy: { serviceTypes: ['postgresql'] } }), manifest(SHOP))?.message).toBe('services.cache is redis; project shop allows postgresql');
+  });
+});
+
+describe('resource ceilings', () => {
+  it('adds up every replica, service and volume, with the defaults for what is unset', () => {
+    const r = manifestRequests(manifest(SHOP));
+    // web 2 × 500m + worker 100m + db 1 + cache 100m
+    expect(r.cpu).toBeCloseTo(2.2);
+    expect(r.memory).toBe(2 * 512 * 2 ** 20 + 128 * 2 ** 20 + 2 ** 30 + 128 * 2 ** 20);
+    expect(r.storage).toBe((5 + 10 + 1) * 2 ** 30);
+    expect(r.pods).toBe(5);
+  });
+
+  it.each([
+    ['the built-in development quota holds it', {}, 'development', undefined],
+    ['a smaller Project quota does not', { limits: { quota: { cpu: '2', storage: '10Gi' } } }, 'development', 'resourceCeilingExceeded: the manifest requests cpu 2.2 > 2, storage 16Gi > 10Gi, beyond the development quota of project shop'],
+    ['a per-type quota wins over the general one', { limits: { quota: { cpu: '1' }, quotaByType: { staging: { cpu: '3' } } } }, 'staging', undefined],
+    ['production has no ceiling unless one is set', {}, 'production', undefined],
+    ['a pod ceiling counts replicas', { limits: { quotaByType: { production: { pods: 4 } } } }, 'production', 'resourceCeilingExceeded: the manifest requests pods 5 > 4, beyond the production quota of project shop'],
+  ])('%s', (_t, spec, type, expected) => {
+    const d = resourceCeilingExceeded(project(spec), type, manifest(SHOP));
+    expect(d && describeDenial(d)).toBe(expected);
+  });
+
+  it('checks service types before sizes', () => {
+    const p = project({ policy: { serviceTypes: ['postgresql'] }, limits: { quota: { cpu: '1' } } });
+    expect(manifestDenial(p, 'development', manifest(SHOP))?.rule).toBe('serviceTypeNotAllowed');
+    expect(quotaFor(project(), 'staging')).toMatchObject({ cpu: '8' });
+  });
+});
+
+describe('deletionNotConfirmed', () => {
+  it.each([
+    ['a development Environment', {}, {}, false],
+    ['production without confirmation', {}, { type: 'production' as const }, true],
+    ['protected with a confirmation for another name', { 'grove.dev/confirm-delete': 'shop-y' }, { protected: true }, true],
+    ['protected with its own name', { 'grove.dev/confirm-delete': 'shop-x' }, { protected: true }, false],
+  ])('%s', (_t, annotations, spec, denied) => expect(deletionNotConfirmed(env(annotations, spec)) !== undefined).toBe(denied));
+});
