@@ -241,7 +241,7 @@ async function announce(events: EventRecorder, audit: AuditSink, env: Environmen
   else if (cloned?.status === 'False' && (cloned.reason === REASONS.cloneFailed || cloned.reason === REASONS.sanitizeFailed)) await events.record(env, 'Warning', cloned.reason, 'Clone', cloned.message);
   const sleeping = changed(CONDITIONS.sleeping);
   const sleptBefore = findCondition(env.status?.conditions, CONDITIONS.sleeping)?.status === 'True';
-  if (sleeping?.status === 'True' && !sleptBefore) await audit.record(environmentEvent({ env, action: 'sleep', now, source: sleeping.reason === REASONS.idle ? 'ttl' : sourceOf(env), message: sleeping.message, discriminator: sleeping.lastTransitionTime }));
+  if (sleeping?.status === 'True' && !sleptBefore) await audit.record(environmentEvent({ env, action: 'sleep', now, source: sleeping.reason === REASONS.idle ? 'ttl' : 'kubectl', message: sleeping.message, discriminator: sleeping.lastTransitionTime }));
   else if (sleeping?.status === 'False' && sleptBefore) await audit.record(environmentEvent({ env, action: 'wake', now, message: 'Scaled back to the manifest', discriminator: sleeping.lastTransitionTime }));
   const expiring = changed(CONDITIONS.expiring);
   if (expiring?.status === 'True' && expiring.reason === REASONS.expiring) await events.record(env, 'Warning', REASONS.expiring, 'Expire', expiring.message);
@@ -251,11 +251,18 @@ async function announce(events: EventRecorder, audit: AuditSink, env: Environmen
     await audit.record(environmentEvent({ env, action: 'deny', now, decision: 'denied', result: 'failed', message: after.message, discriminator: after.message }));
     return;
   }
-  if (env.status?.observedRevision !== status.observedRevision && status.observedRevision) {
-    // A later revision is an update, whose audit event is also its Kubernetes Event.
-    if (env.status?.observedRevision) await audit.record(environmentEvent({ env, action: 'update', now, revision: status.observedRevision, message: `Applied revision ${status.observedRevision} over ${env.status.observedRevision}` }));
-    else await events.record(env, 'Normal', 'Applied', 'Apply', `Applied revision ${status.observedRevision}`);
+  // An update: someone changed the spec (a new generation), or a push moved the revision applied.
+  const applied = env.status?.observedRevision;
+  const revisionMoved = applied !== undefined && status.observedRevision !== undefined && status.observedRevision !== applied;
+  const seen = env.status?.observedGeneration;
+  const specChanged = seen !== undefined && env.metadata.generation !== undefined && env.metadata.generation !== seen;
+  if (revisionMoved || specChanged) {
+    const message = [revisionMoved && `applied revision ${status.observedRevision} over ${applied}`, specChanged && `spec changed (generation ${env.metadata.generation})`].filter(Boolean).join('; ');
+    const pushed = revisionMoved && (sourceOf(env) === 'push' || !specChanged);
+    const revision = status.observedRevision ?? env.spec.revision;
+    await audit.record(environmentEvent({ env, action: 'update', now, source: pushed ? 'push' : 'kubectl', message, ...(revision ? { revision } : {}), discriminator: `${env.metadata.generation}/${revision ?? ''}` }));
   }
+  if (status.observedRevision && status.observedRevision !== applied) await events.record(env, 'Normal', 'Applied', 'Apply', `Applied revision ${status.observedRevision}`);
   if (!after || (before?.status === after.status && before.reason === after.reason)) return;
   if (after.status === 'True') await events.record(env, 'Normal', after.reason, 'Reconcile', after.message);
   else if (after.status === 'False' && after.reason !== REASONS.rollingOut) await events.record(env, 'Warning', after.reason, 'Reconcile', after.message);

@@ -205,7 +205,8 @@ describe('renewal and sleep', () => {
     await expect.poll(async () => (await getEnv(name))?.status?.conditions?.find((c) => c.type === 'Sleeping')?.reason, { timeout: 30_000, interval: 500 }).toBe('Idle');
     await expect.poll(async () => (await workload<{ spec: { replicas: number } }>('Deployment', target, 'web'))?.spec.replicas, { timeout: 10_000 }).toBe(0);
     expect((await workload<{ spec: { suspend?: boolean } }>('CronJob', target, 'web-cleanup'))?.spec.suspend).toBe(true);
-    expect(conditionStatus(await getEnv(name), 'Ready')).toBe('True');
+    // Scaling down is a rollout like any other; once it is done the Environment is Ready, asleep.
+    await expect.poll(async () => conditionStatus(await getEnv(name), 'Ready'), { timeout: 10_000, interval: 250 }).toBe('True');
     expect(await kube().get({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: target, name: 'web-uploads' })).toBeDefined();
 
     expect((await cli('env', 'wake', name, '-n', ns)).code).toBe(0);
@@ -215,9 +216,12 @@ describe('renewal and sleep', () => {
 
     expect((await cli('env', 'sleep', name, '-n', ns)).code).toBe(0);
     await expect.poll(async () => (await getEnv(name))?.status?.conditions?.find((c) => c.type === 'Sleeping')?.reason, { timeout: 10_000, interval: 250 }).toBe('SleepRequested');
-    const actions = auditLines().filter((e) => e.environment === name).map((e) => e.action);
-    expect(actions.filter((a) => a === 'sleep')).toHaveLength(2);
-    expect(actions.filter((a) => a === 'wake')).toHaveLength(1);
+    // Audit events follow the status they describe (recorded right after it is written).
+    const count = (action: string) => auditLines().filter((e) => e.environment === name && e.action === action).length;
+    await expect.poll(() => count('sleep'), { timeout: 5_000 }).toBe(2);
+    expect(count('wake')).toBe(1);
+    // `grove env sleep` changed the spec: an update, through the API server.
+    await expect.poll(() => auditLines().some((e) => e.environment === name && e.action === 'update' && e.source === 'kubectl' && e.message?.includes('spec changed')), { timeout: 5_000 }).toBe(true);
   });
 });
 
