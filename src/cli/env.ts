@@ -6,11 +6,11 @@
  * @module
  */
 import { parseArgs } from 'node:util';
-import { ANNOTATIONS } from '../api/constants.ts';
 import { API_VERSION } from '../api/crds.ts';
 import type { Environment } from '../api/types.gen.ts';
 import { GroveError } from '../errors/index.ts';
 import { isNotFound } from '../kube/index.ts';
+import { lifecyclePatch } from '../lifecycle/index.ts';
 import { CLUSTER_OPTIONS, kubeOf } from './common.ts';
 import type { CliIo } from './index.ts';
 
@@ -27,14 +27,6 @@ Options:
 
 /** The field manager of what people change through the CLI, apart from the operator's own writes. */
 const CLI_MANAGER = 'grove-cli';
-
-/** The patch each verb makes at `now`. Pure. */
-export function lifecyclePatch(verb: 'renew' | 'sleep' | 'wake', now: Date): Record<string, unknown> {
-  const renew = { metadata: { annotations: { [ANNOTATIONS.renew]: now.toISOString() } } };
-  if (verb === 'renew') return renew;
-  if (verb === 'sleep') return { spec: { state: 'sleeping' } };
-  return { ...renew, spec: { state: 'active' } };
-}
 
 export async function envCommand(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { API_VERSION } from '../api/crds.ts';
 import type { Backup, Restore } from '../api/types.gen.ts';
+import { restoreFor } from '../data/restore.ts';
 import { GroveError } from '../errors/index.ts';
 import { CLUSTER_OPTIONS, kubeOf, OUTPUT_OPTION, outputFormat, render } from './common.ts';
 import type { CliIo } from './index.ts';
@@ -60,13 +61,7 @@ export async function restoreCommand(argv: string[], io: CliIo): Promise<number>
 
   const backup = await kube.get<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace, name: backupName });
   if (!backup) throw new GroveError('NotFound', `Backup ${backupName} does not exist in namespace ${namespace}`);
-  const stamp = new Date().toISOString().slice(0, 19).replace(/[-T:]/g, '').toLowerCase();
-  const restore: Restore = {
-    apiVersion: API_VERSION,
-    kind: 'Restore',
-    metadata: { name: values.name ?? `${backupName.slice(0, 63 - 23)}-restore-${stamp}`, namespace, labels: { 'grove.dev/project': backup.spec.project, 'grove.dev/environment': backup.spec.environment } },
-    spec: { backup: backupName, ...(values.target ? { targetEnvironment: values.target } : {}), ...(values.overwrite ? { overwriteExisting: true } : {}) },
-  };
+  const restore = restoreFor(backup, { ...(values.name ? { name: values.name } : {}), ...(values.target ? { targetEnvironment: values.target } : {}), ...(values.overwrite ? { overwriteExisting: true } : {}), now: new Date() });
   const created = await kube.create(restore);
   const name = created.metadata.name as string;
   if (output === 'table') io.stdout.write(`Created Restore ${name} of Backup ${backupName} into Environment ${values.target ?? name}\n`);

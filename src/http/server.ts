@@ -16,6 +16,8 @@ import { messageOf } from '../errors/index.ts';
 import type { Kube } from '../kube/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { Metrics } from '../metrics/index.ts';
+import { type ApiDeps, serveApi } from './api/index.ts';
+import { llmsText } from './api/openapi.ts';
 import { type Push, pushOf, verifyWebhook } from './webhooks.ts';
 
 export const MAX_WEBHOOK_BYTES = 1024 * 1024;
@@ -28,6 +30,8 @@ export interface HttpDeps {
   ready: () => boolean;
   /** Asks for the Project to be synced now; `push` says who pushed what, when the payload says. */
   requestSync: (namespace: string, project: string, push?: Push) => Promise<void>;
+  /** `/api/v1`, `/openapi.json`; absent, those paths are not served. */
+  api?: ApiDeps;
 }
 
 export function createHttpServer(deps: HttpDeps): Server {
@@ -49,6 +53,8 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
     res.end(await deps.metrics.registry.metrics());
     return;
   }
+  if (url.pathname === '/llms.txt') return text(res, 200, llmsText());
+  if (deps.api && (await serveApi(deps.api, req, res, url))) return;
   const hook = /^\/hooks\/([a-z0-9][-a-z0-9]{0,62})\/([a-z0-9][-a-z0-9]{0,62})$/.exec(url.pathname);
   if (hook) return webhook(deps, req, res, hook[1] as string, hook[2] as string);
   return json(res, 404, { error: 'not found' });

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { ANNOTATIONS } from '../api/constants.ts';
 import type { Environment, Project } from '../api/types.gen.ts';
 import { parseDuration } from '../manifest/index.ts';
 
@@ -44,12 +45,19 @@ export interface LifecycleDecision {
   exempt?: string;
 }
 
-export const RENEW_ANNOTATION = 'grove.dev/renew';
+
+/** The merge patch of each lifecycle verb at `now`: what `grove env` and the HTTP API send. */
+export function lifecyclePatch(verb: 'renew' | 'sleep' | 'wake', now: Date): Record<string, unknown> {
+  const renew = { metadata: { annotations: { [ANNOTATIONS.renew]: now.toISOString() } } };
+  if (verb === 'renew') return renew;
+  if (verb === 'sleep') return { spec: { state: 'sleeping' } };
+  return { ...renew, spec: { state: 'active' } };
+}
 
 /** The latest activity: creation, recorded activity, or a renewal (never later than now). */
 export function lastActivity(env: Environment, now: number): number {
   const times = [env.metadata.creationTimestamp, env.status?.lastActivityTime].map((t) => Date.parse(t ?? '')).filter((t) => Number.isFinite(t));
-  const renewed = Date.parse(env.metadata.annotations?.[RENEW_ANNOTATION] ?? '');
+  const renewed = Date.parse(env.metadata.annotations?.[ANNOTATIONS.renew] ?? '');
   if (Number.isFinite(renewed)) times.push(Math.min(renewed, now));
   return times.length ? Math.max(...times) : now;
 }

@@ -24,6 +24,7 @@ import { projectReconciler } from '../controllers/project/index.ts';
 import { restoreReconciler } from '../controllers/restore/index.ts';
 import { fanOut, kubernetesEventSink, storeSink, streamSink } from '../audit/sinks.ts';
 import { eventRecorder } from '../events/index.ts';
+import { kubernetesAuthorizer } from '../http/api/auth.ts';
 import { createHttpServer } from '../http/server.ts';
 import type { Push } from '../http/webhooks.ts';
 import { type Kube } from '../kube/index.ts';
@@ -199,6 +200,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     metrics,
     log,
     ready: () => !leading || synced,
+    api: { kube, clock, log: log.child({ component: 'api' }), authorizer: kubernetesAuthorizer(kube, clock), audit },
     requestSync: async (namespace, name, push) => {
       if (push) {
         const key = `${namespace}/${name}`;

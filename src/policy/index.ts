@@ -131,3 +131,14 @@ export function deletionNotConfirmed(env: Environment): Denial | undefined {
 export function manifestDenial(project: Project, type: string, manifest: ResolvedManifest): Denial | undefined {
   return serviceTypeNotAllowed(project, manifest) ?? resourceCeilingExceeded(project, type, manifest);
 }
+
+/**
+ * A member of the Project's agents group asks for a production Environment. The admission
+ * policy enforces this for requests agents make themselves; Grove's API, which writes with its
+ * own identity, checks it for its callers.
+ */
+export function agentMayNotMakeProduction(project: Project, callerGroups: readonly string[], type: string | undefined): Denial | undefined {
+  const group = project.spec.policy?.agentsGroup;
+  if (!group || type !== 'production' || !callerGroups.includes(group)) return undefined;
+  return { rule: 'agentMayNotMakeProduction', message: `members of ${group} cannot create or promote a production Environment (policy.agentsGroup of project ${project.metadata.name})` };
+}

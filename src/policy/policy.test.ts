@@ -3,6 +3,7 @@ import type { Environment, Project, ProjectSpec } from '../api/types.gen.ts';
 import { parseManifest, resolveManifest, type ResolvedManifest } from '../manifest/index.ts';
 import {
   actorKey,
+  agentMayNotMakeProduction,
   actorLimitReached,
   branchNotAllowed,
   deletionNotConfirmed,
@@ -123,4 +124,14 @@ describe('deletionNotConfirmed', () => {
     ['protected with a confirmation for another name', { 'grove.dev/confirm-delete': 'shop-y' }, { protected: true }, true],
     ['protected with its own name', { 'grove.dev/confirm-delete': 'shop-x' }, { protected: true }, false],
   ])('%s', (_t, annotations, spec, denied) => expect(deletionNotConfirmed(env(annotations, spec)) !== undefined).toBe(denied));
+});
+
+describe('agentMayNotMakeProduction', () => {
+  const p = project({ policy: { agentsGroup: 'grove:agents' } });
+  it.each([
+    [['grove:agents'], 'production', true],
+    [['grove:agents'], 'development', false],
+    [['developers'], 'production', false],
+  ])('groups %j asking for %s', (groups, type, denied) => expect(agentMayNotMakeProduction(p, groups, type) !== undefined).toBe(denied));
+  it('holds nobody back when the Project names no agents group', () => expect(agentMayNotMakeProduction(project(), ['grove:agents'], 'production')).toBeUndefined());
 });

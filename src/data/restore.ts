@@ -1,0 +1,31 @@
+/**
+ * A Restore of a Backup as `grove restore` and the HTTP API ask for it. Pure.
+ *
+ * @module
+ */
+import { API_VERSION } from '../api/crds.ts';
+import type { Backup, Restore } from '../api/types.gen.ts';
+
+export interface RestoreRequest {
+  /** Default: `<backup>-restore-<time>`. */
+  name?: string;
+  /** Default: a new Environment for the backup's branch. */
+  targetEnvironment?: string;
+  overwriteExisting?: boolean;
+  now: Date;
+}
+
+export function restoreFor(backup: Backup, req: RestoreRequest): Restore {
+  const backupName = backup.metadata.name as string;
+  const stamp = req.now.toISOString().slice(0, 19).replace(/[-T:]/g, '').toLowerCase();
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Restore',
+    metadata: {
+      name: req.name ?? `${backupName.slice(0, 63 - 23)}-restore-${stamp}`,
+      ...(backup.metadata.namespace ? { namespace: backup.metadata.namespace } : {}),
+      labels: { 'grove.dev/project': backup.spec.project, 'grove.dev/environment': backup.spec.environment },
+    },
+    spec: { backup: backupName, ...(req.targetEnvironment ? { targetEnvironment: req.targetEnvironment } : {}), ...(req.overwriteExisting ? { overwriteExisting: true } : {}) },
+  };
+}

@@ -1,0 +1,294 @@
+/**
+ * Grove's HTTP API, `/api/v1`, for agents and people: Environments (list, get, create, wait,
+ * renew, sleep, wake, delete), Backups (list, create), Restores (create) and the audit trail.
+ *
+ * Every request carries a Bearer token; the API server says whose it is (TokenReview) and
+ * whether RBAC allows the operation (SubjectAccessReview, `routes.ts` names the verb and
+ * resource), so a token may do through Grove exactly what it may do with kubectl. Grove then acts
+ * with its own identity, checking for its callers what admission would check for them
+ * (agents and production), and records the caller in the audit trail. Errors are RFC 9457
+ * problem documents.
+ *
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CONDITIONS } from '../../api/constants.ts';
+import { findCondition } from '../../api/conditions.ts';
+import { API_VERSION } from '../../api/crds.ts';
+import type { Backup, BackupStore, Environment, Project } from '../../api/types.gen.ts';
+import { auditEvent, type AuditSink, environmentEvent } from '../../audit/index.ts';
+import { readTrail } from '../../audit/sinks.ts';
+import { restoreFor } from '../../data/restore.ts';
+import { backupFor } from '../../data/schedule.ts';
+import { loadStoreAccess } from '../../data/store.ts';
+import { GroveError, messageOf } from '../../errors/index.ts';
+import { type Kube, KubeError } from '../../kube/index.ts';
+import { lifecyclePatch } from '../../lifecycle/index.ts';
+import type { Logger } from '../../log/index.ts';
+import { agentMayNotMakeProduction, describeDenial } from '../../policy/index.ts';
+import type { Clock } from '../../runtime/clock.ts';
+import type { Authorizer, Caller } from './auth.ts';
+import { openApiDocument } from './openapi.ts';
+import { accessOf, type Match, matchRoute, type OperationId } from './routes.ts';
+
+export interface ApiDeps {
+  kube: Kube;
+  clock: Clock;
+  log: Logger;
+  authorizer: Authorizer;
+  audit: AuditSink;
+  /** The longest a wait may last (seconds). */
+  maxWaitSeconds?: number;
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+/** The field manager of what callers change through the API. */
+const API_MANAGER = 'grove-api';
+
+/** An error the API answers with: status, title and detail of a problem document. */
+export class ApiProblem extends Error {
+  readonly status: number;
+  readonly title: string;
+  readonly headers: Record<string, string>;
+  constructor(status: number, title: string, detail: string, headers: Record<string, string> = {}) {
+    super(detail);
+    this.status = status;
+    this.title = title;
+    this.headers = headers;
+  }
+}
+
+/** Serves `/openapi.json` and `/api/v1/…`; false when the path is neither. */
+export async function serveApi(deps: ApiDeps, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+  if (url.pathname === '/openapi.json') {
+    sendJson(res, 200, openApiDocument());
+    return true;
+  }
+  if (!url.pathname.startsWith('/api/')) return false;
+  try {
+    const matched = matchRoute(req.method ?? 'GET', url.pathname);
+    if (!matched) throw new ApiProblem(404, 'Not Found', `no API operation at ${url.pathname}; see /openapi.json`);
+    if ('methods' in matched) throw new ApiProblem(405, 'Method Not Allowed', `${url.pathname} allows ${matched.methods.join(', ')}`, { allow: matched.methods.join(', ') });
+    const caller = await authenticate(deps, req);
+    const access = accessOf(matched);
+    const verdict = await deps.authorizer.authorize(caller, access);
+    if (!verdict.allowed) {
+      const what = `${access.verb} ${access.resource}${access.name ? ` ${access.name}` : ''} in namespace ${access.namespace}`;
+      throw new ApiProblem(403, 'Forbidden', `${caller.username} may not ${what}${verdict.reason ? `: ${verdict.reason}` : ''}`);
+    }
+    const body = req.method === 'POST' ? await readJson(req) : {};
+    const { status, value, headers } = await HANDLERS[matched.operation.id]({ deps, caller, match: matched, body, query: url.searchParams, req });
+    sendJson(res, status, value, headers);
+  } catch (err) {
+    const problem = asProblem(err);
+    if (problem.status >= 500) deps.log.error({ path: url.pathname, err: messageOf(err) }, 'API request failed');
+    res.writeHead(problem.status, { 'content-type': 'application/problem+json', ...problem.headers });
+    res.end(`${JSON.stringify({ type: 'about:blank', title: problem.title, status: problem.status, detail: problem.message, instance: url.pathname })}\n`);
+  }
+  return true;
+}
+
+async function authenticate(deps: ApiDeps, req: IncomingMessage): Promise<Caller> {
+  const challenge = { 'www-authenticate': 'Bearer realm="grove"' };
+  const header = req.headers.authorization ?? '';
+  const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+  if (!token) throw new ApiProblem(401, 'Unauthorized', 'send a Kubernetes token as "Authorization: Bearer <token>" (for a ServiceAccount: kubectl create token NAME)', challenge);
+  const caller = await deps.authorizer.authenticate(token);
+  if (!caller) throw new ApiProblem(401, 'Unauthorized', 'the Kubernetes API server does not accept this token', challenge);
+  return caller;
+}
+
+interface Request {
+  deps: ApiDeps;
+  caller: Caller;
+  match: Match;
+  body: Record<string, unknown>;
+  query: URLSearchParams;
+  req: IncomingMessage;
+}
+type Reply = { status: number; value: unknown; headers?: Record<string, string> };
+
+const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
+  async listEnvironments({ deps, match, query }) {
+    const project = query.get('project');
+    const items = (await deps.kube.list<Environment>(API_VERSION, 'Environment', { namespace: ns(match) })).items.filter((e) => !project || e.spec.project === project);
+    return { status: 200, value: { items } };
+  },
+  async getEnvironment({ deps, match }) {
+    return { status: 200, value: await environment(deps, match) };
+  },
+  async createEnvironment({ deps, caller, match, body }) {
+    const spec = environmentSpec(body);
+    const name = field(body, 'name', 'string', true) as string;
+    const project = await deps.kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace: ns(match), name: spec.project });
+    if (!project) throw new ApiProblem(404, 'Not Found', `Project ${spec.project} does not exist in namespace ${ns(match)}`);
+    const denial = agentMayNotMakeProduction(project, caller.groups, spec.type);
+    if (denial) throw new ApiProblem(403, 'Forbidden', describeDenial(denial));
+    const created = await deps.kube.create<Environment>({ apiVersion: API_VERSION, kind: 'Environment', metadata: { name, namespace: ns(match), labels: { 'grove.dev/project': spec.project } }, spec });
+    await deps.audit.record({ ...environmentEvent({ env: created, action: 'create', now: deps.clock.now(), source: 'api', discriminator: `api ${created.metadata.uid ?? ''}` }), actor: { kubernetesUser: caller.username } });
+    return { status: 201, value: created, headers: { location: `/api/v1/namespaces/${ns(match)}/environments/${name}` } };
+  },
+  async deleteEnvironment({ deps, caller, match }) {
+    const env = await environment(deps, match);
+    await deps.kube.delete({ apiVersion: API_VERSION, kind: 'Environment', namespace: ns(match), name: env.metadata.name as string }, env.metadata.uid ? { uid: env.metadata.uid } : {});
+    await deps.audit.record({ ...environmentEvent({ env, action: 'delete', now: deps.clock.now(), source: 'api', discriminator: `api ${env.metadata.uid ?? ''}` }), actor: { kubernetesUser: caller.username } });
+    return { status: 202, value: { deleting: env.metadata.name, detail: 'the namespace goes after the final backup, when the type is backed up' } };
+  },
+  async waitEnvironment({ deps, match, query, req }) {
+    const max = deps.maxWaitSeconds ?? 600;
+    const seconds = Number(query.get('timeoutSeconds') ?? 60);
+    if (!Number.isInteger(seconds) || seconds < 0 || seconds > max) throw new ApiProblem(400, 'Bad Request', `timeoutSeconds must be a whole number from 0 to ${max}`);
+    const deadline = deps.clock.now() + seconds * 1000;
+    let gone = false;
+    req.once('close', () => (gone = true));
+    for (;;) {
+      const env = await environment(deps, match);
+      const ready = findCondition(env.status?.conditions, CONDITIONS.ready);
+      const stalled = findCondition(env.status?.conditions, CONDITIONS.stalled);
+      const current = env.status?.observedGeneration === env.metadata.generation;
+      if (current && ready?.status === 'True') return { status: 200, value: { ready: true, environment: env } };
+      if (current && stalled?.status === 'True') return { status: 200, value: { ready: false, stalled: true, reason: stalled.reason, message: stalled.message, environment: env } };
+      if (deps.clock.now() >= deadline || gone) return { status: 200, value: { ready: false, reason: ready?.reason ?? 'Pending', message: ready?.message ?? 'not reconciled yet', environment: env } };
+      await new Promise<void>((resolve) => deps.clock.after(Math.min(1000, Math.max(0, deadline - deps.clock.now())), resolve));
+    }
+  },
+  renewEnvironment: (r) => lifecycleVerb(r, 'renew'),
+  sleepEnvironment: (r) => lifecycleVerb(r, 'sleep'),
+  wakeEnvironment: (r) => lifecycleVerb(r, 'wake'),
+  async listBackups({ deps, match, query }) {
+    const env = query.get('environment');
+    const items = (await deps.kube.list<Backup>(API_VERSION, 'Backup', { namespace: ns(match) })).items.filter((b) => !env || b.spec.environment === env);
+    return { status: 200, value: { items } };
+  },
+  async createBackup({ deps, caller, match, body }) {
+    const name = field(body, 'environment', 'string', true) as string;
+    const retain = field(body, 'retainSeconds', 'number', false) as number | undefined;
+    if (retain !== undefined && (!Number.isInteger(retain) || retain < 60)) throw new ApiProblem(400, 'Bad Request', 'retainSeconds must be a whole number of seconds, at least 60');
+    const env = await environment(deps, { ...match, params: { ...match.params, name } });
+    const stamp = new Date(deps.clock.now()).toISOString().slice(0, 19).replace(/[-T:]/g, '').toLowerCase();
+    const backupName = (field(body, 'name', 'string', false) as string | undefined) ?? `${name.slice(0, 63 - 20)}-api-${stamp}`;
+    const created = await deps.kube.create(backupFor(env, backupName, 'manual', retain));
+    await deps.audit.record({ ...environmentEvent({ env, action: 'backup', now: deps.clock.now(), source: 'api', result: 'started', message: `Backup ${backupName} requested`, discriminator: backupName }), actor: { kubernetesUser: caller.username } });
+    return { status: 201, value: created };
+  },
+  async createRestore({ deps, caller, match, body }) {
+    const backupName = field(body, 'backup', 'string', true) as string;
+    const target = field(body, 'targetEnvironment', 'string', false) as string | undefined;
+    const overwrite = field(body, 'overwriteExisting', 'boolean', false) as boolean | undefined;
+    const name = field(body, 'name', 'string', false) as string | undefined;
+    const backup = await deps.kube.get<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace: ns(match), name: backupName });
+    if (!backup) throw new ApiProblem(404, 'Not Found', `Backup ${backupName} does not exist in namespace ${ns(match)}`);
+    const created = await deps.kube.create(restoreFor(backup, { ...(name ? { name } : {}), ...(target ? { targetEnvironment: target } : {}), ...(overwrite ? { overwriteExisting: true } : {}), now: new Date(deps.clock.now()) }));
+    await deps.audit.record(
+      auditEvent({
+        object: { kind: 'Restore', namespace: ns(match), name: created.metadata.name as string },
+        project: backup.spec.project,
+        environment: target ?? backup.spec.environment,
+        action: 'restore',
+        now: deps.clock.now(),
+        actor: { kubernetesUser: caller.username },
+        source: 'api',
+        result: 'started',
+        message: `Restore of Backup ${backupName} requested`,
+      }),
+    );
+    return { status: 201, value: created };
+  },
+  async readAudit({ deps, match, query }) {
+    const project = await deps.kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace: ns(match), name: match.params.project as string });
+    if (!project) throw new ApiProblem(404, 'Not Found', `Project ${match.params.project} does not exist in namespace ${ns(match)}`);
+    const ref = project.spec.backupStoreRef;
+    if (!ref) throw new ApiProblem(404, 'Not Found', `Project ${match.params.project} names no backupStoreRef: its trail is only in the operator's audit stream and Events`);
+    const store = await deps.kube.get<BackupStore>({ apiVersion: API_VERSION, kind: 'BackupStore', namespace: ns(match), name: ref.name });
+    if (!store) throw new ApiProblem(404, 'Not Found', `BackupStore ${ref.name} does not exist in namespace ${ns(match)}`);
+    const time = (key: string): number | undefined => {
+      const v = query.get(key);
+      if (v === null) return undefined;
+      const t = Date.parse(v);
+      if (!Number.isFinite(t)) throw new ApiProblem(400, 'Bad Request', `${key} must be an RFC 3339 time`);
+      return t;
+    };
+    const since = time('since');
+    const until = time('until');
+    const events = await readTrail(await loadStoreAccess(deps.kube, store), ns(match), project.metadata.name as string, {
+      ...(query.get('environment') ? { environment: query.get('environment') as string } : {}),
+      ...(query.get('actor') ? { actor: query.get('actor') as string } : {}),
+      ...(since !== undefined ? { since } : {}),
+      ...(until !== undefined ? { until } : {}),
+    }, deps.clock.now());
+    return { status: 200, value: { items: events } };
+  },
+};
+
+async function lifecycleVerb({ deps, caller, match }: Request, verb: 'renew' | 'sleep' | 'wake'): Promise<Reply> {
+  const env = await environment(deps, match);
+  const patched = await deps.kube.mergePatch<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace: ns(match), name: env.metadata.name as string }, lifecyclePatch(verb, new Date(deps.clock.now())), { fieldManager: API_MANAGER });
+  await deps.audit.record({ ...environmentEvent({ env, action: 'update', now: deps.clock.now(), source: 'api', message: `${verb} requested`, discriminator: `${verb} ${deps.clock.now()}` }), actor: { kubernetesUser: caller.username } });
+  return { status: 200, value: patched };
+}
+
+const ns = (match: Match): string => match.params.namespace as string;
+
+async function environment(deps: ApiDeps, match: Match): Promise<Environment> {
+  const env = await deps.kube.get<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace: ns(match), name: match.params.name as string });
+  if (!env) throw new ApiProblem(404, 'Not Found', `Environment ${match.params.name} does not exist in namespace ${ns(match)}`);
+  return env;
+}
+
+const SPEC_FIELDS = { project: 'string', branch: 'string', revision: 'string', parent: 'string', type: 'string', ttlSeconds: 'number', sleepAfterSeconds: 'number', clone: 'string', protected: 'boolean' } as const;
+
+/** The Environment spec of a create request: known fields of the right types; the API server validates the values. */
+function environmentSpec(body: Record<string, unknown>): Environment['spec'] {
+  const unknown = Object.keys(body).filter((k) => k !== 'name' && !(k in SPEC_FIELDS));
+  if (unknown.length) throw new ApiProblem(400, 'Bad Request', `unknown fields ${unknown.join(', ')}; an Environment takes name, ${Object.keys(SPEC_FIELDS).join(', ')}`);
+  const spec: Record<string, unknown> = {};
+  for (const [key, type] of Object.entries(SPEC_FIELDS)) {
+    const value = field(body, key, type, key === 'project' || key === 'branch');
+    if (value !== undefined) spec[key] = value;
+  }
+  return spec as unknown as Environment['spec'];
+}
+
+function field(body: Record<string, unknown>, key: string, type: 'string' | 'number' | 'boolean', required: boolean): unknown {
+  const value = body[key];
+  if (value === undefined || value === null) {
+    if (required) throw new ApiProblem(400, 'Bad Request', `${key} is required`);
+    return undefined;
+  }
+  if (typeof value !== type) throw new ApiProblem(400, 'Bad Request', `${key} must be a ${type}`);
+  return value;
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new ApiProblem(413, 'Content Too Large', `the body is larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (err) {
+    throw new ApiProblem(400, 'Bad Request', `the body is not JSON: ${messageOf(err)}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ApiProblem(400, 'Bad Request', 'the body must be a JSON object');
+  return parsed as Record<string, unknown>;
+}
+
+/** What the API server said, passed on with its status; anything else is a 500 without internals. */
+function asProblem(err: unknown): ApiProblem {
+  if (err instanceof ApiProblem) return err;
+  if (err instanceof KubeError && err.status >= 400 && err.status < 500) {
+    const titles: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 422: 'Unprocessable Content' };
+    return new ApiProblem(err.status, titles[err.status] ?? 'Bad Request', err.message);
+  }
+  if (err instanceof GroveError && err.code === 'NotFound') return new ApiProblem(404, 'Not Found', err.message);
+  return new ApiProblem(500, 'Internal Server Error', 'the request failed inside Grove; the operator log says why');
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(`${JSON.stringify(value)}\n`);
+}

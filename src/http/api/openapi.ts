@@ -1,0 +1,121 @@
+/**
+ * The OpenAPI 3.1 document of `/api/v1`, built from the operation table and the CRD schemas, so
+ * it describes exactly what the server does. Pure. Also `/llms.txt`, the same in words for agents.
+ *
+ * @module
+ */
+import { customResourceDefinition, KINDS } from '../../api/crds.ts';
+import { OPERATIONS, type Operation } from './routes.ts';
+
+const problem = {
+  type: 'object',
+  description: 'An RFC 9457 problem document.',
+  required: ['title', 'status', 'detail'],
+  properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, instance: { type: 'string' } },
+};
+
+const BODIES: Partial<Record<Operation['id'], Record<string, unknown>>> = {
+  createEnvironment: {
+    type: 'object',
+    required: ['name', 'project', 'branch'],
+    additionalProperties: false,
+    properties: {
+      name: { type: 'string', description: 'The Environment (and its namespace suffix); a DNS label.' },
+      project: { type: 'string' },
+      branch: { type: 'string' },
+      revision: { type: 'string', description: 'A commit to pin; the branch head when absent.' },
+      parent: { type: 'string', description: 'The Environment whose data is cloned; production when absent.' },
+      type: { enum: ['development', 'staging', 'production'] },
+      ttlSeconds: { type: 'integer' },
+      sleepAfterSeconds: { type: 'integer' },
+      clone: { enum: ['auto', 'snapshot', 'backup', 'empty'] },
+      protected: { type: 'boolean' },
+    },
+  },
+  createBackup: { type: 'object', required: ['environment'], additionalProperties: false, properties: { environment: { type: 'string' }, name: { type: 'string' }, retainSeconds: { type: 'integer', minimum: 60 } } },
+  createRestore: {
+    type: 'object',
+    required: ['backup'],
+    additionalProperties: false,
+    properties: { backup: { type: 'string' }, targetEnvironment: { type: 'string' }, overwriteExisting: { type: 'boolean' }, name: { type: 'string' } },
+  },
+};
+
+const QUERIES: Partial<Record<Operation['id'], Array<{ name: string; description: string; schema: Record<string, unknown> }>>> = {
+  listEnvironments: [{ name: 'project', description: 'Only this Project\'s Environments.', schema: { type: 'string' } }],
+  waitEnvironment: [{ name: 'timeoutSeconds', description: 'How long to wait (default 60, at most 600).', schema: { type: 'integer', minimum: 0, maximum: 600 } }],
+  listBackups: [{ name: 'environment', description: 'Only this Environment\'s Backups.', schema: { type: 'string' } }],
+  readAudit: [
+    { name: 'environment', description: 'Only events about this Environment.', schema: { type: 'string' } },
+    { name: 'actor', description: 'Only events by this agent, person or Kubernetes user.', schema: { type: 'string' } },
+    { name: 'since', description: 'From this RFC 3339 time.', schema: { type: 'string', format: 'date-time' } },
+    { name: 'until', description: 'Up to this RFC 3339 time.', schema: { type: 'string', format: 'date-time' } },
+  ],
+};
+
+export function openApiDocument(): Record<string, unknown> {
+  const schemas: Record<string, unknown> = { Problem: problem };
+  for (const def of KINDS) {
+    const crd = customResourceDefinition(def) as { spec: { versions: Array<{ schema: { openAPIV3Schema: unknown } }> } };
+    schemas[def.kind] = crd.spec.versions[0]?.schema.openAPIV3Schema;
+  }
+  const errors: Record<string, unknown> = Object.fromEntries(
+    (
+      [
+      ['400', 'The request is malformed'],
+      ['401', 'No token, or one the API server does not accept'],
+      ['403', 'RBAC or Grove\'s policy does not allow it'],
+      ['404', 'No such object'],
+      ['409', 'The object exists already'],
+        ['422', 'The API server refused the object'],
+      ] as const
+    ).map(([code, description]) => [code, { description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } }]),
+  );
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of OPERATIONS) {
+    const params = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    const query = (QUERIES[op.id] ?? []).map((q) => ({ ...q, in: 'query', required: false }));
+    const body = BODIES[op.id];
+    (paths[op.path] ??= {})[op.method.toLowerCase()] = {
+      operationId: op.id,
+      summary: op.summary,
+      description: `Needs RBAC verb \`${op.verb}\` on \`${op.resource}.grove.dev\` in the namespace.`,
+      parameters: [...params, ...query],
+      ...(body ? { requestBody: { required: true, content: { 'application/json': { schema: body } } } } : {}),
+      responses: { [op.id.startsWith('create') ? '201' : op.id === 'deleteEnvironment' ? '202' : '200']: { description: 'Done', content: { 'application/json': { schema: { type: 'object' } } } }, ...errors },
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Grove API', version: 'v1', description: 'Git-native environments: what agents and people do with Environments, Backups, Restores and the audit trail.' },
+    servers: [{ url: '/' }],
+    security: [{ bearer: [] }],
+    paths,
+    components: { schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A Kubernetes token (TokenReview); RBAC decides (SubjectAccessReview).' } } },
+  };
+}
+
+/** `/llms.txt`: the API in words, for agents. */
+export function llmsText(): string {
+  const lines = OPERATIONS.map((op) => `- ${op.method} ${op.path} — ${op.summary} (RBAC: ${op.verb} ${op.resource}.grove.dev)`);
+  return `# Grove
+
+> Grove turns each Git branch into an isolated Environment (its own Kubernetes namespace with the
+> apps, databases and data of production, cloned). Push a branch, or use this API.
+
+## Authentication
+Send a Kubernetes token: \`Authorization: Bearer <token>\` (a ServiceAccount's: \`kubectl create token NAME -n NS\`).
+What the token may do is what its RBAC allows on the grove.dev resources in the project namespace.
+
+## Operations
+${lines.join('\n')}
+
+The full schema is at /openapi.json. Errors are RFC 9457 problem documents: read \`detail\`.
+
+## Typical session
+1. POST /api/v1/namespaces/team/environments {"name": "shop-fix-login", "project": "shop", "branch": "fix/login"}
+2. GET /api/v1/namespaces/team/environments/shop-fix-login/wait?timeoutSeconds=300 → {"ready": true, "environment": {...}}; URLs are in environment.status.urls.
+3. POST …/environments/shop-fix-login/renew while you work; it expires after its TTL without activity.
+4. DELETE …/environments/shop-fix-login when done.
+`;
+}

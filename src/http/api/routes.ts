@@ -1,0 +1,81 @@
+/**
+ * The operations of `/api/v1`: one table that the router, the authorisation and the OpenAPI
+ * document all read, so they cannot disagree. Pure.
+ *
+ * @module
+ */
+import type { Access } from './auth.ts';
+
+export type OperationId =
+  | 'listEnvironments'
+  | 'createEnvironment'
+  | 'getEnvironment'
+  | 'deleteEnvironment'
+  | 'waitEnvironment'
+  | 'renewEnvironment'
+  | 'sleepEnvironment'
+  | 'wakeEnvironment'
+  | 'listBackups'
+  | 'createBackup'
+  | 'createRestore'
+  | 'readAudit';
+
+export interface Operation {
+  id: OperationId;
+  method: 'GET' | 'POST' | 'DELETE';
+  /** With `{namespace}`, `{name}`, `{project}` placeholders. */
+  path: string;
+  summary: string;
+  /** What RBAC must allow, in the project namespace. */
+  verb: Access['verb'];
+  resource: Access['resource'];
+  /** Operations that change nothing may be retried freely. */
+  readOnly: boolean;
+}
+
+const NS = '/api/v1/namespaces/{namespace}';
+
+export const OPERATIONS: readonly Operation[] = [
+  { id: 'listEnvironments', method: 'GET', path: `${NS}/environments`, summary: 'List the Environments of a project namespace', verb: 'list', resource: 'environments', readOnly: true },
+  { id: 'createEnvironment', method: 'POST', path: `${NS}/environments`, summary: 'Create an Environment for a branch (data cloned from its parent)', verb: 'create', resource: 'environments', readOnly: false },
+  { id: 'getEnvironment', method: 'GET', path: `${NS}/environments/{name}`, summary: 'Get one Environment with its conditions, URLs and expiry', verb: 'get', resource: 'environments', readOnly: true },
+  { id: 'deleteEnvironment', method: 'DELETE', path: `${NS}/environments/{name}`, summary: 'Delete an Environment (after its final backup, when its type is backed up)', verb: 'delete', resource: 'environments', readOnly: false },
+  { id: 'waitEnvironment', method: 'GET', path: `${NS}/environments/{name}/wait`, summary: 'Wait until the Environment is Ready, stalled, or the timeout passes (long poll)', verb: 'get', resource: 'environments', readOnly: true },
+  { id: 'renewEnvironment', method: 'POST', path: `${NS}/environments/{name}/renew`, summary: 'Count now as activity: the expiry moves and an idle Environment wakes', verb: 'patch', resource: 'environments', readOnly: false },
+  { id: 'sleepEnvironment', method: 'POST', path: `${NS}/environments/{name}/sleep`, summary: 'Scale the Environment to zero until woken', verb: 'patch', resource: 'environments', readOnly: false },
+  { id: 'wakeEnvironment', method: 'POST', path: `${NS}/environments/{name}/wake`, summary: 'Scale the Environment back to its manifest, and renew it', verb: 'patch', resource: 'environments', readOnly: false },
+  { id: 'listBackups', method: 'GET', path: `${NS}/backups`, summary: 'List Backups, optionally of one Environment', verb: 'list', resource: 'backups', readOnly: true },
+  { id: 'createBackup', method: 'POST', path: `${NS}/backups`, summary: 'Back an Environment up now', verb: 'create', resource: 'backups', readOnly: false },
+  { id: 'createRestore', method: 'POST', path: `${NS}/restores`, summary: 'Restore a Backup, into a new Environment by default', verb: 'create', resource: 'restores', readOnly: false },
+  { id: 'readAudit', method: 'GET', path: `${NS}/projects/{project}/audit`, summary: 'Read the audit trail of a Project from its BackupStore', verb: 'get', resource: 'projects', readOnly: true },
+];
+
+export interface Match {
+  operation: Operation;
+  params: Record<string, string>;
+}
+
+const DNS_LABEL = '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?';
+const compiled = OPERATIONS.map((operation) => ({
+  operation,
+  pattern: new RegExp(`^${operation.path.replace(/\{(\w+)\}/g, (_, name: string) => `(?<${name}>${DNS_LABEL})`)}$`),
+}));
+
+/** The operation a request names; `methods` lists what the path allows when the method does not match. */
+export function matchRoute(method: string, pathname: string): Match | { methods: string[] } | undefined {
+  const methods: string[] = [];
+  for (const { operation, pattern } of compiled) {
+    const found = pattern.exec(pathname);
+    if (!found) continue;
+    if (operation.method === method) return { operation, params: { ...found.groups } };
+    methods.push(operation.method);
+  }
+  return methods.length ? { methods } : undefined;
+}
+
+/** The RBAC check of one matched request. */
+export function accessOf(match: Match): Access {
+  const { operation, params } = match;
+  const name = operation.resource === 'projects' ? params.project : params.name;
+  return { verb: operation.verb, resource: operation.resource, namespace: params.namespace as string, ...(name ? { name } : {}) };
+}

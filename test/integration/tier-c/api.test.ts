@@ -1,0 +1,137 @@
+// The HTTP API on the local cluster: real ServiceAccount tokens (TokenRequest), checked by the
+// API server (TokenReview) and RBAC (SubjectAccessReview); allowed, forbidden, unauthenticated
+// and malformed calls; the audit trail read back from MinIO.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Environment, Project } from '../../../src/api/types.gen.ts';
+import { createRepo } from '../git-fixtures.ts';
+import { cluster, kube, testNamespace } from '../helpers.ts';
+import { createBackupStore } from '../movers.ts';
+import { type OperatorProcess, startOperator } from '../operator.ts';
+
+const api = 'grove.dev/v1alpha1';
+let ns: string;
+let project: string;
+let op: OperatorProcess;
+const tokens: Record<string, string> = {};
+
+const kubectl = async (...args: string[]): Promise<string> => (await promisify(execFile)(cluster().kubectl, ['--kubeconfig', cluster().kubeconfig, ...args])).stdout.trim();
+
+async function call(method: string, path: string, opts: { token?: string; body?: unknown; raw?: string } = {}): Promise<{ status: number; type: string; json: Record<string, any>; headers: Headers }> {
+  const res = await fetch(`${op.url}${path}`, {
+    method,
+    headers: { ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...(opts.body !== undefined || opts.raw ? { 'content-type': 'application/json' } : {}) },
+    ...(opts.raw !== undefined ? { body: opts.raw } : opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, type: res.headers.get('content-type') ?? '', json: text.startsWith('{') ? (JSON.parse(text) as Record<string, any>) : { text }, headers: res.headers };
+}
+const envs = () => `/api/v1/namespaces/${ns}/environments`;
+
+beforeAll(async () => {
+  ns = await testNamespace('api');
+  project = `shop${randomBytes(2).toString('hex')}`;
+  const bucket = `api-${randomBytes(3).toString('hex')}`;
+  await createBackupStore(ns, bucket, 'api restic password');
+  const repo = await createRepo(cluster().git!.root, project);
+  await repo.commit('main', { 'platform.yaml': 'version: 1\napplications:\n  web: { image: shop/web:1, port: 8080 }\n' });
+  await repo.commit('fix/login', { 'app.txt': 'fix' });
+  await repo.push();
+  await kube().create<Project>({
+    apiVersion: api,
+    kind: 'Project',
+    metadata: { name: project, namespace: ns },
+    // Agents are this namespace's ServiceAccounts; only the production branch follows Git here.
+    spec: { repo: { url: `${cluster().git!.url}/${project}.git` }, pollIntervalSeconds: 3600, backupStoreRef: { name: 'store' }, defaults: { clone: 'empty' }, branches: { include: ['none'] }, policy: { agentsGroup: `system:serviceaccounts:${ns}` } },
+  });
+  for (const sa of ['agent', 'reader']) await kubectl('-n', ns, 'create', 'serviceaccount', sa);
+  await kubectl('-n', ns, 'create', 'role', 'agent', '--verb=get,list,create,patch,delete', '--resource=environments.grove.dev,backups.grove.dev,projects.grove.dev');
+  await kubectl('-n', ns, 'create', 'rolebinding', 'agent', '--role=agent', `--serviceaccount=${ns}:agent`);
+  await kubectl('-n', ns, 'create', 'role', 'reader', '--verb=get,list', '--resource=environments.grove.dev');
+  await kubectl('-n', ns, 'create', 'rolebinding', 'reader', '--role=reader', `--serviceaccount=${ns}:reader`);
+  for (const sa of ['agent', 'reader']) tokens[sa] = await kubectl('-n', ns, 'create', 'token', sa);
+  op = await startOperator(ns, ['--audit-flush-seconds', '1']);
+}, 120_000);
+
+afterAll(async () => {
+  await op?.kill('SIGKILL');
+});
+
+describe('the HTTP API', () => {
+  it('creates an Environment for a ServiceAccount that may, waits until it is Ready, renews and deletes it', async () => {
+    const name = `${project}-fix-login`;
+    const created = await call('POST', envs(), { token: tokens.agent, body: { name, project, branch: 'fix/login', clone: 'empty' } });
+    expect(created.status).toBe(201);
+    expect(created.headers.get('location')).toBe(`${envs()}/${name}`);
+    expect(created.json.spec).toMatchObject({ project, branch: 'fix/login' });
+
+    const waited = await call('GET', `${envs()}/${name}/wait?timeoutSeconds=60`, { token: tokens.agent });
+    expect(waited.status).toBe(200);
+    expect(waited.json.ready).toBe(true);
+    expect((waited.json.environment as Environment).status?.namespace).toBe(name);
+
+    const listed = await call('GET', `${envs()}?project=${project}`, { token: tokens.reader });
+    expect((listed.json.items as Environment[]).map((e) => e.metadata.name)).toContain(name);
+
+    const renewed = await call('POST', `${envs()}/${name}/renew`, { token: tokens.agent });
+    expect(renewed.status).toBe(200);
+    expect(Date.parse((renewed.json as Environment).metadata.annotations?.['grove.dev/renew'] ?? '')).toBeGreaterThan(Date.now() - 60_000);
+
+    expect((await call('DELETE', `${envs()}/${name}`, { token: tokens.agent })).status).toBe(202);
+    await expect.poll(async () => kube().get({ apiVersion: api, kind: 'Environment', namespace: ns, name }), { timeout: 30_000 }).toBeUndefined();
+  });
+
+  it('answers what RBAC and policy forbid with 403 problem documents', async () => {
+    const forbidden = await call('POST', envs(), { token: tokens.reader, body: { name: 'nope', project, branch: 'main' } });
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.type).toBe('application/problem+json');
+    expect(forbidden.json).toMatchObject({ title: 'Forbidden', status: 403, instance: envs() });
+    expect(forbidden.json.detail).toContain(`system:serviceaccount:${ns}:reader may not create environments in namespace ${ns}`);
+
+    const production = await call('POST', envs(), { token: tokens.agent, body: { name: 'sneaky-prod', project, branch: 'main', type: 'production' } });
+    expect(production.status).toBe(403);
+    expect(production.json.detail).toBe(`agentMayNotMakeProduction: members of system:serviceaccounts:${ns} cannot create or promote a production Environment (policy.agentsGroup of project ${project})`);
+
+    const main = `${project}-main`;
+    await expect.poll(async () => (await kube().get({ apiVersion: api, kind: 'Environment', namespace: ns, name: main }))?.metadata.name, { timeout: 30_000 }).toBe(main);
+    const guarded = await call('DELETE', `${envs()}/${main}`, { token: tokens.agent });
+    expect(guarded.status).toBe(403);
+    expect(guarded.json.detail).toContain(`annotate it grove.dev/confirm-delete=${main}`);
+  });
+
+  it('refuses missing, invalid and malformed requests without changing anything', async () => {
+    const anonymous = await call('GET', envs());
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toContain('Bearer');
+    expect((await call('GET', envs(), { token: 'not-a-token' })).status).toBe(401);
+
+    const notJson = await call('POST', envs(), { token: tokens.agent, raw: '{"name": ' });
+    expect(notJson.status).toBe(400);
+    expect(notJson.json.detail).toMatch(/^the body is not JSON/);
+    expect((await call('POST', envs(), { token: tokens.agent, body: { name: 'x', project } })).json.detail).toBe('branch is required');
+    expect((await call('POST', envs(), { token: tokens.agent, body: { name: 'x', project, branch: 'main', colour: 'blue' } })).json.detail).toMatch(/^unknown fields colour;/);
+    expect((await call('POST', envs(), { token: tokens.agent, body: { name: 'x', project, branch: 'main', ttlSeconds: '1h' } })).json.detail).toBe('ttlSeconds must be a number');
+    expect((await call('PUT', envs(), { token: tokens.agent })).status).toBe(405);
+    expect((await call('GET', `/api/v1/namespaces/${ns}/widgets`, { token: tokens.agent })).status).toBe(404);
+    const invalid = await call('POST', envs(), { token: tokens.agent, body: { name: 'Not_A_Name', project, branch: 'main' } });
+    expect(invalid.status).toBe(422);
+    expect(await kube().get({ apiVersion: api, kind: 'Environment', namespace: ns, name: 'x' })).toBeUndefined();
+  });
+
+  it('reads the audit trail with the caller recorded, and describes itself', async () => {
+    await expect
+      .poll(async () => ((await call('GET', `/api/v1/namespaces/${ns}/projects/${project}/audit`, { token: tokens.agent })).json.items as Array<Record<string, any>> | undefined)?.find((e) => e.source === 'api' && e.action === 'create'), { timeout: 15_000 })
+      .toMatchObject({ environment: `${project}-fix-login`, actor: { kubernetesUser: `system:serviceaccount:${ns}:agent` } });
+
+    const doc = (await call('GET', '/openapi.json')).json;
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.values(doc.paths as Record<string, Record<string, { operationId: string }>>).flatMap((p) => Object.values(p).map((o) => o.operationId)).sort()).toEqual(
+      ['createBackup', 'createEnvironment', 'createRestore', 'deleteEnvironment', 'getEnvironment', 'listBackups', 'listEnvironments', 'readAudit', 'renewEnvironment', 'sleepEnvironment', 'waitEnvironment', 'wakeEnvironment'],
+    );
+    const llms = await (await fetch(`${op.url}/llms.txt`)).text();
+    expect(llms).toContain('Authorization: Bearer');
+    expect(llms).toContain(`POST /api/v1/namespaces/{namespace}/environments/{name}/renew`);
+  });
+});
