@@ -18,6 +18,7 @@ import type { Logger } from '../log/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import { type ApiDeps, serveApi } from './api/index.ts';
 import { llmsText } from './api/openapi.ts';
+import { MCP_PATH, serveMcp } from './mcp.ts';
 import { type Push, pushOf, verifyWebhook } from './webhooks.ts';
 
 export const MAX_WEBHOOK_BYTES = 1024 * 1024;
@@ -54,6 +55,7 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
     return;
   }
   if (url.pathname === '/llms.txt') return text(res, 200, llmsText());
+  if (deps.api && url.pathname === MCP_PATH) return serveMcp(deps.api, req, res);
   if (deps.api && (await serveApi(deps.api, req, res, url))) return;
   const hook = /^\/hooks\/([a-z0-9][-a-z0-9]{0,62})\/([a-z0-9][-a-z0-9]{0,62})$/.exec(url.pathname);
   if (hook) return webhook(deps, req, res, hook[1] as string, hook[2] as string);

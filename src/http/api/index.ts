@@ -69,15 +69,11 @@ export async function serveApi(deps: ApiDeps, req: IncomingMessage, res: ServerR
     const matched = matchRoute(req.method ?? 'GET', url.pathname);
     if (!matched) throw new ApiProblem(404, 'Not Found', `no API operation at ${url.pathname}; see /openapi.json`);
     if ('methods' in matched) throw new ApiProblem(405, 'Method Not Allowed', `${url.pathname} allows ${matched.methods.join(', ')}`, { allow: matched.methods.join(', ') });
-    const caller = await authenticate(deps, req);
-    const access = accessOf(matched);
-    const verdict = await deps.authorizer.authorize(caller, access);
-    if (!verdict.allowed) {
-      const what = `${access.verb} ${access.resource}${access.name ? ` ${access.name}` : ''} in namespace ${access.namespace}`;
-      throw new ApiProblem(403, 'Forbidden', `${caller.username} may not ${what}${verdict.reason ? `: ${verdict.reason}` : ''}`);
-    }
+    const caller = await authenticateRequest(deps, req);
     const body = req.method === 'POST' ? await readJson(req) : {};
-    const { status, value, headers } = await HANDLERS[matched.operation.id]({ deps, caller, match: matched, body, query: url.searchParams, req });
+    let gone = false;
+    req.once('close', () => (gone = true));
+    const { status, value, headers } = await perform(deps, { caller, match: matched, body, query: url.searchParams, gone: () => gone });
     sendJson(res, status, value, headers);
   } catch (err) {
     const problem = asProblem(err);
@@ -88,7 +84,30 @@ export async function serveApi(deps: ApiDeps, req: IncomingMessage, res: ServerR
   return true;
 }
 
-async function authenticate(deps: ApiDeps, req: IncomingMessage): Promise<Caller> {
+export interface Invocation {
+  caller: Caller;
+  match: Match;
+  body: Record<string, unknown>;
+  query: URLSearchParams;
+  /** True once the client has gone (a long poll stops then). */
+  gone?: () => boolean;
+}
+export type Reply = { status: number; value: unknown; headers?: Record<string, string> };
+
+/** One operation for an authenticated caller: RBAC first, then the operation. The HTTP API and the MCP tools both come here. */
+export async function perform(deps: ApiDeps, invocation: Invocation): Promise<Reply> {
+  const { caller, match } = invocation;
+  const access = accessOf(match);
+  const verdict = await deps.authorizer.authorize(caller, access);
+  if (!verdict.allowed) {
+    const what = `${access.verb} ${access.resource}${access.name ? ` ${access.name}` : ''} in namespace ${access.namespace}`;
+    throw new ApiProblem(403, 'Forbidden', `${caller.username} may not ${what}${verdict.reason ? `: ${verdict.reason}` : ''}`);
+  }
+  return HANDLERS[match.operation.id]({ deps, ...invocation });
+}
+
+/** The caller of a request from its Bearer token; 401 without one the API server accepts. */
+export async function authenticateRequest(deps: ApiDeps, req: IncomingMessage): Promise<Caller> {
   const challenge = { 'www-authenticate': 'Bearer realm="grove"' };
   const header = req.headers.authorization ?? '';
   const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
@@ -98,15 +117,7 @@ async function authenticate(deps: ApiDeps, req: IncomingMessage): Promise<Caller
   return caller;
 }
 
-interface Request {
-  deps: ApiDeps;
-  caller: Caller;
-  match: Match;
-  body: Record<string, unknown>;
-  query: URLSearchParams;
-  req: IncomingMessage;
-}
-type Reply = { status: number; value: unknown; headers?: Record<string, string> };
+type Request = Invocation & { deps: ApiDeps };
 
 const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
   async listEnvironments({ deps, match, query }) {
@@ -134,13 +145,11 @@ const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
     await deps.audit.record({ ...environmentEvent({ env, action: 'delete', now: deps.clock.now(), source: 'api', discriminator: `api ${env.metadata.uid ?? ''}` }), actor: { kubernetesUser: caller.username } });
     return { status: 202, value: { deleting: env.metadata.name, detail: 'the namespace goes after the final backup, when the type is backed up' } };
   },
-  async waitEnvironment({ deps, match, query, req }) {
+  async waitEnvironment({ deps, match, query, gone }) {
     const max = deps.maxWaitSeconds ?? 600;
     const seconds = Number(query.get('timeoutSeconds') ?? 60);
     if (!Number.isInteger(seconds) || seconds < 0 || seconds > max) throw new ApiProblem(400, 'Bad Request', `timeoutSeconds must be a whole number from 0 to ${max}`);
     const deadline = deps.clock.now() + seconds * 1000;
-    let gone = false;
-    req.once('close', () => (gone = true));
     for (;;) {
       const env = await environment(deps, match);
       const ready = findCondition(env.status?.conditions, CONDITIONS.ready);
@@ -148,7 +157,7 @@ const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
       const current = env.status?.observedGeneration === env.metadata.generation;
       if (current && ready?.status === 'True') return { status: 200, value: { ready: true, environment: env } };
       if (current && stalled?.status === 'True') return { status: 200, value: { ready: false, stalled: true, reason: stalled.reason, message: stalled.message, environment: env } };
-      if (deps.clock.now() >= deadline || gone) return { status: 200, value: { ready: false, reason: ready?.reason ?? 'Pending', message: ready?.message ?? 'not reconciled yet', environment: env } };
+      if (deps.clock.now() >= deadline || gone?.()) return { status: 200, value: { ready: false, reason: ready?.reason ?? 'Pending', message: ready?.message ?? 'not reconciled yet', environment: env } };
       await new Promise<void>((resolve) => deps.clock.after(Math.min(1000, Math.max(0, deadline - deps.clock.now())), resolve));
     }
   },
@@ -279,7 +288,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
 }
 
 /** What the API server said, passed on with its status; anything else is a 500 without internals. */
-function asProblem(err: unknown): ApiProblem {
+export function asProblem(err: unknown): ApiProblem {
   if (err instanceof ApiProblem) return err;
   if (err instanceof KubeError && err.status >= 400 && err.status < 500) {
     const titles: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 422: 'Unprocessable Content' };

@@ -53,6 +53,24 @@ const QUERIES: Partial<Record<Operation['id'], Array<{ name: string; description
   ],
 };
 
+/** The names of an operation's path placeholders, query parameters and body fields. */
+export function argumentsOf(op: Operation): { path: string[]; query: string[]; body: string[] } {
+  const body = BODIES[op.id] as { properties?: Record<string, unknown> } | undefined;
+  return { path: [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string), query: (QUERIES[op.id] ?? []).map((q) => q.name), body: Object.keys(body?.properties ?? {}) };
+}
+
+/** All of an operation's arguments as one JSON Schema object: what an MCP tool takes. */
+export function inputSchemaOf(op: Operation): { type: 'object'; properties: Record<string, unknown>; required: string[]; additionalProperties: false } {
+  const body = BODIES[op.id] as { properties?: Record<string, unknown>; required?: string[] } | undefined;
+  const args = argumentsOf(op);
+  const properties: Record<string, unknown> = {
+    ...Object.fromEntries(args.path.map((name) => [name, { type: 'string', description: name === 'namespace' ? 'The project namespace.' : `The ${name}.` }])),
+    ...Object.fromEntries((QUERIES[op.id] ?? []).map((q) => [q.name, { ...q.schema, description: q.description }])),
+    ...(body?.properties ?? {}),
+  };
+  return { type: 'object', properties, required: [...args.path, ...(body?.required ?? [])], additionalProperties: false };
+}
+
 export function openApiDocument(): Record<string, unknown> {
   const schemas: Record<string, unknown> = { Problem: problem };
   for (const def of KINDS) {

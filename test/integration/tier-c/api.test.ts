@@ -4,6 +4,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Environment, Project } from '../../../src/api/types.gen.ts';
 import { createRepo } from '../git-fixtures.ts';
@@ -133,5 +135,40 @@ describe('the HTTP API', () => {
     const llms = await (await fetch(`${op.url}/llms.txt`)).text();
     expect(llms).toContain('Authorization: Bearer');
     expect(llms).toContain(`POST /api/v1/namespaces/{namespace}/environments/{name}/renew`);
+  });
+});
+
+describe('the MCP endpoint', () => {
+  async function connect(token: string | undefined): Promise<Client> {
+    const client = new Client({ name: 'grove-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${op.url}/mcp`), token ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : {}));
+    return client;
+  }
+
+  it('offers the API operations as tools and runs them with the caller\'s RBAC', async () => {
+    const agent = await connect(tokens.agent);
+    const tools = (await agent.listTools()).tools;
+    expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['createEnvironment', 'waitEnvironment', 'renewEnvironment', 'readAudit']));
+    expect(tools.find((t) => t.name === 'createEnvironment')?.inputSchema.required).toEqual(['namespace', 'name', 'project', 'branch']);
+
+    const name = `${project}-mcp`;
+    const created = await agent.callTool({ name: 'createEnvironment', arguments: { namespace: ns, name, project, branch: 'fix/login', clone: 'empty' } });
+    expect(created.isError).toBeFalsy();
+    expect((created.structuredContent as Environment).metadata.name).toBe(name);
+    const waited = await agent.callTool({ name: 'waitEnvironment', arguments: { namespace: ns, name, timeoutSeconds: 60 } });
+    expect((waited.structuredContent as { ready: boolean }).ready).toBe(true);
+    await agent.close();
+
+    const reader = await connect(tokens.reader);
+    const denied = await reader.callTool({ name: 'deleteEnvironment', arguments: { namespace: ns, name } });
+    expect(denied.isError).toBe(true);
+    expect((denied.content as Array<{ text: string }>)[0]?.text).toContain(`403 Forbidden: system:serviceaccount:${ns}:reader may not delete environments ${name} in namespace ${ns}`);
+    const got = await reader.callTool({ name: 'getEnvironment', arguments: { namespace: ns, name } });
+    expect((got.structuredContent as Environment).spec.branch).toBe('fix/login');
+    await reader.close();
+  });
+
+  it('refuses a client without a token', async () => {
+    await expect(connect(undefined)).rejects.toThrow(/401|Kubernetes token/);
   });
 });
