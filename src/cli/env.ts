@@ -1,37 +1,56 @@
 /**
- * `grove env renew|sleep|wake NAME`: the lifecycle verbs on one Environment, as patches made
- * with the kubeconfig's own rights (the same RBAC as kubectl). The operator does the rest: a
- * renewal moves the expiry, `sleep` scales to zero, `wake` scales back and counts as activity.
+ * `grove env ls|get|create|wait|renew|sleep|wake|delete`: Environments with the kubeconfig's own
+ * rights (the same RBAC as kubectl). Tables for people, `-o json|yaml` for machines; `wait`
+ * shows progress on stderr while the Environment comes up.
  *
  * @module
  */
 import { parseArgs } from 'node:util';
+import { CONDITIONS } from '../api/constants.ts';
+import { findCondition } from '../api/conditions.ts';
 import { API_VERSION } from '../api/crds.ts';
 import type { Environment } from '../api/types.gen.ts';
 import { GroveError } from '../errors/index.ts';
-import { isNotFound } from '../kube/index.ts';
+import { isNotFound, type Kube } from '../kube/index.ts';
 import { lifecyclePatch } from '../lifecycle/index.ts';
-import { CLUSTER_OPTIONS, kubeOf } from './common.ts';
+import { formatAge } from '../util/index.ts';
+import { CLUSTER_OPTIONS, kubeOf, OUTPUT_OPTION, outputFormat, render, table } from './common.ts';
 import type { CliIo } from './index.ts';
 
-const HELP = `Usage: grove env renew|sleep|wake NAME [-n NAMESPACE]
+const HELP = `Usage: grove env ls [--project P]
+       grove env get|renew|sleep|wake|delete NAME
+       grove env create NAME --project P --branch B [--type T] [--parent E] [--ttl SECONDS] [--clone S]
+       grove env wait NAME [--timeout SECONDS]
+  (every form takes -n NAMESPACE, --kubeconfig FILE; ls, get, create and wait take -o table|json|yaml)
 
+  ls      The Environments of a project namespace
+  get     One Environment: its conditions, URLs, expiry and lineage
+  create  An Environment for a branch; its data is cloned from the parent (production by default)
+  wait    Until the Environment is Ready (exit 0), stalls or the timeout passes (exit 1)
   renew   Count now as activity: the expiry moves and an idle Environment wakes
   sleep   Scale the Environment to zero until woken (spec.state: sleeping)
   wake    Scale it back to its manifest (spec.state: active) and renew it
-
-Options:
-  -n, --namespace NS   The project namespace (default: default)
-  --kubeconfig FILE    Default: $KUBECONFIG or ~/.kube/config
+  delete  Delete it (after its final backup, when its type is backed up)
 `;
 
 /** The field manager of what people change through the CLI, apart from the operator's own writes. */
 const CLI_MANAGER = 'grove-cli';
+const VERBS = ['ls', 'get', 'create', 'wait', 'renew', 'sleep', 'wake', 'delete'] as const;
 
 export async function envCommand(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: CLUSTER_OPTIONS,
+    options: {
+      ...CLUSTER_OPTIONS,
+      ...OUTPUT_OPTION,
+      project: { type: 'string' },
+      branch: { type: 'string' },
+      type: { type: 'string' },
+      parent: { type: 'string' },
+      ttl: { type: 'string' },
+      clone: { type: 'string' },
+      timeout: { type: 'string', default: '600' },
+    },
     allowPositionals: true,
     strict: true,
   });
@@ -39,19 +58,127 @@ export async function envCommand(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(HELP);
     return 0;
   }
-  const [verb, name, ...extra] = positionals;
-  if (verb !== 'renew' && verb !== 'sleep' && verb !== 'wake') throw new GroveError('InvalidInput', `env takes renew, sleep or wake\n\n${HELP}`);
-  if (!name || extra.length) throw new GroveError('InvalidInput', `env ${verb} takes one Environment name\n\n${HELP}`);
+  const [given, name, ...extra] = positionals;
+  const verb = VERBS.find((v) => v === given);
+  if (!verb) throw new GroveError('InvalidInput', `env takes ${VERBS.join(', ')}\n\n${HELP}`);
+  if (verb !== 'ls' && (!name || extra.length)) throw new GroveError('InvalidInput', `env ${verb} takes one Environment name\n\n${HELP}`);
+  const output = outputFormat(values.output);
   const kube = kubeOf(values.kubeconfig, io.env);
-  const ref = { apiVersion: API_VERSION, kind: 'Environment', namespace: values.namespace, name };
-  let env: Environment;
-  try {
-    env = await kube.mergePatch<Environment>(ref, lifecyclePatch(verb, new Date()), { fieldManager: CLI_MANAGER });
-  } catch (err) {
-    if (isNotFound(err)) throw new GroveError('NotFound', `Environment ${name} does not exist in namespace ${values.namespace}`, { cause: err });
-    throw err;
+  const namespace = values.namespace;
+  const ref = { apiVersion: API_VERSION, kind: 'Environment', namespace, name: name as string };
+  const show = (env: Environment, line: string): void => void io.stdout.write(output === 'table' ? `${line}\n` : render(env, output));
+
+  switch (verb) {
+    case 'ls': {
+      const items = (await kube.list<Environment>(API_VERSION, 'Environment', { namespace })).items.filter((e) => !values.project || e.spec.project === values.project);
+      io.stdout.write(output === 'table' ? environmentTable(items, Date.now()) : render({ apiVersion: 'v1', kind: 'List', items }, output));
+      return 0;
+    }
+    case 'get': {
+      const env = await kube.get<Environment>(ref);
+      if (!env) throw new GroveError('NotFound', `Environment ${name} does not exist in namespace ${namespace}`);
+      io.stdout.write(output === 'table' ? describeEnvironment(env, Date.now()) : render(env, output));
+      return 0;
+    }
+    case 'create': {
+      if (!values.project || !values.branch) throw new GroveError('InvalidInput', `env create needs --project and --branch\n\n${HELP}`);
+      const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
+      if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 0)) throw new GroveError('InvalidInput', `--ttl must be a whole number of seconds (got "${values.ttl}")`);
+      const spec = {
+        project: values.project,
+        branch: values.branch,
+        ...(values.type ? { type: values.type as 'development' } : {}),
+        ...(values.parent ? { parent: values.parent } : {}),
+        ...(ttl !== undefined ? { ttlSeconds: ttl } : {}),
+        ...(values.clone ? { clone: values.clone as 'auto' } : {}),
+      };
+      const env = await kube.create<Environment>({ apiVersion: API_VERSION, kind: 'Environment', metadata: { name: name, namespace, labels: { 'grove.dev/project': values.project } }, spec });
+      show(env, `Created Environment ${name}; follow it with: grove env wait ${name} -n ${namespace}`);
+      return 0;
+    }
+    case 'wait': {
+      const timeout = Number(values.timeout);
+      if (!Number.isInteger(timeout) || timeout < 1) throw new GroveError('InvalidInput', `--timeout must be a whole number of seconds (got "${values.timeout}")`);
+      const { env, ready } = await waitForReady(kube, ref, timeout * 1000, (line) => io.stderr.write(`${line}\n`));
+      show(env, ready ? `Environment ${name} is Ready${env.status?.urls?.[0] ? ` at ${env.status.urls[0].url}` : ''}` : `Environment ${name} is not Ready: ${findCondition(env.status?.conditions, CONDITIONS.ready)?.message ?? 'no status yet'}`);
+      return ready ? 0 : 1;
+    }
+    case 'delete': {
+      const env = await kube.get<Environment>(ref);
+      if (!env) throw new GroveError('NotFound', `Environment ${name} does not exist in namespace ${namespace}`);
+      await kube.delete(ref, env.metadata.uid ? { uid: env.metadata.uid } : {});
+      io.stdout.write(`Deleting Environment ${name}; its namespace goes after the final backup, when its type is backed up\n`);
+      return 0;
+    }
+    case 'renew':
+    case 'sleep':
+    case 'wake': {
+      const lifecycleVerb = verb;
+      let env: Environment;
+      try {
+        env = await kube.mergePatch<Environment>(ref, lifecyclePatch(lifecycleVerb, new Date()), { fieldManager: CLI_MANAGER });
+      } catch (err) {
+        if (isNotFound(err)) throw new GroveError('NotFound', `Environment ${name} does not exist in namespace ${namespace}`, { cause: err });
+        throw err;
+      }
+      const done = { renew: `Renewed Environment ${name}`, sleep: `Environment ${name} goes to sleep`, wake: `Environment ${name} wakes up` }[lifecycleVerb];
+      io.stdout.write(`${done}; watch it with: kubectl get environment ${env.metadata.name} -n ${namespace} -w\n`);
+      return 0;
+    }
   }
-  const done = { renew: `Renewed Environment ${name}`, sleep: `Environment ${name} goes to sleep`, wake: `Environment ${name} wakes up` }[verb];
-  io.stdout.write(`${done}; watch it with: kubectl get environment ${env.metadata.name} -n ${values.namespace} -w\n`);
-  return 0;
+}
+
+/** Polls until Ready (true), stalled or the deadline (false); reports each new reason. */
+async function waitForReady(kube: Kube, ref: { apiVersion: string; kind: string; namespace: string; name: string }, timeoutMs: number, progress: (line: string) => void): Promise<{ env: Environment; ready: boolean }> {
+  const deadline = Date.now() + timeoutMs;
+  let said = '';
+  for (;;) {
+    const env = await kube.get<Environment>(ref);
+    if (!env) throw new GroveError('NotFound', `Environment ${ref.name} does not exist in namespace ${ref.namespace}`);
+    const current = env.status?.observedGeneration === env.metadata.generation;
+    const ready = findCondition(env.status?.conditions, CONDITIONS.ready);
+    const stalled = findCondition(env.status?.conditions, CONDITIONS.stalled);
+    if (current && ready?.status === 'True') return { env, ready: true };
+    if ((current && stalled?.status === 'True') || Date.now() >= deadline) return { env, ready: false };
+    const line = ready ? `${ready.reason}: ${ready.message.split('\n')[0]}` : 'Waiting for the operator';
+    if (line !== said) progress((said = line));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+/** NAME BRANCH TYPE READY REASON URL EXPIRES AGE, aligned. Pure. */
+export function environmentTable(items: readonly Environment[], now: number): string {
+  if (items.length === 0) return 'No environments.\n';
+  const rows = items.map((e) => {
+    const ready = findCondition(e.status?.conditions, CONDITIONS.ready);
+    return [
+      e.metadata.name ?? '',
+      e.spec.branch,
+      e.spec.type ?? 'development',
+      ready?.status ?? 'Unknown',
+      ready?.reason ?? '-',
+      e.status?.urls?.[0]?.url ?? '-',
+      e.status?.expiresAt ? `in ${formatAge(Math.max(0, Date.parse(e.status.expiresAt) - now))}` : '-',
+      e.metadata.creationTimestamp ? formatAge(now - Date.parse(e.metadata.creationTimestamp)) : '-',
+    ];
+  });
+  return table(['NAME', 'BRANCH', 'TYPE', 'READY', 'REASON', 'URL', 'EXPIRES', 'AGE'], rows);
+}
+
+/** One Environment for people: what it runs, whether it is Ready and why, where its data came from. Pure. */
+export function describeEnvironment(env: Environment, now: number): string {
+  const s = env.status;
+  const lines = [
+    `Name:       ${env.metadata.name}`,
+    `Branch:     ${env.spec.branch} at ${s?.observedRevision?.slice(0, 12) ?? '(not applied yet)'}`,
+    `Type:       ${env.spec.type ?? 'development'}${env.spec.protected ? ', protected' : ''}`,
+    `Namespace:  ${s?.namespace ?? '-'}`,
+    `URLs:       ${s?.urls?.map((u) => u.url).join(', ') || '-'}`,
+    `Expires:    ${s?.expiresAt ? `${s.expiresAt} (in ${formatAge(Math.max(0, Date.parse(s.expiresAt) - now))})` : 'never'}`,
+    ...(s?.actor ? [`Actor:      ${[s.actor.agent, s.actor.onBehalfOf && `for ${s.actor.onBehalfOf}`, s.actor.kubernetesUser && `as ${s.actor.kubernetesUser}`, s.actor.source && `via ${s.actor.source}`].filter(Boolean).join(' ')}`] : []),
+    'Conditions:',
+    ...(s?.conditions ?? []).map((c) => `  ${c.type.padEnd(18)} ${c.status.padEnd(7)} ${c.reason}: ${c.message.split('\n')[0]}`),
+    ...(s?.lineage?.length ? ['Lineage:', ...s.lineage.map((l) => `  ${l.volume.padEnd(18)} ${l.source}${l.parent ? ` from ${l.parent}` : ''}${l.backup ? ` (Backup ${l.backup})` : ''}${l.snapshot ? ` (VolumeSnapshot ${l.snapshot})` : ''}`)] : []),
+  ];
+  return `${lines.join('\n')}\n`;
 }

@@ -8,6 +8,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Environment, Project } from '../../../src/api/types.gen.ts';
+import { runCli } from '../../../src/cli/index.ts';
+import { Writable } from 'node:stream';
 import { createRepo } from '../git-fixtures.ts';
 import { cluster, kube, testNamespace } from '../helpers.ts';
 import { createBackupStore } from '../movers.ts';
@@ -170,5 +172,35 @@ describe('the MCP endpoint', () => {
 
   it('refuses a client without a token', async () => {
     await expect(connect(undefined)).rejects.toThrow(/401|Kubernetes token/);
+  });
+});
+
+describe('grove env', () => {
+  const cli = async (...argv: string[]): Promise<{ code: number; out: string; err: string }> => {
+    let out = '';
+    let err = '';
+    const sink = (append: (s: string) => void) => new Writable({ write: (chunk, _enc, done) => void (append(String(chunk)), done()) });
+    const code = await runCli(argv, { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)), env: { KUBECONFIG: cluster().kubeconfig } });
+    return { code, out, err };
+  };
+
+  it('creates, waits for, lists, shows and deletes an Environment with the kubeconfig', async () => {
+    const name = `${project}-cli`;
+    expect((await cli('env', 'create', name, '-n', ns, '--project', project, '--branch', 'fix/login', '--clone', 'empty', '--ttl', '3600')).code).toBe(0);
+    const waited = await cli('env', 'wait', name, '-n', ns, '--timeout', '60');
+    expect(waited.code).toBe(0);
+    expect(waited.out).toBe(`Environment ${name} is Ready\n`);
+    const listed = await cli('env', 'ls', '-n', ns, '--project', project);
+    expect(listed.out).toMatch(/^NAME\s+BRANCH\s+TYPE\s+READY\s+REASON\s+URL\s+EXPIRES\s+AGE\n/);
+    expect(listed.out).toMatch(new RegExp(`${name}\\s+fix/login\\s+development\\s+True\\s+Ready\\s+-\\s+in (59|60)m`));
+    const shown = await cli('env', 'get', name, '-n', ns);
+    expect(shown.out).toContain(`Namespace:  ${name}`);
+    expect(shown.out).toMatch(/Ready\s+True\s+Ready: Revision [0-9a-f]{12} is available/);
+    expect(JSON.parse((await cli('env', 'get', name, '-n', ns, '-o', 'json')).out).spec.ttlSeconds).toBe(3600);
+    expect((await cli('env', 'delete', name, '-n', ns)).code).toBe(0);
+    await expect.poll(async () => kube().get({ apiVersion: api, kind: 'Environment', namespace: ns, name }), { timeout: 30_000 }).toBeUndefined();
+    const missing = await cli('env', 'get', name, '-n', ns);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toBe(`grove env: Environment ${name} does not exist in namespace ${ns}\n`);
   });
 });
