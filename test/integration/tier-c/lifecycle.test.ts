@@ -209,17 +209,23 @@ describe('renewal and sleep', () => {
     await expect.poll(async () => conditionStatus(await getEnv(name), 'Ready'), { timeout: 10_000, interval: 250 }).toBe('True');
     expect(await kube().get({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: target, name: 'web-uploads' })).toBeDefined();
 
-    expect((await cli('env', 'wake', name, '-n', ns)).code).toBe(0);
+    // A push is activity: it wakes the idle Environment.
+    await pushBranch('feature/nap', { 'note.txt': 'more work' });
     await expect.poll(async () => (await workload<{ spec: { replicas: number } }>('Deployment', target, 'web'))?.spec.replicas, { timeout: 10_000, interval: 250 }).toBe(2);
     expect((await workload<{ spec: { suspend?: boolean } }>('CronJob', target, 'web-cleanup'))?.spec.suspend).toBeFalsy();
     expect(conditionStatus(await getEnv(name), 'Sleeping')).toBe('False');
 
+    // Asked to sleep, it stays asleep until asked to wake.
     expect((await cli('env', 'sleep', name, '-n', ns)).code).toBe(0);
     await expect.poll(async () => (await getEnv(name))?.status?.conditions?.find((c) => c.type === 'Sleeping')?.reason, { timeout: 10_000, interval: 250 }).toBe('SleepRequested');
+    await expect.poll(async () => (await workload<{ spec: { replicas: number } }>('Deployment', target, 'web'))?.spec.replicas, { timeout: 10_000, interval: 250 }).toBe(0);
+    expect((await cli('env', 'wake', name, '-n', ns)).code).toBe(0);
+    await expect.poll(async () => (await workload<{ spec: { replicas: number } }>('Deployment', target, 'web'))?.spec.replicas, { timeout: 10_000, interval: 250 }).toBe(2);
+    expect(conditionStatus(await getEnv(name), 'Sleeping')).toBe('False');
     // Audit events follow the status they describe (recorded right after it is written).
     const count = (action: string) => auditLines().filter((e) => e.environment === name && e.action === action).length;
-    await expect.poll(() => count('sleep'), { timeout: 5_000 }).toBe(2);
-    expect(count('wake')).toBe(1);
+    await expect.poll(() => count('wake'), { timeout: 5_000 }).toBe(2);
+    expect(count('sleep')).toBe(2);
     // `grove env sleep` changed the spec: an update, through the API server.
     await expect.poll(() => auditLines().some((e) => e.environment === name && e.action === 'update' && e.source === 'kubectl' && e.message?.includes('spec changed')), { timeout: 5_000 }).toBe(true);
   });
@@ -265,5 +271,22 @@ describe('policy and admission', () => {
       });
     await expect.poll(() => asAgent(manifest('production')), { timeout: 15_000, interval: 500 }).toContain('members of grove:agents cannot create or promote a production Environment');
     expect(await asAgent(manifest('development', 7 * 86400))).toContain(`spec.ttlSeconds must be between 1 and 86400 (limits.maxTtlSeconds of Project ${project})`);
+  });
+});
+
+describe('branch cleanup', () => {
+  it('keeps an Environment through the grace period after its branch goes, then deletes it', async () => {
+    await kube().mergePatch({ apiVersion: api, kind: 'Project', namespace: ns, name: project }, { spec: { lifecycle: { branchGoneGraceSeconds: 8 } } }, { fieldManager: 'test' });
+    const name = environmentName(project, 'feature/one');
+    expect(await getEnv(name)).toBeDefined();
+    await repo.deleteBranch('feature/one');
+    await repo.push();
+    await sendWebhook(op.url, ns, project, SECRET);
+    await expect.poll(async () => (await getEnv(name))?.metadata.annotations?.['grove.dev/branch-gone-since'], { timeout: 15_000, interval: 250 }).toBeDefined();
+    const since = Date.parse((await getEnv(name))!.metadata.annotations!['grove.dev/branch-gone-since']!);
+    expect((await getEnv(name))?.metadata.deletionTimestamp).toBeUndefined();
+    // Nothing but the Project's own requeue at the end of the grace period deletes it.
+    await expect.poll(async () => (await getEnv(name))?.metadata.deletionTimestamp, { timeout: 30_000, interval: 250 }).toBeDefined();
+    expect(Date.parse((await getEnv(name))!.metadata.deletionTimestamp!)).toBeGreaterThanOrEqual(since + 8_000 - 1_000);
   });
 });
