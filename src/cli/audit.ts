@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { parseArgs } from 'node:util';
 import { API_VERSION } from '../api/crds.ts';
 import type { BackupStore, Project } from '../api/types.gen.ts';
 import { AUDIT_ACTIONS, type AuditAction, type AuditEvent, type AuditFilter } from '../audit/index.ts';
@@ -14,6 +13,7 @@ import { loadStoreAccess } from '../data/store.ts';
 import { GroveError } from '../errors/index.ts';
 import { parseDuration } from '../manifest/index.ts';
 import { CLUSTER_OPTIONS, kubeOf, OUTPUT_OPTION, outputFormat, render, table } from './common.ts';
+import { parseCommandLine } from './args.ts';
 import type { CliIo } from './index.ts';
 
 const HELP = `Usage: grove audit --project P [-n NAMESPACE] [--environment E] [--actor A] [--action X]
@@ -44,22 +44,17 @@ export function parseSince(value: string, now: number, flag: string): number {
 }
 
 export async function auditCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      project: { type: 'string' },
-      environment: { type: 'string' },
-      actor: { type: 'string' },
-      action: { type: 'string' },
-      since: { type: 'string' },
-      until: { type: 'string' },
-      endpoint: { type: 'string' },
-      ...CLUSTER_OPTIONS,
-      ...OUTPUT_OPTION,
-    },
-    allowPositionals: true,
-    strict: true,
-  });
+  const { values, positionals } = parseCommandLine(argv, {
+    project: { type: 'string' },
+    environment: { type: 'string' },
+    actor: { type: 'string' },
+    action: { type: 'string' },
+    since: { type: 'string' },
+    until: { type: 'string' },
+    endpoint: { type: 'string' },
+    ...CLUSTER_OPTIONS,
+    ...OUTPUT_OPTION,
+  }, HELP);
   if (values.help) {
     io.stdout.write(HELP);
     return 0;

@@ -5,13 +5,13 @@
  *
  * @module
  */
-import { parseArgs } from 'node:util';
 import { API_VERSION } from '../api/crds.ts';
 import type { Backup, Environment } from '../api/types.gen.ts';
 import { backupFor } from '../data/schedule.ts';
 import { GroveError } from '../errors/index.ts';
 import { formatAge } from '../util/index.ts';
 import { CLUSTER_OPTIONS, kubeOf, OUTPUT_OPTION, outputFormat, render, table } from './common.ts';
+import { parseCommandLine } from './args.ts';
 import type { CliIo } from './index.ts';
 
 const HELP = `Usage: grove backup ls     [--environment E] [-n NAMESPACE] [-o table|json|yaml]
@@ -29,18 +29,13 @@ Options:
 `;
 
 export async function backupCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      environment: { type: 'string' },
-      name: { type: 'string' },
-      retain: { type: 'string' },
-      ...CLUSTER_OPTIONS,
-      ...OUTPUT_OPTION,
-    },
-    allowPositionals: true,
-    strict: true,
-  });
+  const { values, positionals } = parseCommandLine(argv, {
+    environment: { type: 'string' },
+    name: { type: 'string' },
+    retain: { type: 'string' },
+    ...CLUSTER_OPTIONS,
+    ...OUTPUT_OPTION,
+  }, HELP);
   if (values.help) {
     io.stdout.write(HELP);
     return 0;

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { parseArgs } from 'node:util';
 import { CONDITIONS } from '../api/constants.ts';
 import { findCondition } from '../api/conditions.ts';
 import { API_VERSION } from '../api/crds.ts';
@@ -15,6 +14,7 @@ import { isNotFound, type Kube } from '../kube/index.ts';
 import { lifecyclePatch } from '../lifecycle/index.ts';
 import { formatAge } from '../util/index.ts';
 import { CLUSTER_OPTIONS, kubeOf, OUTPUT_OPTION, outputFormat, render, table } from './common.ts';
+import { parseCommandLine } from './args.ts';
 import type { CliIo } from './index.ts';
 
 const HELP = `Usage: grove env ls [--project P]
@@ -38,22 +38,17 @@ const CLI_MANAGER = 'grove-cli';
 const VERBS = ['ls', 'get', 'create', 'wait', 'renew', 'sleep', 'wake', 'delete'] as const;
 
 export async function envCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      ...CLUSTER_OPTIONS,
-      ...OUTPUT_OPTION,
-      project: { type: 'string' },
-      branch: { type: 'string' },
-      type: { type: 'string' },
-      parent: { type: 'string' },
-      ttl: { type: 'string' },
-      clone: { type: 'string' },
-      timeout: { type: 'string', default: '600' },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
+  const { values, positionals } = parseCommandLine(argv, {
+    ...CLUSTER_OPTIONS,
+    ...OUTPUT_OPTION,
+    project: { type: 'string' },
+    branch: { type: 'string' },
+    type: { type: 'string' },
+    parent: { type: 'string' },
+    ttl: { type: 'string' },
+    clone: { type: 'string' },
+    timeout: { type: 'string', default: '600' },
+  }, HELP);
   if (values.help) {
     io.stdout.write(HELP);
     return 0;

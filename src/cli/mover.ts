@@ -10,10 +10,10 @@
  * @module
  */
 import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { GroveError } from '../errors/index.ts';
 import { backupVolume, type DatabaseAccess, restoreVolume, type VolumeKind } from '../data/mover.ts';
 import { Restic } from '../data/restic.ts';
+import { parseCommandLine } from './args.ts';
 import type { CliIo } from './index.ts';
 
 const HELP = `Usage: grove mover backup  --name N --kind K --backup B --environment E [--path DIR] [--result-file F]
@@ -35,23 +35,18 @@ Environment:
 const KINDS: readonly VolumeKind[] = ['files', 'postgresql', 'mariadb', 'redis'];
 
 export async function moverCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      name: { type: 'string' },
-      kind: { type: 'string' },
-      path: { type: 'string' },
-      backup: { type: 'string' },
-      environment: { type: 'string' },
-      snapshot: { type: 'string' },
-      'result-file': { type: 'string' },
-      'read-data': { type: 'boolean' },
-      replace: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
+  const { values, positionals } = parseCommandLine(argv, {
+    name: { type: 'string' },
+    kind: { type: 'string' },
+    path: { type: 'string' },
+    backup: { type: 'string' },
+    environment: { type: 'string' },
+    snapshot: { type: 'string' },
+    'result-file': { type: 'string' },
+    'read-data': { type: 'boolean' },
+    replace: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  }, HELP);
   if (values.help) {
     io.stdout.write(HELP);
     return 0;

@@ -6,12 +6,12 @@
  * @module
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { API_VERSION } from '../api/crds.ts';
 import type { Backup, Restore } from '../api/types.gen.ts';
 import { restoreFor } from '../data/restore.ts';
 import { GroveError } from '../errors/index.ts';
 import { CLUSTER_OPTIONS, kubeOf, OUTPUT_OPTION, outputFormat, render } from './common.ts';
+import { parseCommandLine } from './args.ts';
 import type { CliIo } from './index.ts';
 
 const HELP = `Usage: grove restore BACKUP [--target ENVIRONMENT [--overwrite]] [--name N] [--wait] [--timeout SECONDS] [-n NAMESPACE] [-o table|json|yaml]
@@ -32,20 +32,15 @@ Options:
 `;
 
 export async function restoreCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      target: { type: 'string' },
-      overwrite: { type: 'boolean' },
-      name: { type: 'string' },
-      wait: { type: 'boolean' },
-      timeout: { type: 'string', default: '1800' },
-      ...CLUSTER_OPTIONS,
-      ...OUTPUT_OPTION,
-    },
-    allowPositionals: true,
-    strict: true,
-  });
+  const { values, positionals } = parseCommandLine(argv, {
+    target: { type: 'string' },
+    overwrite: { type: 'boolean' },
+    name: { type: 'string' },
+    wait: { type: 'boolean' },
+    timeout: { type: 'string', default: '1800' },
+    ...CLUSTER_OPTIONS,
+    ...OUTPUT_OPTION,
+  }, HELP);
   if (values.help) {
     io.stdout.write(HELP);
     return 0;
