@@ -80,36 +80,26 @@ export function sourceOf(env: Environment): AuditSource {
   return env.metadata.labels?.[LABELS.source] === 'git' ? 'push' : 'kubectl';
 }
 
-export interface EnvironmentAuditInput {
+export type EnvironmentAuditInput = Omit<AuditInput, 'object' | 'project' | 'environment' | 'actor' | 'source'> & {
   env: Environment;
-  action: AuditAction;
-  now: number;
+  /** Default: from the Environment (pushes for Git-driven ones, kubectl for the rest). */
   source?: AuditSource;
-  decision?: AuditEvent['decision'];
-  result?: AuditEvent['result'];
-  revision?: string;
-  message?: string;
-  /** What makes this action distinct from other actions of the same kind on the same object (a revision, a time). */
-  discriminator?: string;
-}
+  /** Default: who Grove recorded on the Environment; the API names its caller instead. */
+  actor?: AuditActor;
+};
 
 /** The AuditEvent of an action on an Environment. Pure. */
 export function environmentEvent(input: EnvironmentAuditInput): AuditEvent {
-  const { env } = input;
-  const revision = input.revision ?? env.status?.observedRevision ?? env.spec.revision;
+  const { env, source, actor, revision: given, ...rest } = input;
+  const revision = given ?? env.status?.observedRevision ?? env.spec.revision;
   return auditEvent({
+    ...rest,
     object: auditObject(env),
     project: env.spec.project,
     environment: env.metadata.name ?? '',
-    action: input.action,
-    now: input.now,
-    actor: actorOf(env),
-    source: input.source ?? sourceOf(env),
+    actor: actor ?? actorOf(env),
+    source: source ?? sourceOf(env),
     ...(revision ? { revision } : {}),
-    ...(input.decision ? { decision: input.decision } : {}),
-    ...(input.result ? { result: input.result } : {}),
-    ...(input.message ? { message: input.message } : {}),
-    ...(input.discriminator !== undefined ? { discriminator: input.discriminator } : {}),
   });
 }
 

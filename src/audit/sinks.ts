@@ -8,9 +8,9 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { pino, type DestinationStream } from 'pino';
 import { API_VERSION } from '../api/crds.ts';
-import type { BackupStore, Project } from '../api/types.gen.ts';
-import { keyOf, loadStoreAccess, s3ClientOf, type StoreAccess } from '../data/store.ts';
-import { messageOf } from '../errors/index.ts';
+import type { Project } from '../api/types.gen.ts';
+import { keyOf, projectStoreAccess, s3ClientOf, type StoreAccess } from '../data/store.ts';
+import { GroveError, messageOf } from '../errors/index.ts';
 import type { EventRecorder } from '../events/index.ts';
 import type { Kube } from '../kube/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -178,12 +178,20 @@ export function storeSink(opts: StoreSinkOptions): StoreSink {
 
 async function storeOfProject(kube: Kube, namespace: string, project: string): Promise<{ access: StoreAccess; s3: S3Client } | undefined> {
   const p = await kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: project });
-  const ref = p?.spec.backupStoreRef;
-  if (!ref) return undefined;
-  const store = await kube.get<BackupStore>({ apiVersion: API_VERSION, kind: 'BackupStore', namespace, name: ref.name });
-  if (!store) throw new Error(`BackupStore ${ref.name} does not exist`);
-  const access = await loadStoreAccess(kube, store);
-  return { access, s3: s3ClientOf(access) };
+  const access = p && (await projectStoreAccess(kube, p));
+  return access && { access, s3: s3ClientOf(access) };
+}
+
+/**
+ * The trail of a Project as `grove audit` and the API read it: from the BackupStore the Project
+ * names, reached at `endpoint` instead of the store's own when given (from outside the cluster).
+ */
+export async function readProjectTrail(kube: Kube, namespace: string, project: string, filter: AuditFilter, now: number, endpoint?: string): Promise<AuditEvent[]> {
+  const p = await kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: project });
+  if (!p) throw new GroveError('NotFound', `Project ${project} does not exist in namespace ${namespace}`);
+  const access = await projectStoreAccess(kube, p);
+  if (!access) throw new GroveError('NotFound', `Project ${project} names no backupStoreRef, so its trail is only in the operator's audit stream and Events`);
+  return readTrail(endpoint ? { ...access, endpoint: endpoint.replace(/\/+$/, '') } : access, namespace, project, filter, now);
 }
 
 /** Reads a Project's trail back from its BackupStore, filtered; each action once, oldest first. */

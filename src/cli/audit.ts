@@ -5,11 +5,8 @@
  *
  * @module
  */
-import { API_VERSION } from '../api/crds.ts';
-import type { BackupStore, Project } from '../api/types.gen.ts';
 import { AUDIT_ACTIONS, type AuditAction, type AuditEvent, type AuditFilter } from '../audit/index.ts';
-import { readTrail } from '../audit/sinks.ts';
-import { loadStoreAccess } from '../data/store.ts';
+import { readProjectTrail } from '../audit/sinks.ts';
 import { GroveError } from '../errors/index.ts';
 import { parseDuration } from '../manifest/index.ts';
 import { CLUSTER_OPTIONS, kubeOf, OUTPUT_OPTION, outputFormat, render, table } from './common.ts';
@@ -72,16 +69,7 @@ export async function auditCommand(argv: string[], io: CliIo): Promise<number> {
     ...(values.until ? { until: parseSince(values.until, now, '--until') } : {}),
   };
 
-  const kube = kubeOf(values.kubeconfig, io.env);
-  const namespace = values.namespace;
-  const project = await kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: values.project });
-  if (!project) throw new GroveError('NotFound', `Project ${values.project} does not exist in namespace ${namespace}`);
-  const ref = project.spec.backupStoreRef;
-  if (!ref) throw new GroveError('NotFound', `Project ${values.project} names no backupStoreRef, so its trail is only in the operator's audit stream and Events`);
-  const store = await kube.get<BackupStore>({ apiVersion: API_VERSION, kind: 'BackupStore', namespace, name: ref.name });
-  if (!store) throw new GroveError('NotFound', `BackupStore ${ref.name} does not exist in namespace ${namespace}`);
-  const access = await loadStoreAccess(kube, store);
-  const events = await readTrail(values.endpoint ? { ...access, endpoint: values.endpoint.replace(/\/+$/, '') } : access, namespace, values.project, filter, now);
+  const events = await readProjectTrail(kubeOf(values.kubeconfig, io.env), values.namespace, values.project, filter, now, values.endpoint);
   io.stdout.write(output === 'table' ? auditTable(events) : render(events, output));
   return 0;
 }

@@ -7,7 +7,7 @@
  */
 import { API_VERSION } from '../api/crds.ts';
 import type { Backup, Environment } from '../api/types.gen.ts';
-import { backupFor } from '../data/schedule.ts';
+import { backupFor, manualBackupName } from '../data/schedule.ts';
 import { GroveError } from '../errors/index.ts';
 import { formatAge } from '../util/index.ts';
 import { CLUSTER_OPTIONS, kubeOf, OUTPUT_OPTION, outputFormat, render, table } from './common.ts';
@@ -53,8 +53,7 @@ export async function backupCommand(argv: string[], io: CliIo): Promise<number> 
     if (!env) throw new GroveError('NotFound', `Environment ${environment} does not exist in namespace ${namespace}`);
     const retain = values.retain === undefined ? undefined : Number(values.retain);
     if (retain !== undefined && (!Number.isInteger(retain) || retain < 60)) throw new GroveError('InvalidInput', `--retain must be a whole number of seconds, at least 60 (got "${values.retain}")`);
-    const stamp = new Date().toISOString().slice(0, 19).replace(/[-T:]/g, '').toLowerCase();
-    const created = await kube.create(backupFor(env, values.name ?? `${environment}-manual-${stamp}`, 'manual', retain));
+    const created = await kube.create(backupFor(env, values.name ?? manualBackupName(environment, Date.now()), 'manual', retain));
     io.stdout.write(output === 'table' ? `Created Backup ${created.metadata.name} of ${environment}; follow it with: grove backup ls -n ${namespace} --environment ${environment}\n` : render(created, output));
     return 0;
   }

@@ -19,6 +19,7 @@ import type { KubeObject } from '../api/meta.ts';
 import type { Backup, Environment, Project, VolumeLineage } from '../api/types.gen.ts';
 import type { ResolvedManifest } from '../manifest/index.ts';
 import { serviceClaimName } from '../planner/index.ts';
+import { compactTime } from '../util/index.ts';
 import { type BackupTarget, backupTargets } from './jobs.ts';
 import { backupFor, backupState } from './schedule.ts';
 
@@ -117,8 +118,7 @@ export function usableBackup(backups: readonly Backup[], now: number, maxAgeSeco
 
 /** The fresh Backup of a parent taken for clones, named by the minute so concurrent clones share it. */
 export function cloneBackup(parent: Environment, now: number, retentionSeconds = 7 * 86400): Backup {
-  const minute = new Date(now).toISOString().slice(0, 16).replace(/[-T:]/g, '');
-  return backupFor(parent, `${(parent.metadata.name ?? '').slice(0, 63 - 19)}-clone-${minute}`, 'clone', retentionSeconds);
+  return backupFor(parent, `${(parent.metadata.name ?? '').slice(0, 63 - 19)}-clone-${compactTime(now, 'minute')}`, 'clone', retentionSeconds);
 }
 
 /** Names of the snapshot objects of one volume's clone, unique per child Environment and volume. */

@@ -5,6 +5,7 @@
  */
 import { API_VERSION } from '../api/crds.ts';
 import type { Backup, Restore } from '../api/types.gen.ts';
+import { compactTime } from '../util/index.ts';
 
 export interface RestoreRequest {
   /** Default: `<backup>-restore-<time>`. */
@@ -17,12 +18,11 @@ export interface RestoreRequest {
 
 export function restoreFor(backup: Backup, req: RestoreRequest): Restore {
   const backupName = backup.metadata.name as string;
-  const stamp = req.now.toISOString().slice(0, 19).replace(/[-T:]/g, '').toLowerCase();
   return {
     apiVersion: API_VERSION,
     kind: 'Restore',
     metadata: {
-      name: req.name ?? `${backupName.slice(0, 63 - 23)}-restore-${stamp}`,
+      name: req.name ?? `${backupName.slice(0, 63 - 23)}-restore-${compactTime(req.now.getTime(), 'second')}`,
       ...(backup.metadata.namespace ? { namespace: backup.metadata.namespace } : {}),
       labels: { 'grove.dev/project': backup.spec.project, 'grove.dev/environment': backup.spec.environment },
     },

@@ -15,6 +15,7 @@ import type { Backup, BackupSpec, Environment } from '../api/types.gen.ts';
 import type { Backups } from '../manifest/index.ts';
 import { parseDuration } from '../manifest/index.ts';
 import { nextRun, parseCron, previousRun } from '../util/cron.ts';
+import { compactTime } from '../util/index.ts';
 
 export interface ScheduleDecision {
   /** The Backup due now, if its slot has none yet. */
@@ -46,7 +47,12 @@ export function scheduledBackup(env: Environment, backups: Backups | undefined, 
 
 /** `<environment>-<yyyymmddhhmm>` of the slot, in UTC. */
 export function scheduledBackupName(environment: string, slot: number): string {
-  return `${environment}-${new Date(slot).toISOString().slice(0, 16).replace(/[-T:]/g, '')}`;
+  return `${environment}-${compactTime(slot, 'minute')}`;
+}
+
+/** `<environment>-manual-<yyyymmddhhmmss>`, within the 63 characters of a name: a Backup asked for now. */
+export function manualBackupName(environment: string, now: number): string {
+  return `${environment.slice(0, 63 - 22)}-manual-${compactTime(now, 'second')}`;
 }
 
 /** A Backup of `env`, labelled with its Project, Environment and trigger (a due slot, the final one, a clone's or a restore's). */

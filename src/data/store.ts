@@ -7,7 +7,8 @@
  */
 import { GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import type { KubeObject } from '../api/meta.ts';
-import type { BackupStore, BackupStoreSpec } from '../api/types.gen.ts';
+import { API_VERSION } from '../api/crds.ts';
+import type { BackupStore, BackupStoreSpec, Project } from '../api/types.gen.ts';
 import type { Kube } from '../kube/index.ts';
 import { GroveError, messageOf } from '../errors/index.ts';
 import type { ResticRepository } from './restic.ts';
@@ -62,6 +63,16 @@ export async function loadStoreAccess(kube: Kube, store: BackupStore): Promise<S
     secrets.set(ref, secret && Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')])));
   }
   return storeAccess(store.metadata.name as string, store.spec, (ref) => secrets.get(ref));
+}
+
+/** The BackupStore a Project names, made usable; undefined when it names none. */
+export async function projectStoreAccess(kube: Kube, project: Project): Promise<StoreAccess | undefined> {
+  const ref = project.spec.backupStoreRef;
+  if (!ref) return undefined;
+  const namespace = project.metadata.namespace as string;
+  const store = await kube.get<BackupStore>({ apiVersion: API_VERSION, kind: 'BackupStore', namespace, name: ref.name });
+  if (!store) throw new GroveError('NotFound', `BackupStore ${ref.name} does not exist in namespace ${namespace}`);
+  return loadStoreAccess(kube, store);
 }
 
 /** The object key of `path` inside the store's prefix. */

@@ -1,3 +1,3 @@
 export { globToRegExp, matchesAny } from './glob.ts';
-export { formatAge, formatDuration, microTime } from './time.ts';
+export { compactTime, formatAge, formatDuration, microTime } from './time.ts';
 export { parseQuantity } from './quantity.ts';

@@ -12,6 +12,11 @@ export function microTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
+/** A UTC time for object names: `202612012210` (minute) or `20261201221030` (second). */
+export function compactTime(ms: number, precision: 'minute' | 'second'): string {
+  return new Date(ms).toISOString().slice(0, precision === 'minute' ? 16 : 19).replace(/[-T:]/g, '');
+}
+
 /** Milliseconds as kubectl prints an age: `45s`, `12m`, `5h`, `3d`. */
 export function formatAge(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000));

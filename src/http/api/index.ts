@@ -15,12 +15,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CONDITIONS } from '../../api/constants.ts';
 import { findCondition } from '../../api/conditions.ts';
 import { API_VERSION } from '../../api/crds.ts';
-import type { Backup, BackupStore, Environment, Project } from '../../api/types.gen.ts';
+import type { Backup, Environment, Project } from '../../api/types.gen.ts';
 import { auditEvent, type AuditSink, environmentEvent } from '../../audit/index.ts';
-import { readTrail } from '../../audit/sinks.ts';
+import { readProjectTrail } from '../../audit/sinks.ts';
 import { restoreFor } from '../../data/restore.ts';
-import { backupFor } from '../../data/schedule.ts';
-import { loadStoreAccess } from '../../data/store.ts';
+import { backupFor, manualBackupName } from '../../data/schedule.ts';
 import { GroveError, messageOf } from '../../errors/index.ts';
 import { type Kube, KubeError } from '../../kube/index.ts';
 import { lifecyclePatch } from '../../lifecycle/index.ts';
@@ -136,13 +135,13 @@ const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
     const denial = agentMayNotMakeProduction(project, caller.groups, spec.type);
     if (denial) throw new ApiProblem(403, 'Forbidden', describeDenial(denial));
     const created = await deps.kube.create<Environment>({ apiVersion: API_VERSION, kind: 'Environment', metadata: { name, namespace: ns(match), labels: { 'grove.dev/project': spec.project } }, spec });
-    await deps.audit.record({ ...environmentEvent({ env: created, action: 'create', now: deps.clock.now(), source: 'api', discriminator: `api ${created.metadata.uid ?? ''}` }), actor: { kubernetesUser: caller.username } });
+    await deps.audit.record(environmentEvent({ env: created, action: 'create', now: deps.clock.now(), source: 'api', discriminator: `api ${created.metadata.uid ?? ''}`, actor: { kubernetesUser: caller.username } }));
     return { status: 201, value: created, headers: { location: `/api/v1/namespaces/${ns(match)}/environments/${name}` } };
   },
   async deleteEnvironment({ deps, caller, match }) {
     const env = await environment(deps, match);
     await deps.kube.delete({ apiVersion: API_VERSION, kind: 'Environment', namespace: ns(match), name: env.metadata.name as string }, env.metadata.uid ? { uid: env.metadata.uid } : {});
-    await deps.audit.record({ ...environmentEvent({ env, action: 'delete', now: deps.clock.now(), source: 'api', discriminator: `api ${env.metadata.uid ?? ''}` }), actor: { kubernetesUser: caller.username } });
+    await deps.audit.record(environmentEvent({ env, action: 'delete', now: deps.clock.now(), source: 'api', discriminator: `api ${env.metadata.uid ?? ''}`, actor: { kubernetesUser: caller.username } }));
     return { status: 202, value: { deleting: env.metadata.name, detail: 'the namespace goes after the final backup, when the type is backed up' } };
   },
   async waitEnvironment({ deps, match, query, gone }) {
@@ -174,10 +173,9 @@ const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
     const retain = field(body, 'retainSeconds', 'number', false) as number | undefined;
     if (retain !== undefined && (!Number.isInteger(retain) || retain < 60)) throw new ApiProblem(400, 'Bad Request', 'retainSeconds must be a whole number of seconds, at least 60');
     const env = await environment(deps, { ...match, params: { ...match.params, name } });
-    const stamp = new Date(deps.clock.now()).toISOString().slice(0, 19).replace(/[-T:]/g, '').toLowerCase();
-    const backupName = (field(body, 'name', 'string', false) as string | undefined) ?? `${name.slice(0, 63 - 20)}-api-${stamp}`;
+    const backupName = (field(body, 'name', 'string', false) as string | undefined) ?? manualBackupName(name, deps.clock.now());
     const created = await deps.kube.create(backupFor(env, backupName, 'manual', retain));
-    await deps.audit.record({ ...environmentEvent({ env, action: 'backup', now: deps.clock.now(), source: 'api', result: 'started', message: `Backup ${backupName} requested`, discriminator: backupName }), actor: { kubernetesUser: caller.username } });
+    await deps.audit.record(environmentEvent({ env, action: 'backup', now: deps.clock.now(), source: 'api', result: 'started', message: `Backup ${backupName} requested`, discriminator: backupName, actor: { kubernetesUser: caller.username } }));
     return { status: 201, value: created };
   },
   async createRestore({ deps, caller, match, body }) {
@@ -204,12 +202,6 @@ const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
     return { status: 201, value: created };
   },
   async readAudit({ deps, match, query }) {
-    const project = await deps.kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace: ns(match), name: match.params.project as string });
-    if (!project) throw new ApiProblem(404, 'Not Found', `Project ${match.params.project} does not exist in namespace ${ns(match)}`);
-    const ref = project.spec.backupStoreRef;
-    if (!ref) throw new ApiProblem(404, 'Not Found', `Project ${match.params.project} names no backupStoreRef: its trail is only in the operator's audit stream and Events`);
-    const store = await deps.kube.get<BackupStore>({ apiVersion: API_VERSION, kind: 'BackupStore', namespace: ns(match), name: ref.name });
-    if (!store) throw new ApiProblem(404, 'Not Found', `BackupStore ${ref.name} does not exist in namespace ${ns(match)}`);
     const time = (key: string): number | undefined => {
       const v = query.get(key);
       if (v === null) return undefined;
@@ -219,20 +211,20 @@ const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
     };
     const since = time('since');
     const until = time('until');
-    const events = await readTrail(await loadStoreAccess(deps.kube, store), ns(match), project.metadata.name as string, {
+    const filter = {
       ...(query.get('environment') ? { environment: query.get('environment') as string } : {}),
       ...(query.get('actor') ? { actor: query.get('actor') as string } : {}),
       ...(since !== undefined ? { since } : {}),
       ...(until !== undefined ? { until } : {}),
-    }, deps.clock.now());
-    return { status: 200, value: { items: events } };
+    };
+    return { status: 200, value: { items: await readProjectTrail(deps.kube, ns(match), match.params.project as string, filter, deps.clock.now()) } };
   },
 };
 
 async function lifecycleVerb({ deps, caller, match }: Request, verb: 'renew' | 'sleep' | 'wake'): Promise<Reply> {
   const env = await environment(deps, match);
   const patched = await deps.kube.mergePatch<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace: ns(match), name: env.metadata.name as string }, lifecyclePatch(verb, new Date(deps.clock.now())), { fieldManager: API_MANAGER });
-  await deps.audit.record({ ...environmentEvent({ env, action: 'update', now: deps.clock.now(), source: 'api', message: `${verb} requested`, discriminator: `${verb} ${deps.clock.now()}` }), actor: { kubernetesUser: caller.username } });
+  await deps.audit.record(environmentEvent({ env, action: 'update', now: deps.clock.now(), source: 'api', message: `${verb} requested`, discriminator: `${verb} ${deps.clock.now()}`, actor: { kubernetesUser: caller.username } }));
   return { status: 200, value: patched };
 }
 

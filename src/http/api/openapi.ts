@@ -71,7 +71,15 @@ export function inputSchemaOf(op: Operation): { type: 'object'; properties: Reco
   return { type: 'object', properties, required: [...args.path, ...(body?.required ?? [])], additionalProperties: false };
 }
 
+let rendered: Record<string, unknown> | undefined;
+
+/** The document, rendered once: it depends only on the code. */
 export function openApiDocument(): Record<string, unknown> {
+  rendered ??= renderOpenApi();
+  return rendered;
+}
+
+function renderOpenApi(): Record<string, unknown> {
   const schemas: Record<string, unknown> = { Problem: problem };
   for (const def of KINDS) {
     const crd = customResourceDefinition(def) as { spec: { versions: Array<{ schema: { openAPIV3Schema: unknown } }> } };
