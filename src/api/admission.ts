@@ -13,11 +13,16 @@
  * - `grove.dev-record-requester` (mutating): stamps `grove.dev/requested-by` with the requesting
  *   Kubernetes user on the create of an Environment, Backup or Restore, overwriting whatever the client sent. Recording the user at
  *   admission, rather than in Grove's HTTP API, attributes Environments made with plain kubectl
- *   too, and cannot be forged by a client.
+ *   too, and cannot be forged by a client. The one exception is the operator itself, when it
+ *   relays the caller of Grove's HTTP API in that very annotation: it is the only client the
+ *   API server cannot tell apart from its callers.
+ * - `…-operator-namespaces` (only with the operator's username): the operator may update or
+ *   delete only namespaces Grove made, and bind roles only inside them. Its cluster-wide right
+ *   to create RoleBindings (it makes Environment namespaces) must never reach `kube-system`.
  *
  * @module
  */
-import { ANNOTATIONS } from './constants.ts';
+import { ANNOTATIONS, LABELS } from './constants.ts';
 import { GROUP } from './crds.ts';
 
 const ADMISSION = 'admissionregistration.k8s.io/v1';
@@ -30,83 +35,135 @@ const annotation = (obj: string, key: string): string => `(has(${obj}.metadata.a
 
 const guarded = "(has(oldObject.spec.type) && oldObject.spec.type == 'production') || (has(oldObject.spec.protected) && oldObject.spec.protected)";
 
-export const ADMISSION_POLICIES: ReadonlyArray<Record<string, unknown>> = [
-  {
-    apiVersion: ADMISSION,
-    kind: 'ValidatingAdmissionPolicy',
-    metadata: { name: 'grove.dev-protect-environments', labels },
-    spec: {
-      failurePolicy: 'Fail',
-      matchConstraints: environments(['DELETE']),
-      validations: [
-        {
-          expression: `!(${guarded}) || ${annotation('oldObject', ANNOTATIONS.confirmDelete)} == oldObject.metadata.name`,
-          messageExpression: `'Environment ' + oldObject.metadata.name + ' is ' + (has(oldObject.spec.type) && oldObject.spec.type == 'production' ? 'production' : 'protected') + '; annotate it ${ANNOTATIONS.confirmDelete}=' + oldObject.metadata.name + ' to delete it'`,
-          reason: 'Forbidden',
-        },
-      ],
+export interface AdmissionOptions {
+  /** Name prefix of every policy and binding (default `grove.dev`). */
+  prefix?: string;
+  /** The operator's Kubernetes username: enables the relayed requester and the namespace guard. */
+  operator?: string;
+}
+
+/** The admission policies, as objects to apply. Pure. */
+export function admissionPolicies(opts: AdmissionOptions = {}): Array<Record<string, unknown>> {
+  const prefix = opts.prefix ?? 'grove.dev';
+  const name = (policy: string): string => `${prefix}-${policy}`;
+  const operator = opts.operator;
+  const requestedBy = annotation('object', ANNOTATIONS.requestedBy);
+  return [
+    {
+      apiVersion: ADMISSION,
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name: name('protect-environments'), labels },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: environments(['DELETE']),
+        validations: [
+          {
+            expression: `!(${guarded}) || ${annotation('oldObject', ANNOTATIONS.confirmDelete)} == oldObject.metadata.name`,
+            messageExpression: `'Environment ' + oldObject.metadata.name + ' is ' + (has(oldObject.spec.type) && oldObject.spec.type == 'production' ? 'production' : 'protected') + '; annotate it ${ANNOTATIONS.confirmDelete}=' + oldObject.metadata.name + ' to delete it'`,
+            reason: 'Forbidden',
+          },
+        ],
+      },
     },
-  },
-  { apiVersion: ADMISSION, kind: 'ValidatingAdmissionPolicyBinding', metadata: { name: 'grove.dev-protect-environments', labels }, spec: { policyName: 'grove.dev-protect-environments', validationActions: ['Deny'] } },
-  {
-    apiVersion: ADMISSION,
-    kind: 'ValidatingAdmissionPolicy',
-    metadata: { name: 'grove.dev-environment-policy', labels },
-    spec: {
-      failurePolicy: 'Fail',
-      paramKind: { apiVersion: `${GROUP}/v1alpha1`, kind: 'Project' },
-      matchConstraints: environments(['CREATE', 'UPDATE']),
-      variables: [
-        { name: 'mine', expression: 'params.metadata.name == object.spec.project' },
-        // Only a change of the TTL is checked: tightening a Project's bounds never blocks other writes to existing Environments.
-        { name: 'ttlChanged', expression: "has(object.spec.ttlSeconds) && (request.operation == 'CREATE' || !has(oldObject.spec.ttlSeconds) || oldObject.spec.ttlSeconds != object.spec.ttlSeconds)" },
-      ],
-      validations: [
-        {
-          expression: '!variables.mine || !variables.ttlChanged || !has(params.spec.limits) || !has(params.spec.limits.maxTtlSeconds) || (object.spec.ttlSeconds > 0 && object.spec.ttlSeconds <= params.spec.limits.maxTtlSeconds)',
-          messageExpression: "'spec.ttlSeconds must be between 1 and ' + string(params.spec.limits.maxTtlSeconds) + ' (limits.maxTtlSeconds of Project ' + params.metadata.name + ')'",
-          reason: 'Invalid',
-        },
-        {
-          expression: '!variables.mine || !variables.ttlChanged || !has(params.spec.limits) || !has(params.spec.limits.minTtlSeconds) || object.spec.ttlSeconds == 0 || object.spec.ttlSeconds >= params.spec.limits.minTtlSeconds',
-          messageExpression: "'spec.ttlSeconds must be at least ' + string(params.spec.limits.minTtlSeconds) + ' (limits.minTtlSeconds of Project ' + params.metadata.name + ')'",
-          reason: 'Invalid',
-        },
-        {
-          expression:
-            "!variables.mine || !has(params.spec.policy) || !has(params.spec.policy.agentsGroup) || !(params.spec.policy.agentsGroup in request.userInfo.groups) || !has(object.spec.type) || object.spec.type != 'production' || (request.operation == 'UPDATE' && has(oldObject.spec.type) && oldObject.spec.type == 'production')",
-          messageExpression: "'members of ' + params.spec.policy.agentsGroup + ' cannot create or promote a production Environment (policy.agentsGroup of Project ' + params.metadata.name + ')'",
-          reason: 'Forbidden',
-        },
-        {
-          expression: `request.operation != 'UPDATE' || ${annotation('oldObject', ANNOTATIONS.requestedBy)} == '' || ${annotation('object', ANNOTATIONS.requestedBy)} == ${annotation('oldObject', ANNOTATIONS.requestedBy)}`,
-          message: `${ANNOTATIONS.requestedBy} is recorded at creation and cannot change`,
-          reason: 'Forbidden',
-        },
-      ],
+    { apiVersion: ADMISSION, kind: 'ValidatingAdmissionPolicyBinding', metadata: { name: name('protect-environments'), labels }, spec: { policyName: name('protect-environments'), validationActions: ['Deny'] } },
+    {
+      apiVersion: ADMISSION,
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name: name('environment-policy'), labels },
+      spec: {
+        failurePolicy: 'Fail',
+        paramKind: { apiVersion: `${GROUP}/v1alpha1`, kind: 'Project' },
+        matchConstraints: environments(['CREATE', 'UPDATE']),
+        variables: [
+          { name: 'mine', expression: 'params.metadata.name == object.spec.project' },
+          // Only a change of the TTL is checked: tightening a Project's bounds never blocks other writes to existing Environments.
+          { name: 'ttlChanged', expression: "has(object.spec.ttlSeconds) && (request.operation == 'CREATE' || !has(oldObject.spec.ttlSeconds) || oldObject.spec.ttlSeconds != object.spec.ttlSeconds)" },
+        ],
+        validations: [
+          {
+            expression: '!variables.mine || !variables.ttlChanged || !has(params.spec.limits) || !has(params.spec.limits.maxTtlSeconds) || (object.spec.ttlSeconds > 0 && object.spec.ttlSeconds <= params.spec.limits.maxTtlSeconds)',
+            messageExpression: "'spec.ttlSeconds must be between 1 and ' + string(params.spec.limits.maxTtlSeconds) + ' (limits.maxTtlSeconds of Project ' + params.metadata.name + ')'",
+            reason: 'Invalid',
+          },
+          {
+            expression: '!variables.mine || !variables.ttlChanged || !has(params.spec.limits) || !has(params.spec.limits.minTtlSeconds) || object.spec.ttlSeconds == 0 || object.spec.ttlSeconds >= params.spec.limits.minTtlSeconds',
+            messageExpression: "'spec.ttlSeconds must be at least ' + string(params.spec.limits.minTtlSeconds) + ' (limits.minTtlSeconds of Project ' + params.metadata.name + ')'",
+            reason: 'Invalid',
+          },
+          {
+            expression:
+              "!variables.mine || !has(params.spec.policy) || !has(params.spec.policy.agentsGroup) || !(params.spec.policy.agentsGroup in request.userInfo.groups) || !has(object.spec.type) || object.spec.type != 'production' || (request.operation == 'UPDATE' && has(oldObject.spec.type) && oldObject.spec.type == 'production')",
+            messageExpression: "'members of ' + params.spec.policy.agentsGroup + ' cannot create or promote a production Environment (policy.agentsGroup of Project ' + params.metadata.name + ')'",
+            reason: 'Forbidden',
+          },
+          {
+            expression: `request.operation != 'UPDATE' || ${annotation('oldObject', ANNOTATIONS.requestedBy)} == '' || ${annotation('object', ANNOTATIONS.requestedBy)} == ${annotation('oldObject', ANNOTATIONS.requestedBy)}`,
+            message: `${ANNOTATIONS.requestedBy} is recorded at creation and cannot change`,
+            reason: 'Forbidden',
+          },
+        ],
+      },
     },
-  },
-  {
-    apiVersion: ADMISSION,
-    kind: 'ValidatingAdmissionPolicyBinding',
-    metadata: { name: 'grove.dev-environment-policy', labels },
-    spec: { policyName: 'grove.dev-environment-policy', validationActions: ['Deny'], paramRef: { selector: {}, parameterNotFoundAction: 'Allow' } },
-  },
-  {
-    apiVersion: ADMISSION,
-    kind: 'MutatingAdmissionPolicy',
-    metadata: { name: 'grove.dev-record-requester', labels },
-    spec: {
-      failurePolicy: 'Fail',
-      reinvocationPolicy: 'Never',
-      matchConstraints: matching(['environments', 'backups', 'restores'], ['CREATE']),
-      mutations: [
-        {
-          patchType: 'ApplyConfiguration',
-          applyConfiguration: { expression: `Object{metadata: Object.metadata{annotations: {"${ANNOTATIONS.requestedBy}": request.userInfo.username}}}` },
-        },
-      ],
+    {
+      apiVersion: ADMISSION,
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name: name('environment-policy'), labels },
+      spec: { policyName: name('environment-policy'), validationActions: ['Deny'], paramRef: { selector: {}, parameterNotFoundAction: 'Allow' } },
     },
-  },
-  { apiVersion: ADMISSION, kind: 'MutatingAdmissionPolicyBinding', metadata: { name: 'grove.dev-record-requester', labels }, spec: { policyName: 'grove.dev-record-requester' } },
-];
+    {
+      apiVersion: ADMISSION,
+      kind: 'MutatingAdmissionPolicy',
+      metadata: { name: name('record-requester'), labels },
+      spec: {
+        failurePolicy: 'Fail',
+        reinvocationPolicy: 'Never',
+        matchConstraints: matching(['environments', 'backups', 'restores'], ['CREATE']),
+        ...(operator ? { matchConditions: [{ name: 'not-relayed-by-the-operator', expression: `!(request.userInfo.username == ${cel(operator)} && ${requestedBy} != '')` }] } : {}),
+        mutations: [
+          {
+            patchType: 'ApplyConfiguration',
+            applyConfiguration: { expression: `Object{metadata: Object.metadata{annotations: {"${ANNOTATIONS.requestedBy}": request.userInfo.username}}}` },
+          },
+        ],
+      },
+    },
+    { apiVersion: ADMISSION, kind: 'MutatingAdmissionPolicyBinding', metadata: { name: name('record-requester'), labels }, spec: { policyName: name('record-requester') } },
+    ...(operator ? namespaceGuard(name('operator-namespaces'), operator) : []),
+  ];
+}
+
+const managed = (obj: string): string => `(has(${obj}.metadata.labels) && '${LABELS.managedBy}' in ${obj}.metadata.labels && ${obj}.metadata.labels['${LABELS.managedBy}'] == 'grove')`;
+
+function namespaceGuard(name: string, operator: string): Array<Record<string, unknown>> {
+  const rule = (apiGroup: string, resource: string) => ({ apiGroups: [apiGroup], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: [resource] });
+  return [
+      {
+        apiVersion: ADMISSION,
+        kind: 'ValidatingAdmissionPolicy',
+        metadata: { name, labels },
+        spec: {
+          failurePolicy: 'Fail',
+          matchConstraints: { resourceRules: [rule('', 'namespaces'), rule('rbac.authorization.k8s.io', 'rolebindings')] },
+          matchConditions: [{ name: 'the-operator', expression: `request.userInfo.username == ${cel(operator)}` }],
+          validations: [
+            {
+              expression: `request.resource.resource != 'namespaces' || (request.operation == 'CREATE' ? ${managed('object')} : ${managed('oldObject')} && (request.operation == 'DELETE' || ${managed('object')}))`,
+              messageExpression: `'the Grove operator may only change namespaces labelled ${LABELS.managedBy}=grove, and ' + (request.operation == 'DELETE' ? oldObject : object).metadata.name + ' is not one'`,
+              reason: 'Forbidden',
+            },
+            {
+              expression: `request.resource.resource != 'rolebindings' || ${managed('namespaceObject')}`,
+              messageExpression: `'the Grove operator may only bind roles in namespaces labelled ${LABELS.managedBy}=grove, and ' + request.namespace + ' is not one'`,
+              reason: 'Forbidden',
+            },
+          ],
+        },
+      },
+      { apiVersion: ADMISSION, kind: 'ValidatingAdmissionPolicyBinding', metadata: { name, labels }, spec: { policyName: name, validationActions: ['Deny'] } },
+  ];
+}
+
+/** A CEL string literal. Helm template expressions inside it stay intact for the chart to fill. */
+function cel(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}

@@ -43,6 +43,9 @@ export interface ApplyContext {
   force: boolean;
 }
 
+/** Applied first, one at a time, and pruned last, in this order. */
+const BOOTSTRAP_KINDS: readonly string[] = ['Namespace', 'RoleBinding'];
+
 /**
  * Server-side applies every planned object that is not already as planned, then prunes.
  * Without a context every object is applied; with one, an object is skipped when Grove applied
@@ -63,14 +66,19 @@ export async function applyPlan(kube: Kube, objects: readonly KubeObject[], prev
     live.set(obj, result);
     ctx?.records.set(id, { hash, uid: result.metadata.uid, resourceVersion: result.metadata.resourceVersion, generation: result.metadata.generation });
   };
-  // Namespaces first (everything else lives in them), then the rest a few at a time.
-  for (const p of pending.filter((p) => p.obj.kind === 'Namespace')) await apply(p);
-  const rest = pending.filter((p) => p.obj.kind !== 'Namespace');
+  // Namespaces first (everything else lives in them), then RoleBindings (the operator's own
+  // rights in a namespace may come from one), then the rest a few at a time.
+  for (const kind of BOOTSTRAP_KINDS) for (const p of pending.filter((p) => p.obj.kind === kind)) await apply(p);
+  const rest = pending.filter((p) => !BOOTSTRAP_KINDS.includes(p.obj.kind));
   for (let i = 0; i < rest.length; i += APPLY_CONCURRENCY) await Promise.all(rest.slice(i, i + APPLY_CONCURRENCY).map(apply));
 
   const stale = staleEntries(previous ?? [], current);
-  // Namespaced objects first, so a Namespace (were it ever stale) goes last.
-  for (const entry of [...stale].sort((a, b) => Number(a.id.endsWith('_Namespace')) - Number(b.id.endsWith('_Namespace')))) {
+  // Pruned in the opposite order: the rest, then RoleBindings, then a Namespace (were it ever stale).
+  const rank = (entry: InventoryEntry): number => {
+    const i = BOOTSTRAP_KINDS.findIndex((kind) => entry.id.endsWith(`_${kind}`));
+    return i < 0 ? 0 : BOOTSTRAP_KINDS.length - i;
+  };
+  for (const entry of [...stale].sort((a, b) => rank(a) - rank(b))) {
     await kube.delete(refOf(entry));
     ctx?.records.delete(entry.id);
   }

@@ -7,7 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GroveError } from '../errors/index.ts';
-import { kubeFromFile } from '../kube/index.ts';
+import { kubeFromEnvironment } from '../kube/index.ts';
 import { pino } from 'pino';
 import { createLogger } from '../log/index.ts';
 import { createMetrics } from '../metrics/index.ts';
@@ -23,7 +23,8 @@ Runs Grove's controllers. Every replica serves webhooks, health and metrics;
 with --leader-elect only the holder of the Lease reconciles.
 
 Options:
-  --kubeconfig FILE        Cluster credentials (default: $KUBECONFIG or ~/.kube/config)
+  --kubeconfig FILE        Cluster credentials (default: $KUBECONFIG, else the pod's ServiceAccount
+                           in a pod, else ~/.kube/config)
   --namespace NS           Watch one namespace only (default: all)
   --listen HOST:PORT       HTTP address for /hooks, /healthz, /readyz, /metrics (default: 0.0.0.0:8080)
   --leader-elect           Campaign for a Lease before reconciling
@@ -35,6 +36,8 @@ Options:
   --log-level LEVEL        trace|debug|info|warn|error (default: info)
   --audit-log FILE         Where the audit stream's JSON lines go (default: stdout, marked "stream":"audit")
   --audit-flush-seconds N  How often the audit trail is appended to each Project's BackupStore (default: 5)
+  --namespace-role ROLE    Bind this ClusterRole to the operator in every Environment namespace it
+                           makes (least privilege: its only rights there; set by the Helm chart)
 `;
 
 export async function operatorCommand(argv: string[], io: CliIo): Promise<number> {
@@ -55,6 +58,7 @@ export async function operatorCommand(argv: string[], io: CliIo): Promise<number
         'log-level': { type: 'string', default: 'info' },
         'audit-log': { type: 'string' },
         'audit-flush-seconds': { type: 'string', default: '5' },
+        'namespace-role': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -68,7 +72,6 @@ export async function operatorCommand(argv: string[], io: CliIo): Promise<number
   }
   const listen = /^(.*):(\d+)$/.exec(values.listen);
   if (!listen) throw new GroveError('InvalidInput', `--listen must be HOST:PORT (got "${values.listen}")`);
-  const kubeconfig = values.kubeconfig ?? io.env.KUBECONFIG ?? join(homedir(), '.kube', 'config');
   // One writer for stdout: the log and the audit stream share it, so their lines never interleave.
   const stdout = pino.destination({ dest: 1, sync: true });
   const log = createLogger({ level: values['log-level'], destination: stdout });
@@ -77,7 +80,7 @@ export async function operatorCommand(argv: string[], io: CliIo): Promise<number
   const cacheRoot = join(io.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'grove');
   const metrics = createMetrics();
   const operator = await startOperator({
-    kube: kubeFromFile(kubeconfig, { onRequest: (method) => metrics.kubeRequests.inc({ method }) }),
+    kube: kubeFromEnvironment(values.kubeconfig, io.env, homedir(), { onRequest: (method) => metrics.kubeRequests.inc({ method }) }),
     metrics,
     log,
     clock: systemClock,
@@ -95,6 +98,7 @@ export async function operatorCommand(argv: string[], io: CliIo): Promise<number
     gitCacheDir: values['git-cache-dir'] ?? join(cacheRoot, 'git'),
     resticCacheDir: join(cacheRoot, 'restic'),
     moverImage: values['mover-image'],
+    ...(values['namespace-role'] ? { namespaceRole: values['namespace-role'] } : {}),
     audit: { flushMs: flushSeconds * 1000, destination: values['audit-log'] ? pino.destination({ dest: values['audit-log'], mkdir: true, sync: false }) : stdout },
   });
   log.info({ address: `${operator.address.address}:${operator.address.port}` }, 'Started the operator');

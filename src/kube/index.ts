@@ -111,6 +111,28 @@ export function kubeFromFile(path: string, opts: KubeOptions = {}): Kube {
   return new RestClient(kc, opts);
 }
 
+/**
+ * The pod's own ServiceAccount: the API server from `KUBERNETES_SERVICE_HOST`/`_PORT`, the token
+ * and CA from `/var/run/secrets/kubernetes.io/serviceaccount` under `root` (tests give a
+ * directory). The token file is read per request, so the kubelet's rotations apply.
+ */
+export function kubeInCluster(opts: KubeOptions = {}, root = ''): Kube {
+  const kc = new KubeConfig();
+  kc.loadFromCluster(root);
+  return new RestClient(kc, opts);
+}
+
+/**
+ * kubectl's order: `--kubeconfig`, else `$KUBECONFIG`, else the pod's ServiceAccount when running
+ * in a pod, else `~/.kube/config`.
+ */
+export function kubeFromEnvironment(flag: string | undefined, env: NodeJS.ProcessEnv, home: string, opts: KubeOptions = {}): Kube {
+  const file = flag ?? env.KUBECONFIG;
+  if (file) return kubeFromFile(file, opts);
+  if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT) return kubeInCluster(opts);
+  return kubeFromFile(`${home}/.kube/config`, opts);
+}
+
 interface ResourceInfo {
   name: string;
   namespaced: boolean;

@@ -123,6 +123,8 @@ export const COMPONENTS: readonly Component[] = [
     tier: 'c',
     recipe: { kind: 'csi', module: 'github.com/kubernetes-csi/external-snapshotter/v8', pkg: 'github.com/kubernetes-csi/external-snapshotter/v8/cmd/csi-snapshotter' },
   },
+  // The Helm chart's tests lint, render and install it with the release platform teams use.
+  { name: 'helm', version: 'v4.2.4', tier: 'c', recipe: { kind: 'install', module: 'helm.sh/helm/v4', pkg: 'helm.sh/helm/v4/cmd/helm' } },
 ];
 
 export function component(name: string): Component {

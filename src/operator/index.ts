@@ -36,6 +36,7 @@ import { InformerCache, withoutManagedFields } from '../runtime/cache.ts';
 import { Informer } from '../runtime/informer.ts';
 import { LeaderElector } from '../runtime/leader.ts';
 import { PLANNED_KINDS } from '../planner/index.ts';
+import { namespaceAccess } from './identity.ts';
 import { GitSource } from '../source/git/index.ts';
 
 /**
@@ -68,6 +69,11 @@ export interface OperatorOptions {
   environmentWorkers?: number;
   /** The audit stream's destination (stdout when absent), and how often batches go to the BackupStores. */
   audit?: { destination?: DestinationStream; flushMs?: number };
+  /**
+   * The ClusterRole the operator binds to itself in each Environment's namespace. Set when it
+   * runs with least privilege (the Helm chart): then those RoleBindings are its only rights there.
+   */
+  namespaceRole?: string;
 }
 
 export interface RunningOperator {
@@ -82,6 +88,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const metrics = opts.metrics ?? createMetrics();
   const git = new GitSource({ cacheDir: opts.gitCacheDir });
   const identity = opts.leaderElection?.identity ?? `${hostname()}-${process.pid}`;
+  const access = opts.namespaceRole ? await namespaceAccess(kube, opts.namespaceRole) : undefined;
   const events = eventRecorder(kube, clock, log, identity);
   const trail = storeSink({ kube, clock, log, writer: identity, ...(opts.audit?.flushMs !== undefined ? { flushMs: opts.audit.flushMs } : {}) });
   const audit = fanOut(log, [streamSink(opts.audit?.destination), kubernetesEventSink(events), trail]);
@@ -97,7 +104,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   });
   const environments = new Controller({
     name: 'environment',
-    reconcile: environmentReconciler({ kube, git, clock, events, audit, moverImage: opts.moverImage, cache: { lookup: (ref) => cache.lookup(ref) } }),
+    reconcile: environmentReconciler({ kube, git, clock, events, audit, moverImage: opts.moverImage, cache: { lookup: (ref) => cache.lookup(ref) }, ...(access ? { access } : {}) }),
     clock,
     log,
     metrics,
@@ -141,8 +148,11 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   // Children of Environments live in their own namespaces; their labels lead back to the owner.
   // A child that changes (rolls out, is edited or deleted) gets its Environment reconciled. The
   // caches keep only what the applier and readiness read of each child.
+  // Secrets are not watched: a cluster-wide watch needs the right to read every Secret in the
+  // cluster, kube-system's too, and the least-privileged operator has no such right. Planned
+  // Secrets are applied on every reconcile instead (an unchanged apply writes nothing).
   const childSelector = opts.namespace ? `${LABELS.environmentNamespace}=${opts.namespace}` : LABELS.environmentNamespace;
-  for (const [apiVersion, kind] of PLANNED_KINDS) {
+  for (const [apiVersion, kind] of PLANNED_KINDS.filter(([, kind]) => kind !== 'Secret')) {
     informers.push(
       new Informer({
         kube,

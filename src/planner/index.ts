@@ -41,7 +41,23 @@ export interface PlanInput {
   storeEndpoint?: string;
   /** Asleep: every Deployment and StatefulSet at zero replicas, every CronJob suspended; volumes and data stay. */
   sleeping?: boolean;
+  /** The operator's rights in the namespace, when they come from a RoleBinding it plans itself. */
+  access?: NamespaceAccess;
 }
+
+/**
+ * Grove's rights inside an Environment's namespace: a RoleBinding of `clusterRole` to the
+ * operator's own identity. Installed with least privilege (the Helm chart), the operator holds
+ * no cluster-wide rights to Secrets or workloads; it may only `bind` this one ClusterRole, so
+ * each namespace it makes is the only place it gets them.
+ */
+export interface NamespaceAccess {
+  clusterRole: string;
+  subject: { kind: 'ServiceAccount'; name: string; namespace: string } | { kind: 'User'; name: string };
+}
+
+/** The RoleBinding that gives the operator its rights in each Environment's namespace. */
+export const OPERATOR_ROLE_BINDING = 'grove-operator';
 
 /**
  * How far a new Environment's volumes have been filled (src/data/clone.ts decides). A plan holds
@@ -72,6 +88,7 @@ const DEFAULT_DOMAIN = '{route}-{environment}.localhost';
 /** Every kind a plan may hold, in apply order, with its API version. */
 export const PLANNED_KINDS = [
   ['v1', 'Namespace'],
+  ['rbac.authorization.k8s.io/v1', 'RoleBinding'],
   ['v1', 'ServiceAccount'],
   ['networking.k8s.io/v1', 'NetworkPolicy'],
   ['v1', 'ResourceQuota'],
@@ -126,6 +143,16 @@ export function planEnvironment(input: PlanInput): Plan {
       },
     },
   });
+  if (input.access) {
+    const { clusterRole, subject } = input.access;
+    add({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: meta(OPERATOR_ROLE_BINDING),
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRole },
+      subjects: [subject.kind === 'ServiceAccount' ? subject : { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: subject.name }],
+    });
+  }
   add({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(WORKLOAD_SERVICE_ACCOUNT), automountServiceAccountToken: false });
   for (const policy of networkPolicies(project, meta, input.storeEndpoint)) add(policy);
 

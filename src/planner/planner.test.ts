@@ -5,14 +5,14 @@ import type { KubeObject } from '../api/meta.ts';
 import { environmentName } from '../api/names.ts';
 import type { Environment, Project, ProjectSpec } from '../api/types.gen.ts';
 import { type EnvironmentType, parseManifest, resolveManifest } from '../manifest/index.ts';
-import { type DataPlan, planEnvironment, type Plan, serviceClaim } from './index.ts';
+import { type DataPlan, type NamespaceAccess, planEnvironment, type Plan, serviceClaim } from './index.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const REV = 'ab'.repeat(20);
 
 function plan(
   manifestText: string,
-  opts: { type?: EnvironmentType; branch?: string; project?: Partial<ProjectSpec>; workloadsAvailable?: boolean; data?: DataPlan; storeEndpoint?: string; sleeping?: boolean } = {},
+  opts: { type?: EnvironmentType; branch?: string; project?: Partial<ProjectSpec>; workloadsAvailable?: boolean; data?: DataPlan; storeEndpoint?: string; sleeping?: boolean; access?: NamespaceAccess } = {},
 ): Plan {
   const parsed = parseManifest(manifestText);
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
@@ -33,6 +33,7 @@ function plan(
     ...(opts.data ? { data: opts.data } : {}),
     ...(opts.storeEndpoint ? { storeEndpoint: opts.storeEndpoint } : {}),
     ...(opts.sleeping ? { sleeping: true } : {}),
+    ...(opts.access ? { access: opts.access } : {}),
   });
 }
 
@@ -84,6 +85,22 @@ describe('planEnvironment', () => {
     expect(p.urls).toEqual([{ name: 'web', url: `https://web-${name}.localhost` }]);
     expect(p.inventory[0]).toEqual({ id: `_${name}__Namespace`, v: 'v1' });
     expect(p.inventory).toContainEqual({ id: `${name}_web_apps_Deployment`, v: 'apps/v1' });
+  });
+
+  it('binds the operator\'s namespace role to the operator alone, first after the namespace, when its rights come from one', () => {
+    const access: NamespaceAccess = { clusterRole: 'grove-environment', subject: { kind: 'ServiceAccount', namespace: 'grove-system', name: 'grove' } };
+    const p = plan(shop, { access });
+    expect(p.objects.slice(0, 2).map((o) => o.kind)).toEqual(['Namespace', 'RoleBinding']);
+    expect(find(p, 'RoleBinding', 'grove-operator')).toMatchObject({
+      metadata: { namespace: p.namespace, labels: { 'app.kubernetes.io/managed-by': 'grove' } },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'grove-environment' },
+      subjects: [{ kind: 'ServiceAccount', namespace: 'grove-system', name: 'grove' }],
+    });
+    expect(p.inventory).toContainEqual({ id: `${p.namespace}_grove-operator_rbac.authorization.k8s.io_RoleBinding`, v: 'rbac.authorization.k8s.io/v1' });
+    const user = plan(shop, { access: { clusterRole: 'grove-environment', subject: { kind: 'User', name: 'ops@example.com' } } });
+    expect(find(user, 'RoleBinding', 'grove-operator')?.subjects).toEqual([{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'ops@example.com' }]);
+    // Without it (an operator with its own cluster-wide rights), no binding at all.
+    expect(plan(shop).objects.some((o) => o.kind === 'RoleBinding')).toBe(false);
   });
 
   it('is deterministic', () => {

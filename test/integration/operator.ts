@@ -15,8 +15,9 @@ export interface OperatorProcess {
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startOperator(namespace: string, extra: string[] = []): Promise<OperatorProcess> {
-  const child = spawn(process.execPath, [main, 'operator', '--kubeconfig', cluster().kubeconfig, '--namespace', namespace, '--listen', '127.0.0.1:0', '--log-level', 'debug', ...extra], {
+/** Starts an operator for one namespace, with the cluster's admin credentials unless `kubeconfig` names others. */
+export async function startOperator(namespace: string, extra: string[] = [], kubeconfig = cluster().kubeconfig): Promise<OperatorProcess> {
+  const child = spawn(process.execPath, [main, 'operator', '--kubeconfig', kubeconfig, '--namespace', namespace, '--listen', '127.0.0.1:0', '--log-level', 'debug', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Array<Record<string, unknown>> = [];

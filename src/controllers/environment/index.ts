@@ -34,7 +34,7 @@ import { type Kube, type ObjectRef } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';
 import { type Backups, formatError, parseDuration, parseManifest, resolveManifest } from '../../manifest/index.ts';
 import { backupFor, backupState, backupsApply, scheduledBackup } from '../../data/schedule.ts';
-import { credentialsSecret, planEnvironment, type PlanInput, type ServiceCredentials } from '../../planner/index.ts';
+import { credentialsSecret, type NamespaceAccess, planEnvironment, type PlanInput, type ServiceCredentials } from '../../planner/index.ts';
 import { actorKey, actorLimitReached, type Denial, describeDenial, environmentLimitReached, manifestDenial } from '../../policy/index.ts';
 import type { EventRecorder } from '../../events/index.ts';
 import type { ObjectCache } from '../../runtime/cache.ts';
@@ -60,6 +60,8 @@ export interface EnvironmentControllerDeps {
   /** The image of restore Jobs (Grove's own). */
   moverImage: string;
   audit?: AuditSink;
+  /** The operator's RoleBinding in each Environment's namespace, when its rights come from one. */
+  access?: NamespaceAccess;
 }
 
 export function environmentReconciler(deps: EnvironmentControllerDeps): Reconciler {
@@ -152,7 +154,7 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
       // The deploy hook runs once the workloads of this very revision are available.
       const workloadsAvailable = status.observedRevision === revision && findCondition(status.conditions, CONDITIONS.workloadsAvailable)?.status === 'True';
       const store = project.spec.backupStoreRef && (await read<BackupStore>({ apiVersion: API_VERSION, kind: 'BackupStore', namespace, name: project.spec.backupStoreRef.name }));
-      const planInput: PlanInput = { environment: env, project, manifest, revision, credentials, workloadsAvailable, sleeping: life.sleeping, ...(store ? { storeEndpoint: store.spec.s3.endpoint } : {}) };
+      const planInput: PlanInput = { environment: env, project, manifest, revision, credentials, workloadsAvailable, sleeping: life.sleeping, ...(store ? { storeEndpoint: store.spec.s3.endpoint } : {}), ...(deps.access ? { access: deps.access } : {}) };
       // A new Environment's data comes first: what would use it waits until it is in.
       const data = await dataStep({ kube: deps.kube, read, log, now: deps.clock.now(), moverImage: deps.moverImage, env, project, manifest, status, namespace: target, revision, fullPlan: () => planEnvironment(planInput) }).catch((err: unknown) => {
         if (err instanceof ReconcileError) mark(CONDITIONS.dataCloned, 'False', err.reason, err.message);
