@@ -16,7 +16,7 @@
  *   too, and cannot be forged by a client. The one exception is the operator itself, when it
  *   relays the caller of Grove's HTTP API in that very annotation: it is the only client the
  *   API server cannot tell apart from its callers.
- * - `…-operator-namespaces` (only with the operator's username): the operator may update or
+ * - `…-operator-namespaces` (the Helm chart's): the operator may update or
  *   delete only namespaces Grove made, and bind roles only inside them. Its cluster-wide right
  *   to create RoleBindings (it makes Environment namespaces) must never reach `kube-system`.
  *
@@ -24,6 +24,7 @@
  */
 import { ANNOTATIONS, LABELS } from './constants.ts';
 import { GROUP } from './crds.ts';
+import type { KubeObject } from './meta.ts';
 
 const ADMISSION = 'admissionregistration.k8s.io/v1';
 const matching = (resources: string[], operations: string[]) => ({ resourceRules: [{ apiGroups: [GROUP], apiVersions: ['*'], operations, resources }] });
@@ -38,12 +39,17 @@ const guarded = "(has(oldObject.spec.type) && oldObject.spec.type == 'production
 export interface AdmissionOptions {
   /** Name prefix of every policy and binding (default `grove.dev`). */
   prefix?: string;
-  /** The operator's Kubernetes username: enables the relayed requester and the namespace guard. */
+  /** The operator's Kubernetes username: it may relay its API callers as the requester. */
   operator?: string;
+  /**
+   * Confine the operator to Grove's namespaces (the Helm chart, where it is a ServiceAccount of
+   * its own). Not for an operator running as a cluster admin, whose other work it would block.
+   */
+  guardNamespaces?: boolean;
 }
 
 /** The admission policies, as objects to apply. Pure. */
-export function admissionPolicies(opts: AdmissionOptions = {}): Array<Record<string, unknown>> {
+export function admissionPolicies(opts: AdmissionOptions = {}): Array<KubeObject & Record<string, unknown>> {
   const prefix = opts.prefix ?? 'grove.dev';
   const name = (policy: string): string => `${prefix}-${policy}`;
   const operator = opts.operator;
@@ -128,13 +134,13 @@ export function admissionPolicies(opts: AdmissionOptions = {}): Array<Record<str
       },
     },
     { apiVersion: ADMISSION, kind: 'MutatingAdmissionPolicyBinding', metadata: { name: name('record-requester'), labels }, spec: { policyName: name('record-requester') } },
-    ...(operator ? namespaceGuard(name('operator-namespaces'), operator) : []),
+    ...(operator && opts.guardNamespaces ? namespaceGuard(name('operator-namespaces'), operator) : []),
   ];
 }
 
 const managed = (obj: string): string => `(has(${obj}.metadata.labels) && '${LABELS.managedBy}' in ${obj}.metadata.labels && ${obj}.metadata.labels['${LABELS.managedBy}'] == 'grove')`;
 
-function namespaceGuard(name: string, operator: string): Array<Record<string, unknown>> {
+function namespaceGuard(name: string, operator: string): Array<KubeObject & Record<string, unknown>> {
   const rule = (apiGroup: string, resource: string) => ({ apiGroups: [apiGroup], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: [resource] });
   return [
       {

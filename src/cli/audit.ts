@@ -1,14 +1,15 @@
 /**
  * `grove audit`: reads a Project's audit trail back from its BackupStore — the copy that
  * outlives Environments, namespaces and the operator — filtered by environment, actor, action
- * and time. Needs read access to the Project, its BackupStore and the store's credentials Secret.
+ * and time. Needs read access to the Project, its BackupStore and the store's credentials Secret;
+ * through Grove's API (`--server`), only `get` on the Project.
  *
  * @module
  */
 import { AUDIT_ACTIONS, type AuditAction, type AuditEvent, type AuditFilter } from '../audit/index.ts';
-import { readProjectTrail } from '../audit/sinks.ts';
 import { GroveError } from '../errors/index.ts';
 import { parseDuration } from '../manifest/index.ts';
+import { backendOf, kubeBackend, SERVER_OPTIONS } from './backend.ts';
 import { CLUSTER_OPTIONS, kubeOf, OUTPUT_OPTION, outputFormat, render, table } from './common.ts';
 import { parseCommandLine } from './args.ts';
 import type { CliIo } from './index.ts';
@@ -29,6 +30,8 @@ Options:
   --endpoint URL       Reach the store here instead of its spec.s3.endpoint (from outside the cluster)
   -o, --output FORMAT  table (default), json or yaml
   --kubeconfig FILE    Default: $KUBECONFIG or ~/.kube/config
+  --server URL         Through Grove's HTTP API instead (default: $GROVE_SERVER)
+  --token T            The Kubernetes token it checks (default: $GROVE_TOKEN)
 `;
 
 /** `24h`, `7d` (before now) or an RFC 3339 time, as milliseconds. Pure. */
@@ -50,6 +53,7 @@ export async function auditCommand(argv: string[], io: CliIo): Promise<number> {
     until: { type: 'string' },
     endpoint: { type: 'string' },
     ...CLUSTER_OPTIONS,
+    ...SERVER_OPTIONS,
     ...OUTPUT_OPTION,
   }, HELP);
   if (values.help) {
@@ -69,7 +73,10 @@ export async function auditCommand(argv: string[], io: CliIo): Promise<number> {
     ...(values.until ? { until: parseSince(values.until, now, '--until') } : {}),
   };
 
-  const events = await readProjectTrail(kubeOf(values.kubeconfig, io.env), values.namespace, values.project, filter, now, values.endpoint);
+  if (values.endpoint && (values.server ?? io.env.GROVE_SERVER)) throw new GroveError('InvalidInput', '--endpoint is for reading the store directly; through --server the operator reaches it');
+  // Only the kubeconfig's door reads the store from here, so only it takes another address for it.
+  const backend = values.endpoint ? kubeBackend(kubeOf(values.kubeconfig, io.env), () => now, values.endpoint) : backendOf(values, io.env);
+  const events = await backend.readAudit(values.namespace, values.project, filter);
   io.stdout.write(output === 'table' ? auditTable(events) : render(events, output));
   return 0;
 }

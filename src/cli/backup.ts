@@ -1,16 +1,15 @@
 /**
  * `grove backup ls|create`: the Backups of a project namespace, read and made with the
- * kubeconfig's own rights (the same RBAC as kubectl). Tables for people, `-o json|yaml` for
- * machines.
+ * kubeconfig's own rights (the same RBAC as kubectl) or through Grove's API with a token
+ * (`--server`). Tables for people, `-o json|yaml` for machines.
  *
  * @module
  */
-import { API_VERSION } from '../api/crds.ts';
-import type { Backup, Environment } from '../api/types.gen.ts';
-import { backupFor, manualBackupName } from '../data/schedule.ts';
+import type { Backup } from '../api/types.gen.ts';
 import { GroveError } from '../errors/index.ts';
 import { formatAge } from '../util/index.ts';
-import { CLUSTER_OPTIONS, kubeOf, OUTPUT_OPTION, outputFormat, render, table } from './common.ts';
+import { backendOf, SERVER_OPTIONS } from './backend.ts';
+import { CLUSTER_OPTIONS, OUTPUT_OPTION, outputFormat, render, table } from './common.ts';
 import { parseCommandLine } from './args.ts';
 import type { CliIo } from './index.ts';
 
@@ -26,6 +25,8 @@ Options:
   --retain SECONDS     Keep the backup this long after it completes (default: until deleted)
   -o, --output FORMAT  table (default), json or yaml
   --kubeconfig FILE    Default: $KUBECONFIG or ~/.kube/config
+  --server URL         Through Grove's HTTP API instead (default: $GROVE_SERVER)
+  --token T            The Kubernetes token it checks (default: $GROVE_TOKEN)
 `;
 
 export async function backupCommand(argv: string[], io: CliIo): Promise<number> {
@@ -34,6 +35,7 @@ export async function backupCommand(argv: string[], io: CliIo): Promise<number> 
     name: { type: 'string' },
     retain: { type: 'string' },
     ...CLUSTER_OPTIONS,
+    ...SERVER_OPTIONS,
     ...OUTPUT_OPTION,
   }, HELP);
   if (values.help) {
@@ -43,25 +45,20 @@ export async function backupCommand(argv: string[], io: CliIo): Promise<number> 
   const [action, ...extra] = positionals;
   if (!action || extra.length || !['ls', 'create'].includes(action)) throw new GroveError('InvalidInput', `backup takes ls or create\n\n${HELP}`);
   const output = outputFormat(values.output);
-  const kube = kubeOf(values.kubeconfig, io.env);
+  const backend = backendOf(values, io.env);
   const namespace = values.namespace;
 
   if (action === 'create') {
     const environment = values.environment;
     if (!environment) throw new GroveError('InvalidInput', `--environment is required\n\n${HELP}`);
-    const env = await kube.get<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace, name: environment });
-    if (!env) throw new GroveError('NotFound', `Environment ${environment} does not exist in namespace ${namespace}`);
     const retain = values.retain === undefined ? undefined : Number(values.retain);
     if (retain !== undefined && (!Number.isInteger(retain) || retain < 60)) throw new GroveError('InvalidInput', `--retain must be a whole number of seconds, at least 60 (got "${values.retain}")`);
-    const created = await kube.create(backupFor(env, values.name ?? manualBackupName(environment, Date.now()), 'manual', retain));
+    const created = await backend.createBackup(namespace, environment, values.name, retain);
     io.stdout.write(output === 'table' ? `Created Backup ${created.metadata.name} of ${environment}; follow it with: grove backup ls -n ${namespace} --environment ${environment}\n` : render(created, output));
     return 0;
   }
 
-  const list = await kube.list<Backup>(API_VERSION, 'Backup', { namespace, ...(values.environment ? { labelSelector: `grove.dev/environment=${values.environment}` } : {}) });
-  const items = list.items
-    .filter((b) => !values.environment || b.spec.environment === values.environment)
-    .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''));
+  const items = (await backend.listBackups(namespace, values.environment)).sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''));
   if (output !== 'table') {
     io.stdout.write(render({ apiVersion: 'v1', kind: 'List', items }, output));
     return 0;

@@ -5,10 +5,9 @@
  * @module
  */
 import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { GroveError } from '../errors/index.ts';
-import { type Kube, kubeFromFile } from '../kube/index.ts';
+import { type Kube, kubeFromEnvironment, type KubeOptions } from '../kube/index.ts';
 
 export type OutputFormat = 'table' | 'json' | 'yaml';
 
@@ -27,9 +26,9 @@ export function outputFormat(value: string): OutputFormat {
   throw new GroveError('InvalidInput', `--output must be table, json or yaml (got "${value}")`);
 }
 
-/** `--kubeconfig`, else `$KUBECONFIG`, else `~/.kube/config`: kubectl's order. */
-export function kubeOf(flag: string | undefined, env: NodeJS.ProcessEnv): Kube {
-  return kubeFromFile(flag ?? env.KUBECONFIG ?? join(homedir(), '.kube', 'config'));
+/** `--kubeconfig`, else `$KUBECONFIG`, else the pod's ServiceAccount, else `~/.kube/config`: kubectl's order. */
+export function kubeOf(flag: string | undefined, env: NodeJS.ProcessEnv, opts: KubeOptions = {}): Kube {
+  return kubeFromEnvironment(flag, env, homedir(), opts);
 }
 
 export function render(value: unknown, format: 'json' | 'yaml'): string {

@@ -1,19 +1,18 @@
 /**
  * `grove env ls|get|create|wait|renew|sleep|wake|delete`: Environments with the kubeconfig's own
- * rights (the same RBAC as kubectl). Tables for people, `-o json|yaml` for machines; `wait`
- * shows progress on stderr while the Environment comes up.
+ * rights (the same RBAC as kubectl), or through Grove's API with a token (`--server`). Tables
+ * for people, `-o json|yaml` for machines; `wait` shows progress on stderr while the Environment
+ * comes up.
  *
  * @module
  */
 import { CONDITIONS } from '../api/constants.ts';
 import { findCondition } from '../api/conditions.ts';
-import { API_VERSION } from '../api/crds.ts';
 import type { Environment } from '../api/types.gen.ts';
 import { GroveError } from '../errors/index.ts';
-import { isNotFound, type Kube } from '../kube/index.ts';
-import { lifecyclePatch } from '../lifecycle/index.ts';
 import { formatAge } from '../util/index.ts';
-import { CLUSTER_OPTIONS, kubeOf, OUTPUT_OPTION, outputFormat, render, table } from './common.ts';
+import { type Backend, backendOf, SERVER_OPTIONS } from './backend.ts';
+import { CLUSTER_OPTIONS, OUTPUT_OPTION, outputFormat, render, table } from './common.ts';
 import { parseCommandLine } from './args.ts';
 import type { CliIo } from './index.ts';
 
@@ -21,7 +20,8 @@ const HELP = `Usage: grove env ls [--project P]
        grove env get|renew|sleep|wake|delete NAME
        grove env create NAME --project P --branch B [--type T] [--parent E] [--ttl SECONDS] [--clone S]
        grove env wait NAME [--timeout SECONDS]
-  (every form takes -n NAMESPACE, --kubeconfig FILE; ls, get, create and wait take -o table|json|yaml)
+  (every form takes -n NAMESPACE, and --kubeconfig FILE or --server URL [--token T];
+   ls, get, create and wait take -o table|json|yaml)
 
   ls      The Environments of a project namespace
   get     One Environment: its conditions, URLs, expiry and lineage
@@ -31,15 +31,17 @@ const HELP = `Usage: grove env ls [--project P]
   sleep   Scale the Environment to zero until woken (spec.state: sleeping)
   wake    Scale it back to its manifest (spec.state: active) and renew it
   delete  Delete it (after its final backup, when its type is backed up)
+
+  --server URL  Go through Grove's HTTP API (default: $GROVE_SERVER) with --token T (default:
+                $GROVE_TOKEN, e.g. from kubectl create token NAME): the token's RBAC decides
 `;
 
-/** The field manager of what people change through the CLI, apart from the operator's own writes. */
-const CLI_MANAGER = 'grove-cli';
 const VERBS = ['ls', 'get', 'create', 'wait', 'renew', 'sleep', 'wake', 'delete'] as const;
 
 export async function envCommand(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, {
     ...CLUSTER_OPTIONS,
+    ...SERVER_OPTIONS,
     ...OUTPUT_OPTION,
     project: { type: 'string' },
     branch: { type: 'string' },
@@ -58,20 +60,18 @@ export async function envCommand(argv: string[], io: CliIo): Promise<number> {
   if (!verb) throw new GroveError('InvalidInput', `env takes ${VERBS.join(', ')}\n\n${HELP}`);
   if (verb !== 'ls' && (!name || extra.length)) throw new GroveError('InvalidInput', `env ${verb} takes one Environment name\n\n${HELP}`);
   const output = outputFormat(values.output);
-  const kube = kubeOf(values.kubeconfig, io.env);
+  const backend = backendOf(values, io.env);
   const namespace = values.namespace;
-  const ref = { apiVersion: API_VERSION, kind: 'Environment', namespace, name: name as string };
   const show = (env: Environment, line: string): void => void io.stdout.write(output === 'table' ? `${line}\n` : render(env, output));
 
   switch (verb) {
     case 'ls': {
-      const items = (await kube.list<Environment>(API_VERSION, 'Environment', { namespace })).items.filter((e) => !values.project || e.spec.project === values.project);
+      const items = await backend.listEnvironments(namespace, values.project);
       io.stdout.write(output === 'table' ? environmentTable(items, Date.now()) : render({ apiVersion: 'v1', kind: 'List', items }, output));
       return 0;
     }
     case 'get': {
-      const env = await kube.get<Environment>(ref);
-      if (!env) throw new GroveError('NotFound', `Environment ${name} does not exist in namespace ${namespace}`);
+      const env = await backend.getEnvironment(namespace, name as string);
       io.stdout.write(output === 'table' ? describeEnvironment(env, Date.now()) : render(env, output));
       return 0;
     }
@@ -87,57 +87,54 @@ export async function envCommand(argv: string[], io: CliIo): Promise<number> {
         ...(ttl !== undefined ? { ttlSeconds: ttl } : {}),
         ...(values.clone ? { clone: values.clone as 'auto' } : {}),
       };
-      const env = await kube.create<Environment>({ apiVersion: API_VERSION, kind: 'Environment', metadata: { name: name, namespace, labels: { 'grove.dev/project': values.project } }, spec });
+      const env = await backend.createEnvironment(namespace, name as string, spec);
       show(env, `Created Environment ${name}; follow it with: grove env wait ${name} -n ${namespace}`);
       return 0;
     }
     case 'wait': {
       const timeout = Number(values.timeout);
       if (!Number.isInteger(timeout) || timeout < 1) throw new GroveError('InvalidInput', `--timeout must be a whole number of seconds (got "${values.timeout}")`);
-      const { env, ready } = await waitForReady(kube, ref, timeout * 1000, (line) => io.stderr.write(`${line}\n`));
+      const { env, ready } = await waitForReady(backend, namespace, name as string, timeout * 1000, (line) => io.stderr.write(`${line}\n`));
       show(env, ready ? `Environment ${name} is Ready${env.status?.urls?.[0] ? ` at ${env.status.urls[0].url}` : ''}` : `Environment ${name} is not Ready: ${findCondition(env.status?.conditions, CONDITIONS.ready)?.message ?? 'no status yet'}`);
       return ready ? 0 : 1;
     }
     case 'delete': {
-      const env = await kube.get<Environment>(ref);
-      if (!env) throw new GroveError('NotFound', `Environment ${name} does not exist in namespace ${namespace}`);
-      await kube.delete(ref, env.metadata.uid ? { uid: env.metadata.uid } : {});
+      await backend.deleteEnvironment(namespace, name as string);
       io.stdout.write(`Deleting Environment ${name}; its namespace goes after the final backup, when its type is backed up\n`);
       return 0;
     }
     case 'renew':
     case 'sleep':
     case 'wake': {
-      const lifecycleVerb = verb;
-      let env: Environment;
-      try {
-        env = await kube.mergePatch<Environment>(ref, lifecyclePatch(lifecycleVerb, new Date()), { fieldManager: CLI_MANAGER });
-      } catch (err) {
-        if (isNotFound(err)) throw new GroveError('NotFound', `Environment ${name} does not exist in namespace ${namespace}`, { cause: err });
-        throw err;
-      }
-      const done = { renew: `Renewed Environment ${name}`, sleep: `Environment ${name} goes to sleep`, wake: `Environment ${name} wakes up` }[lifecycleVerb];
+      const env = await backend.lifecycle(namespace, name as string, verb);
+      const done = { renew: `Renewed Environment ${name}`, sleep: `Environment ${name} goes to sleep`, wake: `Environment ${name} wakes up` }[verb];
       io.stdout.write(`${done}; watch it with: kubectl get environment ${env.metadata.name} -n ${namespace} -w\n`);
       return 0;
     }
   }
 }
 
+/** Where an Environment stands while one waits for it: done (Ready or stalled at its generation), and the line that says why not. Pure. */
+export function readiness(env: Environment): { done: boolean; ready: boolean; line: string } {
+  const current = env.status?.observedGeneration === env.metadata.generation;
+  const ready = findCondition(env.status?.conditions, CONDITIONS.ready);
+  const stalled = findCondition(env.status?.conditions, CONDITIONS.stalled);
+  if (current && ready?.status === 'True') return { done: true, ready: true, line: 'Ready' };
+  const line = ready ? `${ready.reason}: ${ready.message.split('\n')[0]}` : 'Waiting for the operator';
+  return { done: current && stalled?.status === 'True', ready: false, line };
+}
+
 /** Polls until Ready (true), stalled or the deadline (false); reports each new reason. */
-async function waitForReady(kube: Kube, ref: { apiVersion: string; kind: string; namespace: string; name: string }, timeoutMs: number, progress: (line: string) => void): Promise<{ env: Environment; ready: boolean }> {
+async function waitForReady(backend: Backend, namespace: string, name: string, timeoutMs: number, progress: (line: string) => void): Promise<{ env: Environment; ready: boolean }> {
   const deadline = Date.now() + timeoutMs;
   let said = '';
   for (;;) {
-    const env = await kube.get<Environment>(ref);
-    if (!env) throw new GroveError('NotFound', `Environment ${ref.name} does not exist in namespace ${ref.namespace}`);
-    const current = env.status?.observedGeneration === env.metadata.generation;
-    const ready = findCondition(env.status?.conditions, CONDITIONS.ready);
-    const stalled = findCondition(env.status?.conditions, CONDITIONS.stalled);
-    if (current && ready?.status === 'True') return { env, ready: true };
-    if ((current && stalled?.status === 'True') || Date.now() >= deadline) return { env, ready: false };
-    const line = ready ? `${ready.reason}: ${ready.message.split('\n')[0]}` : 'Waiting for the operator';
-    if (line !== said) progress((said = line));
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // A long poll in short rounds, so progress shows while it waits.
+    const env = await backend.pollEnvironment(namespace, name, Math.min(5000, Math.max(0, deadline - Date.now())));
+    const state = readiness(env);
+    if (state.done || Date.now() >= deadline) return { env, ready: state.ready };
+    if (state.line !== said) progress((said = state.line));
+    if (!backend.longPolls) await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }
 

@@ -10,9 +10,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GroveError } from '../errors/index.ts';
 import { defaultCacheDir, ensureBinaries } from '../local/build.ts';
-import { type ClusterState, down, status, up } from '../local/cluster.ts';
+import { type ClusterState, down, readState, status, up } from '../local/cluster.ts';
 import { componentsForTier, parseTier } from '../local/components.ts';
+import { runDemo } from '../local/demo.ts';
 import { createGitServer } from '../local/git-server.ts';
+import { startMoverRunner } from '../local/mover-runner.ts';
+import { kubeFromFile } from '../kube/index.ts';
+import { demoSummary } from './demo-summary.ts';
 import type { CliIo } from './index.ts';
 
 const HELP = `Usage: grove local <up|down|status|demo|build> [options]
@@ -20,7 +24,8 @@ const HELP = `Usage: grove local <up|down|status|demo|build> [options]
   up       Start the local cluster and print what runs where
   down     Stop exactly the processes 'up' started
   status   Show the recorded processes and whether they run
-  demo     Start the cluster (tier C) and show how to use it
+  demo     Start the cluster (tier C) and Grove on it, push a branch of
+           examples/shop and show its Environment, lineage and backup
   build    Build the cluster's binaries into the cache, start nothing
 
 Options:
@@ -30,6 +35,7 @@ Options:
   --dir DIR      State directory (default: $GROVE_LOCAL_DIR or ~/.local/state/grove/local)
   --nodes N      Simulated nodes at tier B and up (default: 2)
   -o json        Machine-readable output (status)
+  --short        demo: the same steps with little data and no repository check (CI)
 `;
 
 export function defaultLocalDir(env: NodeJS.ProcessEnv): string {
@@ -40,6 +46,7 @@ export function defaultLocalDir(env: NodeJS.ProcessEnv): string {
 export async function localCommand(argv: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'git-server') return gitServerCommand(rest);
+  if (sub === 'mover-runner') return moverRunnerCommand(rest, io);
   let parsed;
   try {
     parsed = parseArgs({
@@ -49,6 +56,7 @@ export async function localCommand(argv: string[], io: CliIo): Promise<number> {
         dir: { type: 'string' },
         nodes: { type: 'string', default: '2' },
         output: { type: 'string', short: 'o' },
+        short: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -79,18 +87,14 @@ export async function localCommand(argv: string[], io: CliIo): Promise<number> {
       return 0;
     }
     case 'demo': {
-      const state = await up({ dir, tier: 'c', cacheDir, progress, nodes });
-      io.stdout.write(describeCluster(state));
-      io.stdout.write(`
-Try it:
-  export KUBECONFIG=${state.kubeconfig}
-  alias kubectl=${state.kubectl}
-  kubectl get crds -l app.kubernetes.io/part-of=grove
-  kubectl get nodes
-
-Stop everything with:
-  npm run grove -- local down${dir === defaultLocalDir(io.env) ? '' : ` --dir ${dir}`}
-`);
+      const result = await runDemo({ dir, cacheDir, nodes, short: parsed.short, progress });
+      const downCommand = `npm run grove -- local down${dir === defaultLocalDir(io.env) ? '' : ` --dir ${dir}`}`;
+      io.stdout.write(
+        demoSummary(
+          { ...result, kubeconfig: result.state.kubeconfig, kubectl: result.state.kubectl, downCommand },
+          Date.now(),
+        ),
+      );
       return 0;
     }
     case 'down':
@@ -158,6 +162,36 @@ async function gitServerCommand(argv: string[]): Promise<number> {
   });
   await new Promise<void>((resolve) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => server.close(() => resolve()));
+  });
+  return 0;
+}
+
+/**
+ * Internal: the local cluster's kubelet for the mover pods of one project namespace's
+ * Environments, which `demo` starts. Runs until signalled.
+ */
+async function moverRunnerCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { dir: { type: 'string' }, namespace: { type: 'string' }, postgres: { type: 'string' }, 'postgres-user': { type: 'string' } },
+    strict: true,
+  });
+  const address = /^(.*):(\d+)$/.exec(values.postgres ?? '');
+  if (!values.dir || !values.namespace || !address) throw new GroveError('InvalidInput', 'mover-runner needs --dir, --namespace and --postgres HOST:PORT');
+  const state = await readState(values.dir);
+  if (!state) throw new GroveError('NotFound', `No local cluster recorded in ${values.dir}`);
+  const abort = new AbortController();
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => abort.abort());
+  const log = (line: string): void => void io.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  log(`Running the mover pods of namespace ${values.namespace}'s Environments`);
+  await startMoverRunner({
+    kube: kubeFromFile(state.kubeconfig),
+    cluster: state,
+    projectNamespace: values.namespace,
+    postgres: { host: address[1] as string, port: Number(address[2]), username: values['postgres-user'] ?? 'grove', password: io.env.GROVE_POSTGRES_PASSWORD ?? '' },
+    work: join(values.dir, 'demo', 'movers'),
+    log,
+    signal: abort.signal,
   });
   return 0;
 }

@@ -7,12 +7,12 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GroveError } from '../errors/index.ts';
-import { kubeFromEnvironment } from '../kube/index.ts';
 import { pino } from 'pino';
 import { createLogger } from '../log/index.ts';
 import { createMetrics } from '../metrics/index.ts';
 import { startOperator } from '../operator/index.ts';
 import { systemClock } from '../runtime/clock.ts';
+import { kubeOf } from './common.ts';
 import type { CliIo } from './index.ts';
 
 const DEFAULT_MOVER_IMAGE = 'ghcr.io/grove-dev/grove:0.1.0';
@@ -80,7 +80,7 @@ export async function operatorCommand(argv: string[], io: CliIo): Promise<number
   const cacheRoot = join(io.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'grove');
   const metrics = createMetrics();
   const operator = await startOperator({
-    kube: kubeFromEnvironment(values.kubeconfig, io.env, homedir(), { onRequest: (method) => metrics.kubeRequests.inc({ method }) }),
+    kube: kubeOf(values.kubeconfig, io.env, { onRequest: (method) => metrics.kubeRequests.inc({ method }) }),
     metrics,
     log,
     clock: systemClock,

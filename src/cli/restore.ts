@@ -1,16 +1,14 @@
 /**
  * `grove restore BACKUP`: asks for a Backup to be restored into a new Environment (a Restore
- * object, made with the kubeconfig's own rights), and with `--wait` follows it until the data is
- * in or the restore fails, printing each step once.
+ * object, made with the kubeconfig's own rights or through Grove's API with a token), and with
+ * `--wait` follows it until the data is in or the restore fails, printing each step once.
  *
  * @module
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { API_VERSION } from '../api/crds.ts';
-import type { Backup, Restore } from '../api/types.gen.ts';
-import { restoreFor } from '../data/restore.ts';
 import { GroveError } from '../errors/index.ts';
-import { CLUSTER_OPTIONS, kubeOf, OUTPUT_OPTION, outputFormat, render } from './common.ts';
+import { backendOf, SERVER_OPTIONS } from './backend.ts';
+import { CLUSTER_OPTIONS, OUTPUT_OPTION, outputFormat, render } from './common.ts';
 import { parseCommandLine } from './args.ts';
 import type { CliIo } from './index.ts';
 
@@ -29,6 +27,8 @@ Options:
   -n, --namespace NS   The project namespace (default: default)
   -o, --output FORMAT  table (default), json or yaml
   --kubeconfig FILE    Default: $KUBECONFIG or ~/.kube/config
+  --server URL         Through Grove's HTTP API instead (default: $GROVE_SERVER)
+  --token T            The Kubernetes token it checks (default: $GROVE_TOKEN)
 `;
 
 export async function restoreCommand(argv: string[], io: CliIo): Promise<number> {
@@ -39,6 +39,7 @@ export async function restoreCommand(argv: string[], io: CliIo): Promise<number>
     wait: { type: 'boolean' },
     timeout: { type: 'string', default: '1800' },
     ...CLUSTER_OPTIONS,
+    ...SERVER_OPTIONS,
     ...OUTPUT_OPTION,
   }, HELP);
   if (values.help) {
@@ -51,13 +52,10 @@ export async function restoreCommand(argv: string[], io: CliIo): Promise<number>
   const output = outputFormat(values.output);
   const timeout = Number(values.timeout);
   if (!Number.isInteger(timeout) || timeout < 1) throw new GroveError('InvalidInput', `--timeout must be a whole number of seconds (got "${values.timeout}")`);
-  const kube = kubeOf(values.kubeconfig, io.env);
+  const backend = backendOf(values, io.env);
   const namespace = values.namespace;
 
-  const backup = await kube.get<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace, name: backupName });
-  if (!backup) throw new GroveError('NotFound', `Backup ${backupName} does not exist in namespace ${namespace}`);
-  const restore = restoreFor(backup, { ...(values.name ? { name: values.name } : {}), ...(values.target ? { targetEnvironment: values.target } : {}), ...(values.overwrite ? { overwriteExisting: true } : {}), now: new Date() });
-  const created = await kube.create(restore);
+  const created = await backend.createRestore(namespace, { backup: backupName, ...(values.name ? { name: values.name } : {}), ...(values.target ? { target: values.target } : {}), ...(values.overwrite ? { overwrite: true } : {}) });
   const name = created.metadata.name as string;
   if (output === 'table') io.stdout.write(`Created Restore ${name} of Backup ${backupName} into Environment ${values.target ?? name}\n`);
   if (!values.wait) {
@@ -68,7 +66,7 @@ export async function restoreCommand(argv: string[], io: CliIo): Promise<number>
   const deadline = Date.now() + timeout * 1000;
   let last = '';
   for (;;) {
-    const current = await kube.get<Restore>({ apiVersion: API_VERSION, kind: 'Restore', namespace, name });
+    const current = await backend.getRestore(namespace, name);
     const ready = current?.status?.conditions?.find((c) => c.type === 'Ready');
     const line = ready ? `${ready.reason}: ${ready.message}` : 'Waiting for the operator';
     if (line !== last && output === 'table') io.stderr.write(`  ${line}\n`);

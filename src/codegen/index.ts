@@ -42,7 +42,7 @@ function policiesYaml(policies: ReadonlyArray<Record<string, unknown>>): string 
  * YAML, because the YAML writer would escape a template call's quotes.
  */
 function chartAdmissionPolicies(): string {
-  const policies = policiesYaml(admissionPolicies({ prefix: 'GROVE_FULLNAME', operator: 'GROVE_OPERATOR_USER' }))
+  const policies = policiesYaml(admissionPolicies({ prefix: 'GROVE_FULLNAME', operator: 'GROVE_OPERATOR_USER', guardNamespaces: true }))
     .replaceAll('GROVE_FULLNAME', '{{ include "grove.fullname" . }}')
     .replaceAll('GROVE_OPERATOR_USER', '{{ include "grove.operatorUser" . }}')
     .replaceAll('labels:\n    app.kubernetes.io/part-of: grove\n', 'labels:\n    {{- include "grove.labels" . | nindent 4 }}\n');

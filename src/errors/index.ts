@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'InvalidInput'
   /** The Kubernetes API refused or failed a request. */
   | 'KubeApi'
+  /** Grove's HTTP API refused or failed a request. */
+  | 'Api'
   /** A Git remote could not be read. */
   | 'GitSource'
   /** A backup store, restic or a database dump failed. */

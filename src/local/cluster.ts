@@ -14,6 +14,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
+import { admissionPolicies } from '../api/admission.ts';
 import type { KubeObject } from '../api/meta.ts';
 import { GroveError, messageOf } from '../errors/index.ts';
 import { type Kube, kubeFromFile } from '../kube/index.ts';
@@ -54,6 +55,11 @@ export interface ClusterState {
    * `spec.csi.volumeHandle`; a snapshot's copy is in `<stateDir>/<snapshotHandle>.snap`.
    */
   csi?: { driver: string; storageClass: string; snapshotClass: string; stateDir: string };
+  /**
+   * Processes started on top of the running cluster (the demo's operator, database and mover
+   * runner): not part of its readiness, stopped by `down` before the cluster's own.
+   */
+  addons?: ProcessRecord[];
   /** Set once every component is ready. */
   ready: boolean;
 }
@@ -65,8 +71,11 @@ const CSI_CLASS = 'csi-hostpath';
 
 /** The CRD manifests shipped with Grove. */
 export const CRD_DIR = fileURLToPath(new URL('../../crds/', import.meta.url));
-/** The admission policies shipped with the CRDs (they name the Project kind, so they go in after it). */
-export const ADMISSION_DIR = fileURLToPath(new URL('../../admission/', import.meta.url));
+/**
+ * Who the local cluster's admin kubeconfig authenticates as (the certificate's CN, certs.ts). The
+ * local operator runs with it, so the admission policies know it as the operator.
+ */
+const ADMIN_USER = 'grove-admin';
 
 /**
  * Starts the cluster at `opts.tier`, or returns the running one if it is already up at that
@@ -143,7 +152,8 @@ export async function up(opts: ClusterOptions): Promise<ClusterState> {
     const crds = await crdObjects();
     await installManifests(kube, crds);
     await waitForCrds(kube, crds);
-    await installManifests(kube, await manifestsIn(ADMISSION_DIR));
+    // The admission policies name the Project kind, so they go in after the CRDs.
+    await installManifests(kube, admissionPolicies({ operator: ADMIN_USER }));
 
     if (tierIncludes(opts.tier, 'b')) {
       const [kcmPort, schedPort, kwokPort] = await freePorts(3);
@@ -360,8 +370,35 @@ export async function down(dir: string, progress: Progress): Promise<void> {
     progress(`No local cluster recorded in ${dir}`);
     return;
   }
+  await stopAll(state.addons ?? [], progress);
   await stopAll(state.processes, progress);
-  await writeState({ ...state, processes: [], ready: false });
+  await writeState({ ...state, processes: [], addons: [], ready: false });
+}
+
+/**
+ * Records a process started on top of the cluster, replacing an earlier record of the same name,
+ * so `down` stops it too.
+ */
+export async function recordAddon(dir: string, rec: ProcessRecord): Promise<void> {
+  const state = await readState(dir);
+  if (!state) throw new GroveError('NotFound', `No local cluster recorded in ${dir}`);
+  await writeState({ ...state, addons: [...(state.addons ?? []).filter((a) => a.name !== rec.name), rec] });
+}
+
+/** The running add-on of that name, if any. */
+export async function runningAddon(dir: string, name: string): Promise<ProcessRecord | undefined> {
+  const rec = (await readState(dir))?.addons?.find((a) => a.name === name);
+  return rec && isRunning(rec) ? rec : undefined;
+}
+
+/** Stops the add-ons (those whose names `only` holds, when given) and forgets them. */
+export async function stopAddons(dir: string, progress: Progress, only?: readonly string[]): Promise<void> {
+  const state = await readState(dir);
+  if (!state) return;
+  const stopping = (state.addons ?? []).filter((a) => !only || only.includes(a.name));
+  await stopAll(stopping, progress);
+  const latest = (await readState(dir)) ?? state;
+  await writeState({ ...latest, addons: (latest.addons ?? []).filter((a) => !stopping.some((s) => s.pid === a.pid && s.name === a.name)) });
 }
 
 async function stopAll(processes: readonly ProcessRecord[], progress?: Progress): Promise<void> {
@@ -381,7 +418,7 @@ export interface ComponentStatus {
 export async function status(dir: string): Promise<{ state: ClusterState; components: ComponentStatus[] } | undefined> {
   const state = await readState(dir);
   if (!state) return undefined;
-  return { state, components: state.processes.map((p) => ({ name: p.name, pid: p.pid, running: isRunning(p), log: p.log })) };
+  return { state, components: [...state.processes, ...(state.addons ?? [])].map((p) => ({ name: p.name, pid: p.pid, running: isRunning(p), log: p.log })) };
 }
 
 export async function readState(dir: string): Promise<ClusterState | undefined> {

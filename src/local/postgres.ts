@@ -22,9 +22,20 @@ export interface PostgresServer {
   /** A superuser and its password. */
   username: string;
   password: string;
+  /** The server's process: detached, so it outlives its starter until stopped. */
+  process: ProcessRecord;
   /** `psql` against this server as the superuser; returns stdout. */
   sql(database: string, statement: string): Promise<string>;
   stop(): Promise<void>;
+}
+
+/** Whether the server's user can reach `dir` (as root the server runs as `postgres`, which cannot enter /root). */
+export async function serverCanReach(dir: string): Promise<boolean> {
+  if (process.getuid?.() !== 0) return true;
+  return run('runuser', ['-u', 'postgres', '--', 'test', '-x', dir]).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The newest server binaries the Debian packages installed. */
@@ -35,13 +46,16 @@ export async function postgresBinaries(): Promise<string> {
   return join(root, versions[0], 'bin');
 }
 
-/** Starts a server in a new directory under the system's temporary directory; `stop` removes it. */
-export async function startPostgres(): Promise<PostgresServer> {
+/**
+ * Starts a server in a new directory under `opts.parent` (default: the system's temporary
+ * directory); `stop` removes it.
+ */
+export async function startPostgres(opts: { password?: string; parent?: string } = {}): Promise<PostgresServer> {
   const bin = await postgresBinaries();
-  // Its own directory under /tmp: as root, the `postgres` user must be able to reach it.
-  const dir = await mkdtemp(join(tmpdir(), 'grove-postgres-'));
+  // Its own directory, under /tmp by default: as root, the `postgres` user must be able to reach it.
+  const dir = await mkdtemp(join(opts.parent ?? tmpdir(), 'grove-postgres-'));
   const username = 'grove';
-  const password = 'grove-test-password';
+  const password = opts.password ?? 'grove-test-password';
   const data = join(dir, 'data');
   const sockets = join(dir, 'sockets');
   await mkdir(data, { recursive: true, mode: 0o700 });
@@ -78,6 +92,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     port,
     username,
     password,
+    process: record,
     async sql(database, statement) {
       const { stdout } = await run('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', username, '-d', database, '-v', 'ON_ERROR_STOP=1', '-XAtq', '-c', statement], { env, maxBuffer: 64 * 1024 * 1024 });
       return stdout.trim();

@@ -210,7 +210,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     metrics,
     log,
     ready: () => !leading || synced,
-    api: { kube, clock, log: log.child({ component: 'api' }), authorizer: kubernetesAuthorizer(kube, clock), audit },
+    api: { kube, clock, log: log.child({ component: 'api' }), authorizer: kubernetesAuthorizer(kube, clock), audit, git },
     requestSync: async (namespace, name, push) => {
       if (push) {
         const key = `${namespace}/${name}`;

@@ -1,21 +1,14 @@
-// kwok runs no containers, so tests play the kubelet for mover Jobs: a Job's very command runs on
-// this host — same arguments, same environment from the same Secrets — with /data mapped to a
-// directory and the database settings pointed at a real PostgreSQL server. Then its pod is marked
-// finished the way a kubelet reports it (exit code, termination message), and the Job controller
-// completes the Job from that. The local cluster's kwok leaves mover pods running for this. And
-// the BackupStore such Jobs read and write.
-import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+// kwok runs no containers, so tests play the kubelet for mover Jobs with the local cluster's own
+// runner (src/local/mover-runner.ts): a Job's very command runs on this host, with /data mapped to
+// a directory and the database settings pointed at a real PostgreSQL server, and its pod is
+// reported finished the way a kubelet reports it. Here a test says which directory and database
+// stand for the Job's; the local cluster's runner decides that by itself. And the BackupStore such
+// Jobs read and write.
 import type { KubeObject } from '../../src/api/meta.ts';
+import { finishPod as finishMoverPod, type MoverPod, readSecrets, runMoverPod } from '../../src/local/mover-runner.ts';
 import type { PostgresServer } from '../../src/local/postgres.ts';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { cluster, kube } from './helpers.ts';
-
-const run = promisify(execFile);
-const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
 interface Container {
   name: string;
@@ -27,11 +20,10 @@ interface Container {
   [field: string]: unknown;
 }
 export type Job = KubeObject & { spec: { template: { spec: { containers: Container[]; [field: string]: unknown } } } };
-type Secret = KubeObject & { data?: Record<string, string> };
 
 export async function secretData(namespace: string, name: string): Promise<Record<string, string>> {
-  const s = await kube().get<Secret>({ apiVersion: 'v1', kind: 'Secret', namespace, name });
-  return Object.fromEntries(Object.entries(s?.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+  const secrets = await readSecrets(kube(), namespace, [name]).catch(() => undefined);
+  return secrets?.[name] ?? {};
 }
 
 export interface MoverHost {
@@ -46,59 +38,28 @@ export interface MoverHost {
 
 /** Runs a mover Job's container on this host, as a kubelet would run it in the pod. */
 export async function runMoverJob(job: Job, host: MoverHost): Promise<void> {
-  const container = job.spec.template.spec.containers[0] as Container;
-  const namespace = job.metadata.namespace as string;
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: host.work };
-  for (const from of container.envFrom ?? []) Object.assign(env, await secretData(namespace, from.secretRef.name));
-  for (const e of container.env ?? []) {
-    const ref = e.valueFrom?.secretKeyRef;
-    env[e.name] = e.value ?? (ref ? (await secretData(namespace, ref.name))[ref.key] : undefined) ?? '';
-  }
-  env.RESTIC_CACHE_DIR = join(host.work, 'restic-cache');
-  // The database the Secret names (db.<namespace>.svc) lives in kwok's imagination; the real one is here.
-  if (env.DB_HOST && host.pg) Object.assign(env, { DB_HOST: host.pg.host, DB_PORT: String(host.pg.port), DB_USER: host.pg.username, DB_PASSWORD: host.pg.password, DB_NAME: host.database ?? 'app' });
-  const resultFile = join(host.work, `${job.metadata.name}.result`);
-  const args = container.args.map((a) => (a === '/data' ? (host.dataDir ?? a) : a === '/dev/termination-log' ? resultFile : a));
-  try {
-    await run(process.execPath, [main, ...args], { env });
-  } catch (err) {
-    await finishPod(job, 1, String((err as { stderr?: string }).stderr ?? err).slice(-1000));
-    throw err;
-  }
-  await finishPod(job, 0, await readFile(resultFile, 'utf8').catch(() => ''));
+  const pod = await runningPod(job);
+  const { pg } = host;
+  await runMoverPod(kube(), pod, {
+    work: host.work,
+    ...(host.dataDir ? { dataDir: host.dataDir } : {}),
+    ...(pg ? { database: { host: pg.host, port: pg.port, username: pg.username, password: pg.password, name: host.database ?? 'app' } } : {}),
+  });
 }
 
 /** Reports the Job's pod as finished, as its kubelet would: phase, exit code, termination message. */
 export async function finishPod(job: Job, exitCode: number, message = ''): Promise<void> {
+  await finishMoverPod(kube(), await runningPod(job), exitCode, message);
+}
+
+async function runningPod(job: Job): Promise<MoverPod> {
   const namespace = job.metadata.namespace as string;
-  type Pod = KubeObject & { status?: { phase?: string }; spec: { containers: Array<{ name: string; image: string }> } };
-  let pod: Pod | undefined;
-  for (let i = 0; i < 300 && !pod; i++) {
-    pod = (await kube().list<Pod>('v1', 'Pod', { namespace, labelSelector: `job-name=${job.metadata.name}` })).items.find((p) => p.status?.phase === 'Running');
-    if (!pod) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 300; i++) {
+    const pod = (await kube().list<MoverPod>('v1', 'Pod', { namespace, labelSelector: `job-name=${job.metadata.name}` })).items.find((p) => p.status?.phase === 'Running');
+    if (pod) return pod;
+    await new Promise((r) => setTimeout(r, 100));
   }
-  if (!pod) throw new Error(`the pod of Job ${job.metadata.name} never ran`);
-  const now = new Date().toISOString();
-  await kube().applyStatus(
-    {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: pod.metadata.name, namespace },
-      status: {
-        phase: exitCode === 0 ? 'Succeeded' : 'Failed',
-        containerStatuses: pod.spec.containers.map((c) => ({
-          name: c.name,
-          image: c.image,
-          imageID: '',
-          ready: false,
-          restartCount: 0,
-          started: false,
-          state: { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', message, startedAt: now, finishedAt: now } },
-        })),
-      },
-    } as KubeObject,
-    { fieldManager: 'test-kubelet', force: true },
-  );
+  throw new Error(`the pod of Job ${job.metadata.name} never ran`);
 }
 
 /** The mover Jobs of a Backup (`grove.dev/backup`) or of a restore into an Environment (`grove.dev/restore`). */

@@ -173,7 +173,8 @@ export function desiredEnvironments(input: DesiredInput): DesiredChanges {
   return { apply, delete: deletions, skipped, selected: selected.length, needsSteering, markGone, clearGone, clearExpired: [...clearExpired], ...(nextAt !== undefined ? { nextAt } : {}) };
 }
 
-function environmentFor(
+/** The Environment this controller applies for a branch; also what a plan of the branch shows. */
+export function environmentFor(
   project: string,
   namespace: string | undefined,
   branch: string,

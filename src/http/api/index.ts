@@ -1,6 +1,7 @@
 /**
  * Grove's HTTP API, `/api/v1`, for agents and people: Environments (list, get, create, wait,
- * renew, sleep, wake, delete), Backups (list, create), Restores (create) and the audit trail.
+ * renew, sleep, wake, delete), Backups (list, create), Restores (create, get), the audit trail,
+ * and the plan of a branch (what a push would make, without making it).
  *
  * Every request carries a Bearer token; the API server says whose it is (TokenReview) and
  * whether RBAC allows the operation (SubjectAccessReview, `routes.ts` names the verb and
@@ -12,11 +13,12 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CONDITIONS } from '../../api/constants.ts';
+import { ANNOTATIONS, CONDITIONS } from '../../api/constants.ts';
 import { findCondition } from '../../api/conditions.ts';
 import { API_VERSION } from '../../api/crds.ts';
-import type { Backup, Environment, Project } from '../../api/types.gen.ts';
-import { auditEvent, type AuditSink, environmentEvent } from '../../audit/index.ts';
+import type { KubeObject } from '../../api/meta.ts';
+import type { Backup, Environment, Project, Restore } from '../../api/types.gen.ts';
+import { AUDIT_ACTIONS, type AuditAction, auditEvent, type AuditSink, environmentEvent } from '../../audit/index.ts';
 import { readProjectTrail } from '../../audit/sinks.ts';
 import { restoreFor } from '../../data/restore.ts';
 import { backupFor, manualBackupName } from '../../data/schedule.ts';
@@ -26,9 +28,14 @@ import { lifecyclePatch } from '../../lifecycle/index.ts';
 import type { Logger } from '../../log/index.ts';
 import { agentMayNotMakeProduction, describeDenial } from '../../policy/index.ts';
 import type { Clock } from '../../runtime/clock.ts';
+import type { GitSource } from '../../source/git/index.ts';
 import type { Authorizer, Caller } from './auth.ts';
 import { openApiDocument } from './openapi.ts';
+import { planBranch } from './plan.ts';
+import { ApiProblem } from './problem.ts';
 import { accessOf, type Match, matchRoute, type OperationId } from './routes.ts';
+
+export { ApiProblem } from './problem.ts';
 
 export interface ApiDeps {
   kube: Kube;
@@ -36,6 +43,8 @@ export interface ApiDeps {
   log: Logger;
   authorizer: Authorizer;
   audit: AuditSink;
+  /** The operator's Git source, through which `planBranch` reads manifests; without it that operation answers 503. */
+  git?: GitSource;
   /** The longest a wait may last (seconds). */
   maxWaitSeconds?: number;
 }
@@ -43,19 +52,6 @@ export interface ApiDeps {
 const MAX_BODY_BYTES = 64 * 1024;
 /** The field manager of what callers change through the API. */
 const API_MANAGER = 'grove-api';
-
-/** An error the API answers with: status, title and detail of a problem document. */
-export class ApiProblem extends Error {
-  readonly status: number;
-  readonly title: string;
-  readonly headers: Record<string, string>;
-  constructor(status: number, title: string, detail: string, headers: Record<string, string> = {}) {
-    super(detail);
-    this.status = status;
-    this.title = title;
-    this.headers = headers;
-  }
-}
 
 /** Serves `/openapi.json` and `/api/v1/…`; false when the path is neither. */
 export async function serveApi(deps: ApiDeps, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
@@ -78,7 +74,7 @@ export async function serveApi(deps: ApiDeps, req: IncomingMessage, res: ServerR
     const problem = asProblem(err);
     if (problem.status >= 500) deps.log.error({ path: url.pathname, err: messageOf(err) }, 'API request failed');
     res.writeHead(problem.status, { 'content-type': 'application/problem+json', ...problem.headers });
-    res.end(`${JSON.stringify({ type: 'about:blank', title: problem.title, status: problem.status, detail: problem.message, instance: url.pathname })}\n`);
+    res.end(`${JSON.stringify({ type: 'about:blank', title: problem.title, status: problem.status, detail: problem.message, instance: url.pathname, ...problem.members })}\n`);
   }
   return true;
 }
@@ -134,7 +130,7 @@ const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
     if (!project) throw new ApiProblem(404, 'Not Found', `Project ${spec.project} does not exist in namespace ${ns(match)}`);
     const denial = agentMayNotMakeProduction(project, caller.groups, spec.type);
     if (denial) throw new ApiProblem(403, 'Forbidden', describeDenial(denial));
-    const created = await deps.kube.create<Environment>({ apiVersion: API_VERSION, kind: 'Environment', metadata: { name, namespace: ns(match), labels: { 'grove.dev/project': spec.project } }, spec });
+    const created = await deps.kube.create<Environment>(requestedBy(caller, { apiVersion: API_VERSION, kind: 'Environment', metadata: { name, namespace: ns(match), labels: { 'grove.dev/project': spec.project } }, spec }));
     await deps.audit.record(environmentEvent({ env: created, action: 'create', now: deps.clock.now(), source: 'api', discriminator: `api ${created.metadata.uid ?? ''}`, actor: { kubernetesUser: caller.username } }));
     return { status: 201, value: created, headers: { location: `/api/v1/namespaces/${ns(match)}/environments/${name}` } };
   },
@@ -174,7 +170,7 @@ const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
     if (retain !== undefined && (!Number.isInteger(retain) || retain < 60)) throw new ApiProblem(400, 'Bad Request', 'retainSeconds must be a whole number of seconds, at least 60');
     const env = await environment(deps, { ...match, params: { ...match.params, name } });
     const backupName = (field(body, 'name', 'string', false) as string | undefined) ?? manualBackupName(name, deps.clock.now());
-    const created = await deps.kube.create(backupFor(env, backupName, 'manual', retain));
+    const created = await deps.kube.create(requestedBy(caller, backupFor(env, backupName, 'manual', retain)));
     await deps.audit.record(environmentEvent({ env, action: 'backup', now: deps.clock.now(), source: 'api', result: 'started', message: `Backup ${backupName} requested`, discriminator: backupName, actor: { kubernetesUser: caller.username } }));
     return { status: 201, value: created };
   },
@@ -185,7 +181,7 @@ const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
     const name = field(body, 'name', 'string', false) as string | undefined;
     const backup = await deps.kube.get<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace: ns(match), name: backupName });
     if (!backup) throw new ApiProblem(404, 'Not Found', `Backup ${backupName} does not exist in namespace ${ns(match)}`);
-    const created = await deps.kube.create(restoreFor(backup, { ...(name ? { name } : {}), ...(target ? { targetEnvironment: target } : {}), ...(overwrite ? { overwriteExisting: true } : {}), now: new Date(deps.clock.now()) }));
+    const created = await deps.kube.create(requestedBy(caller, restoreFor(backup, { ...(name ? { name } : {}), ...(target ? { targetEnvironment: target } : {}), ...(overwrite ? { overwriteExisting: true } : {}), now: new Date(deps.clock.now()) })));
     await deps.audit.record(
       auditEvent({
         object: { kind: 'Restore', namespace: ns(match), name: created.metadata.name as string },
@@ -201,6 +197,17 @@ const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
     );
     return { status: 201, value: created };
   },
+  async planBranch({ deps, match, body }) {
+    const unknown = Object.keys(body).filter((k) => k !== 'branch' && k !== 'revision');
+    if (unknown.length) throw new ApiProblem(400, 'Bad Request', `unknown fields ${unknown.join(', ')}; a plan takes branch and revision`);
+    const ask = { branch: field(body, 'branch', 'string', true) as string, revision: field(body, 'revision', 'string', false) as string | undefined };
+    return planBranch({ ...deps, now: deps.clock.now() }, ns(match), match.params.project as string, ask);
+  },
+  async getRestore({ deps, match }) {
+    const restore = await deps.kube.get<Restore>({ apiVersion: API_VERSION, kind: 'Restore', namespace: ns(match), name: match.params.name as string });
+    if (!restore) throw new ApiProblem(404, 'Not Found', `Restore ${match.params.name} does not exist in namespace ${ns(match)}`);
+    return { status: 200, value: restore };
+  },
   async readAudit({ deps, match, query }) {
     const time = (key: string): number | undefined => {
       const v = query.get(key);
@@ -209,11 +216,14 @@ const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
       if (!Number.isFinite(t)) throw new ApiProblem(400, 'Bad Request', `${key} must be an RFC 3339 time`);
       return t;
     };
+    const action = query.get('action') as AuditAction | null;
+    if (action !== null && !AUDIT_ACTIONS.includes(action)) throw new ApiProblem(400, 'Bad Request', `action must be one of ${AUDIT_ACTIONS.join(', ')}`);
     const since = time('since');
     const until = time('until');
     const filter = {
       ...(query.get('environment') ? { environment: query.get('environment') as string } : {}),
       ...(query.get('actor') ? { actor: query.get('actor') as string } : {}),
+      ...(action !== null ? { action } : {}),
       ...(since !== undefined ? { since } : {}),
       ...(until !== undefined ? { until } : {}),
     };
@@ -280,6 +290,15 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
 }
 
 /** What the API server said, passed on with its status; anything else is a 500 without internals. */
+/**
+ * The caller, not the operator, asked for what the API creates. The API server sees only the
+ * operator, so the operator names its caller; the record-requester admission policy keeps that
+ * annotation on the operator's own requests and overwrites it on everyone else's.
+ */
+function requestedBy<T extends KubeObject>(caller: Caller, obj: T): T {
+  return { ...obj, metadata: { ...obj.metadata, annotations: { ...obj.metadata.annotations, [ANNOTATIONS.requestedBy]: caller.username } } };
+}
+
 export function asProblem(err: unknown): ApiProblem {
   if (err instanceof ApiProblem) return err;
   if (err instanceof KubeError && err.status >= 400 && err.status < 500) {

@@ -5,13 +5,25 @@
  * @module
  */
 import { customResourceDefinition, KINDS } from '../../api/crds.ts';
+import { AUDIT_ACTIONS } from '../../audit/index.ts';
 import { OPERATIONS, type Operation } from './routes.ts';
 
 const problem = {
   type: 'object',
   description: 'An RFC 9457 problem document.',
   required: ['title', 'status', 'detail'],
-  properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, instance: { type: 'string' } },
+  properties: {
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    instance: { type: 'string' },
+    errors: {
+      type: 'array',
+      description: 'With 422 from planBranch: each error of the manifest, with its position.',
+      items: { type: 'object', required: ['file', 'line', 'column', 'field', 'message'], properties: { file: { type: 'string' }, line: { type: 'integer' }, column: { type: 'integer' }, field: { type: 'string' }, message: { type: 'string' } } },
+    },
+  },
 };
 
 const BODIES: Partial<Record<Operation['id'], Record<string, unknown>>> = {
@@ -39,6 +51,12 @@ const BODIES: Partial<Record<Operation['id'], Record<string, unknown>>> = {
     additionalProperties: false,
     properties: { backup: { type: 'string' }, targetEnvironment: { type: 'string' }, overwriteExisting: { type: 'boolean' }, name: { type: 'string' } },
   },
+  planBranch: {
+    type: 'object',
+    required: ['branch'],
+    additionalProperties: false,
+    properties: { branch: { type: 'string' }, revision: { type: 'string', description: 'A full commit SHA to plan; the branch head when absent.' } },
+  },
 };
 
 const QUERIES: Partial<Record<Operation['id'], Array<{ name: string; description: string; schema: Record<string, unknown> }>>> = {
@@ -48,6 +66,7 @@ const QUERIES: Partial<Record<Operation['id'], Array<{ name: string; description
   readAudit: [
     { name: 'environment', description: 'Only events about this Environment.', schema: { type: 'string' } },
     { name: 'actor', description: 'Only events by this agent, person or Kubernetes user.', schema: { type: 'string' } },
+    { name: 'action', description: 'Only events of this action.', schema: { enum: [...AUDIT_ACTIONS] } },
     { name: 'since', description: 'From this RFC 3339 time.', schema: { type: 'string', format: 'date-time' } },
     { name: 'until', description: 'Up to this RFC 3339 time.', schema: { type: 'string', format: 'date-time' } },
   ],
@@ -93,7 +112,8 @@ function renderOpenApi(): Record<string, unknown> {
       ['403', 'RBAC or Grove\'s policy does not allow it'],
       ['404', 'No such object'],
       ['409', 'The object exists already'],
-        ['422', 'The API server refused the object'],
+        ['422', 'The API server refused the object, or the manifest is invalid'],
+        ['502', 'The Project\'s repository could not be read'],
       ] as const
     ).map(([code, description]) => [code, { description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } }]),
   );
@@ -139,6 +159,7 @@ ${lines.join('\n')}
 The full schema is at /openapi.json. Errors are RFC 9457 problem documents: read \`detail\`.
 
 ## Typical session
+0. POST /api/v1/namespaces/team/projects/shop/plan {"branch": "fix/login"} → the Environment, objects, URLs and policy denials a push would bring (422 lists each manifest error with file:line:column).
 1. POST /api/v1/namespaces/team/environments {"name": "shop-fix-login", "project": "shop", "branch": "fix/login"}
 2. GET /api/v1/namespaces/team/environments/shop-fix-login/wait?timeoutSeconds=300 → {"ready": true, "environment": {...}}; URLs are in environment.status.urls.
 3. POST …/environments/shop-fix-login/renew while you work; it expires after its TTL without activity.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { llmsText, openApiDocument } from './openapi.ts';
+import { inputSchemaOf, llmsText, openApiDocument } from './openapi.ts';
 import { accessOf, matchRoute, OPERATIONS } from './routes.ts';
 
 describe('matchRoute', () => {
@@ -11,6 +11,9 @@ describe('matchRoute', () => {
     ['DELETE', '/api/v1/namespaces/team/environments/shop-a', 'deleteEnvironment', { verb: 'delete', resource: 'environments', namespace: 'team', name: 'shop-a' }],
     ['GET', '/api/v1/namespaces/team/projects/shop/audit', 'readAudit', { verb: 'get', resource: 'projects', namespace: 'team', name: 'shop' }],
     ['POST', '/api/v1/namespaces/team/restores', 'createRestore', { verb: 'create', resource: 'restores', namespace: 'team' }],
+    ['GET', '/api/v1/namespaces/team/restores/r-1', 'getRestore', { verb: 'get', resource: 'restores', namespace: 'team', name: 'r-1' }],
+    // Planning reads the Project: it needs what reading the Project needs, and writes nothing.
+    ['POST', '/api/v1/namespaces/team/projects/shop/plan', 'planBranch', { verb: 'get', resource: 'projects', namespace: 'team', name: 'shop' }],
   ])('%s %s is %s, needing %j', (method, path, id, access) => {
     const m = matchRoute(method, path);
     expect(m && 'operation' in m && m.operation.id).toBe(id);
@@ -33,5 +36,7 @@ describe('the API description', () => {
     expect(ops.find((o) => o.operationId === 'renewEnvironment')?.description).toContain('`patch` on `environments.grove.dev`');
     expect(Object.keys(doc.components.schemas.Environment?.properties ?? {})).toEqual(expect.arrayContaining(['spec', 'status']));
     for (const op of OPERATIONS) expect(llmsText()).toContain(`${op.method} ${op.path}`);
+    expect(OPERATIONS.find((o) => o.id === 'planBranch')?.readOnly).toBe(true);
+    expect(inputSchemaOf(OPERATIONS.find((o) => o.id === 'planBranch') as (typeof OPERATIONS)[number])).toMatchObject({ required: ['namespace', 'project', 'branch'], properties: { revision: { type: 'string' } } });
   });
 });

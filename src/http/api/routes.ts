@@ -18,7 +18,9 @@ export type OperationId =
   | 'listBackups'
   | 'createBackup'
   | 'createRestore'
-  | 'readAudit';
+  | 'getRestore'
+  | 'readAudit'
+  | 'planBranch';
 
 export interface Operation {
   id: OperationId;
@@ -47,7 +49,11 @@ export const OPERATIONS: readonly Operation[] = [
   { id: 'listBackups', method: 'GET', path: `${NS}/backups`, summary: 'List Backups, optionally of one Environment', verb: 'list', resource: 'backups', readOnly: true },
   { id: 'createBackup', method: 'POST', path: `${NS}/backups`, summary: 'Back an Environment up now', verb: 'create', resource: 'backups', readOnly: false },
   { id: 'createRestore', method: 'POST', path: `${NS}/restores`, summary: 'Restore a Backup, into a new Environment by default', verb: 'create', resource: 'restores', readOnly: false },
+  { id: 'getRestore', method: 'GET', path: `${NS}/restores/{name}`, summary: 'Get one Restore with its progress', verb: 'get', resource: 'restores', readOnly: true },
   { id: 'readAudit', method: 'GET', path: `${NS}/projects/{project}/audit`, summary: 'Read the audit trail of a Project from its BackupStore', verb: 'get', resource: 'projects', readOnly: true },
+  // Reading the Project is what it takes: a plan shows what the Project's repository already
+  // declares, to whoever may read the Project; it writes nothing and shows no secret.
+  { id: 'planBranch', method: 'POST', path: `${NS}/projects/{project}/plan`, summary: 'Plan a branch: the Environment, objects, URLs and policy denials a push would bring, without writing anything', verb: 'get', resource: 'projects', readOnly: true },
 ];
 
 export interface Match {

@@ -1,12 +1,15 @@
 // The HTTP API on the local cluster: real ServiceAccount tokens (TokenRequest), checked by the
 // API server (TokenReview) and RBAC (SubjectAccessReview); allowed, forbidden, unauthenticated
-// and malformed calls; the audit trail read back from MinIO.
+// and malformed calls; the audit trail read back from MinIO; plans of branches read from the
+// real Git server; the CLI through the API with a token.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { environmentName } from '../../../src/api/names.ts';
 import type { Environment, Project } from '../../../src/api/types.gen.ts';
 import { runCli } from '../../../src/cli/index.ts';
 import { Writable } from 'node:stream';
@@ -42,6 +45,8 @@ beforeAll(async () => {
   const repo = await createRepo(cluster().git!.root, project);
   await repo.commit('main', { 'platform.yaml': 'version: 1\napplications:\n  web: { image: shop/web:1, port: 8080 }\n' });
   await repo.commit('fix/login', { 'app.txt': 'fix' });
+  // A typo on line 3: `imgae` for `image`, so no image either.
+  await repo.commit('broken', { 'platform.yaml': 'version: 1\napplications:\n  web: { imgae: shop/web:1, port: 8080 }\n' });
   await repo.push();
   await kube().create<Project>({
     apiVersion: api,
@@ -70,6 +75,8 @@ describe('the HTTP API', () => {
     expect(created.status).toBe(201);
     expect(created.headers.get('location')).toBe(`${envs()}/${name}`);
     expect(created.json.spec).toMatchObject({ project, branch: 'fix/login' });
+    // The caller asked for it, not the operator that wrote it (the admission policy keeps what the operator relays).
+    expect(created.json.metadata.annotations['grove.dev/requested-by']).toBe(`system:serviceaccount:${ns}:agent`);
 
     const waited = await call('GET', `${envs()}/${name}/wait?timeoutSeconds=60`, { token: tokens.agent });
     expect(waited.status).toBe(200);
@@ -85,6 +92,16 @@ describe('the HTTP API', () => {
 
     expect((await call('DELETE', `${envs()}/${name}`, { token: tokens.agent })).status).toBe(202);
     await expect.poll(async () => kube().get({ apiVersion: api, kind: 'Environment', namespace: ns, name }), { timeout: 30_000 }).toBeUndefined();
+  });
+
+  it('lets nobody but the operator name another requester', async () => {
+    const forged = { apiVersion: api, kind: 'Environment', metadata: { name: 'forged', namespace: ns, annotations: { 'grove.dev/requested-by': `system:serviceaccount:${ns}:agent` } }, spec: { project, branch: 'fix/login', clone: 'empty' } };
+    const file = `${process.env.TMPDIR ?? '/tmp'}/forged-${randomBytes(3).toString('hex')}.json`;
+    await writeFile(file, JSON.stringify(forged));
+    await kubectl('--as', 'mallory@example.com', '--as-group', 'system:masters', 'create', '-f', file);
+    const stored = await kube().get<Environment>({ apiVersion: api, kind: 'Environment', namespace: ns, name: 'forged' });
+    expect(stored?.metadata.annotations?.['grove.dev/requested-by']).toBe('mallory@example.com');
+    await kube().delete({ apiVersion: api, kind: 'Environment', namespace: ns, name: 'forged' });
   });
 
   it('answers what RBAC and policy forbid with 403 problem documents', async () => {
@@ -132,11 +149,54 @@ describe('the HTTP API', () => {
     const doc = (await call('GET', '/openapi.json')).json;
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.values(doc.paths as Record<string, Record<string, { operationId: string }>>).flatMap((p) => Object.values(p).map((o) => o.operationId)).sort()).toEqual(
-      ['createBackup', 'createEnvironment', 'createRestore', 'deleteEnvironment', 'getEnvironment', 'listBackups', 'listEnvironments', 'readAudit', 'renewEnvironment', 'sleepEnvironment', 'waitEnvironment', 'wakeEnvironment'],
+      ['createBackup', 'createEnvironment', 'createRestore', 'deleteEnvironment', 'getEnvironment', 'getRestore', 'listBackups', 'listEnvironments', 'planBranch', 'readAudit', 'renewEnvironment', 'sleepEnvironment', 'waitEnvironment', 'wakeEnvironment'],
     );
     const llms = await (await fetch(`${op.url}/llms.txt`)).text();
     expect(llms).toContain('Authorization: Bearer');
     expect(llms).toContain(`POST /api/v1/namespaces/{namespace}/environments/{name}/renew`);
+    expect(llms).toContain(`POST /api/v1/namespaces/{namespace}/projects/{project}/plan`);
+  });
+});
+
+describe('planning a branch', () => {
+  const plan = () => `/api/v1/namespaces/${ns}/projects/${project}/plan`;
+
+  it('shows what a push of the branch would make, from the repository, and makes none of it', async () => {
+    const planned = await call('POST', plan(), { token: tokens.agent, body: { branch: 'fix/login' } });
+    expect(planned.status, JSON.stringify(planned.json)).toBe(200);
+    const name = environmentName(project, 'fix/login');
+    expect(planned.json.revision).toMatch(/^[0-9a-f]{40}$/);
+    expect(planned.json.environment).toMatchObject({ name, namespace: ns, type: 'development', parent: `${project}-main`, targetNamespace: name });
+    // Only the production branch follows Git in this Project (branches.include: none).
+    expect(planned.json).toMatchObject({ admitted: false, reason: 'NotSelected', denials: [] });
+    const objects = planned.json.objects as Array<{ kind: string; name: string; namespace?: string; object: { metadata: { name: string } } }>;
+    expect(objects.map((o) => `${o.kind}/${o.name}`)).toEqual(expect.arrayContaining([`Namespace/${name}`, 'Deployment/web', 'Service/web', 'NetworkPolicy/default-deny']));
+    expect(objects.find((o) => o.kind === 'Deployment')).toMatchObject({ namespace: name, object: { metadata: { name: 'web' } } });
+    expect(await kube().get({ apiVersion: 'v1', kind: 'Namespace', name })).toBeUndefined();
+    expect(await kube().get({ apiVersion: api, kind: 'Environment', namespace: ns, name })).toBeUndefined();
+
+    const production = await call('POST', plan(), { token: tokens.agent, body: { branch: 'main' } });
+    expect(production.json).toMatchObject({ admitted: true, environment: { name: `${project}-main`, type: 'production' } });
+    expect(production.json.environment.parent).toBeUndefined();
+  });
+
+  it('needs get on the Project', async () => {
+    const forbidden = await call('POST', plan(), { token: tokens.reader, body: { branch: 'fix/login' } });
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.json.detail).toContain(`system:serviceaccount:${ns}:reader may not get projects ${project} in namespace ${ns}`);
+  });
+
+  it('answers a broken manifest with 422 and each error at its position', async () => {
+    const broken = await call('POST', plan(), { token: tokens.agent, body: { branch: 'broken' } });
+    expect(broken.status).toBe(422);
+    expect(broken.type).toBe('application/problem+json');
+    expect(broken.json.errors).toEqual([
+      { file: 'platform.yaml', line: 3, column: 3, field: 'applications.web.image', message: 'is required' },
+      { file: 'platform.yaml', line: 3, column: 10, field: 'applications.web.imgae', message: 'unknown field; did you mean "image"?' },
+    ]);
+    expect(broken.json.detail).toMatch(/^platform\.yaml at [0-9a-f]{12} has 2 errors:\nplatform\.yaml:3:3: applications\.web\.image: is required\nplatform\.yaml:3:10: applications\.web\.imgae: unknown field/);
+    expect((await call('POST', plan(), { token: tokens.agent, body: { branch: 'gone' } })).json.detail).toBe(`branch gone does not exist in the repository of project ${project}`);
+    expect((await call('POST', plan(), { token: tokens.agent, body: { branch: 'main', revision: 'abc' } })).status).toBe(400);
   });
 });
 
@@ -170,19 +230,33 @@ describe('the MCP endpoint', () => {
     await reader.close();
   });
 
+  it('plans a branch as a tool, and lists each manifest error when it cannot', async () => {
+    const agent = await connect(tokens.agent);
+    expect((await agent.listTools()).tools.find((t) => t.name === 'planBranch')).toMatchObject({ annotations: { readOnlyHint: true }, inputSchema: { required: ['namespace', 'project', 'branch'] } });
+    const planned = await agent.callTool({ name: 'planBranch', arguments: { namespace: ns, project, branch: 'fix/login' } });
+    expect(planned.isError).toBeFalsy();
+    expect((planned.structuredContent as { environment: { name: string }; objects: unknown[] }).environment.name).toBe(environmentName(project, 'fix/login'));
+    const broken = await agent.callTool({ name: 'planBranch', arguments: { namespace: ns, project, branch: 'broken' } });
+    expect(broken.isError).toBe(true);
+    expect((broken.content as Array<{ text: string }>)[0]?.text).toMatch(/^422 Unprocessable Content: platform\.yaml at [0-9a-f]{12} has 2 errors:\nplatform\.yaml:3:3: applications\.web\.image: is required\n/);
+    await agent.close();
+  });
+
   it('refuses a client without a token', async () => {
     await expect(connect(undefined)).rejects.toThrow(/401|Kubernetes token/);
   });
 });
 
+async function run(env: NodeJS.ProcessEnv, argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const sink = (append: (s: string) => void) => new Writable({ write: (chunk, _enc, done) => void (append(String(chunk)), done()) });
+  const code = await runCli(argv, { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)), env });
+  return { code, out, err };
+}
+
 describe('grove env', () => {
-  const cli = async (...argv: string[]): Promise<{ code: number; out: string; err: string }> => {
-    let out = '';
-    let err = '';
-    const sink = (append: (s: string) => void) => new Writable({ write: (chunk, _enc, done) => void (append(String(chunk)), done()) });
-    const code = await runCli(argv, { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)), env: { KUBECONFIG: cluster().kubeconfig } });
-    return { code, out, err };
-  };
+  const cli = async (...argv: string[]): Promise<{ code: number; out: string; err: string }> => run({ KUBECONFIG: cluster().kubeconfig }, argv);
 
   it('creates, waits for, lists, shows and deletes an Environment with the kubeconfig', async () => {
     const name = `${project}-cli`;
@@ -202,5 +276,53 @@ describe('grove env', () => {
     const missing = await cli('env', 'get', name, '-n', ns);
     expect(missing.code).toBe(1);
     expect(missing.err).toBe(`grove env: Environment ${name} does not exist in namespace ${ns}\n`);
+  });
+});
+
+describe('grove through the API (--server)', () => {
+  // No kubeconfig at all: the token is all the CLI has.
+  const cli = (...argv: string[]) => run({ GROVE_TOKEN: tokens.agent }, [...argv, '--server', op.url]);
+
+  it('creates, waits for, lists, shows and deletes an Environment with the token\'s rights', async () => {
+    const name = `${project}-api-cli`;
+    const created = await cli('env', 'create', name, '-n', ns, '--project', project, '--branch', 'fix/login', '--clone', 'empty', '--ttl', '3600');
+    expect(created.err).toBe('');
+    expect(created.out).toBe(`Created Environment ${name}; follow it with: grove env wait ${name} -n ${ns}\n`);
+    const waited = await cli('env', 'wait', name, '-n', ns, '--timeout', '60');
+    expect(waited.code, waited.err).toBe(0);
+    expect(waited.out).toBe(`Environment ${name} is Ready\n`);
+    const listed = await cli('env', 'ls', '-n', ns, '--project', project);
+    expect(listed.out).toMatch(/^NAME\s+BRANCH\s+TYPE\s+READY\s+REASON\s+URL\s+EXPIRES\s+AGE\n/);
+    expect(listed.out).toMatch(new RegExp(`${name}\\s+fix/login\\s+development\\s+True\\s+Ready\\s+-\\s+in (59|60)m`));
+    expect((await cli('env', 'get', name, '-n', ns)).out).toContain(`Namespace:  ${name}`);
+    expect(JSON.parse((await cli('env', 'get', name, '-n', ns, '-o', 'json')).out).spec.ttlSeconds).toBe(3600);
+    expect((await cli('env', 'delete', name, '-n', ns)).code).toBe(0);
+    await expect.poll(async () => kube().get({ apiVersion: api, kind: 'Environment', namespace: ns, name }), { timeout: 30_000 }).toBeUndefined();
+    const missing = await cli('env', 'get', name, '-n', ns);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toBe(`grove env: Environment ${name} does not exist in namespace ${ns}\n`);
+  });
+
+  it('says what RBAC refused, and what a token the API server does not accept means', async () => {
+    const reader = await run({ GROVE_TOKEN: tokens.reader, GROVE_SERVER: op.url }, ['env', 'create', 'nope', '-n', ns, '--project', project, '--branch', 'main']);
+    expect(reader.code).toBe(1);
+    expect(reader.err).toBe(`grove env: 403 Forbidden: system:serviceaccount:${ns}:reader may not create environments in namespace ${ns}\n`);
+    const anonymous = await run({}, ['env', 'ls', '-n', ns, '--server', op.url]);
+    expect(anonymous.err).toContain('401 Unauthorized: send a Kubernetes token');
+    expect(anonymous.err).toContain('pass --token or set GROVE_TOKEN');
+  });
+
+  it('plans a branch, and prints the manifest errors as offline', async () => {
+    const planned = await cli('plan', '-n', ns, '--project', project, '--branch', 'fix/login');
+    expect(planned.code, planned.err).toBe(0);
+    const name = environmentName(project, 'fix/login');
+    expect(planned.out).toMatch(new RegExp(`^# grove plan: branch fix/login of project ${project} \\(development\\) at [0-9a-f]{40}\n# Environment ${name} in namespace ${name}; \\d+ objects\n# data from: ${project}-main\n`));
+    expect(planned.out).toContain('# not made by a push: NotSelected:');
+    expect(planned.out).toContain('kind: Deployment');
+    expect(JSON.parse((await cli('plan', '-n', ns, '--project', project, '--branch', 'main', '-o', 'json')).out)).toMatchObject({ admitted: true, environment: { type: 'production' } });
+    const broken = await cli('plan', '-n', ns, '--project', project, '--branch', 'broken');
+    expect(broken.code).toBe(1);
+    expect(broken.out).toBe('platform.yaml:3:3: applications.web.image: is required\nplatform.yaml:3:10: applications.web.imgae: unknown field; did you mean "image"?\n');
+    expect(await kube().get({ apiVersion: 'v1', kind: 'Namespace', name })).toBeUndefined();
   });
 });

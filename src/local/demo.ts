@@ -1,0 +1,332 @@
+/**
+ * `grove local demo`: the local cluster (tier C) with Grove running on it, end to end. Starts or
+ * reuses the cluster, a host PostgreSQL server, the operator (scoped to the demo's namespace) and
+ * the mover runner; seeds the Git server from `examples/shop`; waits for production, gives it some
+ * data, pushes a branch and follows its Environment until it is Ready with production's data,
+ * restored from a real backup in MinIO. Every step reuses what an earlier run left running.
+ *
+ * @module
+ */
+import { execFile } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, extname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CONDITIONS } from '../api/constants.ts';
+import { findCondition } from '../api/conditions.ts';
+import type { KubeObject } from '../api/meta.ts';
+import { environmentName } from '../api/names.ts';
+import type { Backup, Environment } from '../api/types.gen.ts';
+import { Restic } from '../data/restic.ts';
+import { repositoryOf } from '../data/store.ts';
+import { GroveError } from '../errors/index.ts';
+import { type Kube, kubeFromFile } from '../kube/index.ts';
+import { formatDuration } from '../util/index.ts';
+import type { Progress } from './build.ts';
+import { type ClusterState, csiVolumePath, recordAddon, runningAddon, stopAddons, up } from './cluster.ts';
+import { branchFiles, DEMO_BRANCH, DEMO_BUCKET, DEMO_NAMESPACE, DEMO_PROJECT, demoManifest, demoObjects } from './demo-plan.ts';
+import { HOST_KINDS, hostDatabaseName } from './mover-runner.ts';
+import { serverCanReach, startPostgres } from './postgres.ts';
+import { freePorts, type ProcessRecord, startProcess } from './processes.ts';
+
+const run = promisify(execFile);
+const FIELD_MANAGER = 'grove-demo';
+const API = 'grove.dev/v1alpha1';
+const EXAMPLE = fileURLToPath(new URL('../../examples/shop/platform.yaml', import.meta.url));
+const ADDONS = { postgres: 'demo-postgres', operator: 'demo-operator', runner: 'demo-mover-runner' } as const;
+
+export interface DemoOptions {
+  dir: string;
+  cacheDir: string;
+  nodes: number;
+  /** CI: the same steps with little data and no repository check. */
+  short: boolean;
+  progress: Progress;
+}
+
+export interface DemoResult {
+  state: ClusterState;
+  namespace: string;
+  repoUrl: string;
+  environments: Environment[];
+  branch: Environment;
+  backup: Backup;
+  /** restic's own word on the repository, unless skipped. */
+  checked: boolean;
+  leftOut: Array<{ service: string; reason: string }>;
+  elapsedMs: number;
+}
+
+/** What the demo remembers between runs, next to the cluster's state. */
+interface DemoState {
+  postgres?: { port: number; password: string };
+  operator?: { url: string };
+  hookSecret?: string;
+}
+
+export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
+  const started = performance.now();
+  const { progress } = opts;
+  const state = await up({ dir: opts.dir, tier: 'c', cacheDir: opts.cacheDir, progress, nodes: opts.nodes });
+  if (!state.git || !state.minio || !state.csi) throw new GroveError('InvalidInput', 'the local cluster at tier C has no Git server, MinIO or CSI driver');
+  const demoDir = join(opts.dir, 'demo');
+  await mkdir(demoDir, { recursive: true });
+  const remembered = await readDemoState(demoDir);
+  const kube = kubeFromFile(state.kubeconfig);
+  const namespace = DEMO_NAMESPACE;
+
+  const before = remembered.postgres?.port;
+  const postgres = await ensurePostgres(opts.dir, remembered, progress);
+  // A runner still pointed at a server that is gone would fail every database Job.
+  if (before !== postgres.port) await stopAddons(opts.dir, progress, [ADDONS.runner]);
+  remembered.hookSecret ??= randomBytes(18).toString('base64url');
+  await writeDemoState(demoDir, remembered);
+
+  const manifest = demoManifest(await readFile(EXAMPLE, 'utf8'), (kind) => (HOST_KINDS as readonly string[]).includes(kind));
+  for (const l of manifest.leftOut) progress(`Leaving ${l.service} out of the example: ${l.reason}`);
+  const repoUrl = `${state.git.url}/${DEMO_PROJECT}.git`;
+  const repo = await seedRepository(state, join(demoDir, 'shop'), manifest.text, progress);
+
+  await applyProjectNamespace(kube, state, namespace, repoUrl, remembered.hookSecret, progress);
+  const operatorUrl = await ensureOperator(opts.dir, state, namespace, remembered, progress);
+  await writeDemoState(demoDir, remembered);
+  await ensureRunner(opts.dir, namespace, postgres, progress);
+
+  // Production: the main branch's Environment, made by the Project controller.
+  const production = environmentName(DEMO_PROJECT, 'main');
+  await followEnvironment(kube, namespace, production, progress, 180_000);
+  await seedProduction(kube, state, production, postgres, opts.short, progress);
+
+  const revision = await repo.pushBranch(DEMO_BRANCH, branchFiles(new Date()));
+  await sendWebhook(operatorUrl, namespace, remembered.hookSecret);
+  const branch = await followEnvironment(kube, namespace, environmentName(DEMO_PROJECT, DEMO_BRANCH), progress, 300_000, revision);
+
+  const backupName = branch.status?.lineage?.find((l) => l.backup)?.backup;
+  if (!backupName) throw new GroveError('NotFound', `Environment ${branch.metadata.name} was not cloned from a backup (lineage: ${JSON.stringify(branch.status?.lineage ?? [])})`);
+  const backup = await kube.get<Backup>({ apiVersion: API, kind: 'Backup', namespace, name: backupName });
+  if (!backup) throw new GroveError('NotFound', `Backup ${backupName} is gone`);
+  let checked = false;
+  if (!opts.short) {
+    progress('Checking the backup repository in MinIO with restic');
+    await projectRestic(kube, state, namespace, demoDir).then((r) => r.check());
+    checked = true;
+  }
+  const environments = (await kube.list<Environment>(API, 'Environment', { namespace })).items.sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+  const elapsedMs = performance.now() - started;
+  progress(`Demo done in ${formatDuration(elapsedMs)}`);
+  return { state, namespace, repoUrl, environments, branch, backup, checked, leftOut: manifest.leftOut, elapsedMs };
+}
+
+async function readDemoState(dir: string): Promise<DemoState> {
+  const text = await readFile(join(dir, 'demo.json'), 'utf8').catch(() => undefined);
+  return text ? (JSON.parse(text) as DemoState) : {};
+}
+
+async function writeDemoState(dir: string, state: DemoState): Promise<void> {
+  await writeFile(join(dir, 'demo.json'), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+}
+
+interface HostPostgres {
+  host: string;
+  port: number;
+  username: string;
+  password: string;
+}
+
+/** The host's PostgreSQL server: the real database behind every Environment's `db`. */
+async function ensurePostgres(dir: string, remembered: DemoState, progress: Progress): Promise<HostPostgres> {
+  if (remembered.postgres && (await runningAddon(dir, ADDONS.postgres))) {
+    progress(`PostgreSQL is already running (port ${remembered.postgres.port})`);
+    return { host: '127.0.0.1', username: 'grove', ...remembered.postgres };
+  }
+  progress('Starting PostgreSQL for the Environments\' databases');
+  // In the state directory when the server's user can reach it, so a new cluster starts afresh.
+  const parent = join(dir, 'demo');
+  const pg = await startPostgres({ password: randomBytes(18).toString('base64url'), ...((await serverCanReach(parent)) ? { parent } : {}) });
+  await recordAddon(dir, { ...pg.process, name: ADDONS.postgres });
+  remembered.postgres = { port: pg.port, password: pg.password };
+  return { host: pg.host, port: pg.port, username: pg.username, password: pg.password };
+}
+
+interface DemoRepo {
+  /** Commits the files on the branch (made from main) and pushes it; returns the commit. */
+  pushBranch(branch: string, files: Record<string, string>): Promise<string>;
+}
+
+/** The example app on the Git server's `main`, committed again only when it changed. */
+async function seedRepository(state: ClusterState, work: string, manifest: string, progress: Progress): Promise<DemoRepo> {
+  const bare = join(state.git!.root, `${DEMO_PROJECT}.git`);
+  const g = (...args: string[]) => run('git', ['-c', 'user.name=Grove demo', '-c', 'user.email=demo@grove.invalid', ...args], { cwd: work });
+  if (!(await exists(bare))) await run('git', ['init', '--quiet', '--bare', '--initial-branch=main', bare]);
+  if (!(await exists(join(work, '.git')))) {
+    await mkdir(work, { recursive: true });
+    await g('init', '--quiet', '-b', 'main');
+  }
+  await g('checkout', '--quiet', '-B', 'main');
+  await writeFile(join(work, 'platform.yaml'), manifest);
+  await writeFile(join(work, 'README.md'), '# shop\n\nA web application with a PostgreSQL database. Every branch pushed here becomes its own Grove Environment.\n');
+  await g('add', '--all');
+  const changed = (await g('status', '--porcelain')).stdout.trim() !== '';
+  const hasCommit = await g('rev-parse', '--verify', '--quiet', 'HEAD').then(() => true, () => false);
+  if (changed || !hasCommit) await g('commit', '--quiet', '-m', 'The shop: a web app with a database');
+  await g('push', '--quiet', '--force', bare, 'main');
+  progress(`${changed || !hasCommit ? 'Seeded' : 'Reused'} ${state.git!.url}/${DEMO_PROJECT}.git from examples/shop`);
+  return {
+    async pushBranch(branch, files) {
+      await g('checkout', '--quiet', '-B', branch, 'main');
+      for (const [path, text] of Object.entries(files)) await writeFile(join(work, path), text);
+      await g('add', '--all');
+      await g('commit', '--quiet', '-m', `Say welcome on ${branch}`);
+      const sha = (await g('rev-parse', 'HEAD')).stdout.trim();
+      await g('push', '--quiet', '--force', bare, branch);
+      await g('checkout', '--quiet', 'main');
+      progress(`Pushed branch ${branch} (${sha.slice(0, 12)})`);
+      return sha;
+    },
+  };
+}
+
+/** The namespace, its Secrets (made once: the restic password must never change), the BackupStore and the Project. */
+async function applyProjectNamespace(kube: Kube, state: ClusterState, namespace: string, repoUrl: string, hookSecret: string, progress: Progress): Promise<void> {
+  const minio = state.minio!;
+  await kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }, { fieldManager: FIELD_MANAGER, force: true });
+  const s3 = new S3Client({ endpoint: minio.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: minio.accessKey, secretAccessKey: minio.secretKey } });
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: DEMO_BUCKET })).catch(() => s3.send(new CreateBucketCommand({ Bucket: DEMO_BUCKET })));
+  } finally {
+    s3.destroy();
+  }
+  const secrets: Record<string, Record<string, string>> = {
+    s3: { AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey },
+    restic: { password: randomBytes(24).toString('base64url') },
+    hook: { secret: hookSecret },
+  };
+  for (const [name, stringData] of Object.entries(secrets)) {
+    const ref = { apiVersion: 'v1', kind: 'Secret', namespace, name };
+    // MinIO's keys change with each new cluster; the restic password must stay what it was.
+    if (name === 'restic' && (await kube.get(ref))) continue;
+    await kube.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, stringData } as KubeObject, { fieldManager: FIELD_MANAGER, force: true });
+  }
+  for (const obj of demoObjects({ namespace, repoUrl, storageClass: state.csi!.storageClass, minio })) await kube.apply(obj, { fieldManager: FIELD_MANAGER, force: true });
+  progress(`Project ${DEMO_PROJECT} and its BackupStore (MinIO bucket ${DEMO_BUCKET}) are in namespace ${namespace}`);
+}
+
+/** `grove operator --namespace <ns>` as a detached process, recorded so `down` stops it. */
+async function ensureOperator(dir: string, state: ClusterState, namespace: string, remembered: DemoState, progress: Progress): Promise<string> {
+  if (remembered.operator && (await runningAddon(dir, ADDONS.operator))) {
+    progress(`The operator is already running (${remembered.operator.url})`);
+    return remembered.operator.url;
+  }
+  const [port] = (await freePorts(1)) as [number];
+  const url = `http://127.0.0.1:${port}`;
+  const args = [groveMain(), 'operator', '--kubeconfig', state.kubeconfig, '--namespace', namespace, '--listen', `127.0.0.1:${port}`, '--git-cache-dir', join(dir, 'demo', 'git-cache')];
+  const rec = startProcess({ name: ADDONS.operator, command: process.execPath, args, log: join(dir, 'logs', `${ADDONS.operator}.log`) });
+  await recordAddon(dir, rec);
+  await waitHttp(`${url}/readyz`, rec, 60_000);
+  progress(`Started the operator for namespace ${namespace} (pid ${rec.pid}, ${url})`);
+  remembered.operator = { url };
+  return url;
+}
+
+/** The local kubelet for mover pods: runs backups and restores on this host. */
+async function ensureRunner(dir: string, namespace: string, pg: HostPostgres, progress: Progress): Promise<void> {
+  const running = await runningAddon(dir, ADDONS.runner);
+  if (running) {
+    progress(`The mover runner is already running (pid ${running.pid})`);
+    return;
+  }
+  const args = [groveMain(), 'local', 'mover-runner', '--dir', dir, '--namespace', namespace, '--postgres', `${pg.host}:${pg.port}`, '--postgres-user', pg.username];
+  const rec = startProcess({ name: ADDONS.runner, command: process.execPath, args, log: join(dir, 'logs', `${ADDONS.runner}.log`), env: { GROVE_POSTGRES_PASSWORD: pg.password } });
+  await recordAddon(dir, rec);
+  progress(`Started the mover runner: backups and restores run on this host with restic (pid ${rec.pid})`);
+}
+
+/** Waits for the Environment to be Ready (at `revision`, if given), saying each new state of its Ready condition. */
+async function followEnvironment(kube: Kube, namespace: string, name: string, progress: Progress, timeoutMs: number, revision?: string): Promise<Environment> {
+  const started = performance.now();
+  let said = '';
+  progress(`Waiting for Environment ${name}`);
+  while (performance.now() - started < timeoutMs) {
+    const env = await kube.get<Environment>({ apiVersion: API, kind: 'Environment', namespace, name });
+    const ready = findCondition(env?.status?.conditions, CONDITIONS.ready);
+    const line = env ? `${ready?.reason ?? 'Pending'}: ${ready?.message ?? 'not reconciled yet'}` : 'not created yet';
+    if (line !== said) {
+      progress(`  ${name}  ${line.split('\n')[0]} (${formatDuration(performance.now() - started)})`);
+      said = line;
+    }
+    if (env && ready?.status === 'True' && (!revision || env.status?.observedRevision === revision)) return env;
+    await sleep(500);
+  }
+  throw new GroveError('Timeout', `Environment ${name} was not Ready after ${formatDuration(timeoutMs)}; last: ${said}. See the operator's log in the cluster's logs directory.`);
+}
+
+/** Production's data, once: files in its uploads volume and rows in its database. */
+async function seedProduction(kube: Kube, state: ClusterState, production: string, pg: HostPostgres, short: boolean, progress: Progress): Promise<void> {
+  const env = { ...process.env, PGPASSWORD: pg.password };
+  const database = hostDatabaseName(production, 'db');
+  const psql = async (db: string, sql: string) => (await run('psql', ['-h', pg.host, '-p', String(pg.port), '-U', pg.username, '-d', db, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql], { env })).stdout.trim();
+  if ((await psql('postgres', `select 1 from pg_database where datname = '${database}'`)) !== '1') await psql('postgres', `create database ${database}`);
+  const rows = short ? 200 : 20_000;
+  if ((await psql(database, "select to_regclass('public.products') is not null")) === 't') {
+    progress(`Production's data is already there (database ${database})`);
+    return;
+  }
+  const uploads = await claimDir(kube, state, production, 'web-uploads');
+  await mkdir(join(uploads, 'products'), { recursive: true });
+  const images = short ? 3 : 40;
+  for (let i = 1; i <= images; i++) await writeFile(join(uploads, 'products', `${i}.jpg`), randomBytes(short ? 20_000 : 250_000));
+  await psql(database, `create table products as select g as id, 'Product ' || g as name, round((random() * 100)::numeric, 2) as price from generate_series(1, ${rows}) g`);
+  progress(`Gave production ${rows} products and ${images} images (database ${database}, volume ${uploads})`);
+}
+
+async function claimDir(kube: Kube, state: ClusterState, namespace: string, claim: string): Promise<string> {
+  type Claim = KubeObject & { spec: { volumeName?: string } };
+  type Volume = KubeObject & { spec: { csi?: { volumeHandle: string } } };
+  for (let i = 0; i < 120; i++) {
+    const pvc = await kube.get<Claim>({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace, name: claim });
+    const pv = pvc?.spec.volumeName ? await kube.get<Volume>({ apiVersion: 'v1', kind: 'PersistentVolume', name: pvc.spec.volumeName }) : undefined;
+    if (pv?.spec.csi) return csiVolumePath(state, pv.spec.csi.volumeHandle);
+    await sleep(500);
+  }
+  throw new GroveError('Timeout', `claim ${claim} in ${namespace} has no CSI volume`);
+}
+
+/** A webhook as GitHub sends it, so the branch is found at once rather than at the next poll. */
+async function sendWebhook(operatorUrl: string, namespace: string, secret: string): Promise<void> {
+  const body = JSON.stringify({ ref: `refs/heads/${DEMO_BRANCH}` });
+  const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+  const res = await fetch(`${operatorUrl}/hooks/${namespace}/${DEMO_PROJECT}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': signature }, body });
+  if (!res.ok) throw new GroveError('ProcessFailed', `the operator answered the webhook with ${res.status}: ${await res.text()}`);
+}
+
+/** restic on the Project's repository, with the BackupStore's own credentials. */
+async function projectRestic(kube: Kube, state: ClusterState, namespace: string, demoDir: string): Promise<Restic> {
+  const secret = await kube.get<KubeObject & { data?: Record<string, string> }>({ apiVersion: 'v1', kind: 'Secret', namespace, name: 'restic' });
+  const password = Buffer.from(secret?.data?.password ?? '', 'base64').toString('utf8');
+  const minio = state.minio!;
+  const access = { endpoint: minio.url, bucket: DEMO_BUCKET, prefix: 'grove', region: 'us-east-1', forcePathStyle: true, accessKeyId: minio.accessKey, secretAccessKey: minio.secretKey, resticPassword: password };
+  return new Restic(repositoryOf(access, namespace, DEMO_PROJECT), { cacheDir: join(demoDir, 'restic-cache') });
+}
+
+async function waitHttp(url: string, rec: ProcessRecord, timeoutMs: number): Promise<void> {
+  const started = performance.now();
+  while (performance.now() - started < timeoutMs) {
+    const ok = await fetch(url).then((r) => r.ok, () => false);
+    if (ok) return;
+    await sleep(200);
+  }
+  throw new GroveError('Timeout', `${rec.name} did not answer ${url} within ${formatDuration(timeoutMs)}; see ${rec.log}`);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false);
+}
+
+/** The entry point of this very program, to start the operator and the runner. */
+function groveMain(): string {
+  const self = fileURLToPath(import.meta.url);
+  return join(dirname(self), '..', `main${extname(self)}`);
+}
