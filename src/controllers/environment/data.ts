@@ -122,7 +122,8 @@ export async function dataStep(dataInput: DataStepInput): Promise<DataStepResult
   if (pending.length) {
     // Claims this Environment already has stay planned whatever the stage: never prune data.
     const hasClaims = (status.inventory ?? []).some((e) => e.id.endsWith('_PersistentVolumeClaim'));
-    return { plan: { stage: hasClaims ? 'fill' : 'sources' }, condition: { status: 'False', reason: REASONS.preparingSources, message: pending.join('; ') }, requeueAfterMs: POLL_MS };
+    // Volumes cloned through one Backup wait for it once.
+    return { plan: { stage: hasClaims ? 'fill' : 'sources' }, condition: { status: 'False', reason: REASONS.preparingSources, message: [...new Set(pending)].join('; ') }, requeueAfterMs: POLL_MS };
   }
 
   // 2. Fill: claims from snapshots bound; restores run into new claims and running databases.

@@ -255,14 +255,19 @@ async function run(env: NodeJS.ProcessEnv, argv: string[]): Promise<{ code: numb
   return { code, out, err };
 }
 
-describe('grove env', () => {
-  const cli = async (...argv: string[]): Promise<{ code: number; out: string; err: string }> => run({ KUBECONFIG: cluster().kubeconfig }, argv);
-
-  it('creates, waits for, lists, shows and deletes an Environment with the kubeconfig', async () => {
-    const name = `${project}-cli`;
-    expect((await cli('env', 'create', name, '-n', ns, '--project', project, '--branch', 'fix/login', '--clone', 'empty', '--ttl', '3600')).code).toBe(0);
+// One journey, two ways in: the kubeconfig's own rights, or a token through the API with no
+// kubeconfig at all. The output is the same.
+describe.each([
+  { way: 'the kubeconfig', suffix: 'cli', cli: (...argv: string[]) => run({ KUBECONFIG: cluster().kubeconfig }, argv) },
+  { way: "the API and a token's rights", suffix: 'api-cli', cli: (...argv: string[]) => run({ GROVE_TOKEN: tokens.agent }, [...argv, '--server', op.url]) },
+])('grove env with $way', ({ suffix, cli }) => {
+  it('creates, waits for, lists, shows and deletes an Environment', async () => {
+    const name = `${project}-${suffix}`;
+    const created = await cli('env', 'create', name, '-n', ns, '--project', project, '--branch', 'fix/login', '--clone', 'empty', '--ttl', '3600');
+    expect(created.err).toBe('');
+    expect(created.out).toBe(`Created Environment ${name}; follow it with: grove env wait ${name} -n ${ns}\n`);
     const waited = await cli('env', 'wait', name, '-n', ns, '--timeout', '60');
-    expect(waited.code).toBe(0);
+    expect(waited.code, waited.err).toBe(0);
     expect(waited.out).toBe(`Environment ${name} is Ready\n`);
     const listed = await cli('env', 'ls', '-n', ns, '--project', project);
     expect(listed.out).toMatch(/^NAME\s+BRANCH\s+TYPE\s+READY\s+REASON\s+URL\s+EXPIRES\s+AGE\n/);
@@ -280,28 +285,7 @@ describe('grove env', () => {
 });
 
 describe('grove through the API (--server)', () => {
-  // No kubeconfig at all: the token is all the CLI has.
   const cli = (...argv: string[]) => run({ GROVE_TOKEN: tokens.agent }, [...argv, '--server', op.url]);
-
-  it('creates, waits for, lists, shows and deletes an Environment with the token\'s rights', async () => {
-    const name = `${project}-api-cli`;
-    const created = await cli('env', 'create', name, '-n', ns, '--project', project, '--branch', 'fix/login', '--clone', 'empty', '--ttl', '3600');
-    expect(created.err).toBe('');
-    expect(created.out).toBe(`Created Environment ${name}; follow it with: grove env wait ${name} -n ${ns}\n`);
-    const waited = await cli('env', 'wait', name, '-n', ns, '--timeout', '60');
-    expect(waited.code, waited.err).toBe(0);
-    expect(waited.out).toBe(`Environment ${name} is Ready\n`);
-    const listed = await cli('env', 'ls', '-n', ns, '--project', project);
-    expect(listed.out).toMatch(/^NAME\s+BRANCH\s+TYPE\s+READY\s+REASON\s+URL\s+EXPIRES\s+AGE\n/);
-    expect(listed.out).toMatch(new RegExp(`${name}\\s+fix/login\\s+development\\s+True\\s+Ready\\s+-\\s+in (59|60)m`));
-    expect((await cli('env', 'get', name, '-n', ns)).out).toContain(`Namespace:  ${name}`);
-    expect(JSON.parse((await cli('env', 'get', name, '-n', ns, '-o', 'json')).out).spec.ttlSeconds).toBe(3600);
-    expect((await cli('env', 'delete', name, '-n', ns)).code).toBe(0);
-    await expect.poll(async () => kube().get({ apiVersion: api, kind: 'Environment', namespace: ns, name }), { timeout: 30_000 }).toBeUndefined();
-    const missing = await cli('env', 'get', name, '-n', ns);
-    expect(missing.code).toBe(1);
-    expect(missing.err).toBe(`grove env: Environment ${name} does not exist in namespace ${ns}\n`);
-  });
 
   it('says what RBAC refused, and what a token the API server does not accept means', async () => {
     const reader = await run({ GROVE_TOKEN: tokens.reader, GROVE_SERVER: op.url }, ['env', 'create', 'nope', '-n', ns, '--project', project, '--branch', 'main']);

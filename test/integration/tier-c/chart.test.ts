@@ -151,6 +151,16 @@ describe('the chart installed on the local cluster', () => {
     expect(out).toContain(`kubectl apply -n ${projectNs} -f -`);
   }, 180_000);
 
+  it('renders optional pieces the API server accepts as they are', async () => {
+    // A server-side dry run: the real API server's schemas and admission, nothing stored. (No
+    // ServiceMonitor: the local cluster has no Prometheus Operator CRDs.)
+    const rendered = await helm('template', release, CHART, '--namespace', releaseNs, '--set', 'replicas=2', '--set', 'ingress.enabled=true', '--set', 'ingress.host=grove.example.com', '--set', 'ingress.apiPaths=true', '--set', 'dashboard.enabled=true');
+    const file = join(await mkdtemp(join(tmpdir(), 'grove-chart-')), 'rendered.yaml');
+    await writeFile(file, rendered);
+    const out = await kubectl('apply', '--dry-run=server', '--server-side', '--force-conflicts', '--field-manager=helm', '-n', releaseNs, '-f', file);
+    for (const object of ['poddisruptionbudget.policy/', 'ingress.networking.k8s.io/', `configmap/${release}-dashboard`, `deployment.apps/${release}`]) expect(out).toContain(object);
+  });
+
   it('runs the operator Deployment under Pod Security "restricted"', async () => {
     const deployment = await kube().get<KubeObject & { status?: { availableReplicas?: number } }>({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: releaseNs, name: release });
     expect(deployment?.status?.availableReplicas).toBe(1);
