@@ -1,9 +1,10 @@
 // Shared helpers of the integration tests: the cluster started by setup.ts, a client for it, and
 // a fresh namespace per test file so files can run side by side.
 import { randomBytes } from 'node:crypto';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import type { KubeObject } from '../../src/api/meta.ts';
 import { type Kube, kubeFromFile } from '../../src/kube/index.ts';
+import { csiVolumePath } from '../../src/local/cluster.ts';
 
 export function cluster() {
   return inject('cluster');
@@ -26,4 +27,13 @@ export type Conditioned = KubeObject & { status?: { conditions?: Array<{ type: s
 
 export function conditionStatus(obj: Conditioned | undefined, type: string): string | undefined {
   return obj?.status?.conditions?.find((c) => c.type === type)?.status;
+}
+
+/** The host directory of a claim's volume (the local CSI driver's), once the claim is bound. */
+export async function volumeDir(namespace: string, claim: string): Promise<string> {
+  type Claim = KubeObject & { spec: { volumeName?: string }; status?: { phase?: string } };
+  const read = () => kube().get<Claim>({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace, name: claim });
+  await expect.poll(async () => (await read())?.status?.phase, { timeout: 60_000, interval: 500 }).toBe('Bound');
+  const pv = await kube().get<KubeObject & { spec: { csi?: { volumeHandle: string } } }>({ apiVersion: 'v1', kind: 'PersistentVolume', name: (await read())?.spec.volumeName as string });
+  return csiVolumePath(cluster(), pv?.spec.csi?.volumeHandle as string);
 }

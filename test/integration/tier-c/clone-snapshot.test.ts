@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../../src/api/meta.ts';
 import type { Environment, Project } from '../../../src/api/types.gen.ts';
-import { csiVolumePath } from '../../../src/local/cluster.ts';
 import { createRepo } from '../git-fixtures.ts';
-import { cluster, conditionStatus, kube, testNamespace } from '../helpers.ts';
+import { cluster, conditionStatus, kube, testNamespace, volumeDir } from '../helpers.ts';
 import { type OperatorProcess, startOperator } from '../operator.ts';
 
 const MANIFEST = `version: 1
@@ -33,17 +32,8 @@ let revision: string;
 let op: OperatorProcess;
 
 type Claim = KubeObject & { spec: { volumeName?: string; dataSource?: Record<string, string>; storageClassName?: string }; status?: { phase?: string } };
-type Volume = KubeObject & { spec: { csi?: { volumeHandle: string } } };
 
 const environment = (name: string) => kube().get<Environment>({ apiVersion: api, kind: 'Environment', namespace: ns, name });
-
-/** The host directory of a claim's volume, once the claim is bound. */
-async function volumeDir(namespace: string, claim: string): Promise<string> {
-  await expect.poll(async () => (await kube().get<Claim>({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace, name: claim }))?.status?.phase, { timeout: 60_000, interval: 500 }).toBe('Bound');
-  const pvc = (await kube().get<Claim>({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace, name: claim }))!;
-  const pv = (await kube().get<Volume>({ apiVersion: 'v1', kind: 'PersistentVolume', name: pvc.spec.volumeName! }))!;
-  return csiVolumePath(cluster(), pv.spec.csi!.volumeHandle);
-}
 
 async function digest(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
