@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../api/meta.ts';
-import { type AppliedRecord, assessReadiness, hashOf, needsApply, observedForm, refOf, staleEntries } from './index.ts';
+import type { Kube } from '../kube/index.ts';
+import { type AppliedRecord, applyPlan, assessReadiness, hashOf, needsApply, observedForm, refOf, staleEntries } from './index.ts';
 
 const configMap: KubeObject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'web-env', namespace: 'shop-main', labels: { 'grove.dev/environment': 'main' } } };
 const deployment: KubeObject = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'shop-main', labels: { 'grove.dev/environment': 'main' } } };
@@ -89,5 +90,35 @@ describe('assessReadiness', () => {
   it('reports a failed Job as failed, not as waiting', () => {
     const job = { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'deploy-abc' }, status: { conditions: [{ type: 'Failed', status: 'True' }] } };
     expect(assessReadiness([job])).toEqual({ ready: false, waiting: [], failed: ['Job deploy-abc failed'] });
+  });
+});
+
+describe('applyPlan', () => {
+  // Only apply is called while nothing is pruned; the server answers with a uid and resourceVersion.
+  const applied: string[] = [];
+  const kube = {
+    apply: async (obj: KubeObject) => {
+      applied.push(`${obj.kind}/${obj.metadata.name}`);
+      return { ...obj, metadata: { ...obj.metadata, uid: `uid-${obj.metadata.name}`, resourceVersion: '1' } };
+    },
+  } as unknown as Kube;
+  const secret: KubeObject = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db-credentials', namespace: 'shop-main' } };
+
+  it('applies what no cache watches once per content, and again at the forced resync', async () => {
+    applied.length = 0;
+    const records = new Map<string, AppliedRecord>();
+    // ConfigMaps are cached; Secrets are not.
+    const observed = (ref: { kind: string }) => (ref.kind === 'Secret' ? undefined : { object: undefined });
+    const ctx = (force: boolean) => ({ observed, records, force });
+    await applyPlan(kube, [configMap, secret], [], [], ctx(false));
+    expect(applied).toEqual(['ConfigMap/web-env', 'Secret/db-credentials']);
+    const again = await applyPlan(kube, [configMap, secret], [], [], ctx(false));
+    // The ConfigMap is not in the cache (it was deleted, say): applied again. The Secret is as Grove left it.
+    expect(applied.slice(2)).toEqual(['ConfigMap/web-env']);
+    expect(again.live[1]).toBe(secret);
+    await applyPlan(kube, [configMap, { ...secret, metadata: { ...secret.metadata, labels: { changed: 'yes' } } }], [], [], ctx(false));
+    expect(applied.slice(3)).toEqual(['ConfigMap/web-env', 'Secret/db-credentials']);
+    await applyPlan(kube, [configMap, secret], [], [], ctx(true));
+    expect(applied.slice(5)).toEqual(['ConfigMap/web-env', 'Secret/db-credentials']);
   });
 });

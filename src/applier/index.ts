@@ -35,8 +35,12 @@ export interface AppliedRecord {
 }
 
 export interface ApplyContext {
-  /** The cached live object; `undefined` when it is not there. */
-  observed: (ref: ObjectRef) => KubeObject | undefined;
+  /**
+   * The cached live object (`object` undefined when the cache knows it is absent), or undefined
+   * when no cache holds the kind. Secrets are never cached (see the operator's informers): an
+   * object of such a kind is applied again only when its content changes, or at the forced resync.
+   */
+  observed: (ref: ObjectRef) => { object: KubeObject | undefined } | undefined;
   /** Records of earlier applies, by inventory id; read and updated here. */
   records: Map<string, AppliedRecord>;
   /** Apply everything regardless of the records: the periodic resync that catches any drift. */
@@ -57,8 +61,10 @@ export async function applyPlan(kube: Kube, objects: readonly KubeObject[], prev
   for (const obj of objects) {
     const id = inventoryEntry(obj).id;
     const hash = hashOf(obj);
-    const observed = ctx?.observed(refOfObject(obj));
-    if (ctx && !ctx.force && observed && !needsApply(obj, hash, ctx.records.get(id), observed)) live.set(obj, observed);
+    const seen = ctx?.observed(refOfObject(obj));
+    const record = ctx?.records.get(id);
+    if (ctx && !ctx.force && seen?.object && !needsApply(obj, hash, record, seen.object)) live.set(obj, seen.object);
+    else if (ctx && !ctx.force && !seen && record?.hash === hash) live.set(obj, obj);
     else pending.push({ obj, id, hash });
   }
   const apply = async ({ obj, id, hash }: (typeof pending)[number]): Promise<void> => {

@@ -173,7 +173,7 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
           plan.objects,
           env.status?.inventory,
           plan.inventory,
-          cache && { observed: (ref) => cache.lookup(ref)?.object, records, force },
+          cache && { observed: (ref) => cache.lookup(ref), records, force },
         );
         if (force) forcedAt.set(key, startedAt);
       } catch (err) {
