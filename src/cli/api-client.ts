@@ -14,6 +14,11 @@ export const SERVER_OPTIONS = {
   token: { type: 'string' },
 } as const;
 
+/** Their lines in a command's help, aligned with its other options. */
+export const SERVER_HELP = `  --server URL         Through Grove's HTTP API instead (default: $GROVE_SERVER)
+  --token T            The Kubernetes token it checks (default: $GROVE_TOKEN)
+`;
+
 /** A problem document as the API sends it. */
 export interface Problem {
   status: number;

@@ -9,7 +9,7 @@
 import { AUDIT_ACTIONS, type AuditAction, type AuditEvent, type AuditFilter } from '../audit/index.ts';
 import { GroveError } from '../errors/index.ts';
 import { parseDuration } from '../manifest/index.ts';
-import { backendOf, kubeBackend, SERVER_OPTIONS } from './backend.ts';
+import { backendOf, kubeBackend, SERVER_HELP, SERVER_OPTIONS } from './backend.ts';
 import { CLUSTER_OPTIONS, kubeOf, OUTPUT_OPTION, outputFormat, render, table } from './common.ts';
 import { parseCommandLine } from './args.ts';
 import type { CliIo } from './index.ts';
@@ -30,9 +30,7 @@ Options:
   --endpoint URL       Reach the store here instead of its spec.s3.endpoint (from outside the cluster)
   -o, --output FORMAT  table (default), json or yaml
   --kubeconfig FILE    Default: $KUBECONFIG or ~/.kube/config
-  --server URL         Through Grove's HTTP API instead (default: $GROVE_SERVER)
-  --token T            The Kubernetes token it checks (default: $GROVE_TOKEN)
-`;
+${SERVER_HELP}`;
 
 /** `24h`, `7d` (before now) or an RFC 3339 time, as milliseconds. Pure. */
 export function parseSince(value: string, now: number, flag: string): number {

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { LABELS } from '../api/constants.ts';
 import { API_VERSION } from '../api/crds.ts';
 import type { Backup, Environment, Restore } from '../api/types.gen.ts';
 import type { AuditEvent, AuditFilter } from '../audit/index.ts';
@@ -17,7 +18,7 @@ import { isNotFound, type Kube } from '../kube/index.ts';
 import { lifecyclePatch } from '../lifecycle/index.ts';
 import { apiClient, type ApiClient } from './api-client.ts';
 
-export { SERVER_OPTIONS } from './api-client.ts';
+export { SERVER_HELP, SERVER_OPTIONS } from './api-client.ts';
 import { kubeOf } from './common.ts';
 
 export type LifecycleVerb = 'renew' | 'sleep' | 'wake';
@@ -76,7 +77,7 @@ export function kubeBackend(kube: Kube, now: () => number = Date.now, storeEndpo
     listEnvironments: async (namespace, project) => (await kube.list<Environment>(API_VERSION, 'Environment', { namespace })).items.filter((e) => !project || e.spec.project === project),
     getEnvironment: environment,
     pollEnvironment: environment,
-    createEnvironment: (namespace, name, spec) => kube.create<Environment>({ apiVersion: API_VERSION, kind: 'Environment', metadata: { name, namespace, labels: { 'grove.dev/project': spec.project } }, spec }),
+    createEnvironment: (namespace, name, spec) => kube.create<Environment>({ apiVersion: API_VERSION, kind: 'Environment', metadata: { name, namespace, labels: { [LABELS.project]: spec.project } }, spec }),
     async deleteEnvironment(namespace, name) {
       const env = await environment(namespace, name);
       await kube.delete(ref('Environment', namespace, name), env.metadata.uid ? { uid: env.metadata.uid } : {});
@@ -89,7 +90,7 @@ export function kubeBackend(kube: Kube, now: () => number = Date.now, storeEndpo
         throw err;
       }
     },
-    listBackups: async (namespace, env) => (await kube.list<Backup>(API_VERSION, 'Backup', { namespace, ...(env ? { labelSelector: `grove.dev/environment=${env}` } : {}) })).items.filter((b) => !env || b.spec.environment === env),
+    listBackups: async (namespace, env) => (await kube.list<Backup>(API_VERSION, 'Backup', { namespace, ...(env ? { labelSelector: `${LABELS.environment}=${env}` } : {}) })).items.filter((b) => !env || b.spec.environment === env),
     async createBackup(namespace, name, backupName, retain) {
       const env = await environment(namespace, name);
       return kube.create(backupFor(env, backupName ?? manualBackupName(name, now()), 'manual', retain));

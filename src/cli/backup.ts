@@ -8,7 +8,7 @@
 import type { Backup } from '../api/types.gen.ts';
 import { GroveError } from '../errors/index.ts';
 import { formatAge } from '../util/index.ts';
-import { backendOf, SERVER_OPTIONS } from './backend.ts';
+import { backendOf, SERVER_HELP, SERVER_OPTIONS } from './backend.ts';
 import { CLUSTER_OPTIONS, OUTPUT_OPTION, outputFormat, render, table } from './common.ts';
 import { parseCommandLine } from './args.ts';
 import type { CliIo } from './index.ts';
@@ -25,9 +25,7 @@ Options:
   --retain SECONDS     Keep the backup this long after it completes (default: until deleted)
   -o, --output FORMAT  table (default), json or yaml
   --kubeconfig FILE    Default: $KUBECONFIG or ~/.kube/config
-  --server URL         Through Grove's HTTP API instead (default: $GROVE_SERVER)
-  --token T            The Kubernetes token it checks (default: $GROVE_TOKEN)
-`;
+${SERVER_HELP}`;
 
 export async function backupCommand(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, {

@@ -7,7 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GroveError } from '../errors/index.ts';
-import { backendOf, SERVER_OPTIONS } from './backend.ts';
+import { backendOf, SERVER_HELP, SERVER_OPTIONS } from './backend.ts';
 import { CLUSTER_OPTIONS, OUTPUT_OPTION, outputFormat, render } from './common.ts';
 import { parseCommandLine } from './args.ts';
 import type { CliIo } from './index.ts';
@@ -27,9 +27,7 @@ Options:
   -n, --namespace NS   The project namespace (default: default)
   -o, --output FORMAT  table (default), json or yaml
   --kubeconfig FILE    Default: $KUBECONFIG or ~/.kube/config
-  --server URL         Through Grove's HTTP API instead (default: $GROVE_SERVER)
-  --token T            The Kubernetes token it checks (default: $GROVE_TOKEN)
-`;
+${SERVER_HELP}`;
 
 export async function restoreCommand(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, {

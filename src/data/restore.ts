@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { LABELS } from '../api/constants.ts';
 import { API_VERSION } from '../api/crds.ts';
 import type { Backup, Restore } from '../api/types.gen.ts';
 import { compactTime } from '../util/index.ts';
@@ -24,7 +25,7 @@ export function restoreFor(backup: Backup, req: RestoreRequest): Restore {
     metadata: {
       name: req.name ?? `${backupName.slice(0, 63 - 23)}-restore-${compactTime(req.now.getTime(), 'second')}`,
       ...(backup.metadata.namespace ? { namespace: backup.metadata.namespace } : {}),
-      labels: { 'grove.dev/project': backup.spec.project, 'grove.dev/environment': backup.spec.environment },
+      labels: { [LABELS.project]: backup.spec.project, [LABELS.environment]: backup.spec.environment },
     },
     spec: { backup: backupName, ...(req.targetEnvironment ? { targetEnvironment: req.targetEnvironment } : {}), ...(req.overwriteExisting ? { overwriteExisting: true } : {}) },
   };

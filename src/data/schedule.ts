@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { LABELS } from '../api/constants.ts';
 import type { Backup, BackupSpec, Environment } from '../api/types.gen.ts';
 import type { Backups } from '../manifest/index.ts';
 import { parseDuration } from '../manifest/index.ts';
@@ -63,7 +64,7 @@ export function backupFor(env: Environment, name: string, trigger: NonNullable<B
     metadata: {
       name,
       namespace: env.metadata.namespace,
-      labels: { 'grove.dev/project': env.spec.project, 'grove.dev/environment': env.metadata.name ?? '', 'grove.dev/trigger': trigger },
+      labels: { [LABELS.project]: env.spec.project, [LABELS.environment]: env.metadata.name ?? '', 'grove.dev/trigger': trigger },
     },
     spec: { project: env.spec.project, environment: env.metadata.name ?? '', trigger, ...(retentionSeconds !== undefined ? { retentionSeconds } : {}) },
   };

@@ -338,6 +338,18 @@ export function csiVolumePath(state: ClusterState, volumeHandle: string): string
 }
 
 /**
+ * The host directory of a claim's volume: known once the claim is bound to a volume of the local
+ * cluster's CSI driver; undefined before that, and for kwok's simulated volumes.
+ */
+export async function claimVolumePath(kube: Kube, state: ClusterState, namespace: string, claim: string): Promise<string | undefined> {
+  type Claim = KubeObject & { spec: { volumeName?: string } };
+  type Volume = KubeObject & { spec: { csi?: { driver: string; volumeHandle: string } } };
+  const pvc = await kube.get<Claim>({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace, name: claim });
+  const pv = pvc?.spec.volumeName ? await kube.get<Volume>({ apiVersion: 'v1', kind: 'PersistentVolume', name: pvc.spec.volumeName }) : undefined;
+  return pv?.spec.csi && pv.spec.csi.driver === state.csi?.driver ? csiVolumePath(state, pv.spec.csi.volumeHandle) : undefined;
+}
+
+/**
  * kwok's stage that completes every Job's pods, except backup and restore pods: kwok runs no
  * containers, and a restore "completed" without running would let an Environment start on empty
  * volumes. Whoever runs a mover pod's command reports its end, as a kubelet does (the tests run it

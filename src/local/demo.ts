@@ -8,9 +8,9 @@
  * @module
  */
 import { execFile } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, extname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -19,18 +19,19 @@ import { CONDITIONS } from '../api/constants.ts';
 import { findCondition } from '../api/conditions.ts';
 import type { KubeObject } from '../api/meta.ts';
 import { environmentName } from '../api/names.ts';
-import type { Backup, Environment } from '../api/types.gen.ts';
+import type { Backup, Environment, Project } from '../api/types.gen.ts';
 import { Restic } from '../data/restic.ts';
-import { repositoryOf } from '../data/store.ts';
+import { projectStoreAccess, repositoryOf } from '../data/store.ts';
 import { GroveError } from '../errors/index.ts';
 import { type Kube, kubeFromFile } from '../kube/index.ts';
 import { formatDuration } from '../util/index.ts';
 import type { Progress } from './build.ts';
-import { type ClusterState, csiVolumePath, recordAddon, runningAddon, stopAddons, up } from './cluster.ts';
+import { claimVolumePath, type ClusterState, recordAddon, runningAddon, stopAddons, up } from './cluster.ts';
 import { branchFiles, DEMO_BRANCH, DEMO_BUCKET, DEMO_NAMESPACE, DEMO_PROJECT, demoManifest, demoObjects } from './demo-plan.ts';
-import { HOST_KINDS, hostDatabaseName } from './mover-runner.ts';
+import { ensureDatabase, HOST_KINDS, hostDatabaseName } from './mover-runner.ts';
 import { serverCanReach, startPostgres } from './postgres.ts';
-import { freePorts, type ProcessRecord, startProcess } from './processes.ts';
+import { sendPushWebhook } from './git-server.ts';
+import { freePorts, groveMain, type ProcessRecord, startProcess } from './processes.ts';
 
 const run = promisify(execFile);
 const FIELD_MANAGER = 'grove-demo';
@@ -101,7 +102,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   await seedProduction(kube, state, production, postgres, opts.short, progress);
 
   const revision = await repo.pushBranch(DEMO_BRANCH, branchFiles(new Date()));
-  await sendWebhook(operatorUrl, namespace, remembered.hookSecret);
+  await announcePush(operatorUrl, namespace, remembered.hookSecret);
   const branch = await followEnvironment(kube, namespace, environmentName(DEMO_PROJECT, DEMO_BRANCH), progress, 300_000, revision);
 
   const backupName = branch.status?.lineage?.find((l) => l.backup)?.backup;
@@ -111,7 +112,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   let checked = false;
   if (!opts.short) {
     progress('Checking the backup repository in MinIO with restic');
-    await projectRestic(kube, state, namespace, demoDir).then((r) => r.check());
+    await projectRestic(kube, namespace, demoDir).then((r) => r.check());
     checked = true;
   }
   const environments = (await kube.list<Environment>(API, 'Environment', { namespace })).items.sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
@@ -268,7 +269,7 @@ async function seedProduction(kube: Kube, state: ClusterState, production: strin
   const env = { ...process.env, PGPASSWORD: pg.password };
   const database = hostDatabaseName(production, 'db');
   const psql = async (db: string, sql: string) => (await run('psql', ['-h', pg.host, '-p', String(pg.port), '-U', pg.username, '-d', db, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql], { env })).stdout.trim();
-  if ((await psql('postgres', `select 1 from pg_database where datname = '${database}'`)) !== '1') await psql('postgres', `create database ${database}`);
+  await ensureDatabase({ ...pg, name: database });
   const rows = short ? 200 : 20_000;
   if ((await psql(database, "select to_regclass('public.products') is not null")) === 't') {
     progress(`Production's data is already there (database ${database})`);
@@ -283,31 +284,25 @@ async function seedProduction(kube: Kube, state: ClusterState, production: strin
 }
 
 async function claimDir(kube: Kube, state: ClusterState, namespace: string, claim: string): Promise<string> {
-  type Claim = KubeObject & { spec: { volumeName?: string } };
-  type Volume = KubeObject & { spec: { csi?: { volumeHandle: string } } };
   for (let i = 0; i < 120; i++) {
-    const pvc = await kube.get<Claim>({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace, name: claim });
-    const pv = pvc?.spec.volumeName ? await kube.get<Volume>({ apiVersion: 'v1', kind: 'PersistentVolume', name: pvc.spec.volumeName }) : undefined;
-    if (pv?.spec.csi) return csiVolumePath(state, pv.spec.csi.volumeHandle);
+    const dir = await claimVolumePath(kube, state, namespace, claim);
+    if (dir) return dir;
     await sleep(500);
   }
   throw new GroveError('Timeout', `claim ${claim} in ${namespace} has no CSI volume`);
 }
 
-/** A webhook as GitHub sends it, so the branch is found at once rather than at the next poll. */
-async function sendWebhook(operatorUrl: string, namespace: string, secret: string): Promise<void> {
-  const body = JSON.stringify({ ref: `refs/heads/${DEMO_BRANCH}` });
-  const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-  const res = await fetch(`${operatorUrl}/hooks/${namespace}/${DEMO_PROJECT}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': signature }, body });
+/** A push webhook, so the branch is found at once rather than at the next poll. */
+async function announcePush(operatorUrl: string, namespace: string, secret: string): Promise<void> {
+  const res = await sendPushWebhook(operatorUrl, namespace, DEMO_PROJECT, secret, JSON.stringify({ ref: `refs/heads/${DEMO_BRANCH}` }));
   if (!res.ok) throw new GroveError('ProcessFailed', `the operator answered the webhook with ${res.status}: ${await res.text()}`);
 }
 
 /** restic on the Project's repository, with the BackupStore's own credentials. */
-async function projectRestic(kube: Kube, state: ClusterState, namespace: string, demoDir: string): Promise<Restic> {
-  const secret = await kube.get<KubeObject & { data?: Record<string, string> }>({ apiVersion: 'v1', kind: 'Secret', namespace, name: 'restic' });
-  const password = Buffer.from(secret?.data?.password ?? '', 'base64').toString('utf8');
-  const minio = state.minio!;
-  const access = { endpoint: minio.url, bucket: DEMO_BUCKET, prefix: 'grove', region: 'us-east-1', forcePathStyle: true, accessKeyId: minio.accessKey, secretAccessKey: minio.secretKey, resticPassword: password };
+async function projectRestic(kube: Kube, namespace: string, demoDir: string): Promise<Restic> {
+  const project = await kube.get<Project>({ apiVersion: API, kind: 'Project', namespace, name: DEMO_PROJECT });
+  const access = project && (await projectStoreAccess(kube, project));
+  if (!access) throw new GroveError('NotFound', `Project ${DEMO_PROJECT} in namespace ${namespace} has no BackupStore`);
   return new Restic(repositoryOf(access, namespace, DEMO_PROJECT), { cacheDir: join(demoDir, 'restic-cache') });
 }
 
@@ -323,10 +318,4 @@ async function waitHttp(url: string, rec: ProcessRecord, timeoutMs: number): Pro
 
 async function exists(path: string): Promise<boolean> {
   return access(path).then(() => true, () => false);
-}
-
-/** The entry point of this very program, to start the operator and the runner. */
-function groveMain(): string {
-  const self = fileURLToPath(import.meta.url);
-  return join(dirname(self), '..', `main${extname(self)}`);
 }

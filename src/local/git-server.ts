@@ -10,7 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export interface GitServerOptions {
   /** Directory holding bare repositories (`<name>.git`). */
@@ -168,4 +168,13 @@ function findHeaderEnd(buf: Buffer): { index: number; length: number } | undefin
   if (crlf >= 0 && (lf < 0 || crlf < lf)) return { index: crlf, length: 4 };
   if (lf >= 0) return { index: lf, length: 2 };
   return undefined;
+}
+
+/**
+ * What a Git host sends after a push, signed the way GitHub signs it: the local Git server has no
+ * hooks of its own, so the demo and the tests tell the operator themselves.
+ */
+export async function sendPushWebhook(operatorUrl: string, namespace: string, project: string, secret: string, body = '{"ref":"refs/heads/main"}'): Promise<Response> {
+  const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+  return fetch(`${operatorUrl}/hooks/${namespace}/${project}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': signature }, body });
 }

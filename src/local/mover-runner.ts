@@ -14,16 +14,16 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
-import { dirname, extname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { LABELS } from '../api/constants.ts';
 import type { KubeObject } from '../api/meta.ts';
 import { MOVER_DATA_PATH } from '../data/jobs.ts';
 import { GroveError, messageOf } from '../errors/index.ts';
 import type { Kube } from '../kube/index.ts';
-import { type ClusterState, csiVolumePath } from './cluster.ts';
+import { claimVolumePath, type ClusterState } from './cluster.ts';
+import { groveMain } from './processes.ts';
 
 const run = promisify(execFile);
 const TERMINATION_LOG = '/dev/termination-log';
@@ -259,11 +259,8 @@ async function runOne(opts: RunnerOptions, pod: MoverPod): Promise<void> {
 
 /** The host directory of a claim: its CSI volume's, or one of the runner's own for kwok's simulated volumes. */
 async function claimDirectory(opts: RunnerOptions, namespace: string, claim: string): Promise<string> {
-  type Claim = KubeObject & { spec: { volumeName?: string } };
-  type Volume = KubeObject & { spec: { csi?: { driver: string; volumeHandle: string } } };
-  const pvc = await opts.kube.get<Claim>({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace, name: claim });
-  const pv = pvc?.spec.volumeName ? await opts.kube.get<Volume>({ apiVersion: 'v1', kind: 'PersistentVolume', name: pvc.spec.volumeName }) : undefined;
-  if (pv?.spec.csi && pv.spec.csi.driver === opts.cluster.csi?.driver) return csiVolumePath(opts.cluster, pv.spec.csi.volumeHandle);
+  const csi = await claimVolumePath(opts.kube, opts.cluster, namespace, claim);
+  if (csi) return csi;
   const dir = join(opts.work, 'volumes', namespace, claim);
   await mkdir(dir, { recursive: true });
   return dir;
@@ -275,10 +272,4 @@ export async function ensureDatabase(db: HostDatabase): Promise<void> {
   const psql = (sql: string) => run('psql', ['-h', db.host, '-p', String(db.port), '-U', db.username, '-d', 'postgres', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql], { env });
   const { stdout } = await psql(`select 1 from pg_database where datname = '${db.name}'`);
   if (stdout.trim() !== '1') await psql(`create database ${db.name}`);
-}
-
-/** The entry point of this very program: the mover is `grove mover`. */
-function groveMain(): string {
-  const self = fileURLToPath(import.meta.url);
-  return join(dirname(self), '..', `main${extname(self)}`);
 }

@@ -12,7 +12,9 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
+import { dirname, extname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { GroveError } from '../errors/index.ts';
 
 export interface ProcessRecord {
@@ -122,4 +124,10 @@ export async function freePorts(count: number): Promise<number[]> {
   const ports = servers.map((s) => (s.address() as AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   return ports;
+}
+
+/** The entry point of this very program (`src/main.ts`, or `dist/main.js` when built): what add-ons run as. */
+export function groveMain(): string {
+  const self = fileURLToPath(import.meta.url);
+  return join(dirname(self), '..', `main${extname(self)}`);
 }

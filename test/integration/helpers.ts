@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { expect, inject } from 'vitest';
 import type { KubeObject } from '../../src/api/meta.ts';
 import { type Kube, kubeFromFile } from '../../src/kube/index.ts';
-import { csiVolumePath } from '../../src/local/cluster.ts';
+import { claimVolumePath } from '../../src/local/cluster.ts';
 
 export function cluster() {
   return inject('cluster');
@@ -31,9 +31,9 @@ export function conditionStatus(obj: Conditioned | undefined, type: string): str
 
 /** The host directory of a claim's volume (the local CSI driver's), once the claim is bound. */
 export async function volumeDir(namespace: string, claim: string): Promise<string> {
-  type Claim = KubeObject & { spec: { volumeName?: string }; status?: { phase?: string } };
-  const read = () => kube().get<Claim>({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace, name: claim });
-  await expect.poll(async () => (await read())?.status?.phase, { timeout: 60_000, interval: 500 }).toBe('Bound');
-  const pv = await kube().get<KubeObject & { spec: { csi?: { volumeHandle: string } } }>({ apiVersion: 'v1', kind: 'PersistentVolume', name: (await read())?.spec.volumeName as string });
-  return csiVolumePath(cluster(), pv?.spec.csi?.volumeHandle as string);
+  const phase = async () => (await kube().get<KubeObject & { status?: { phase?: string } }>({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace, name: claim }))?.status?.phase;
+  await expect.poll(phase, { timeout: 60_000, interval: 500 }).toBe('Bound');
+  const dir = await claimVolumePath(kube(), cluster(), namespace, claim);
+  if (!dir) throw new Error(`claim ${claim} in ${namespace} is not on a volume of the local CSI driver`);
+  return dir;
 }

@@ -1,7 +1,6 @@
 // Runs `grove operator` as a child process, as it runs in production: killable, restartable,
 // and one of several replicas.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { cluster } from './helpers.ts';
 
@@ -56,7 +55,4 @@ export async function startOperator(namespace: string, extra: string[] = [], kub
 }
 
 /** Sends a webhook the way GitHub does. */
-export async function sendWebhook(operatorUrl: string, namespace: string, project: string, secret: string, body = '{"ref":"refs/heads/main"}'): Promise<Response> {
-  const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-  return fetch(`${operatorUrl}/hooks/${namespace}/${project}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': signature }, body });
-}
+export { sendPushWebhook as sendWebhook } from '../../src/local/git-server.ts';

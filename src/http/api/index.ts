@@ -13,7 +13,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ANNOTATIONS, CONDITIONS } from '../../api/constants.ts';
+import { ANNOTATIONS, CONDITIONS, LABELS } from '../../api/constants.ts';
 import { findCondition } from '../../api/conditions.ts';
 import { API_VERSION } from '../../api/crds.ts';
 import type { KubeObject } from '../../api/meta.ts';
@@ -130,7 +130,7 @@ const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
     if (!project) throw new ApiProblem(404, 'Not Found', `Project ${spec.project} does not exist in namespace ${ns(match)}`);
     const denial = agentMayNotMakeProduction(project, caller.groups, spec.type);
     if (denial) throw new ApiProblem(403, 'Forbidden', describeDenial(denial));
-    const created = await deps.kube.create<Environment>(requestedBy(caller, { apiVersion: API_VERSION, kind: 'Environment', metadata: { name, namespace: ns(match), labels: { 'grove.dev/project': spec.project } }, spec }));
+    const created = await deps.kube.create<Environment>(requestedBy(caller, { apiVersion: API_VERSION, kind: 'Environment', metadata: { name, namespace: ns(match), labels: { [LABELS.project]: spec.project } }, spec }));
     await deps.audit.record(environmentEvent({ env: created, action: 'create', now: deps.clock.now(), source: 'api', discriminator: `api ${created.metadata.uid ?? ''}`, actor: { kubernetesUser: caller.username } }));
     return { status: 201, value: created, headers: { location: `/api/v1/namespaces/${ns(match)}/environments/${name}` } };
   },
