@@ -213,7 +213,8 @@ describe('renewal and sleep', () => {
     await pushBranch('feature/nap', { 'note.txt': 'more work' });
     await expect.poll(async () => (await workload<{ spec: { replicas: number } }>('Deployment', target, 'web'))?.spec.replicas, { timeout: 10_000, interval: 250 }).toBe(2);
     expect((await workload<{ spec: { suspend?: boolean } }>('CronJob', target, 'web-cleanup'))?.spec.suspend).toBeFalsy();
-    expect(conditionStatus(await getEnv(name), 'Sleeping')).toBe('False');
+    // The status is written at the end of the reconcile that scaled the workloads back up.
+    await expect.poll(async () => conditionStatus(await getEnv(name), 'Sleeping'), { timeout: 10_000, interval: 250 }).toBe('False');
 
     // Asked to sleep, it stays asleep until asked to wake.
     expect((await cli('env', 'sleep', name, '-n', ns)).code).toBe(0);
@@ -221,7 +222,7 @@ describe('renewal and sleep', () => {
     await expect.poll(async () => (await workload<{ spec: { replicas: number } }>('Deployment', target, 'web'))?.spec.replicas, { timeout: 10_000, interval: 250 }).toBe(0);
     expect((await cli('env', 'wake', name, '-n', ns)).code).toBe(0);
     await expect.poll(async () => (await workload<{ spec: { replicas: number } }>('Deployment', target, 'web'))?.spec.replicas, { timeout: 10_000, interval: 250 }).toBe(2);
-    expect(conditionStatus(await getEnv(name), 'Sleeping')).toBe('False');
+    await expect.poll(async () => conditionStatus(await getEnv(name), 'Sleeping'), { timeout: 10_000, interval: 250 }).toBe('False');
     // Audit events follow the status they describe (recorded right after it is written).
     const count = (action: string) => auditLines().filter((e) => e.environment === name && e.action === action).length;
     await expect.poll(() => count('wake'), { timeout: 5_000 }).toBe(2);
