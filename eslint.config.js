@@ -39,6 +39,21 @@ export default tseslint.config(
     },
   },
   {
+    // The product never depends on the local cluster, which is development tooling (DESIGN §6):
+    // the image and the operator's layers hold src/ alone.
+    files: ['src/**'],
+    ignores: ['src/kube/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: '@kubernetes/client-node', message: 'Only src/kube/ talks to the Kubernetes client library.' }],
+          patterns: [{ group: ['**/local/*', '../../local/**'], message: 'src/ is the product; the local cluster (local/) may use it, never the other way round.' }],
+        },
+      ],
+    },
+  },
+  {
     files: ['src/kube/**', 'test/**', 'bench/**'],
     rules: { 'no-restricted-imports': 'off' },
   },

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { repositoryOf, s3ClientOf, type StoreAccess } from '../src/data/store.ts';
-import { startPostgres } from '../src/local/postgres.ts';
+import { startPostgres } from '../local/postgres.ts';
 import { benchCluster, table } from './harness.ts';
 
 const run = promisify(execFile);

@@ -2,9 +2,9 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultCacheDir } from '../src/local/build.ts';
-import { type ClusterState, down, up } from '../src/local/cluster.ts';
-import type { Tier } from '../src/local/components.ts';
+import { defaultCacheDir } from '../local/build.ts';
+import { type ClusterState, down, up } from '../local/cluster.ts';
+import type { Tier } from '../local/components.ts';
 
 export async function benchCluster(tier: Tier): Promise<{ state: ClusterState; stop: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'grove-bench-'));

@@ -68,16 +68,15 @@ describe('grove', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('cannot read /nonexistent/platform.yaml: no such file');
   });
+});
 
-  it('rejects a bad tier before doing anything', async () => {
-    const r = await grove('local', 'up', '--tier', 'z', '--dir', '/nonexistent/never-created');
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain('--tier: tier must be one of a, b, c (got "z")');
-  });
-
-  it('rejects an unknown option with the help text', async () => {
-    const r = await grove('local', 'up', '--frob');
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain("Unknown option '--frob'");
+describe('grove operator --internal-network', () => {
+  it('takes address ranges and refuses anything else by name', async () => {
+    const { parseCidr } = await import('./operator.ts');
+    expect(parseCidr('198.18.0.0/20')).toBe('198.18.0.0/20');
+    expect(parseCidr('fd00::/8')).toBe('fd00::/8');
+    for (const bad of ['198.18.0.0', '198.18.0.0/33', 'cluster/8', '198.18.0.0/8/1', '198.18.0.0/x']) {
+      expect(() => parseCidr(bad), bad).toThrow(`--internal-network must be an address range such as 198.18.0.0/16 (got "${bad}")`);
+    }
   });
 });

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -38,6 +39,9 @@ Options:
   --audit-flush-seconds N  How often the audit trail is appended to each Project's BackupStore (default: 5)
   --namespace-role ROLE    Bind this ClusterRole to the operator in every Environment namespace it
                            makes (least privilege: its only rights there; set by the Helm chart)
+  --internal-network CIDR  The cluster's own pod, Service or node network, which Environments
+                           allowed internet egress still cannot reach (repeatable; private ranges
+                           are always excluded)
 `;
 
 export async function operatorCommand(argv: string[], io: CliIo): Promise<number> {
@@ -59,6 +63,7 @@ export async function operatorCommand(argv: string[], io: CliIo): Promise<number
         'audit-log': { type: 'string' },
         'audit-flush-seconds': { type: 'string', default: '5' },
         'namespace-role': { type: 'string' },
+        'internal-network': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -99,6 +104,7 @@ export async function operatorCommand(argv: string[], io: CliIo): Promise<number
     resticCacheDir: join(cacheRoot, 'restic'),
     moverImage: values['mover-image'],
     ...(values['namespace-role'] ? { namespaceRole: values['namespace-role'] } : {}),
+    ...(values['internal-network'] ? { internalNetworks: values['internal-network'].map(parseCidr) } : {}),
     audit: { flushMs: flushSeconds * 1000, destination: values['audit-log'] ? pino.destination({ dest: values['audit-log'], mkdir: true, sync: false }) : stdout },
   });
   log.info({ address: `${operator.address.address}:${operator.address.port}` }, 'Started the operator');
@@ -109,4 +115,15 @@ export async function operatorCommand(argv: string[], io: CliIo): Promise<number
   if (why === 'stopped') await operator.stop();
   log.info({ why }, 'Stopped the operator');
   return why === 'lost-leadership' ? 1 : 0;
+}
+
+/** `198.18.0.0/16` as given; anything that is not an address with a prefix length is refused. */
+export function parseCidr(value: string): string {
+  const [address = '', prefix, extra] = value.split('/');
+  const family = isIP(address);
+  const bits = Number(prefix);
+  if (family === 0 || extra !== undefined || prefix === undefined || !/^\d+$/.test(prefix) || bits > (family === 4 ? 32 : 128)) {
+    throw new GroveError('InvalidInput', `--internal-network must be an address range such as 198.18.0.0/16 (got "${value}")`);
+  }
+  return value;
 }

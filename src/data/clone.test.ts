@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Backup, Environment, EnvironmentSpec, Project, ProjectSpec } from '../api/types.gen.ts';
 import { parseManifest, resolveManifest } from '../manifest/index.ts';
-import { childSnapshot, childSnapshotContent, cloneBackup, cloneSnapshotNames, type CloneFacts, decideClone, parentSnapshot, snapshotSources, usableBackup } from './clone.ts';
+import { childSnapshot, childSnapshotContent, cloneBackup, cloneSnapshotNames, type CloneFacts, decideClone, parentSnapshot, servicesToSanitize, snapshotSources, usableBackup } from './clone.ts';
 
 const parsed = parseManifest(`version: 1
 applications:
@@ -124,5 +124,34 @@ describe('snapshot objects', () => {
 
   it('gives the planner each snapshot-cloned volume\'s VolumeSnapshot', () => {
     expect(snapshotSources([{ volume: 'db', source: 'snapshot', snapshot: 's1' }, { volume: 'web-uploads', source: 'snapshot' }, { volume: 'cache', source: 'backup', snapshot: 'x' }])).toEqual({ db: 's1' });
+  });
+});
+
+describe('servicesToSanitize', () => {
+  const marked = parseManifest(`version: 1
+applications:
+  web: { image: web:1, hooks: { sanitize: [/shop, sanitize] } }
+services:
+  db: { type: "postgresql:15", clone: sanitized }
+  reports: { type: "postgresql:15", clone: full }
+  cache: { type: "redis:7", clone: empty }
+`);
+  if (!marked.ok) throw new Error('fixture manifest is invalid');
+  const m = resolveManifest(marked.manifest, { type: 'development', commit: 'abc', branch: 'feature/x', environment: 'shop-feature-x' });
+  const copied = [
+    { volume: 'db', source: 'snapshot' as const },
+    { volume: 'reports', source: 'backup' as const },
+    { volume: 'cache', source: 'empty' as const },
+  ];
+
+  it('names the copied services marked sanitized, and only those: a full copy stays as it came', () => {
+    expect(servicesToSanitize(m, copied, 'development')).toEqual(['db']);
+    expect(servicesToSanitize(m, copied, 'staging')).toEqual(['db']);
+  });
+
+  it('scrubs nothing that was not copied, and nothing in production', () => {
+    expect(servicesToSanitize(m, copied.map((l) => ({ ...l, source: 'empty' as const })), 'development')).toEqual([]);
+    expect(servicesToSanitize(m, copied, 'production')).toEqual([]);
+    expect(servicesToSanitize(m, undefined, 'development')).toEqual([]);
   });
 });

@@ -186,7 +186,21 @@ export function snapshotSources(lineage: readonly VolumeLineage[] | undefined): 
   return Object.fromEntries((lineage ?? []).filter((l) => l.source === 'snapshot' && l.snapshot).map((l) => [l.volume, l.snapshot as string]));
 }
 
-/** Whether any volume got data (the sanitize hooks run only then). */
+/** Whether any volume got data. */
 export function anythingCloned(lineage: readonly VolumeLineage[] | undefined): boolean {
   return (lineage ?? []).some((l) => l.source !== 'empty');
+}
+
+/**
+ * The services whose copy must be scrubbed before anything serves it: those the manifest marks
+ * `clone: sanitized` that got data from the parent. Production is never a scrubbed copy (a
+ * restore into it brings back its own data). `full` copies, and mounted volumes, stay as they came.
+ */
+export function servicesToSanitize(manifest: ResolvedManifest, lineage: readonly VolumeLineage[] | undefined, type: string): string[] {
+  if (type === 'production') return [];
+  const copied = new Set((lineage ?? []).filter((l) => l.source !== 'empty').map((l) => l.volume));
+  return Object.entries(manifest.services)
+    .filter(([name, s]) => s.clone === 'sanitized' && copied.has(name))
+    .map(([name]) => name)
+    .sort();
 }

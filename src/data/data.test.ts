@@ -3,6 +3,7 @@ import type { Environment } from '../api/types.gen.ts';
 import { parseManifest, resolveManifest } from '../manifest/index.ts';
 import { backupTargets, moverJob, moverJobName } from './jobs.ts';
 import { backupsApply, scheduledBackup } from './schedule.ts';
+import { waitForServer } from './mover.ts';
 import { summaryOf } from './restic.ts';
 
 const env = (type: Environment['spec']['type'], created = '2026-11-20T12:00:00Z'): Environment => ({
@@ -91,7 +92,11 @@ services:
       expect(pod.containers[0].securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
       expect(JSON.stringify(pod)).not.toMatch(/hostPath|privileged|hostNetwork/);
       if (target.kind === 'files') expect(pod.volumes).toContainEqual({ name: 'data', persistentVolumeClaim: { claimName: target.claimName, readOnly: true } });
-      else expect(pod.containers[0].env.map((e: { name: string }) => e.name)).toEqual(['RESTIC_CACHE_DIR', 'HOME', 'DB_HOST', 'DB_PORT', 'DB_USER', 'DB_PASSWORD', 'DB_NAME']);
+      else expect(pod.containers[0].env.map((e: { name: string }) => e.name)).toEqual(['RESTIC_CACHE_DIR', 'HOME', 'TMPDIR', 'DB_HOST', 'DB_PORT', 'DB_USER', 'DB_PASSWORD', 'DB_NAME']);
+      // Everything restic writes (cache, temporary packs) goes to the emptyDir: the root is read-only.
+      const env = Object.fromEntries(pod.containers[0].env.filter((e: { value?: string }) => e.value).map((e: { name: string; value: string }) => [e.name, e.value]));
+      expect(env).toMatchObject({ RESTIC_CACHE_DIR: '/cache', HOME: '/cache', TMPDIR: '/cache' });
+      expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'cache', mountPath: '/cache' });
     }
   });
 
@@ -152,5 +157,26 @@ describe('ResticError.from', () => {
   it('never repeats credentials written into a location', async () => {
     const { ResticError } = await import('./restic.ts');
     expect(ResticError.from('init', 1, 'Fatal: wrong password', 's3:http://key:secret@host/b').message).not.toContain('secret');
+  });
+});
+
+describe('waitForServer', () => {
+  it('tries again until the database accepts a connection', async () => {
+    const attempts: string[] = [];
+    const connect = async (host: string, port: number) => {
+      attempts.push(`${host}:${port}`);
+      if (attempts.length < 3) throw new Error('connect ECONNREFUSED');
+    };
+    await waitForServer({ host: 'db.shop-main.svc', port: 5432 }, { connect, pause: async () => undefined });
+    expect(attempts).toEqual(['db.shop-main.svc:5432', 'db.shop-main.svc:5432', 'db.shop-main.svc:5432']);
+  });
+
+  it('gives up after its patience, with the last reason', async () => {
+    const connect = async () => {
+      throw new Error('getaddrinfo ENOTFOUND db.shop-main.svc');
+    };
+    await expect(waitForServer({ host: 'db.shop-main.svc', port: 5432 }, { patienceMs: 0, connect, pause: async () => undefined })).rejects.toThrow(
+      'the database at db.shop-main.svc:5432 did not accept a connection within 0s: getaddrinfo ENOTFOUND db.shop-main.svc',
+    );
   });
 });

@@ -12,13 +12,14 @@ import type { VolumeBackup } from '../api/types.gen.ts';
 import type { ResticRepository } from './restic.ts';
 import type { ResolvedManifest } from '../manifest/index.ts';
 import { parseServiceType, type ServiceKind } from '../planner/catalog.ts';
-import { credentialsSecret, WORKLOAD_SERVICE_ACCOUNT } from '../planner/index.ts';
+import { APPLICATION_FS_GROUP, credentialsSecret, WORKLOAD_SERVICE_ACCOUNT } from '../planner/index.ts';
 
 /** The Secret, in the Environment's namespace, that gives mover Jobs the repository and its store. */
 export const MOVER_SECRET = 'grove-backup-store';
 /** Where a mover Job mounts the volume it backs up or restores. */
 export const MOVER_DATA_PATH = '/data';
-const MOVER_UID = 65532;
+/** The applications' volume group, so moving their files never changes who owns them. */
+const MOVER_UID = APPLICATION_FS_GROUP;
 
 /** The Secret mover Jobs read the repository and its store's keys from, in the Environment's namespace. */
 export function moverSecret(repo: ResticRepository, namespace: string): KubeObject & Record<string, unknown> {
@@ -120,14 +121,15 @@ export function moverJob(input: MoverJobInput): KubeObject & Record<string, unkn
           restartPolicy: 'Never',
           serviceAccountName: WORKLOAD_SERVICE_ACCOUNT,
           automountServiceAccountToken: false,
-          securityContext: { runAsNonRoot: true, runAsUser: MOVER_UID, runAsGroup: MOVER_UID, fsGroup: MOVER_UID, seccompProfile: { type: 'RuntimeDefault' } },
+          securityContext: { runAsNonRoot: true, runAsUser: MOVER_UID, runAsGroup: MOVER_UID, fsGroup: MOVER_UID, fsGroupChangePolicy: 'OnRootMismatch', seccompProfile: { type: 'RuntimeDefault' } },
           containers: [
             {
               name: 'mover',
               image: input.image,
               args,
               envFrom: [{ secretRef: { name: MOVER_SECRET } }],
-              env: [{ name: 'RESTIC_CACHE_DIR', value: '/cache' }, { name: 'HOME', value: '/cache' }, ...dbEnv],
+              // restic writes its pack files to TMPDIR while it uploads them: the root is read-only.
+              env: [{ name: 'RESTIC_CACHE_DIR', value: '/cache' }, { name: 'HOME', value: '/cache' }, { name: 'TMPDIR', value: '/cache' }, ...dbEnv],
               volumeMounts: mounts,
               resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } },
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },

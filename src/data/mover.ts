@@ -11,6 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdir, readdir, rm } from 'node:fs/promises';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { VolumeBackup } from '../api/types.gen.ts';
@@ -114,7 +115,46 @@ export async function backupVolume(restic: Restic, req: BackupRequest): Promise<
   return { name: req.name, kind: req.kind, snapshotId: summary.snapshotId, bytesAdded: summary.bytesAdded, bytesTotal: summary.bytesTotal, files: summary.files, durationSeconds: summary.durationSeconds };
 }
 
+/**
+ * Waits until the database accepts a TCP connection. A mover's pod may start before the server
+ * answers (a service that is restarting) or before the cluster's network policy has learnt the
+ * new pod's address and admits it; a dump tool would fail at once on either.
+ */
+export async function waitForServer(db: Pick<DatabaseAccess, 'host' | 'port'>, opts: WaitOptions = {}): Promise<void> {
+  const patienceMs = opts.patienceMs ?? 60_000;
+  const connect = opts.connect ?? tcpConnect;
+  const pause = opts.pause ?? (() => sleep(1000));
+  const deadline = performance.now() + patienceMs;
+  for (;;) {
+    try {
+      await connect(db.host, db.port);
+      return;
+    } catch (err) {
+      if (performance.now() >= deadline) throw new GroveError('Backup', `the database at ${db.host}:${db.port} did not accept a connection within ${Math.round(patienceMs / 1000)}s: ${(err as Error).message}`);
+      await pause();
+    }
+  }
+}
+
+export interface WaitOptions {
+  patienceMs?: number;
+  connect?: (host: string, port: number) => Promise<void>;
+  pause?: () => Promise<unknown>;
+}
+
+function tcpConnect(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host, port, timeout: 3000 }, () => {
+      socket.end();
+      resolve();
+    });
+    socket.once('timeout', () => socket.destroy(new Error('connection timed out')));
+    socket.once('error', reject);
+  });
+}
+
 async function backupDump(restic: Restic, tool: DumpTool, db: DatabaseAccess, tags: Tags, host: string): Promise<BackupSummary> {
+  await waitForServer(db);
   const { command, args, env } = tool.dump(db);
   const dump = spawn(command, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = exitOf(dump, command);
@@ -166,6 +206,7 @@ export async function restoreVolume(restic: Restic, target: MoverTarget, snapsho
     return;
   }
   const db = required(target.database, `${target.kind} service ${target.name} needs its connection settings`);
+  await waitForServer(db);
   const { command, args, env } = tool.restore(db);
   const client = spawn(command, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['pipe', 'ignore', 'pipe'] });
   const exited = exitOf(client, command);

@@ -127,7 +127,8 @@ export class Restic {
     const cache = this.#opts.cacheDir ? ['--cache-dir', this.#opts.cacheDir] : [];
     const child = spawn(this.#opts.binary ?? 'restic', [...cache, ...args], {
       ...(opts.cwd ? { cwd: opts.cwd } : {}),
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...this.#repo.env, RESTIC_REPOSITORY: this.#repo.location, RESTIC_PASSWORD: this.#repo.password },
+      // TMPDIR: where restic writes packs before uploading them, which a read-only root forbids at /tmp.
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}), ...this.#repo.env, RESTIC_REPOSITORY: this.#repo.location, RESTIC_PASSWORD: this.#repo.password },
       stdio: [opts.stdin ?? 'ignore', opts.stdout ?? 'pipe', 'pipe'],
     });
     // The child has its own copies of handed-over pipes; this process's copies would keep a

@@ -65,6 +65,14 @@ describe('hostile manifests', () => {
     expect(errorsOf(bomb)).toEqual(['platform.yaml:1:1: Excessive alias count indicates a resource exhaustion attack (at most 50 alias expansions)']);
   });
 
+  it('refuses a sanitized copy that no hook could scrub, at the service\'s clone field', () => {
+    const text = ['version: 1', 'applications:', '  web: { image: shop/web:1 }', 'services:', '  db: { type: "postgresql:15", clone: sanitized }', ''].join('\n');
+    expect(errorsOf(text)).toEqual([
+      'platform.yaml:5:39: services.db.clone: sanitized needs a sanitize hook to scrub the copy (applications.<name>.hooks.sanitize), and no application has one; use full to copy the data as it is',
+    ]);
+    expect(errorsOf(text.replace('clone: sanitized', 'clone: full'))).toEqual([]);
+  });
+
   it('reports an empty file', () => {
     expect(errorsOf('# nothing here\n')).toEqual(['platform.yaml:1:1: the manifest is empty; it needs at least `version: 1`']);
   });

@@ -177,6 +177,14 @@ function crossReferences(value: unknown, add: Add): void {
     for (const [cron, spec] of Object.entries(asRecord(app.crons) ?? {})) checkSchedule(asRecord(spec)?.schedule, ['applications', name, 'crons', cron, 'schedule'], add);
   }
 
+  // A sanitized copy is one the manifest's own hook has scrubbed; without a hook it would be a full one.
+  const hooked = appNames.filter((name) => asRecord(asRecord(applications[name])?.hooks)?.sanitize !== undefined);
+  for (const [name, raw] of Object.entries(services)) {
+    if (asRecord(raw)?.clone === 'sanitized' && hooked.length === 0) {
+      add(['services', name, 'clone'], 'sanitized needs a sanitize hook to scrub the copy (applications.<name>.hooks.sanitize), and no application has one; use full to copy the data as it is');
+    }
+  }
+
   for (const [name, raw] of Object.entries(asRecord(m.routes) ?? {})) {
     const upstream = asRecord(raw)?.upstream;
     if (typeof upstream !== 'string') continue;

@@ -74,6 +74,8 @@ export interface OperatorOptions {
    * runs with least privilege (the Helm chart): then those RoleBindings are its only rights there.
    */
   namespaceRole?: string;
+  /** The cluster's pod, Service and node networks, which internet egress never reaches. */
+  internalNetworks?: readonly string[];
 }
 
 export interface RunningOperator {
@@ -104,7 +106,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   });
   const environments = new Controller({
     name: 'environment',
-    reconcile: environmentReconciler({ kube, git, clock, events, audit, moverImage: opts.moverImage, cache: { lookup: (ref) => cache.lookup(ref) }, ...(access ? { access } : {}) }),
+    reconcile: environmentReconciler({ kube, git, clock, events, audit, moverImage: opts.moverImage, cache: { lookup: (ref) => cache.lookup(ref) }, ...(access ? { access } : {}), ...(opts.internalNetworks ? { internalNetworks: opts.internalNetworks } : {}) }),
     clock,
     log,
     metrics,

@@ -43,6 +43,12 @@ export interface PlanInput {
   sleeping?: boolean;
   /** The operator's rights in the namespace, when they come from a RoleBinding it plans itself. */
   access?: NamespaceAccess;
+  /**
+   * The cluster's own networks (pods, Services, nodes), which an Environment allowed to reach
+   * the internet must still not reach, like the private ranges: that would be every other
+   * Environment's pods.
+   */
+  internalNetworks?: readonly string[];
 }
 
 /**
@@ -154,7 +160,7 @@ export function planEnvironment(input: PlanInput): Plan {
     });
   }
   add({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(WORKLOAD_SERVICE_ACCOUNT), automountServiceAccountToken: false });
-  for (const policy of networkPolicies(project, meta, input.storeEndpoint)) add(policy);
+  for (const policy of networkPolicies(project, meta, input.storeEndpoint, input.internalNetworks ?? [])) add(policy);
 
   const quota = quotaFor(project, type);
   if (quota) {
@@ -202,6 +208,10 @@ export function planEnvironment(input: PlanInput): Plan {
       spec: { clusterIP: 'None', selector: { 'app.kubernetes.io/name': name }, ports: [{ name: kind, port: entry.port, targetPort: entry.port }] },
     });
     const image = `${project.spec.serviceImages?.[kind] ?? entry.image}:${version}`;
+    const serviceEnv = [
+      ...Object.entries(entry.env).map(([variable, key]) => ({ name: variable, valueFrom: { secretKeyRef: { name: credentialsSecret(name), key } } })),
+      ...Object.entries(entry.fixedEnv ?? {}).map(([n, value]) => ({ name: n, value })),
+    ];
     add({
       apiVersion: 'apps/v1',
       kind: 'StatefulSet',
@@ -214,21 +224,34 @@ export function planEnvironment(input: PlanInput): Plan {
           metadata: { labels: { ...base, ...labels } },
           spec: podSpec({
             uid: entry.uid,
+            scratch: entry.scratch,
             containers: [
               {
                 name: kind,
                 image,
-                ...(entry.args ? { command: entry.args } : {}),
+                ...(entry.command ? { command: entry.command } : {}),
+                ...(entry.args ? { args: entry.args } : {}),
                 ports: [{ name: kind, containerPort: entry.port }],
-                env: [
-                  ...Object.entries(entry.env).map(([variable, key]) => ({ name: variable, valueFrom: { secretKeyRef: { name: credentialsSecret(name), key } } })),
-                  ...Object.entries(entry.fixedEnv ?? {}).map(([n, value]) => ({ name: n, value })),
-                ],
+                env: serviceEnv,
                 readinessProbe: { exec: { command: entry.ready }, periodSeconds: 5 },
                 resources: resourcesOf(service.resources),
                 volumeMounts: [{ name: 'data', mountPath: entry.dataPath }],
               },
             ],
+            ...(entry.credentials
+              ? {
+                  initContainers: [
+                    {
+                      name: 'credentials',
+                      image,
+                      command: entry.credentials,
+                      env: serviceEnv,
+                      resources: resourcesOf(service.resources),
+                      volumeMounts: [{ name: 'data', mountPath: entry.dataPath }],
+                    },
+                  ],
+                }
+              : {}),
           }),
         },
         volumeClaimTemplates: [{ metadata: { name: 'data', labels: { ...base, ...labels } }, spec: claimSpec(project, service.size, input.data?.snapshots?.[name]) }],
@@ -251,7 +274,7 @@ export function planEnvironment(input: PlanInput): Plan {
     if (app.port !== undefined) {
       add({ apiVersion: 'v1', kind: 'Service', metadata: meta(name, labels), spec: { selector: { 'app.kubernetes.io/name': name }, ports: [{ name: 'http', port: 80, targetPort: app.port }] } });
     }
-    const pod = podSpec({ containers: [container(name, app, manifest, revision)], volumes: mountVolumes(name, app) });
+    const pod = podSpec({ ...applicationPod(name, app), containers: [container(name, app, manifest, revision)] });
     add({
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -278,7 +301,7 @@ export function planEnvironment(input: PlanInput): Plan {
               backoffLimit: 2,
               template: {
                 metadata: { labels: { ...base, ...labels, 'app.kubernetes.io/component': 'cron' } },
-                spec: { ...podSpec({ containers: [{ ...container(name, app, manifest, revision), command: spec.command, readinessProbe: undefined, livenessProbe: undefined, ports: undefined }], volumes: mountVolumes(name, app) }), restartPolicy: 'Never' },
+                spec: { ...podSpec({ ...applicationPod(name, app), containers: [{ ...container(name, app, manifest, revision), command: spec.command, readinessProbe: undefined, livenessProbe: undefined, ports: undefined }] }), restartPolicy: 'Never' },
               },
             },
           },
@@ -291,11 +314,14 @@ export function planEnvironment(input: PlanInput): Plan {
       kind: 'Job',
       metadata: meta(jobName, { ...labels, 'app.kubernetes.io/component': component }),
       spec: {
-        backoffLimit: 0,
+        // A database that restarts under a hook should not fail the revision; a hook that fails
+        // three times does.
+        backoffLimit: 2,
         ttlSecondsAfterFinished: 86400,
         template: {
           metadata: { labels: { ...base, ...labels, 'app.kubernetes.io/component': component } },
-          spec: { ...podSpec({ containers: [{ ...container(name, app, manifest, revision), command, readinessProbe: undefined, livenessProbe: undefined, ports: undefined }], volumes: mountVolumes(name, app) }), restartPolicy: 'Never' },
+          // A failed hook's last lines become its termination message, which the condition quotes.
+          spec: { ...podSpec({ ...applicationPod(name, app), containers: [{ ...container(name, app, manifest, revision), command, readinessProbe: undefined, livenessProbe: undefined, ports: undefined, terminationMessagePolicy: 'FallbackToLogsOnError' }] }), restartPolicy: 'Never' },
         },
       },
     });
@@ -368,7 +394,10 @@ export function inventoryEntry(o: KubeObject): InventoryEntry {
   return { id: `${o.metadata.namespace ?? ''}_${o.metadata.name}_${group}_${o.kind}`, v: o.apiVersion };
 }
 
-function networkPolicies(project: Project, meta: (name: string) => KubeObject['metadata'], storeEndpoint: string | undefined): Array<KubeObject & Record<string, unknown>> {
+/** Never "the internet": private, shared, link-local and loopback addresses (RFC 1918, 6598, 3927). */
+const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '100.64.0.0/10', '127.0.0.0/8'];
+
+function networkPolicies(project: Project, meta: (name: string) => KubeObject['metadata'], storeEndpoint: string | undefined, internal: readonly string[]): Array<KubeObject & Record<string, unknown>> {
   const ingressNamespace = project.spec.network?.ingressNamespace ?? DEFAULT_INGRESS_NAMESPACE;
   const policy = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: meta(name), spec });
   const policies = [
@@ -400,7 +429,7 @@ function networkPolicies(project: Project, meta: (name: string) => KubeObject['m
         podSelector: {},
         policyTypes: ['Egress'],
         // The internet, but not the cluster or other private networks.
-        egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '100.64.0.0/10'] } }] }],
+        egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: [...new Set([...PRIVATE_RANGES, ...internal])] } }] }],
       }),
     );
   }
@@ -424,24 +453,56 @@ function moverEgress(endpoint: string): Record<string, unknown> {
   };
 }
 
-/** A pod that passes the `restricted` Pod Security profile, with no API token. */
-function podSpec(opts: { containers: Array<Record<string, unknown>>; volumes?: Array<Record<string, unknown>>; uid?: number }): Record<string, unknown> {
+/**
+ * The group that owns applications' volumes (the kubelet gives a volume to the pod's fsGroup),
+ * so an application writes its mounts whatever user its image runs as. The mover's, so backups
+ * and restores of those volumes never change their owner back and forth.
+ */
+export const APPLICATION_FS_GROUP = 65532;
+
+interface PodOptions {
+  containers: Array<Record<string, unknown>>;
+  initContainers?: Array<Record<string, unknown>>;
+  volumes?: Array<Record<string, unknown>>;
+  /** The user and group the pod runs as, and the group its volumes belong to. */
+  uid?: number;
+  fsGroup?: number;
+  /** Writable emptyDirs on the read-only root filesystem, mounted into every container. */
+  scratch?: readonly string[];
+}
+
+/**
+ * A pod that passes the `restricted` Pod Security profile, with no API token and a read-only
+ * root filesystem: what a process may change is its volumes and its scratch directories.
+ */
+function podSpec(opts: PodOptions): Record<string, unknown> {
+  const scratch = (opts.scratch ?? []).map((path) => ({ path, name: `scratch-${path.replace(/^\/+/, '').replace(/[^a-z0-9]+/g, '-')}` }));
+  const fsGroup = opts.fsGroup ?? opts.uid;
+  const volumes = [...(opts.volumes ?? []), ...scratch.map((s) => ({ name: s.name, emptyDir: {} }))];
+  const restricted = (c: Record<string, unknown>) => ({
+    ...c,
+    ...(scratch.length ? { volumeMounts: [...((c.volumeMounts as unknown[] | undefined) ?? []), ...scratch.map((s) => ({ name: s.name, mountPath: s.path }))] } : {}),
+    securityContext: { allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, runAsNonRoot: true },
+  });
   return {
     serviceAccountName: WORKLOAD_SERVICE_ACCOUNT,
     automountServiceAccountToken: false,
     enableServiceLinks: false,
     securityContext: {
       runAsNonRoot: true,
-      ...(opts.uid !== undefined ? { runAsUser: opts.uid, runAsGroup: opts.uid, fsGroup: opts.uid } : {}),
+      ...(opts.uid !== undefined ? { runAsUser: opts.uid, runAsGroup: opts.uid } : {}),
+      // Only a volume whose top is not the group's yet is walked, so a big one mounts at once.
+      ...(fsGroup !== undefined ? { fsGroup, fsGroupChangePolicy: 'OnRootMismatch' } : {}),
       seccompProfile: { type: 'RuntimeDefault' },
     },
-    containers: opts.containers.map((c) => ({
-      ...c,
-      securityContext: { allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true },
-    })),
-    ...(opts.volumes?.length ? { volumes: opts.volumes } : {}),
+    ...(opts.initContainers?.length ? { initContainers: opts.initContainers.map(restricted) } : {}),
+    containers: opts.containers.map(restricted),
+    ...(volumes.length ? { volumes } : {}),
   };
 }
+
+/** What every application container may write besides its mounts. */
+const APPLICATION_SCRATCH = ['/tmp'];
 
 function container(name: string, app: Application, manifest: ResolvedManifest, revision: string): Record<string, unknown> {
   const env: Array<Record<string, unknown>> = [
@@ -478,8 +539,14 @@ function container(name: string, app: Application, manifest: ResolvedManifest, r
   };
 }
 
-function mountVolumes(name: string, app: Application): Array<Record<string, unknown>> {
-  return Object.keys(app.mounts ?? {}).map((mount) => ({ name: mount, persistentVolumeClaim: { claimName: `${name}-${mount}` } }));
+/** The pod-level part of every pod an application runs: its mounts, their group, its scratch space. */
+function applicationPod(name: string, app: Application): Omit<PodOptions, 'containers'> {
+  const mounts = Object.keys(app.mounts ?? {});
+  return {
+    volumes: mounts.map((mount) => ({ name: mount, persistentVolumeClaim: { claimName: `${name}-${mount}` } })),
+    ...(mounts.length ? { fsGroup: APPLICATION_FS_GROUP } : {}),
+    scratch: APPLICATION_SCRATCH,
+  };
 }
 
 function resourcesOf(r: { cpu?: string; memory?: string } | undefined): Record<string, unknown> {

@@ -12,7 +12,7 @@ const REV = 'ab'.repeat(20);
 
 function plan(
   manifestText: string,
-  opts: { type?: EnvironmentType; branch?: string; project?: Partial<ProjectSpec>; workloadsAvailable?: boolean; data?: DataPlan; storeEndpoint?: string; sleeping?: boolean; access?: NamespaceAccess } = {},
+  opts: { type?: EnvironmentType; branch?: string; project?: Partial<ProjectSpec>; workloadsAvailable?: boolean; data?: DataPlan; storeEndpoint?: string; sleeping?: boolean; access?: NamespaceAccess; internalNetworks?: string[] } = {},
 ): Plan {
   const parsed = parseManifest(manifestText);
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
@@ -34,6 +34,7 @@ function plan(
     ...(opts.storeEndpoint ? { storeEndpoint: opts.storeEndpoint } : {}),
     ...(opts.sleeping ? { sleeping: true } : {}),
     ...(opts.access ? { access: opts.access } : {}),
+    ...(opts.internalNetworks ? { internalNetworks: opts.internalNetworks } : {}),
   });
 }
 
@@ -139,10 +140,28 @@ describe('planEnvironment', () => {
 
   it('runs services from the catalog, at the manifest\'s version, or from the Project\'s images', () => {
     const db = find(plan(shop), 'StatefulSet', 'db')!;
-    expect(db.spec.template.spec.containers[0].image).toBe('docker.io/library/postgres:16');
+    expect(db.spec.template.spec.containers[0].image).toBe('docker.io/library/postgres:15');
     expect(db.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('2Gi');
     const custom = find(plan(shop, { project: { serviceImages: { postgresql: 'registry.internal/pg' } } }), 'StatefulSet', 'db')!;
-    expect(custom.spec.template.spec.containers[0].image).toBe('registry.internal/pg:16');
+    expect(custom.spec.template.spec.containers[0].image).toBe('registry.internal/pg:15');
+  });
+
+  it('sets the Environment\'s own database password in the data before the server starts', () => {
+    const pod = find(plan(shop), 'StatefulSet', 'db')!.spec.template.spec;
+    const [init] = pod.initContainers;
+    // The server's image, environment and data: a volume cloned from the parent holds its password.
+    expect(init.name).toBe('credentials');
+    expect(init.image).toBe(pod.containers[0].image);
+    expect(init.env).toEqual(pod.containers[0].env);
+    expect(init.volumeMounts).toContainEqual({ name: 'data', mountPath: '/var/lib/postgresql/data' });
+    expect(init.command.join(' ')).toContain('postgres --single');
+    // MariaDB reads an init file at every start, which its init container writes to the shared scratch.
+    const maria = find(plan('version: 1\napplications:\n  web: { image: w:1, relationships: { db: db } }\nservices:\n  db: { type: "mariadb:10.11" }\n'), 'StatefulSet', 'db')!.spec.template.spec;
+    expect(maria.containers[0].args).toEqual(['mariadbd', '--init-file=/run/mysqld/grove-credentials.sql']);
+    expect(maria.initContainers[0].command.join(' ')).toContain('> /run/mysqld/grove-credentials.sql');
+    expect(maria.initContainers[0].volumeMounts).toContainEqual({ name: 'scratch-run-mysqld', mountPath: '/run/mysqld' });
+    // Redis takes its password on the command line at every start: nothing to set beforehand.
+    expect(find(plan(shop), 'StatefulSet', 'cache')!.spec.template.spec.initContainers).toBeUndefined();
   });
 
   it('sizes the quota by type, lets the Project override it, and gives production none by default', () => {
@@ -172,7 +191,10 @@ describe('planEnvironment', () => {
   it('allows internet egress only when the Project says so, never to private ranges', () => {
     expect(find(plan(shop), 'NetworkPolicy', 'allow-internet-egress')).toBeUndefined();
     const egress = find(plan(shop, { project: { network: { internetEgress: true } } }), 'NetworkPolicy', 'allow-internet-egress')!;
-    expect(egress.spec.egress[0].to[0].ipBlock.except).toEqual(expect.arrayContaining(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']));
+    expect(egress.spec.egress[0].to[0].ipBlock.except).toEqual(expect.arrayContaining(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '127.0.0.0/8']));
+    // The cluster's own networks are other Environments' pods, whatever range they are in.
+    const local = find(plan(shop, { project: { network: { internetEgress: true } }, internalNetworks: ['198.18.0.0/20', '198.19.0.0/20'] }), 'NetworkPolicy', 'allow-internet-egress')!;
+    expect(local.spec.egress[0].to[0].ipBlock.except).toEqual(expect.arrayContaining(['198.18.0.0/20', '198.19.0.0/20', '10.0.0.0/8']));
   });
 
   it('lets in only the configured ingress controller namespace', () => {
@@ -191,8 +213,11 @@ describe('planEnvironment', () => {
   it('plans the deploy hook Job, named for the revision, only once workloads are available', () => {
     expect(plan(shop).objects.some((o) => o.kind === 'Job')).toBe(false);
     const job = find(plan(shop, { workloadsAvailable: true }), 'Job', `web-deploy-${REV.slice(0, 12)}`)!;
-    expect(job.spec.template.spec.containers[0].command).toEqual(['npm', 'run', 'migrate']);
+    expect(job.spec.template.spec.containers[0].command).toEqual(['/shop', 'migrate']);
     expect(job.spec.template.spec.restartPolicy).toBe('Never');
+    // A failed hook's last lines are what its condition quotes; a transient failure gets two more tries.
+    expect(job.spec.template.spec.containers[0].terminationMessagePolicy).toBe('FallbackToLogsOnError');
+    expect(job.spec.backoffLimit).toBe(2);
   });
 
   it('probes the health path on the application port', () => {
@@ -223,6 +248,8 @@ describe('security invariants, on every plan of every example and type', () => {
         expect(c.securityContext.privileged, where).toBe(false);
         expect(c.securityContext.allowPrivilegeEscalation, where).toBe(false);
         expect(c.securityContext.capabilities, where).toEqual({ drop: ['ALL'] });
+        expect(c.securityContext.readOnlyRootFilesystem, where).toBe(true);
+        expect(c.volumeMounts?.map((m: { mountPath: string }) => m.mountPath), `${where}: somewhere to write temporary files`).toContain('/tmp');
         expect(c.resources?.limits, where).toBeDefined();
         expect(c.ports?.some((port: { hostPort?: number }) => port.hostPort) ?? false, where).toBe(false);
         const volumes = new Set((pod.volumes ?? []).map((v) => v.name as string));
@@ -267,7 +294,7 @@ describe('planEnvironment while the data comes in', () => {
 
   it('runs the sanitize hook as a Job with the application\'s container, only in the sanitize stage', () => {
     const job = find(plan(shop, { data: { stage: 'sanitize' } }), 'Job', `web-sanitize-${REV.slice(0, 12)}`);
-    expect(job?.spec.template.spec.containers[0].command).toEqual(['node', 'scripts/sanitize.js']);
+    expect(job?.spec.template.spec.containers[0].command).toEqual(['/shop', 'sanitize']);
     expect(job?.spec.template.spec.containers[0].env).toContainEqual({ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'db-credentials', key: 'url' } } });
     expect(job?.spec.template.spec.volumes).toContainEqual({ name: 'uploads', persistentVolumeClaim: { claimName: 'web-uploads' } });
     expect(find(plan(shop), 'Job', `web-sanitize-${REV.slice(0, 12)}`)).toBeUndefined();

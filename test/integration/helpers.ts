@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { expect, inject } from 'vitest';
 import type { KubeObject } from '../../src/api/meta.ts';
 import { type Kube, kubeFromFile } from '../../src/kube/index.ts';
-import { claimVolumePath } from '../../src/local/cluster.ts';
+import { claimVolumePath } from '../../local/cluster.ts';
 
 export function cluster() {
   return inject('cluster');

@@ -1,12 +1,12 @@
 // kwok runs no containers, so tests play the kubelet for mover Jobs with the local cluster's own
-// runner (src/local/mover-runner.ts): a Job's very command runs on this host, with /data mapped to
+// runner (local/mover-runner.ts): a Job's very command runs on this host, with /data mapped to
 // a directory and the database settings pointed at a real PostgreSQL server, and its pod is
 // reported finished the way a kubelet reports it. Here a test says which directory and database
 // stand for the Job's; the local cluster's runner decides that by itself. And the BackupStore such
 // Jobs read and write.
 import type { KubeObject } from '../../src/api/meta.ts';
-import { finishPod as finishMoverPod, type MoverPod, readSecrets, runMoverPod } from '../../src/local/mover-runner.ts';
-import type { PostgresServer } from '../../src/local/postgres.ts';
+import { finishPod as finishMoverPod, type MoverPod, readSecrets, runMoverPod } from '../../local/mover-runner.ts';
+import type { PostgresServer } from '../../local/postgres.ts';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { cluster, kube } from './helpers.ts';
 

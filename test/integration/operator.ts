@@ -55,4 +55,4 @@ export async function startOperator(namespace: string, extra: string[] = [], kub
 }
 
 /** Sends a webhook the way GitHub does. */
-export { sendPushWebhook as sendWebhook } from '../../src/local/git-server.ts';
+export { sendPushWebhook as sendWebhook } from '../../local/git-server.ts';

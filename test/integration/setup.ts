@@ -1,12 +1,13 @@
-// Starts one local cluster for the whole integration run and stops it afterwards, whether the
-// tests passed or not. The state directory is fixed per user, so a run that was killed outright
-// has its processes stopped by the next run before anything starts.
+// Starts one local cluster per test project for the whole run and stops it afterwards, whether the
+// tests passed or not: project `integration` gets tiers A to C (kwok nodes), project `node` tier D
+// (a real node). State directories are fixed per user and project, so a run that was killed
+// outright has its processes stopped by the next run before anything starts.
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { defaultCacheDir } from '../../src/local/build.ts';
-import { type ClusterState, down, up } from '../../src/local/cluster.ts';
-import { parseTier } from '../../src/local/components.ts';
+import { defaultCacheDir } from '../../local/build.ts';
+import { type ClusterState, down, up } from '../../local/cluster.ts';
+import { parseTier, type Tier } from '../../local/components.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -15,9 +16,11 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const tier = parseTier(process.env.GROVE_TEST_TIER ?? 'c');
-  const dir = join(tmpdir(), `grove-test-cluster-${userInfo().uid}`);
-  const progress = (line: string): void => void process.stderr.write(`[cluster] ${line}\n`);
+  const node = project.name === 'node';
+  const requested = parseTier(process.env.GROVE_TEST_TIER ?? 'd');
+  const tier: Tier = node ? 'd' : requested === 'd' ? 'c' : requested;
+  const dir = join(tmpdir(), `grove-test-${node ? 'node' : 'cluster'}-${userInfo().uid}`);
+  const progress = (line: string): void => void process.stderr.write(`[${project.name}] ${line}\n`);
   await down(dir, () => undefined);
   const cluster = await up({ dir, tier, cacheDir: defaultCacheDir(), progress });
   project.provide('cluster', cluster);

@@ -22,6 +22,7 @@ import { environmentName } from '../../api/names.ts';
 import type { Backup, Environment, EnvironmentStatus, Project, Restore, VolumeLineage } from '../../api/types.gen.ts';
 import {
   anythingCloned,
+  servicesToSanitize,
   type CloneFacts,
   childSnapshot,
   childSnapshotContent,
@@ -138,13 +139,29 @@ export async function dataStep(dataInput: DataStepInput): Promise<DataStepResult
   const snapshots = snapshotSources(lineage);
   if (pending.length) return { plan: { stage: 'fill', held, snapshots }, condition: { status: 'False', reason: REASONS.filling, message: pending.join('; ') }, requeueAfterMs: POLL_MS };
 
-  // 3. Sanitise what came from elsewhere, before anything serves it.
-  const sanitizing = (env.spec.type ?? 'development') !== 'production' && anythingCloned(lineage);
-  const hooks = sanitizing ? Object.entries(input.manifest.applications).filter(([, a]) => a.hooks?.sanitize).map(([name]) => name) : [];
+  // 3. Scrub the copies marked `clone: sanitized`, before anything serves them. The manifest
+  // cannot mark one without an application that has a sanitize hook.
+  const scrubbed = servicesToSanitize(input.manifest, lineage, env.spec.type ?? 'development');
+  const hooks = scrubbed.length ? Object.entries(input.manifest.applications).filter(([, a]) => a.hooks?.sanitize).map(([name]) => name) : [];
+  // A hook needs the servers it scrubs to answer: a StatefulSet is ready once its probe (a real
+  // connection) passes. Until then nothing runs that could fail on a refused connection.
+  const starting: string[] = [];
+  for (const service of hooks.length ? scrubbed : []) {
+    type Set = KubeObject & { status?: { readyReplicas?: number } };
+    const sts = await input.read<Set>({ apiVersion: 'apps/v1', kind: 'StatefulSet', namespace: input.namespace, name: service });
+    if ((sts?.status?.readyReplicas ?? 0) < 1) starting.push(service);
+  }
+  if (starting.length) {
+    return { plan: { stage: 'fill', snapshots }, condition: { status: 'False', reason: REASONS.sanitizing, message: `waiting for ${starting.join(', ')} to accept connections before the sanitize hook` }, requeueAfterMs: POLL_MS };
+  }
   for (const app of hooks) {
-    const outcome = jobOutcome(await input.read<KubeObject>({ apiVersion: 'batch/v1', kind: 'Job', namespace: input.namespace, name: sanitizeJobName(app, input.revision) }));
-    if (outcome.failed) throw new ReconcileError(REASONS.sanitizeFailed, `the sanitize hook of ${app} failed: ${outcome.failed}; the applications stay stopped until a revision's hook succeeds`, 'stall');
-    if (!outcome.complete) pending.push(`running the sanitize hook of ${app}`);
+    const job = sanitizeJobName(app, input.revision);
+    const outcome = jobOutcome(await input.read<KubeObject>({ apiVersion: 'batch/v1', kind: 'Job', namespace: input.namespace, name: job }));
+    if (outcome.failed) {
+      const output = await hookOutput(input.kube, input.namespace, job);
+      throw new ReconcileError(REASONS.sanitizeFailed, `the sanitize hook of ${app} failed (${outcome.failed})${output ? `; it printed:\n${output}` : ''}\nThe applications stay stopped until a revision's hook succeeds.`, 'stall');
+    }
+    if (!outcome.complete) pending.push(`running the sanitize hook of ${app} on ${scrubbed.join(', ')}`);
   }
   if (pending.length) return { plan: { stage: 'sanitize', snapshots }, condition: { status: 'False', reason: REASONS.sanitizing, message: pending.join('; ') }, requeueAfterMs: POLL_MS };
 
@@ -152,7 +169,23 @@ export async function dataStep(dataInput: DataStepInput): Promise<DataStepResult
   if (restoreName) status.lastRestore = restoreName;
   const summary = lineage.map((l) => `${l.volume} ${l.source === 'empty' ? 'empty' : `from ${l.source === 'snapshot' ? `a snapshot of ${l.parent}` : `Backup ${l.backup}`}`}`).join(', ');
   const reason = anythingCloned(lineage) ? REASONS.cloned : REASONS.emptyVolumes;
-  return { plan: { stage: 'ready', snapshots }, condition: { status: 'True', reason, message: summary ? `${summary}${hooks.length ? '; sanitized' : ''}` : 'No volumes' } };
+  const sanitized = hooks.length ? `; ${scrubbed.join(', ')} sanitized by the hook of ${hooks.join(', ')}` : '';
+  return { plan: { stage: 'ready', snapshots }, condition: { status: 'True', reason, message: summary ? `${summary}${sanitized}` : 'No volumes' } };
+}
+
+type HookPod = KubeObject & { status?: { containerStatuses?: Array<{ state?: { terminated?: { exitCode?: number; message?: string } } }> } };
+
+/**
+ * What a failed hook printed last: its pod's termination message, which the kubelet fills from
+ * the end of the container's log (`FallbackToLogsOnError`). Undefined when no pod says.
+ */
+async function hookOutput(kube: Kube, namespace: string, job: string): Promise<string | undefined> {
+  const pods = (await kube.list<HookPod>('v1', 'Pod', { namespace, labelSelector: `job-name=${job}` }).catch(() => ({ items: [] as HookPod[] }))).items;
+  for (const pod of pods) {
+    const terminated = pod.status?.containerStatuses?.[0]?.state?.terminated;
+    if (terminated && terminated.exitCode !== 0 && terminated.message) return `exit code ${terminated.exitCode}: ${terminated.message.trim()}`;
+  }
+  return undefined;
 }
 
 async function gatherFacts(input: Step, restoreName: string | undefined): Promise<CloneFacts> {

@@ -62,6 +62,8 @@ export interface EnvironmentControllerDeps {
   audit?: AuditSink;
   /** The operator's RoleBinding in each Environment's namespace, when its rights come from one. */
   access?: NamespaceAccess;
+  /** The cluster's pod, Service and node networks, kept out of reach of internet egress. */
+  internalNetworks?: readonly string[];
 }
 
 export function environmentReconciler(deps: EnvironmentControllerDeps): Reconciler {
@@ -154,7 +156,7 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
       // The deploy hook runs once the workloads of this very revision are available.
       const workloadsAvailable = status.observedRevision === revision && findCondition(status.conditions, CONDITIONS.workloadsAvailable)?.status === 'True';
       const store = project.spec.backupStoreRef && (await read<BackupStore>({ apiVersion: API_VERSION, kind: 'BackupStore', namespace, name: project.spec.backupStoreRef.name }));
-      const planInput: PlanInput = { environment: env, project, manifest, revision, credentials, workloadsAvailable, sleeping: life.sleeping, ...(store ? { storeEndpoint: store.spec.s3.endpoint } : {}), ...(deps.access ? { access: deps.access } : {}) };
+      const planInput: PlanInput = { environment: env, project, manifest, revision, credentials, workloadsAvailable, sleeping: life.sleeping, ...(store ? { storeEndpoint: store.spec.s3.endpoint } : {}), ...(deps.access ? { access: deps.access } : {}), ...(deps.internalNetworks ? { internalNetworks: deps.internalNetworks } : {}) };
       // A new Environment's data comes first: what would use it waits until it is in.
       const data = await dataStep({ kube: deps.kube, read, log, now: deps.clock.now(), moverImage: deps.moverImage, env, project, manifest, status, namespace: target, revision, fullPlan: () => planEnvironment(planInput) }).catch((err: unknown) => {
         if (err instanceof ReconcileError) mark(CONDITIONS.dataCloned, 'False', err.reason, err.message);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backup, Environment, Project } from '../../../src/api/types.gen.ts';
 import { Restic } from '../../../src/data/restic.ts';
 import { repositoryOf } from '../../../src/data/store.ts';
-import { type PostgresServer, startPostgres } from '../../../src/local/postgres.ts';
+import { type PostgresServer, startPostgres } from '../../../local/postgres.ts';
 import { createRepo } from '../git-fixtures.ts';
 import { cluster, conditionStatus, kube, testNamespace } from '../helpers.ts';
 import { createBackupStore, finishPod, moverJobs as jobsWith, runMoverJob as runOnHost, secretData, type Job } from '../movers.ts';

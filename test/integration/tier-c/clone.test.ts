@@ -14,7 +14,7 @@ import type { KubeObject } from '../../../src/api/meta.ts';
 import type { Backup, Environment, Project, Restore } from '../../../src/api/types.gen.ts';
 import { Restic } from '../../../src/data/restic.ts';
 import { repositoryOf } from '../../../src/data/store.ts';
-import { type PostgresServer, startPostgres } from '../../../src/local/postgres.ts';
+import { type PostgresServer, startPostgres } from '../../../local/postgres.ts';
 import { createRepo } from '../git-fixtures.ts';
 import { cluster, type Conditioned, conditionStatus, kube, testNamespace } from '../helpers.ts';
 import { createBackupStore, type Job, moverJobs, runMoverJob } from '../movers.ts';

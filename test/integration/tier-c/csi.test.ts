@@ -6,7 +6,7 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../../src/api/meta.ts';
-import { csiVolumePath } from '../../../src/local/cluster.ts';
+import { csiVolumePath } from '../../../local/cluster.ts';
 import { cluster, kube, testNamespace } from '../helpers.ts';
 
 type Claim = KubeObject & { spec: { volumeName?: string }; status?: { phase?: string } };

@@ -1,4 +1,4 @@
-// `grove local demo --short` end to end on the shared local cluster, as CI runs it: the command
+// `npm run demo -- --short` end to end on the shared local cluster, as CI runs it: the command
 // reuses the running cluster, starts its own operator (scoped to namespace `demo`), PostgreSQL
 // and mover runner, pushes a branch of examples/shop, and reports. What a user cares about is
 // checked in the cluster and in MinIO, not only in the output. The demo's processes are stopped
@@ -14,14 +14,14 @@ import { environmentName } from '../../../src/api/names.ts';
 import type { Backup, Environment } from '../../../src/api/types.gen.ts';
 import { Restic } from '../../../src/data/restic.ts';
 import { repositoryOf } from '../../../src/data/store.ts';
-import { readState, stopAddons } from '../../../src/local/cluster.ts';
-import { DEMO_BRANCH, DEMO_BUCKET, DEMO_NAMESPACE, DEMO_PROJECT } from '../../../src/local/demo-plan.ts';
-import { isRunning } from '../../../src/local/processes.ts';
+import { readState, stopAddons } from '../../../local/cluster.ts';
+import { DEMO_BRANCH, DEMO_BUCKET, DEMO_NAMESPACE, DEMO_PROJECT } from '../../../local/demo-plan.ts';
+import { isRunning } from '../../../local/processes.ts';
 import { cluster, conditionStatus, kube } from '../helpers.ts';
 import { secretData } from '../movers.ts';
 
 const run = promisify(execFile);
-const main = fileURLToPath(new URL('../../../src/main.ts', import.meta.url));
+const main = fileURLToPath(new URL('../../../local/main.ts', import.meta.url));
 const api = 'grove.dev/v1alpha1';
 
 let result: { code: number; stdout: string; stderr: string };
@@ -30,7 +30,7 @@ let work: string;
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'grove-demo-'));
   try {
-    const { stdout, stderr } = await run(process.execPath, [main, 'local', 'demo', '--dir', cluster().dir, '--short'], { maxBuffer: 16 * 1024 * 1024 });
+    const { stdout, stderr } = await run(process.execPath, [main, 'demo', '--dir', cluster().dir, '--short'], { maxBuffer: 16 * 1024 * 1024 });
     result = { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -78,7 +78,7 @@ describe('npm run demo --short', () => {
     expect(result.stdout).toContain('git push origin HEAD:feature/x');
     expect(result.stdout).toContain(`export KUBECONFIG=${cluster().kubeconfig}`);
     expect(result.stdout).toContain(`get environments -n ${DEMO_NAMESPACE} -w`);
-    expect(result.stdout).toContain(`npm run grove -- local down --dir ${cluster().dir}`);
+    expect(result.stdout).toContain(`npm run local -- down --dir ${cluster().dir}`);
   });
 
   it('leaves its operator running, scoped to its own namespace, for the user\'s own pushes', async () => {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GroveError } from '../../../src/errors/index.ts';
-import { createGitServer } from '../../../src/local/git-server.ts';
+import { createGitServer } from '../../../local/git-server.ts';
 import { GitSource } from '../../../src/source/git/index.ts';
 import { createRepo } from '../git-fixtures.ts';
 import { cluster } from '../helpers.ts';

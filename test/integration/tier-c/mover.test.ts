@@ -11,7 +11,7 @@ import type { VolumeBackup } from '../../../src/api/types.gen.ts';
 import { runCli } from '../../../src/cli/index.ts';
 import { Restic } from '../../../src/data/restic.ts';
 import { checkAccess, repositoryOf, s3ClientOf, type StoreAccess } from '../../../src/data/store.ts';
-import { type PostgresServer, startPostgres } from '../../../src/local/postgres.ts';
+import { type PostgresServer, startPostgres } from '../../../local/postgres.ts';
 import { cluster } from '../helpers.ts';
 
 let work: string;

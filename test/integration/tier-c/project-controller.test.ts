@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ANNOTATIONS } from '../../../src/api/constants.ts';
 import { environmentName } from '../../../src/api/names.ts';
 import type { Environment, Project } from '../../../src/api/types.gen.ts';
-import { createGitServer } from '../../../src/local/git-server.ts';
+import { createGitServer } from '../../../local/git-server.ts';
 import { createRepo, type RepoBuilder } from '../git-fixtures.ts';
 import { cluster, conditionStatus, kube, testNamespace } from '../helpers.ts';
 import { type OperatorProcess, sendWebhook, startOperator } from '../operator.ts';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { formatError, parseManifest } from '../manifest/index.ts';
+import { formatError, parseManifest } from '../src/manifest/index.ts';
 import { demoManifest, demoObjects } from './demo-plan.ts';
 
 function errorsOf(text: string): string[] {
@@ -9,7 +9,7 @@ function errorsOf(text: string): string[] {
   return result.ok ? [] : result.errors.map(formatError);
 }
 
-const shop = readFileSync(new URL('../../examples/shop/platform.yaml', import.meta.url), 'utf8');
+const shop = readFileSync(new URL('../examples/shop/platform.yaml', import.meta.url), 'utf8');
 
 describe('the demo\'s copy of examples/shop', () => {
   it('leaves out the services this host cannot back up, with the relationships to them, and stays valid', () => {

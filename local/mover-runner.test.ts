@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { moverJob } from '../data/jobs.ts';
+import { moverJob } from '../src/data/jobs.ts';
 import { claimOf, hostDatabaseName, kindOf, type MoverPod, moverInvocation, secretsOf, terminatedStatus, terminationMessage } from './mover-runner.ts';
 
 /** The pod a mover Job makes: its template, as the Job controller copies it. */
@@ -36,6 +36,7 @@ describe('moverInvocation', () => {
       PATH: '/usr/bin',
       HOME: '/w',
       RESTIC_CACHE_DIR: '/w/restic-cache',
+      TMPDIR: '/w',
       RESTIC_REPOSITORY: 's3:http://minio/bucket/grove/restic/demo/shop',
       RESTIC_PASSWORD: 'pw',
       DB_HOST: '127.0.0.1',

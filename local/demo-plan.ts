@@ -1,13 +1,13 @@
 /**
- * What `grove local demo` sets up, decided without I/O: the example app as this host can serve
+ * What `npm run demo` sets up, decided without I/O: the example app as this host can serve
  * it, and the objects of the demo's project namespace. `demo.ts` carries it out.
  *
  * @module
  */
 import { parseDocument } from 'yaml';
-import type { KubeObject } from '../api/meta.ts';
-import type { ProjectSpec } from '../api/types.gen.ts';
-import { parseServiceType } from '../planner/catalog.ts';
+import type { KubeObject } from '../src/api/meta.ts';
+import type { ProjectSpec } from '../src/api/types.gen.ts';
+import { parseServiceType } from '../src/planner/catalog.ts';
 
 export const DEMO_NAMESPACE = 'demo';
 export const DEMO_PROJECT = 'shop';
@@ -45,7 +45,7 @@ export function demoManifest(text: string, servable: (kind: string) => boolean):
 
 /** A commit on the demo's branch: a change a developer would push. */
 export function branchFiles(now: Date): Record<string, string> {
-  return { 'WELCOME.md': `# Welcome\n\nA change on ${DEMO_BRANCH}, pushed by grove local demo at ${now.toISOString()}.\n` };
+  return { 'WELCOME.md': `# Welcome\n\nA change on ${DEMO_BRANCH}, pushed by npm run demo at ${now.toISOString()}.\n` };
 }
 
 export interface DemoObjectsInput {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Backup, Environment } from '../api/types.gen.ts';
+import type { Backup, Environment } from '../src/api/types.gen.ts';
 import { backupVolumesTable, demoSummary, lineageTable } from './demo-summary.ts';
 
 const now = Date.parse('2026-12-01T12:00:00Z');
@@ -46,7 +46,7 @@ const input = {
   backup,
   checked: true,
   leftOut: [{ service: 'cache', reason: 'redis:7 cannot be backed up on this host' }],
-  downCommand: 'npm run grove -- local down',
+  downCommand: 'npm run local -- down',
 };
 
 describe('the demo\'s summary', () => {
@@ -85,7 +85,7 @@ describe('the demo\'s summary', () => {
     expect(text).toContain('  git clone http://127.0.0.1:40911/shop.git shop && cd shop\n');
     expect(text).toContain('  git push origin HEAD:feature/x\n');
     expect(text).toContain('  export KUBECONFIG=/state/admin.kubeconfig\n  /cache/kubectl get environments -n demo -w\n');
-    expect(text.endsWith('Stop everything:\n  npm run grove -- local down\n')).toBe(true);
+    expect(text.endsWith('Stop everything:\n  npm run local -- down\n')).toBe(true);
   });
 
   it('says nothing about left-out services or a check when there was none', () => {

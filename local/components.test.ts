@@ -6,13 +6,15 @@ describe('tiers', () => {
     expect(componentsForTier('a').map((c) => c.name)).toEqual(['etcd', 'kube-apiserver', 'kubectl']);
     expect(componentsForTier('b').map((c) => c.name)).toEqual(['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'kube-scheduler', 'kwok']);
     expect(componentsForTier('c').map((c) => c.name)).toEqual(expect.arrayContaining(['minio', 'csi-hostpath', 'csi-provisioner', 'snapshot-controller', 'csi-snapshotter']));
+    expect(componentsForTier('d').filter((c) => c.tier === 'd').map((c) => c.name)).toEqual(['kubelet', 'kube-proxy', 'coredns', 'kube-router']);
     expect(tierIncludes('c', 'a')).toBe(true);
     expect(tierIncludes('a', 'b')).toBe(false);
   });
 
   it('parse case-insensitively and reject anything else', () => {
     expect(parseTier('B')).toBe('b');
-    expect(() => parseTier('d')).toThrow('tier must be one of a, b, c (got "d")');
+    expect(parseTier('D')).toBe('d');
+    expect(() => parseTier('e')).toThrow('tier must be one of a, b, c, d (got "e")');
   });
 });
 

@@ -1,13 +1,13 @@
 /**
- * What `grove local demo` prints when it is done: the Environments, where the branch's data came
+ * What `npm run demo` prints when it is done: the Environments, where the branch's data came
  * from, the Backup it came through, and what to do next. Pure.
  *
  * @module
  */
-import type { Backup, Environment, VolumeLineage } from '../api/types.gen.ts';
-import { backupTable } from './backup.ts';
-import { table } from './common.ts';
-import { environmentTable } from './env.ts';
+import type { Backup, Environment, VolumeLineage } from '../src/api/types.gen.ts';
+import { backupTable } from '../src/cli/backup.ts';
+import { table } from '../src/cli/common.ts';
+import { environmentTable } from '../src/cli/env.ts';
 
 export interface DemoSummaryInput {
   namespace: string;

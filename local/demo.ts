@@ -1,5 +1,5 @@
 /**
- * `grove local demo`: the local cluster (tier C) with Grove running on it, end to end. Starts or
+ * `npm run demo`: the local cluster (tier C) with Grove running on it, end to end. Starts or
  * reuses the cluster, a host PostgreSQL server, the operator (scoped to the demo's namespace) and
  * the mover runner; seeds the Git server from `examples/shop`; waits for production, gives it some
  * data, pushes a branch and follows its Environment until it is Ready with production's data,
@@ -15,34 +15,34 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { CONDITIONS } from '../api/constants.ts';
-import { findCondition } from '../api/conditions.ts';
-import type { KubeObject } from '../api/meta.ts';
-import { environmentName } from '../api/names.ts';
-import type { Backup, Environment, Project } from '../api/types.gen.ts';
-import { Restic } from '../data/restic.ts';
-import { projectStoreAccess, repositoryOf } from '../data/store.ts';
-import { GroveError } from '../errors/index.ts';
-import { type Kube, kubeFromFile } from '../kube/index.ts';
-import { formatDuration } from '../util/index.ts';
+import { CONDITIONS } from '../src/api/constants.ts';
+import { findCondition } from '../src/api/conditions.ts';
+import type { KubeObject } from '../src/api/meta.ts';
+import { environmentName } from '../src/api/names.ts';
+import type { Backup, Environment, Project } from '../src/api/types.gen.ts';
+import { Restic } from '../src/data/restic.ts';
+import { projectStoreAccess, repositoryOf } from '../src/data/store.ts';
+import { GroveError } from '../src/errors/index.ts';
+import { type Kube, kubeFromFile } from '../src/kube/index.ts';
+import { formatDuration } from '../src/util/index.ts';
 import type { Progress } from './build.ts';
 import { claimVolumePath, type ClusterState, recordAddon, runningAddon, stopAddons, up } from './cluster.ts';
 import { branchFiles, DEMO_BRANCH, DEMO_BUCKET, DEMO_NAMESPACE, DEMO_PROJECT, demoManifest, demoObjects } from './demo-plan.ts';
 import { ensureDatabase, HOST_KINDS, hostDatabaseName } from './mover-runner.ts';
 import { serverCanReach, startPostgres } from './postgres.ts';
 import { sendPushWebhook } from './git-server.ts';
-import { freePorts, groveMain, type ProcessRecord, startProcess } from './processes.ts';
+import { freePorts, groveMain, localMain, type ProcessRecord, startProcess } from './processes.ts';
 
 const run = promisify(execFile);
 const FIELD_MANAGER = 'grove-demo';
 const API = 'grove.dev/v1alpha1';
-const EXAMPLE = fileURLToPath(new URL('../../examples/shop/platform.yaml', import.meta.url));
+const EXAMPLE = fileURLToPath(new URL('../examples/shop/platform.yaml', import.meta.url));
 const ADDONS = { postgres: 'demo-postgres', operator: 'demo-operator', runner: 'demo-mover-runner' } as const;
 
 export interface DemoOptions {
   dir: string;
   cacheDir: string;
-  nodes: number;
+  nodes?: number;
   /** CI: the same steps with little data and no repository check. */
   short: boolean;
   progress: Progress;
@@ -71,7 +71,7 @@ interface DemoState {
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const started = performance.now();
   const { progress } = opts;
-  const state = await up({ dir: opts.dir, tier: 'c', cacheDir: opts.cacheDir, progress, nodes: opts.nodes });
+  const state = await up({ dir: opts.dir, tier: 'c', cacheDir: opts.cacheDir, progress, ...(opts.nodes !== undefined ? { nodes: opts.nodes } : {}) });
   if (!state.git || !state.minio || !state.csi) throw new GroveError('InvalidInput', 'the local cluster at tier C has no Git server, MinIO or CSI driver');
   const demoDir = join(opts.dir, 'demo');
   await mkdir(demoDir, { recursive: true });
@@ -239,7 +239,7 @@ async function ensureRunner(dir: string, namespace: string, pg: HostPostgres, pr
     progress(`The mover runner is already running (pid ${running.pid})`);
     return;
   }
-  const args = [groveMain(), 'local', 'mover-runner', '--dir', dir, '--namespace', namespace, '--postgres', `${pg.host}:${pg.port}`, '--postgres-user', pg.username];
+  const args = [localMain(), 'mover-runner', '--dir', dir, '--namespace', namespace, '--postgres', `${pg.host}:${pg.port}`, '--postgres-user', pg.username];
   const rec = startProcess({ name: ADDONS.runner, command: process.execPath, args, log: join(dir, 'logs', `${ADDONS.runner}.log`), env: { GROVE_POSTGRES_PASSWORD: pg.password } });
   await recordAddon(dir, rec);
   progress(`Started the mover runner: backups and restores run on this host with restic (pid ${rec.pid})`);

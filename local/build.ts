@@ -13,8 +13,8 @@ import { access, appendFile, copyFile, mkdir, readdir, readFile, rename, rm, wri
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GroveError } from '../errors/index.ts';
-import { formatDuration } from '../util/index.ts';
+import { GroveError } from '../src/errors/index.ts';
+import { formatDuration } from '../src/util/index.ts';
 import { type Component, COMPONENTS, KUBERNETES_VERSION, versionLdflags } from './components.ts';
 
 export type Progress = (line: string) => void;
@@ -44,11 +44,8 @@ export function componentDir(cacheDir: string, c: Component, go: string, digest?
   return join(cacheDir, `${c.name}@${c.version}${digest ? `+${digest}` : ''}-${go}`);
 }
 
-/**
- * Grove's own Go programs (recipe kind `source`). Resolved from the package root, so the same
- * path holds when this module runs from `dist/`.
- */
-const GO_SOURCE_DIR = fileURLToPath(new URL('../../src/local/', import.meta.url));
+/** Grove's own Go programs (recipe kind `source`), each a folder beside this module. */
+const GO_SOURCE_DIR = fileURLToPath(new URL('./', import.meta.url));
 
 /**
  * Returns the path of each component's binary, building those not yet cached.
@@ -93,6 +90,9 @@ async function buildComponent(c: Component, finalDir: string, go: string, opts: 
       const stamp = c.recipe.kind === 'source' ? `${c.version}+${(await goSource(c.recipe.dir)).digest}` : c.version;
       const ldflags = `-s -w -X main.version=${stamp}`;
       await goWithProgress(label, ['build', '-v', '-trimpath', '-ldflags', ldflags, '-o', join(tmpDir, c.name), pkg], wrapper, {}, opts);
+    } else if (c.recipe.replace) {
+      const wrapper = await ensureReplacingWrapper(c, c.recipe.module, c.recipe.pkg, c.recipe.replace, opts);
+      await goWithProgress(label, ['build', '-v', '-trimpath', '-ldflags', '-s -w', '-o', join(tmpDir, c.name), c.recipe.pkg], wrapper, {}, opts);
     } else {
       await goWithProgress(label, ['install', '-v', '-trimpath', '-ldflags', '-s -w', `${c.recipe.pkg}@${c.version}`], opts.cacheDir, { GOBIN: tmpDir }, opts);
       const built = join(tmpDir, basename(c.recipe.pkg));
@@ -207,6 +207,22 @@ async function ensureCsiWrapper(opts: BuildOptions): Promise<string> {
     { cwd: dir },
   );
   await run('go', ['mod', 'tidy'], { cwd: dir });
+  await writeFile(join(dir, 'grove-key.json'), key);
+  return dir;
+}
+
+/** A Go module of one component's own: it requires the component's module and replaces the given dependencies. */
+async function ensureReplacingWrapper(c: Component, module: string, pkg: string, replace: Readonly<Record<string, string>>, opts: BuildOptions): Promise<string> {
+  const dir = join(opts.cacheDir, 'build', `${c.name}@${c.version}`);
+  const key = JSON.stringify({ module, version: c.version, pkg, replace: Object.entries(replace).sort() });
+  if ((await readFile(join(dir, 'grove-key.json'), 'utf8').catch(() => '')) === key) return dir;
+  opts.progress(`Preparing the build module of ${c.name}`);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'go.mod'), `module grove.local/${c.name}bin\n\ngo 1.26.0\n`);
+  await run('go', ['mod', 'edit', `-require=${module}@${c.version}`, ...Object.entries(replace).map(([m, v]) => `-replace=${m}=${m}@${v}`), `-tool=${pkg}`], { cwd: dir });
+  await run('go', ['mod', 'tidy'], { cwd: dir });
+  await checkResolvedVersion(dir, module, c.version, `the build module of ${c.name}`);
   await writeFile(join(dir, 'grove-key.json'), key);
   return dir;
 }

@@ -6,13 +6,13 @@
  */
 
 /** Tiers of the local cluster (DESIGN §6). Each includes everything of the tiers before it. */
-export type Tier = 'a' | 'b' | 'c';
-export const TIERS: readonly Tier[] = ['a', 'b', 'c'];
+export type Tier = 'a' | 'b' | 'c' | 'd';
+export const TIERS: readonly Tier[] = ['a', 'b', 'c', 'd'];
 
 export function parseTier(value: string): Tier {
   const tier = value.toLowerCase();
-  if (tier === 'a' || tier === 'b' || tier === 'c') return tier;
-  throw new Error(`tier must be one of a, b, c (got "${value}")`);
+  if ((TIERS as readonly string[]).includes(tier)) return tier as Tier;
+  throw new Error(`tier must be one of ${TIERS.join(', ')} (got "${value}")`);
 }
 
 export function tierIncludes(running: Tier, needed: Tier): boolean {
@@ -29,8 +29,12 @@ export type Recipe =
    * are version-stamped so `/version` tells the truth.
    */
   | { kind: 'kubernetes'; pkg: string; module?: string; stamp: boolean }
-  /** `go install module/pkg@version`: the module has no replace directives. */
-  | { kind: 'install'; module: string; pkg: string }
+  /**
+   * `go install module/pkg@version`: the module has no replace directives. With `replace`, built
+   * in a wrapper module of its own that requires it and replaces those dependencies instead, for
+   * a release whose go.mod names a version the module proxy does not serve.
+   */
+  | { kind: 'install'; module: string; pkg: string; replace?: Readonly<Record<string, string>> }
   /**
    * A main package of a kubernetes-csi module, required at the component's version. Their go.mod
    * files have replace directives too, so they are built in a second wrapper module, apart from the
@@ -38,7 +42,7 @@ export type Recipe =
    */
   | { kind: 'csi'; module: string; pkg: string }
   /**
-   * A Go program of Grove's own in `src/local/<dir>`, built in the CSI wrapper module so it speaks
+   * A Go program of Grove's own in `local/<dir>`, built in the CSI wrapper module so it speaks
    * the CSI spec the sidecars speak. Its cache entry is keyed by a digest of its source too.
    */
   | { kind: 'source'; dir: string };
@@ -125,6 +129,26 @@ export const COMPONENTS: readonly Component[] = [
   },
   // The Helm chart's tests lint, render and install it with the release platform teams use.
   { name: 'helm', version: 'v4.2.4', tier: 'c', recipe: { kind: 'install', module: 'helm.sh/helm/v4', pkg: 'helm.sh/helm/v4/cmd/helm' } },
+  // Tier D's real node. containerd, runc and the CNI plugins are Debian packages (see node.ts).
+  { name: 'kubelet', version: KUBERNETES_VERSION, tier: 'd', recipe: { kind: 'kubernetes', pkg: 'k8s.io/kubernetes/cmd/kubelet', stamp: true } },
+  { name: 'kube-proxy', version: KUBERNETES_VERSION, tier: 'd', recipe: { kind: 'kubernetes', pkg: 'k8s.io/kubernetes/cmd/kube-proxy', stamp: true } },
+  // Runs as a pod (kube-system/coredns) so the Environments' allow-dns policy admits it by label.
+  { name: 'coredns', version: 'v1.15.0', tier: 'd', recipe: { kind: 'install', module: 'github.com/coredns/coredns', pkg: 'github.com/coredns/coredns' } },
+  // The NetworkPolicy enforcer: kube-network-policies needs the nftables queue expression, which
+  // this kernel lacks; kube-router's iptables and ipset firewall works. v2.1.0, the only version
+  // the proxy lists, has published security flaws; v2.10.0 is served by exact version, but the
+  // netlink pseudo-version its go.mod names is not, so netlink's latest release stands in.
+  {
+    name: 'kube-router',
+    version: 'v2.10.0',
+    tier: 'd',
+    recipe: {
+      kind: 'install',
+      module: 'github.com/cloudnativelabs/kube-router/v2',
+      pkg: 'github.com/cloudnativelabs/kube-router/v2/cmd/kube-router',
+      replace: { 'github.com/vishvananda/netlink': 'v1.3.1' },
+    },
+  },
 ];
 
 export function component(name: string): Component {

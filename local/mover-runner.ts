@@ -17,11 +17,11 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { LABELS } from '../api/constants.ts';
-import type { KubeObject } from '../api/meta.ts';
-import { MOVER_DATA_PATH } from '../data/jobs.ts';
-import { GroveError, messageOf } from '../errors/index.ts';
-import type { Kube } from '../kube/index.ts';
+import { LABELS } from '../src/api/constants.ts';
+import type { KubeObject } from '../src/api/meta.ts';
+import { MOVER_DATA_PATH } from '../src/data/jobs.ts';
+import { GroveError, messageOf } from '../src/errors/index.ts';
+import type { Kube } from '../src/kube/index.ts';
 import { claimVolumePath, type ClusterState } from './cluster.ts';
 import { groveMain } from './processes.ts';
 
@@ -93,8 +93,8 @@ export function claimOf(pod: MoverPod): string | undefined {
 
 /**
  * The pod's command with its environment as the kubelet would build it (Secrets first, then the
- * container's own variables), then pointed at this host: restic's cache and HOME in the work
- * directory, `/data` at `host.dataDir`, the termination log at a file, and the database at the
+ * container's own variables), then pointed at this host: restic's cache, HOME and TMPDIR in the
+ * work directory, `/data` at `host.dataDir`, the termination log at a file, and the database at the
  * host's server.
  */
 export function moverInvocation(pod: MoverPod, secrets: Readonly<Record<string, Record<string, string>>>, host: MoverHost, path = ''): Invocation {
@@ -110,7 +110,8 @@ export function moverInvocation(pod: MoverPod, secrets: Readonly<Record<string, 
     const ref = e.valueFrom?.secretKeyRef;
     env[e.name] = e.value ?? (ref ? secret(ref.name)[ref.key] : undefined) ?? '';
   }
-  Object.assign(env, { HOME: host.work, RESTIC_CACHE_DIR: join(host.work, 'restic-cache') });
+  // The pod's emptyDir (/cache) is a directory of the work directory here.
+  Object.assign(env, { HOME: host.work, RESTIC_CACHE_DIR: join(host.work, 'restic-cache'), TMPDIR: host.work });
   // The Secret names a database Service (db.<namespace>.svc) that only exists in kwok's imagination.
   if (env.DB_HOST && host.database) {
     const db = host.database;

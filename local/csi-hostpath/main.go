@@ -1,9 +1,10 @@
-// Command csi-hostpath is the local cluster's CSI driver: the controller half of a hostpath
-// driver, run as a host process beside external-provisioner and the external-snapshotter.
+// Command csi-hostpath is the local cluster's CSI driver: a hostpath driver run as a host process
+// beside external-provisioner and the external-snapshotter. Its controller half creates,
+// snapshots and clones volumes; with --node-id (tier D, a real kubelet) its node half mounts
+// them into pods (node.go).
 //
-// Upstream's csi-driver-host-path cannot be had from the Go module proxy here, and the local
-// cluster has no kubelet to call a node service anyway. This driver keeps upstream's on-disk
-// layout, so tests and tools find a volume's files the same way:
+// Upstream's csi-driver-host-path cannot be had from the Go module proxy here. This driver
+// keeps upstream's on-disk layout, so tests and tools find a volume's files the same way:
 //
 //	<statedir>/<volume id>/           a volume's data
 //	<statedir>/<snapshot id>.snap/    a snapshot: a full copy of its volume when it was taken
@@ -81,6 +82,8 @@ func main() {
 	endpoint := flag.String("endpoint", "", "CSI endpoint, unix:///path/to/csi.sock")
 	dir := flag.String("statedir", "", "directory that holds the volumes, the snapshots and state.json")
 	name := flag.String("drivername", "hostpath.csi.k8s.io", "CSI driver name")
+	nodeID := flag.String("node-id", "", "serve the node service as this node (the kubelet's node name)")
+	registryDir := flag.String("kubelet-registry-dir", "", "with --node-id: the kubelet's plugins_registry directory to register in")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
 	if *showVersion {
@@ -94,7 +97,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := d.serve(*endpoint); err != nil {
+	if err := d.serve(*endpoint, *nodeID, *registryDir); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -117,7 +120,7 @@ func newDriver(name, dir string) (*driver, error) {
 	return d, nil
 }
 
-func (d *driver) serve(endpoint string) error {
+func (d *driver) serve(endpoint, nodeID, registryDir string) error {
 	path, ok := strings.CutPrefix(endpoint, "unix://")
 	if !ok {
 		return fmt.Errorf("endpoint must be unix://<path>, got %q", endpoint)
@@ -136,11 +139,23 @@ func (d *driver) serve(endpoint string) error {
 	server := grpc.NewServer(grpc.UnaryInterceptor(logged))
 	csi.RegisterIdentityServer(server, d)
 	csi.RegisterControllerServer(server, d)
+	var reg *grpc.Server
+	if nodeID != "" {
+		csi.RegisterNodeServer(server, &nodeServer{d: d, nodeID: nodeID})
+		if registryDir != "" {
+			if reg, err = serveRegistration(registryDir, d.name, path); err != nil {
+				return err
+			}
+		}
+	}
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
 		<-stop
+		if reg != nil {
+			reg.Stop()
+		}
 		server.GracefulStop()
 	}()
 	log.Printf("Serving %s %s on %s, state in %s", d.name, version, path, d.dir)
@@ -182,8 +197,7 @@ func (d *driver) GetPluginInfo(context.Context, *csi.GetPluginInfoRequest) (*csi
 }
 
 func (d *driver) GetPluginCapabilities(context.Context, *csi.GetPluginCapabilitiesRequest) (*csi.GetPluginCapabilitiesResponse, error) {
-	// No VOLUME_ACCESSIBILITY_CONSTRAINTS: without kubelet there are no CSINode objects to
-	// carry topology.
+	// No VOLUME_ACCESSIBILITY_CONSTRAINTS: volumes live on the one host every node shares.
 	return &csi.GetPluginCapabilitiesResponse{Capabilities: []*csi.PluginCapability{{
 		Type: &csi.PluginCapability_Service_{Service: &csi.PluginCapability_Service{Type: csi.PluginCapability_Service_CONTROLLER_SERVICE}},
 	}}}, nil

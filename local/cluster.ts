@@ -7,22 +7,43 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { basename, dirname, extname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
-import { admissionPolicies } from '../api/admission.ts';
-import type { KubeObject } from '../api/meta.ts';
-import { GroveError, messageOf } from '../errors/index.ts';
-import { type Kube, kubeFromFile } from '../kube/index.ts';
-import { formatDuration } from '../util/index.ts';
+import { admissionPolicies } from '../src/api/admission.ts';
+import type { KubeObject } from '../src/api/meta.ts';
+import { GroveError, messageOf } from '../src/errors/index.ts';
+import { type Kube, kubeFromFile } from '../src/kube/index.ts';
+import { formatDuration } from '../src/util/index.ts';
 import { type Progress, ensureBinaries } from './build.ts';
 import { generatePki, type Pki } from './certs.ts';
 import { component, componentsForTier, KUBERNETES_VERSION, type Tier, tierIncludes } from './components.ts';
-import { freePorts, isRunning, logTail, type ProcessRecord, startProcess, stopProcess } from './processes.ts';
+import { ensureImages, importImages } from './images.ts';
+import { installManifests, manifestsIn, yamlObjects } from './manifests.ts';
+import { type NodeNetwork, SIMULATED } from './network.ts';
+import {
+  checkNodeHost,
+  claimNodeNetwork,
+  containerdAnswers,
+  containerdRoot,
+  dnsObjects,
+  drainContainers,
+  firewallReady,
+  inNode,
+  kubeletConfigPath,
+  makeCgroupRoot,
+  mountsUnder,
+  nodeDirs,
+  type NodeState,
+  teardownNode,
+  waitForNode,
+  writeKubeletConfig,
+  writeNodeConfig,
+  cgroupRoot,
+} from './node.ts';
+import { freePorts, isRunning, localMain, type ProcessRecord, startProcess, stopProcess } from './processes.ts';
+import { fileExists, httpOk, nodeReady, waitFor, waitReady } from './readiness.ts';
 
 export interface ClusterOptions {
   /** State directory: certificates, data, logs, kubeconfig and state.json. */
@@ -30,7 +51,10 @@ export interface ClusterOptions {
   tier: Tier;
   cacheDir: string;
   progress: Progress;
-  /** Simulated kwok nodes (tier B and up). */
+  /**
+   * Simulated kwok nodes (tier B and up; default 2, and none at tier D, where they are tainted
+   * so that only pods made to tolerate them, for scale tests, land there).
+   */
   nodes?: number;
   /** Directory of bare Git repositories served by the Git server (tier C). Defaults to `<dir>/git`. */
   gitRoot?: string;
@@ -55,6 +79,10 @@ export interface ClusterState {
    * `spec.csi.volumeHandle`; a snapshot's copy is in `<stateDir>/<snapshotHandle>.snap`.
    */
   csi?: { driver: string; storageClass: string; snapshotClass: string; stateDir: string };
+  /** Tier D's real node, recorded piece by piece as `up` makes it, so `down` removes all of it. */
+  node?: NodeState;
+  /** Images built locally and loaded into the node (tier D), by name: `grove`, `postgres`, … */
+  images?: Record<string, string>;
   /**
    * Processes started on top of the running cluster (the demo's operator, database and mover
    * runner): not part of its readiness, stopped by `down` before the cluster's own.
@@ -65,12 +93,11 @@ export interface ClusterState {
 }
 
 const STATE_FILE = 'state.json';
-const FIELD_MANAGER = 'grove-local';
 const CSI_DRIVER = 'hostpath.csi.k8s.io';
 const CSI_CLASS = 'csi-hostpath';
 
 /** The CRD manifests shipped with Grove. */
-export const CRD_DIR = fileURLToPath(new URL('../../crds/', import.meta.url));
+export const CRD_DIR = fileURLToPath(new URL('../crds/', import.meta.url));
 /**
  * Who the local cluster's admin kubeconfig authenticates as (the certificate's CN, certs.ts). The
  * local operator runs with it, so the admission policies know it as the operator.
@@ -93,11 +120,20 @@ export async function up(opts: ClusterOptions): Promise<ClusterState> {
     await down(opts.dir, opts.progress);
   }
 
+  const nodeTier = tierIncludes(opts.tier, 'd');
+  if (nodeTier) await checkNodeHost();
   const binaries = await ensureBinaries(componentsForTier(opts.tier), { cacheDir: opts.cacheDir, progress: opts.progress });
   const bin = (name: string): string => {
     const path = binaries.get(name);
     if (!path) throw new GroveError('NotFound', `no binary for ${name}`);
     return path;
+  };
+  // Before anything starts: an image build fails for reasons of its own (a mirror, the disk).
+  const images = nodeTier ? await ensureImages({ cacheDir: opts.cacheDir, progress: opts.progress, coredns: bin('coredns') }) : [];
+  const imageRef = (name: string): string => {
+    const found = images.find((i) => i.name === name);
+    if (!found) throw new GroveError('NotFound', `no image ${name} was built`);
+    return found.ref;
   };
 
   const started = performance.now();
@@ -123,7 +159,16 @@ export async function up(opts: ClusterOptions): Promise<ClusterState> {
   };
 
   try {
-    const pki = await generatePki(join(opts.dir, 'pki'));
+    // The node's link comes first at tier D: the control plane listens on the host's end of it.
+    const network = nodeTier
+      ? await claimNodeNetwork(async (n) => {
+          const dirs = nodeDirs(opts.dir);
+          state.node = { name: n.netns, network: n, containerdSocket: join(dirs.containerd, 'containerd.sock'), kubeletDir: dirs.kubelet };
+          await writeState(state);
+        })
+      : undefined;
+    const host = network?.hostIP ?? '127.0.0.1';
+    const pki = await generatePki(join(opts.dir, 'pki'), network ? { serverIPs: [network.hostIP, network.apiServiceIP], nodeName: network.netns } : {});
     state.apiserver.caFile = pki.caCert;
 
     // etcd
@@ -144,10 +189,10 @@ export async function up(opts: ClusterOptions): Promise<ClusterState> {
 
     // kube-apiserver
     const [apiPort] = await freePorts(1);
-    state.apiserver.url = `https://127.0.0.1:${apiPort}`;
-    const apiserver = await start('kube-apiserver', bin('kube-apiserver'), apiserverArgs(pki, apiPort as number, etcdClient as number));
+    state.apiserver.url = `https://${host}:${apiPort}`;
+    const apiserver = await start('kube-apiserver', bin('kube-apiserver'), apiserverArgs(pki, apiPort as number, etcdClient as number, network));
     await waitReady(apiserver, () => httpOk(`${state.apiserver.url}/readyz`, { ca: pki.caCert }), opts.progress, 120_000);
-    await writeKubeconfig(state.kubeconfig, state.apiserver.url, pki);
+    await writeKubeconfig(state.kubeconfig, state.apiserver.url, pki.caCert, { name: ADMIN_USER, cert: pki.adminCert, key: pki.adminKey });
     const kube = kubeFromFile(state.kubeconfig);
     const crds = await crdObjects();
     await installManifests(kube, crds);
@@ -174,6 +219,9 @@ export async function up(opts: ClusterOptions): Promise<ClusterState> {
         '--kube-api-burst=400',
         '--concurrent-namespace-syncs=20',
         '--concurrent-gc-syncs=40',
+        `--service-cluster-ip-range=${network?.serviceCIDR ?? SIMULATED.serviceCIDR}`,
+        // The node's pod range is its spec.podCIDR, which kube-router reads.
+        ...(network ? ['--allocate-node-cidrs', `--cluster-cidr=${network.clusterCIDR}`, '--node-cidr-mask-size=24'] : []),
       ]);
       const scheduler = await start('kube-scheduler', bin('kube-scheduler'), [
         `--kubeconfig=${state.kubeconfig}`,
@@ -194,8 +242,8 @@ export async function up(opts: ClusterOptions): Promise<ClusterState> {
         '--manage-all-nodes=false',
         '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
         `--server-address=127.0.0.1:${kwokPort}`,
-        '--node-ip=10.244.0.1',
-        '--cidr=10.244.0.0/16',
+        `--node-ip=${SIMULATED.kwokNodeIP}`,
+        `--cidr=${SIMULATED.kwokPodCIDR}`,
         '--node-lease-duration-seconds=40',
         ...stages.map((s) => `--config=${join(kwokDir, `${s}.yaml`)}`),
         `--config=${podComplete}`,
@@ -203,10 +251,13 @@ export async function up(opts: ClusterOptions): Promise<ClusterState> {
       await waitReady(kcm, () => httpOk(`https://127.0.0.1:${kcmPort}/healthz`, { insecure: true }), opts.progress);
       await waitReady(scheduler, () => httpOk(`https://127.0.0.1:${schedPort}/healthz`, { insecure: true }), opts.progress);
       await waitReady(kwok, () => httpOk(`http://127.0.0.1:${kwokPort}/healthz`), opts.progress);
-      await installManifests(kube, [...(await yamlObjects(join(kwokDir, 'storage-class.yaml'))), ...kwokNodes(opts.nodes ?? 2)]);
+      const kwokCount = opts.nodes ?? (nodeTier ? 0 : 2);
+      const kwokClass = await yamlObjects(join(kwokDir, 'storage-class.yaml'));
+      // At tier D, claims go to the CSI driver, whose volumes the kubelet can mount.
+      await installManifests(kube, [...(nodeTier ? kwokClass.map(notDefaultClass) : kwokClass), ...kwokNodes(kwokCount, nodeTier)]);
       await waitFor('the kwok nodes to become Ready', 60_000, async () => {
-        const nodes = (await kube.list<KubeObject>('v1', 'Node')).items;
-        return nodes.length >= (opts.nodes ?? 2) && nodes.every(nodeReady);
+        const nodes = (await kube.list<KubeObject>('v1', 'Node')).items.filter((n) => n.metadata.name?.startsWith('kwok-node-'));
+        return nodes.length >= kwokCount && nodes.every(nodeReady);
       });
       await waitFor('the default ServiceAccount', 60_000, async () => (await kube.get({ apiVersion: 'v1', kind: 'ServiceAccount', namespace: 'default', name: 'default' })) !== undefined);
     }
@@ -215,23 +266,29 @@ export async function up(opts: ClusterOptions): Promise<ClusterState> {
       const [minioPort, consolePort, gitPort] = await freePorts(3);
       const accessKey = 'grove-admin';
       const secretKey = randomBytes(18).toString('base64url');
+      // At tier D on the node's link, so that mover pods and an operator in a pod reach them.
       const minio = await start(
         'minio',
         bin('minio'),
-        ['server', '--address', `127.0.0.1:${minioPort}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet', join(opts.dir, 'minio')],
+        ['server', '--address', `${host}:${minioPort}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet', join(opts.dir, 'minio')],
         { MINIO_ROOT_USER: accessKey, MINIO_ROOT_PASSWORD: secretKey, MINIO_BROWSER: 'off', MINIO_UPDATE: 'off', MINIO_CALLHOME_ENABLE: 'off', CI: 'true' },
       );
-      state.minio = { url: `http://127.0.0.1:${minioPort}`, accessKey, secretKey };
+      state.minio = { url: `http://${host}:${minioPort}`, accessKey, secretKey };
       const gitRoot = opts.gitRoot ?? join(opts.dir, 'git');
       await mkdir(gitRoot, { recursive: true });
       const accessLog = join(opts.dir, 'logs', 'git-access.log');
-      const git = await start('git-server', process.execPath, [groveMain(), 'local', 'git-server', '--root', gitRoot, '--port', String(gitPort), '--access-log', accessLog]);
-      state.git = { url: `http://127.0.0.1:${gitPort}`, root: gitRoot, accessLog };
+      const git = await start('git-server', process.execPath, [localMain(), 'git-server', '--root', gitRoot, '--host', host, '--port', String(gitPort), '--access-log', accessLog]);
+      state.git = { url: `http://${host}:${gitPort}`, root: gitRoot, accessLog };
       await writeState(state);
       await waitReady(minio, () => httpOk(`${state.minio?.url}/minio/health/ready`), opts.progress);
       await waitReady(git, () => httpOk(`${state.git?.url}/healthz`), opts.progress);
-      state.csi = await startCsi({ kube, kubeconfig: state.kubeconfig, dir: join(opts.dir, 'csi'), bin, start, progress: opts.progress });
+      state.csi = await startCsi({ kube, kubeconfig: state.kubeconfig, dir: join(opts.dir, 'csi'), bin, start, progress: opts.progress, ...(state.node ? { node: state.node } : {}) });
       await writeState(state);
+    }
+
+    if (state.node && network) {
+      state.images = Object.fromEntries(images.map((i) => [i.name, i.ref]));
+      await startNode({ state, node: state.node, pki, kube, bin, start, progress: opts.progress, cacheDir: opts.cacheDir, images, dnsImage: imageRef('coredns'), sandboxImage: imageRef('pause') });
     }
 
     state.ready = true;
@@ -240,10 +297,104 @@ export async function up(opts: ClusterOptions): Promise<ClusterState> {
     return state;
   } catch (err) {
     opts.progress(`Start failed; stopping what was started: ${messageOf(err)}`);
-    await stopAll(state.processes);
-    await writeState({ ...state, processes: [] });
+    await stopCluster(state, opts.progress);
     throw err;
   }
+}
+
+interface NodeContext {
+  state: ClusterState;
+  node: NodeState;
+  pki: Pki;
+  kube: Kube;
+  bin: (name: string) => string;
+  start: (name: string, command: string, args: string[]) => Promise<ProcessRecord>;
+  progress: Progress;
+  cacheDir: string;
+  images: Awaited<ReturnType<typeof ensureImages>>;
+  dnsImage: string;
+  sandboxImage: string;
+}
+
+/**
+ * Tier D: containerd with the local images, the kubelet, kube-proxy and kube-router in the
+ * node's namespace, and CoreDNS on the node. Ready once the Node is Ready, kube-router's chains
+ * exist and the DNS pod answers its readiness probe.
+ */
+async function startNode(ctx: NodeContext): Promise<void> {
+  const { node, state, pki } = ctx;
+  const { network } = node;
+  const dirs = nodeDirs(state.dir);
+  const startIn = (name: string, command: string, args: string[]) => {
+    const [cmd, full] = inNode(network, command, args);
+    return ctx.start(name, cmd, full);
+  };
+
+  const containerdConfig = await writeNodeConfig(dirs, network, ctx.sandboxImage, containerdRoot(ctx.cacheDir, network));
+  const containerd = await startIn('containerd', 'containerd', ['--config', containerdConfig]);
+  await waitReady(containerd, () => containerdAnswers(node.containerdSocket), ctx.progress);
+  await importImages(node.containerdSocket, ctx.images, ctx.progress);
+
+  if (!pki.node) throw new GroveError('NotFound', 'the cluster PKI holds no certificate for the node');
+  const kubeletKubeconfig = join(state.dir, 'node', 'kubelet.kubeconfig');
+  await writeKubeconfig(kubeletKubeconfig, state.apiserver.url, pki.caCert, { name: `system:node:${node.name}`, cert: pki.node.cert, key: pki.node.key });
+  await makeCgroupRoot(network);
+  const kubeletConfig = await writeKubeletConfig(kubeletConfigPath(state.dir), {
+    network,
+    caFile: pki.caCert,
+    containerdSocket: node.containerdSocket,
+    cgroupRoot: cgroupRoot(network),
+    podLogsDir: dirs.podLogs,
+  });
+  const kubelet = await startIn('kubelet', ctx.bin('kubelet'), [
+    `--config=${kubeletConfig}`,
+    `--kubeconfig=${kubeletKubeconfig}`,
+    `--hostname-override=${node.name}`,
+    `--node-ip=${network.nodeIP}`,
+    `--root-dir=${dirs.kubelet}`,
+    `--cert-dir=${dirs.kubeletPki}`,
+    '--v=1',
+  ]);
+  await waitForNode(ctx.kube, node.name, nodeReady, kubelet, isRunning);
+  ctx.progress(`kubelet ready: node ${node.name} (${network.nodeIP}, pods ${network.podCIDR})`);
+
+  const proxy = await startIn('kube-proxy', ctx.bin('kube-proxy'), [
+    `--kubeconfig=${state.kubeconfig}`,
+    `--hostname-override=${node.name}`,
+    '--proxy-mode=iptables',
+    `--cluster-cidr=${network.clusterCIDR}`,
+    `--metrics-bind-address=${network.nodeIP}:10249`,
+    `--healthz-bind-address=${network.nodeIP}:10256`,
+    `--nodeport-addresses=${network.nodeIP}/32`,
+    // Leave the machine-wide conntrack table size alone.
+    '--conntrack-max-per-core=0',
+  ]);
+  await waitReady(proxy, () => httpOk(`http://${network.nodeIP}:10256/healthz`), ctx.progress);
+  const router = await startIn('kube-router', ctx.bin('kube-router'), [
+    `--kubeconfig=${state.kubeconfig}`,
+    `--hostname-override=${node.name}`,
+    '--run-router=false',
+    '--run-firewall=true',
+    '--run-service-proxy=false',
+    '--enable-cni=false',
+    '--health-port=0',
+    `--service-cluster-ip-range=${network.serviceCIDR}`,
+  ]);
+  await waitReady(router, () => firewallReady(network), ctx.progress);
+
+  await installManifests(ctx.kube, dnsObjects(network, ctx.dnsImage));
+  await waitFor('CoreDNS to become Ready', 120_000, async () => {
+    type Deployment = KubeObject & { status?: { readyReplicas?: number } };
+    const dns = await ctx.kube.get<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'kube-system', name: 'coredns' });
+    return (dns?.status?.readyReplicas ?? 0) >= 1;
+  });
+  ctx.progress(`CoreDNS ready at ${network.dnsServiceIP}`);
+}
+
+function notDefaultClass(obj: KubeObject): KubeObject {
+  const annotations = { ...(obj.metadata.annotations ?? {}) };
+  delete annotations['storageclass.kubernetes.io/is-default-class'];
+  return { ...obj, metadata: { ...obj.metadata, annotations } };
 }
 
 interface CsiContext {
@@ -254,12 +405,15 @@ interface CsiContext {
   bin: (name: string) => string;
   start: (name: string, command: string, args: string[]) => Promise<ProcessRecord>;
   progress: Progress;
+  /** Tier D: the driver's node service mounts volumes for this node's kubelet. */
+  node?: NodeState;
 }
 
 /**
  * The CSI driver, external-provisioner and the snapshotter as host processes, with the snapshot
- * CRDs and the classes that use them. Nothing mounts a volume (there is no kubelet); creating,
- * snapshotting and restoring volumes are controller operations, and those copy real files.
+ * CRDs and the classes that use them. Creating, snapshotting and restoring volumes are controller
+ * operations, and those copy real files; at tier D the driver's node service also registers with
+ * the kubelet and mounts volumes into pods.
  */
 async function startCsi(ctx: CsiContext): Promise<NonNullable<ClusterState['csi']>> {
   const crdDir = dirname(ctx.bin('snapshot-controller'));
@@ -271,7 +425,12 @@ async function startCsi(ctx: CsiContext): Promise<NonNullable<ClusterState['csi'
   // sockaddr_un holds 108 bytes; past that the driver could only fail to listen.
   if (Buffer.byteLength(socket) > 107) throw new GroveError('InvalidInput', `the state directory's path is too long for the CSI socket ${socket}; choose a shorter one`);
   const stateDir = join(ctx.dir, 'state');
-  const driver = await ctx.start('csi-hostpath', ctx.bin('csi-hostpath'), [`--endpoint=unix://${socket}`, `--statedir=${stateDir}`, `--drivername=${CSI_DRIVER}`]);
+  const driver = await ctx.start('csi-hostpath', ctx.bin('csi-hostpath'), [
+    `--endpoint=unix://${socket}`,
+    `--statedir=${stateDir}`,
+    `--drivername=${CSI_DRIVER}`,
+    ...(ctx.node ? [`--node-id=${ctx.node.name}`, `--kubelet-registry-dir=${join(ctx.node.kubeletDir, 'plugins_registry')}`] : []),
+  ]);
   await waitReady(driver, () => fileExists(socket), ctx.progress);
 
   const [provisionerPort, controllerPort, snapshotterPort] = await freePorts(3);
@@ -300,14 +459,15 @@ async function startCsi(ctx: CsiContext): Promise<NonNullable<ClusterState['csi'
       apiVersion: 'storage.k8s.io/v1',
       kind: 'CSIDriver',
       metadata: { name: CSI_DRIVER },
-      spec: { attachRequired: false, podInfoOnMount: true, volumeLifecycleModes: ['Persistent'] },
+      // File: the kubelet gives a volume to the pod's fsGroup, so non-root services can write it.
+      spec: { attachRequired: false, podInfoOnMount: true, volumeLifecycleModes: ['Persistent'], fsGroupPolicy: 'File' },
     },
     {
-      // Not the default class: kwok's simulated volumes stay the default, since most tests need a
-      // bound PVC and no data.
+      // The default class at tier D only: below it kwok's simulated volumes stay the default,
+      // since most tests there need a bound PVC and no data.
       apiVersion: 'storage.k8s.io/v1',
       kind: 'StorageClass',
-      metadata: { name: CSI_CLASS },
+      metadata: { name: CSI_CLASS, ...(ctx.node ? { annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } } : {}) },
       provisioner: CSI_DRIVER,
       volumeBindingMode: 'Immediate',
       reclaimPolicy: 'Delete',
@@ -372,6 +532,9 @@ async function clearStateDir(dir: string): Promise<void> {
   if (entries.length > 0 && !entries.includes(STATE_FILE)) {
     throw new GroveError('InvalidInput', `${dir} is not empty and holds no local cluster (${STATE_FILE}); choose an empty or new directory`);
   }
+  // A recursive delete would go through a volume still mounted there and empty it.
+  const mounted = await mountsUnder(dir);
+  if (mounted.length > 0) throw new GroveError('InvalidInput', `${dir} still has filesystems mounted (${mounted.slice(0, 3).join(', ')}); run down first, nothing was deleted`);
   await rm(dir, { recursive: true, force: true });
 }
 
@@ -383,7 +546,24 @@ export async function down(dir: string, progress: Progress): Promise<void> {
     return;
   }
   await stopAll(state.addons ?? [], progress);
-  await stopAll(state.processes, progress);
+  await stopCluster(state, progress);
+}
+
+/**
+ * Stops the cluster's processes, newest first. A node's containers outlive the kubelet, so once
+ * it has stopped they are removed through containerd before containerd itself stops; then
+ * whatever the node left on the machine goes.
+ */
+async function stopCluster(state: ClusterState, progress: Progress): Promise<void> {
+  const kubelet = state.processes.findIndex((p) => p.name === 'kubelet');
+  if (state.node && kubelet >= 0) {
+    await stopAll(state.processes.slice(kubelet), progress);
+    await drainContainers(state.node.containerdSocket, progress);
+    await stopAll(state.processes.slice(0, kubelet), progress);
+  } else {
+    await stopAll(state.processes, progress);
+  }
+  if (state.node) await teardownNode(state.dir, state.node, progress);
   await writeState({ ...state, processes: [], addons: [], ready: false });
 }
 
@@ -449,10 +629,10 @@ async function writeState(state: ClusterState): Promise<void> {
   await rename(`${path}.tmp`, path);
 }
 
-function apiserverArgs(pki: Pki, port: number, etcdPort: number): string[] {
+function apiserverArgs(pki: Pki, port: number, etcdPort: number, network: NodeNetwork | undefined): string[] {
   return [
     `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-    '--bind-address=127.0.0.1',
+    `--bind-address=${network?.hostIP ?? '127.0.0.1'}`,
     `--secure-port=${port}`,
     `--tls-cert-file=${pki.serverCert}`,
     `--tls-private-key-file=${pki.serverKey}`,
@@ -460,26 +640,37 @@ function apiserverArgs(pki: Pki, port: number, etcdPort: number): string[] {
     `--service-account-issuer=https://kubernetes.default.svc.cluster.local`,
     `--service-account-key-file=${pki.serviceAccountPub}`,
     `--service-account-signing-key-file=${pki.serviceAccountKey}`,
-    '--service-cluster-ip-range=10.96.0.0/16',
+    `--service-cluster-ip-range=${network?.serviceCIDR ?? SIMULATED.serviceCIDR}`,
     '--authorization-mode=Node,RBAC',
     '--allow-privileged=true',
-    // Nothing dials the `kubernetes` Service: clients use the kubeconfig. Without this the
-    // apiserver would advertise the address of the default route, which it does not listen on.
-    '--endpoint-reconciler-type=none',
+    ...(network
+      ? [
+          // Pods reach the API through the `kubernetes` Service, whose endpoint is this address.
+          `--advertise-address=${network.hostIP}`,
+          // Logs, exec and port-forward: the API server calls the kubelet as a cluster admin.
+          `--kubelet-client-certificate=${pki.adminCert}`,
+          `--kubelet-client-key=${pki.adminKey}`,
+          '--kubelet-preferred-address-types=InternalIP',
+        ]
+      : [
+          // Nothing dials the `kubernetes` Service: clients use the kubeconfig. Without this the
+          // apiserver would advertise the address of the default route, which it does not listen on.
+          '--endpoint-reconciler-type=none',
+        ]),
     '--profiling=false',
     '--max-requests-inflight=1600',
     '--max-mutating-requests-inflight=800',
   ];
 }
 
-async function writeKubeconfig(path: string, server: string, pki: Pki): Promise<void> {
+async function writeKubeconfig(path: string, server: string, caFile: string, user: { name: string; cert: string; key: string }): Promise<void> {
   const b64 = (file: string): string => readFileSync(file).toString('base64');
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'grove-local', cluster: { server, 'certificate-authority-data': b64(pki.caCert) } }],
-    users: [{ name: 'grove-admin', user: { 'client-certificate-data': b64(pki.adminCert), 'client-key-data': b64(pki.adminKey) } }],
-    contexts: [{ name: 'grove-local', context: { cluster: 'grove-local', user: 'grove-admin' } }],
+    clusters: [{ name: 'grove-local', cluster: { server, 'certificate-authority-data': b64(caFile) } }],
+    users: [{ name: user.name, user: { 'client-certificate-data': b64(user.cert), 'client-key-data': b64(user.key) } }],
+    contexts: [{ name: 'grove-local', context: { cluster: 'grove-local', user: user.name } }],
     'current-context': 'grove-local',
   };
   await writeFile(path, stringify(config), { mode: 0o600 });
@@ -489,20 +680,8 @@ export async function crdObjects(): Promise<KubeObject[]> {
   return manifestsIn(CRD_DIR);
 }
 
-async function manifestsIn(dir: string): Promise<KubeObject[]> {
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml')).sort();
-  return (await Promise.all(files.map((f) => yamlObjects(join(dir, f))))).flat();
-}
 
-async function yamlObjects(path: string): Promise<KubeObject[]> {
-  return parseAllDocuments(await readFile(path, 'utf8'))
-    .map((d) => d.toJS() as KubeObject | null)
-    .filter((o): o is KubeObject => o !== null);
-}
 
-async function installManifests(kube: Kube, objects: KubeObject[]): Promise<void> {
-  for (const obj of objects) await kube.apply(obj, { fieldManager: FIELD_MANAGER, force: true });
-}
 
 async function waitForCrds(kube: Kube, crds: readonly KubeObject[], what = 'the Grove CRDs'): Promise<void> {
   const names = crds.map((c) => c.metadata.name as string);
@@ -519,7 +698,8 @@ async function waitForCrds(kube: Kube, crds: readonly KubeObject[], what = 'the 
   });
 }
 
-function kwokNodes(count: number): KubeObject[] {
+/** Simulated nodes; `tainted` where a real node runs, so that nothing lands on them unasked. */
+function kwokNodes(count: number, tainted: boolean): KubeObject[] {
   return Array.from({ length: count }, (_, i) => ({
     apiVersion: 'v1',
     kind: 'Node',
@@ -528,7 +708,7 @@ function kwokNodes(count: number): KubeObject[] {
       annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
       labels: { 'kubernetes.io/hostname': `kwok-node-${i}`, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', type: 'kwok' },
     },
-    spec: { providerID: `kwok://kwok-node-${i}` },
+    spec: { providerID: `kwok://kwok-node-${i}`, ...(tainted ? { taints: [{ key: 'kwok.x-k8s.io/node', value: 'fake', effect: 'NoSchedule' }] } : {}) },
     status: {
       allocatable: { cpu: '64', memory: '256Gi', pods: '5000', 'ephemeral-storage': '1Ti' },
       capacity: { cpu: '64', memory: '256Gi', pods: '5000', 'ephemeral-storage': '1Ti' },
@@ -536,77 +716,8 @@ function kwokNodes(count: number): KubeObject[] {
   }));
 }
 
-function nodeReady(node: KubeObject): boolean {
-  const conditions = (node as { status?: { conditions?: Array<{ type: string; status: string }> } }).status?.conditions ?? [];
-  return conditions.some((c) => c.type === 'Ready' && c.status === 'True');
-}
 
-async function fileExists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
 
-/** The entry point of this very program, to start the Git server as a child process. */
-function groveMain(): string {
-  const self = fileURLToPath(import.meta.url);
-  return join(dirname(self), '..', `main${extname(self)}`);
-}
 
-interface ProbeOptions {
-  ca?: string;
-  insecure?: boolean;
-}
 
-/** One GET; true on a 2xx answer. Loopback health endpoints only. */
-function httpOk(url: string, opts: ProbeOptions = {}): Promise<boolean> {
-  return new Promise((resolve) => {
-    const u = new URL(url);
-    const tls = u.protocol === 'https:';
-    const req = (tls ? httpsRequest : httpRequest)(
-      u,
-      {
-        method: 'GET',
-        timeout: 2000,
-        ...(tls ? { ca: opts.ca ? readFileSync(opts.ca) : undefined, rejectUnauthorized: !opts.insecure } : {}),
-      },
-      (res) => {
-        res.resume();
-        resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300);
-      },
-    );
-    req.on('error', () => resolve(false));
-    req.on('timeout', () => req.destroy());
-    req.end();
-  });
-}
 
-async function waitReady(rec: ProcessRecord, probe: () => Promise<boolean>, progress: Progress, timeoutMs = 60_000): Promise<void> {
-  const started = performance.now();
-  while (performance.now() - started < timeoutMs) {
-    if (await probe()) {
-      progress(`${rec.name} ready (pid ${rec.pid}, ${formatDuration(performance.now() - started)})`);
-      return;
-    }
-    if (!isRunning(rec)) {
-      throw new GroveError('ProcessFailed', `${rec.name} exited while starting. Last lines of ${rec.log}:\n${await logTail(rec.log)}`);
-    }
-    await sleep(100);
-  }
-  throw new GroveError('Timeout', `${rec.name} was not ready after ${formatDuration(timeoutMs)}. Last lines of ${rec.log}:\n${await logTail(rec.log)}`);
-}
-
-async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const started = performance.now();
-  let last: unknown;
-  while (performance.now() - started < timeoutMs) {
-    try {
-      if (await check()) return;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(200);
-  }
-  throw new GroveError('Timeout', `timed out after ${formatDuration(timeoutMs)} waiting for ${what}${last ? `: ${messageOf(last)}` : ''}`);
-}

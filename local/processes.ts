@@ -1,6 +1,6 @@
 /**
  * Long-running host processes of the local cluster: started detached (their own session and
- * process group, so they outlive `grove local up`), logged to files, and stopped by PID.
+ * process group, so they outlive `npm run local -- up`), logged to files, and stopped by PID.
  *
  * A PID alone can be reused by an unrelated process after a reboot or a crash, so each record
  * also keeps the process's start time from /proc; a record whose start time no longer matches is
@@ -12,10 +12,9 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
-import { dirname, extname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { GroveError } from '../errors/index.ts';
+import { GroveError } from '../src/errors/index.ts';
 
 export interface ProcessRecord {
   name: string;
@@ -126,8 +125,12 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-/** The entry point of this very program (`src/main.ts`, or `dist/main.js` when built): what add-ons run as. */
+/** Grove's own entry point (`src/main.ts`): what the operator and mover add-ons run. */
 export function groveMain(): string {
-  const self = fileURLToPath(import.meta.url);
-  return join(dirname(self), '..', `main${extname(self)}`);
+  return fileURLToPath(new URL('../src/main.ts', import.meta.url));
+}
+
+/** The local cluster's entry point (`local/main.ts`): what its own helper processes run. */
+export function localMain(): string {
+  return fileURLToPath(new URL('./main.ts', import.meta.url));
 }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { GroveError } from '../errors/index.ts';
+import { GroveError } from '../src/errors/index.ts';
 import { freePorts, logTail, type ProcessRecord, startProcess, stopProcess } from './processes.ts';
 
 const run = promisify(execFile);

@@ -1,5 +1,5 @@
 /**
- * `grove local`: the local cluster of DESIGN §6, made of upstream binaries running as host
+ * `npm run local`: the local cluster of DESIGN §6, made of upstream binaries running as host
  * processes on 127.0.0.1.
  *
  * @module
@@ -8,18 +8,19 @@ import { appendFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { GroveError } from '../errors/index.ts';
-import { defaultCacheDir, ensureBinaries } from '../local/build.ts';
-import { type ClusterState, down, readState, status, up } from '../local/cluster.ts';
-import { componentsForTier, parseTier } from '../local/components.ts';
-import { runDemo } from '../local/demo.ts';
-import { createGitServer } from '../local/git-server.ts';
-import { startMoverRunner } from '../local/mover-runner.ts';
-import { kubeFromFile } from '../kube/index.ts';
+import { GroveError, messageOf } from '../src/errors/index.ts';
+import { defaultCacheDir, ensureBinaries } from './build.ts';
+import { type ClusterState, down, readState, status, up } from './cluster.ts';
+import { componentsForTier, parseTier, tierIncludes } from './components.ts';
+import { ensureImages } from './images.ts';
+import { runDemo } from './demo.ts';
+import { createGitServer } from './git-server.ts';
+import { startMoverRunner } from './mover-runner.ts';
+import { kubeFromFile } from '../src/kube/index.ts';
 import { demoSummary } from './demo-summary.ts';
-import type { CliIo } from './index.ts';
+import type { CliIo } from '../src/cli/index.ts';
 
-const HELP = `Usage: grove local <up|down|status|demo|build> [options]
+const HELP = `Usage: npm run local -- <up|down|status|demo|build> [options]
 
   up       Start the local cluster and print what runs where
   down     Stop exactly the processes 'up' started
@@ -29,11 +30,14 @@ const HELP = `Usage: grove local <up|down|status|demo|build> [options]
   build    Build the cluster's binaries into the cache, start nothing
 
 Options:
-  --tier a|b|c   a: etcd + kube-apiserver with Grove's CRDs
+  --tier a|b|c|d a: etcd + kube-apiserver with Grove's CRDs
                  b: + kube-controller-manager, kube-scheduler, kwok nodes
-                 c: + MinIO (S3) and a Git smart-HTTP server     (default: c)
+                 c: + MinIO (S3), a Git smart-HTTP server, CSI volumes (default: c)
+                 d: + a real node: containerd, kubelet, kube-proxy, kube-router,
+                      CoreDNS and locally built images (root; Debian packages)
   --dir DIR      State directory (default: $GROVE_LOCAL_DIR or ~/.local/state/grove/local)
-  --nodes N      Simulated nodes at tier B and up (default: 2)
+  --nodes N      Simulated nodes at tier B and up (default: 2; at tier D 0,
+                 and tainted so that nothing lands there unasked)
   -o json        Machine-readable output (status)
   --short        demo: the same steps with little data and no repository check (CI)
 `;
@@ -43,7 +47,17 @@ export function defaultLocalDir(env: NodeJS.ProcessEnv): string {
   return join(env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'grove', 'local');
 }
 
-export async function localCommand(argv: string[], io: CliIo): Promise<number> {
+/** Runs one command line; returns the exit code. Errors are printed, never thrown. */
+export async function runLocal(argv: string[], io: CliIo): Promise<number> {
+  try {
+    return await localCommand(argv, io);
+  } catch (err) {
+    io.stderr.write(`npm run local: ${messageOf(err)}\n`);
+    return err instanceof GroveError && err.code === 'InvalidInput' ? 2 : 1;
+  }
+}
+
+async function localCommand(argv: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'git-server') return gitServerCommand(rest);
   if (sub === 'mover-runner') return moverRunnerCommand(rest, io);
@@ -54,7 +68,7 @@ export async function localCommand(argv: string[], io: CliIo): Promise<number> {
       options: {
         tier: { type: 'string', default: 'c' },
         dir: { type: 'string' },
-        nodes: { type: 'string', default: '2' },
+        nodes: { type: 'string' },
         output: { type: 'string', short: 'o' },
         short: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
@@ -72,23 +86,30 @@ export async function localCommand(argv: string[], io: CliIo): Promise<number> {
   const cacheDir = defaultCacheDir(io.env);
   const progress = (line: string): void => void io.stderr.write(`• ${line}\n`);
   const tier = parseTierOption(parsed.tier);
-  const nodes = Number.parseInt(parsed.nodes, 10);
-  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 100) throw new GroveError('InvalidInput', `--nodes must be a whole number from 1 to 100 (got "${parsed.nodes}")`);
+  const nodes = parsed.nodes === undefined ? undefined : Number.parseInt(parsed.nodes, 10);
+  if (nodes !== undefined && (!Number.isInteger(nodes) || nodes < 0 || nodes > 100 || String(nodes) !== parsed.nodes)) {
+    throw new GroveError('InvalidInput', `--nodes must be a whole number from 0 to 100 (got "${parsed.nodes}")`);
+  }
 
   switch (sub) {
     case 'build': {
       const paths = await ensureBinaries(componentsForTier(tier), { cacheDir, progress });
       for (const [name, path] of paths) io.stdout.write(`${name.padEnd(24)} ${path}\n`);
+      if (tierIncludes(tier, 'd')) {
+        const coredns = paths.get('coredns');
+        if (!coredns) throw new GroveError('NotFound', 'coredns was not built');
+        for (const image of await ensureImages({ cacheDir, progress, coredns })) io.stdout.write(`${`image ${image.name}`.padEnd(24)} ${image.ref}  ${image.archive}\n`);
+      }
       return 0;
     }
     case 'up': {
-      const state = await up({ dir, tier, cacheDir, progress, nodes });
+      const state = await up({ dir, tier, cacheDir, progress, ...(nodes !== undefined ? { nodes } : {}) });
       io.stdout.write(describeCluster(state));
       return 0;
     }
     case 'demo': {
-      const result = await runDemo({ dir, cacheDir, nodes, short: parsed.short, progress });
-      const downCommand = `npm run grove -- local down${dir === defaultLocalDir(io.env) ? '' : ` --dir ${dir}`}`;
+      const result = await runDemo({ dir, cacheDir, ...(nodes !== undefined ? { nodes } : {}), short: parsed.short, progress });
+      const downCommand = `npm run local -- down${dir === defaultLocalDir(io.env) ? '' : ` --dir ${dir}`}`;
       io.stdout.write(
         demoSummary(
           { ...result, kubeconfig: result.state.kubeconfig, kubectl: result.state.kubectl, downCommand },
@@ -137,6 +158,11 @@ export function describeCluster(state: ClusterState): string {
   ];
   if (state.minio) lines.push(`  MinIO (S3)       ${state.minio.url}  (access key ${state.minio.accessKey}; secret in ${join(state.dir, 'state.json')})`);
   if (state.git) lines.push(`  Git server       ${state.git.url}/<repo>.git  (bare repositories in ${state.git.root})`);
+  if (state.node) {
+    const n = state.node.network;
+    lines.push(`  node             ${state.node.name}: ${n.nodeIP} in network namespace ${n.netns}; pods ${n.podCIDR}, Services ${n.serviceCIDR}, DNS ${n.dnsServiceIP}`);
+    lines.push(`  containerd       ctr -a ${state.node.containerdSocket} -n k8s.io images ls`);
+  }
   if (state.csi) lines.push(`  CSI              ${state.csi.driver}: StorageClass ${state.csi.storageClass}, VolumeSnapshotClass ${state.csi.snapshotClass}  (volumes in ${state.csi.stateDir})`);
   lines.push(`  processes        ${state.processes.map((p) => `${p.name}[${p.pid}]`).join(' ')}`);
   return `${lines.join('\n')}\n`;
@@ -146,7 +172,7 @@ export function describeCluster(state: ClusterState): string {
 async function gitServerCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { root: { type: 'string' }, port: { type: 'string' }, 'access-log': { type: 'string' }, username: { type: 'string' }, password: { type: 'string' } },
+    options: { root: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string' }, 'access-log': { type: 'string' }, username: { type: 'string' }, password: { type: 'string' } },
     strict: true,
   });
   if (!values.root || !values.port) throw new GroveError('InvalidInput', 'git-server needs --root and --port');
@@ -158,7 +184,7 @@ async function gitServerCommand(argv: string[]): Promise<number> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(Number(values.port), '127.0.0.1', resolve);
+    server.listen(Number(values.port), values.host, resolve);
   });
   await new Promise<void>((resolve) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => server.close(() => resolve()));
