@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runLocal } from './cli.ts';
 
@@ -25,5 +26,16 @@ describe('npm run local', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("Unknown option '--frob'");
     expect(r.stderr).toContain('Usage: npm run local --');
+  });
+
+  it('checks the demo\'s tools before it starts anything, with the command that installs them', async () => {
+    const out = capture();
+    const err = capture();
+    const dir = '/nonexistent/never-created';
+    const code = await runLocal(['demo', '--tier', 'c', '--dir', dir], { stdout: out.stream, stderr: err.stream, env: { PATH: '/nonexistent' } });
+    expect(code).toBe(2);
+    expect(err.text()).toContain('the demo needs Debian packages that are not installed: restic git');
+    expect(err.text()).toContain('\n  apt-get update && apt-get install -y restic git');
+    expect(existsSync(dir)).toBe(false);
   });
 });

@@ -25,8 +25,9 @@ const HELP = `Usage: npm run local -- <up|down|status|demo|build> [options]
   up       Start the local cluster and print what runs where
   down     Stop exactly the processes 'up' started
   status   Show the recorded processes and whether they run
-  demo     Start the cluster (tier C) and Grove on it, push a branch of
-           examples/shop and show its Environment, lineage and backup
+  demo     Start the cluster and Grove on it, push a branch of examples/shop
+           and show its Environment, lineage, backup and (tier D) its page;
+           tier D where this machine can run it, else C (or --tier c|d)
   build    Build the cluster's binaries into the cache, start nothing
 
 Options:
@@ -66,7 +67,7 @@ async function localCommand(argv: string[], io: CliIo): Promise<number> {
     parsed = parseArgs({
       args: rest,
       options: {
-        tier: { type: 'string', default: 'c' },
+        tier: { type: 'string' },
         dir: { type: 'string' },
         nodes: { type: 'string' },
         output: { type: 'string', short: 'o' },
@@ -85,7 +86,7 @@ async function localCommand(argv: string[], io: CliIo): Promise<number> {
   const dir = parsed.dir ?? defaultLocalDir(io.env);
   const cacheDir = defaultCacheDir(io.env);
   const progress = (line: string): void => void io.stderr.write(`• ${line}\n`);
-  const tier = parseTierOption(parsed.tier);
+  const tier = parseTierOption(parsed.tier ?? 'c');
   const nodes = parsed.nodes === undefined ? undefined : Number.parseInt(parsed.nodes, 10);
   if (nodes !== undefined && (!Number.isInteger(nodes) || nodes < 0 || nodes > 100 || String(nodes) !== parsed.nodes)) {
     throw new GroveError('InvalidInput', `--nodes must be a whole number from 0 to 100 (got "${parsed.nodes}")`);
@@ -108,7 +109,9 @@ async function localCommand(argv: string[], io: CliIo): Promise<number> {
       return 0;
     }
     case 'demo': {
-      const result = await runDemo({ dir, cacheDir, ...(nodes !== undefined ? { nodes } : {}), short: parsed.short, progress });
+      if (parsed.tier !== undefined && tier !== 'c' && tier !== 'd') throw new GroveError('InvalidInput', `--tier: the demo runs on tier c or d (got "${parsed.tier}")`);
+      const demoTier = parsed.tier === undefined ? undefined : (tier as 'c' | 'd');
+      const result = await runDemo({ dir, cacheDir, ...(nodes !== undefined ? { nodes } : {}), ...(demoTier ? { tier: demoTier } : {}), short: parsed.short, progress, path: io.env.PATH ?? '' });
       const downCommand = `npm run local -- down${dir === defaultLocalDir(io.env) ? '' : ` --dir ${dir}`}`;
       io.stdout.write(
         demoSummary(

@@ -53,12 +53,14 @@ export interface DemoObjectsInput {
   repoUrl: string;
   storageClass: string;
   minio: { url: string };
+  /** Tier D: the node's local images of the catalog's servers. */
+  serviceImages?: Record<string, string>;
 }
 
 /**
- * The Project and its BackupStore. Clones come from backups: the local cluster's databases live
- * in a host PostgreSQL server, which a VolumeSnapshot of the claim would not copy, while a backup
- * and its restore go through the server, so a branch gets production's rows for real.
+ * The Project and its BackupStore. Clones come from backups, which show the whole path to MinIO
+ * and back; at tier C they are also the only way, since the databases live in a host PostgreSQL
+ * server, which a VolumeSnapshot of the claim would not copy.
  */
 export function demoObjects(input: DemoObjectsInput): Array<KubeObject & Record<string, unknown>> {
   const project: ProjectSpec = {
@@ -70,6 +72,7 @@ export function demoObjects(input: DemoObjectsInput): Array<KubeObject & Record<
     backupStoreRef: { name: 'store' },
     storageClassName: input.storageClass,
     defaults: { clone: 'backup' },
+    ...(input.serviceImages ? { serviceImages: input.serviceImages } : {}),
   };
   return [
     {

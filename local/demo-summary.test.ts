@@ -93,4 +93,15 @@ describe('the demo\'s summary', () => {
     expect(text).not.toContain('Left out');
     expect(text).not.toContain('restic check');
   });
+
+  it('on tier D, tells where the branch\'s page answers and what it showed; on tier C, what was simulated', () => {
+    const page = { url: 'http://127.0.0.1:38757/', customers: 5000, products: 400, uploads: 40, emails: ['customer-1@example.invalid', 'customer-2@example.invalid'] };
+    const onNode = demoSummary({ ...input, tier: 'd', page }, now);
+    expect(onNode).toContain("The branch's application, running on the node with production's data (sanitised: customer-1@example.invalid, customer-2@example.invalid):\n");
+    expect(onNode).toContain('  5000 customers, 400 products, 40 uploads\n  Open http://127.0.0.1:38757/ (a kubectl port-forward to service/web, stopped by down)\n');
+    expect(onNode).not.toContain('nothing really runs');
+    const simulated = demoSummary({ ...input, tier: 'c' }, now);
+    expect(simulated).toContain('On tier C nothing really runs: kwok marks the pods Ready');
+    expect(simulated).not.toContain('Open http');
+  });
 });

@@ -22,6 +22,10 @@ export interface DemoSummaryInput {
   leftOut: ReadonlyArray<{ service: string; reason: string }>;
   /** The command that stops everything. */
   downCommand: string;
+  /** Tier D: the branch's application, as the demo opened it. */
+  page?: { url: string; customers: number; products: number; uploads: number; emails: readonly string[] };
+  /** Where the pods ran: `d` on a real node, `c` simulated by kwok. */
+  tier?: 'c' | 'd';
 }
 
 export function demoSummary(input: DemoSummaryInput, now: number): string {
@@ -31,6 +35,16 @@ export function demoSummary(input: DemoSummaryInput, now: number): string {
     `Where the data of ${branch.metadata.name} (branch ${branch.spec.branch}) came from (status.lineage):\n${indent(lineageTable(branch.status?.lineage ?? []))}`,
     `The Backup it was cloned through, in MinIO with restic${input.checked ? ' (restic check: no errors)' : ''}:\n${indent(backupTable([backup], now))}\n${indent(backupVolumesTable(backup))}`,
   ];
+  if (input.page) {
+    const p = input.page;
+    sections.push(
+      `The branch's application, running on the node with production's data (sanitised: ${p.emails.join(', ')}):\n  ${p.customers} customers, ${p.products} products, ${p.uploads} uploads\n  Open ${p.url} (a kubectl port-forward to service/web, stopped by down)\n`,
+    );
+  } else if (input.tier === 'c') {
+    sections.push(
+      'On tier C nothing really runs: kwok marks the pods Ready, the databases are a host PostgreSQL server and a host runner plays the kubelet for the mover pods. On a machine that can run tier D (root, containerd), the demo runs everything for real.\n',
+    );
+  }
   if (input.leftOut.length > 0) sections.push(`Left out of examples/shop on this host:\n${input.leftOut.map((l) => `  ${l.service}: ${l.reason}\n`).join('')}`);
   sections.push(nextSteps(input));
   return sections.join('\n');

@@ -1,9 +1,15 @@
 /**
- * `npm run demo`: the local cluster (tier C) with Grove running on it, end to end. Starts or
- * reuses the cluster, a host PostgreSQL server, the operator (scoped to the demo's namespace) and
- * the mover runner; seeds the Git server from `examples/shop`; waits for production, gives it some
- * data, pushes a branch and follows its Environment until it is Ready with production's data,
- * restored from a real backup in MinIO. Every step reuses what an earlier run left running.
+ * `npm run demo`: the local cluster with Grove running on it, end to end. Starts or reuses the
+ * cluster and the operator (scoped to the demo's namespace); seeds the Git server from
+ * `examples/shop`; waits for production, gives it some data, pushes a branch and follows its
+ * Environment until it is Ready with production's data, restored from a real backup in MinIO.
+ * Every step reuses what an earlier run left running.
+ *
+ * At tier D (where the machine can run it) everything runs for real on the node: the example's
+ * application from its local image, its databases, the mover pods of Grove's image, the sanitize
+ * hook; the branch's page is served through a port-forward. At tier C kwok simulates the pods, a
+ * host PostgreSQL stands in for the databases and a host runner plays the kubelet for the mover
+ * pods, and the demo says so.
  *
  * @module
  */
@@ -22,12 +28,17 @@ import { environmentName } from '../src/api/names.ts';
 import type { Backup, Environment, Project } from '../src/api/types.gen.ts';
 import { Restic } from '../src/data/restic.ts';
 import { projectStoreAccess, repositoryOf } from '../src/data/store.ts';
-import { GroveError } from '../src/errors/index.ts';
+import { GroveError, messageOf } from '../src/errors/index.ts';
 import { type Kube, kubeFromFile } from '../src/kube/index.ts';
 import { formatDuration } from '../src/util/index.ts';
 import type { Progress } from './build.ts';
-import { claimVolumePath, type ClusterState, recordAddon, runningAddon, stopAddons, up } from './cluster.ts';
-import { branchFiles, DEMO_BRANCH, DEMO_BUCKET, DEMO_NAMESPACE, DEMO_PROJECT, demoManifest, demoObjects } from './demo-plan.ts';
+import { claimVolumePath, type ClusterState, readState, recordAddon, runningAddon, stopAddons, up } from './cluster.ts';
+import type { Tier } from './components.ts';
+import { branchFiles, DEMO_BRANCH, DEMO_BUCKET, DEMO_NAMESPACE, DEMO_PROJECT, demoManifest, type DemoManifest, demoObjects } from './demo-plan.ts';
+import { withImages } from './example.ts';
+import { SERVICE_IMAGES } from './images.ts';
+import { requirePackages } from './host-tools.ts';
+import { checkNodeHost } from './node.ts';
 import { ensureDatabase, HOST_KINDS, hostDatabaseName } from './mover-runner.ts';
 import { serverCanReach, startPostgres } from './postgres.ts';
 import { sendPushWebhook } from './git-server.ts';
@@ -37,7 +48,7 @@ const run = promisify(execFile);
 const FIELD_MANAGER = 'grove-demo';
 const API = 'grove.dev/v1alpha1';
 const EXAMPLE = fileURLToPath(new URL('../examples/shop/platform.yaml', import.meta.url));
-const ADDONS = { postgres: 'demo-postgres', operator: 'demo-operator', runner: 'demo-mover-runner' } as const;
+const ADDONS = { postgres: 'demo-postgres', operator: 'demo-operator', runner: 'demo-mover-runner', portForward: 'demo-port-forward' } as const;
 
 export interface DemoOptions {
   dir: string;
@@ -46,10 +57,27 @@ export interface DemoOptions {
   /** CI: the same steps with little data and no repository check. */
   short: boolean;
   progress: Progress;
+  /** Tier D where this machine can run it, else C; or as given. */
+  tier?: Extract<Tier, 'c' | 'd'>;
+  /** Where the host's tools are looked for (`$PATH`). */
+  path?: string;
+}
+
+/** The branch's application as the demo opened it: its address on this host and what it showed. */
+export interface DemoPage {
+  url: string;
+  customers: number;
+  products: number;
+  uploads: number;
+  /** The first customers' addresses, sanitised in the branch. */
+  emails: string[];
 }
 
 export interface DemoResult {
   state: ClusterState;
+  tier: Extract<Tier, 'c' | 'd'>;
+  /** Tier D: the branch's page, served through a port-forward. */
+  page?: DemoPage;
   namespace: string;
   repoUrl: string;
   environments: Environment[];
@@ -71,39 +99,41 @@ interface DemoState {
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const started = performance.now();
   const { progress } = opts;
-  const state = await up({ dir: opts.dir, tier: 'c', cacheDir: opts.cacheDir, progress, ...(opts.nodes !== undefined ? { nodes: opts.nodes } : {}) });
-  if (!state.git || !state.minio || !state.csi) throw new GroveError('InvalidInput', 'the local cluster at tier C has no Git server, MinIO or CSI driver');
+  const tier = opts.tier ?? (await tierHere(progress));
+  // restic reads the repository back at the end; at tier C it also runs every backup and restore,
+  // and PostgreSQL holds the databases.
+  await requirePackages([{ pkg: 'restic', command: 'restic' }, { pkg: 'git', command: 'git' }, ...(tier === 'c' ? [{ pkg: 'postgresql', command: '/usr/lib/postgresql' }] : [])], 'the demo', opts.path);
+  const state = await up({ dir: opts.dir, tier, cacheDir: opts.cacheDir, progress, ...(opts.nodes !== undefined ? { nodes: opts.nodes } : {}) });
+  if (!state.git || !state.minio || !state.csi) throw new GroveError('InvalidInput', `the local cluster at tier ${tier.toUpperCase()} has no Git server, MinIO or CSI driver`);
   const demoDir = join(opts.dir, 'demo');
   await mkdir(demoDir, { recursive: true });
   const remembered = await readDemoState(demoDir);
   const kube = kubeFromFile(state.kubeconfig);
   const namespace = DEMO_NAMESPACE;
-
-  const before = remembered.postgres?.port;
-  const postgres = await ensurePostgres(opts.dir, remembered, progress);
-  // A runner still pointed at a server that is gone would fail every database Job.
-  if (before !== postgres.port) await stopAddons(opts.dir, progress, [ADDONS.runner]);
   remembered.hookSecret ??= randomBytes(18).toString('base64url');
   await writeDemoState(demoDir, remembered);
+  const way = tier === 'd' ? onNode(state, progress) : await onHost(opts.dir, remembered, progress);
+  await writeDemoState(demoDir, remembered);
 
-  const manifest = demoManifest(await readFile(EXAMPLE, 'utf8'), (kind) => (HOST_KINDS as readonly string[]).includes(kind));
+  const manifest = way.manifest(await readFile(EXAMPLE, 'utf8'));
   for (const l of manifest.leftOut) progress(`Leaving ${l.service} out of the example: ${l.reason}`);
   const repoUrl = `${state.git.url}/${DEMO_PROJECT}.git`;
   const repo = await seedRepository(state, join(demoDir, 'shop'), manifest.text, progress);
 
-  await applyProjectNamespace(kube, state, namespace, repoUrl, remembered.hookSecret, progress);
-  const operatorUrl = await ensureOperator(opts.dir, state, namespace, remembered, progress);
+  await applyProjectNamespace(kube, state, namespace, repoUrl, remembered.hookSecret, way.serviceImages, progress);
+  const operatorUrl = await ensureOperator(opts.dir, state, namespace, remembered, way.operatorArgs, progress);
   await writeDemoState(demoDir, remembered);
-  await ensureRunner(opts.dir, namespace, postgres, progress);
+  await way.start(namespace);
 
   // Production: the main branch's Environment, made by the Project controller.
   const production = environmentName(DEMO_PROJECT, 'main');
-  await followEnvironment(kube, namespace, production, progress, 180_000);
-  await seedProduction(kube, state, production, postgres, opts.short, progress);
+  await followEnvironment(kube, namespace, production, progress, 240_000);
+  await way.seed(kube, production, opts.short);
 
   const revision = await repo.pushBranch(DEMO_BRANCH, branchFiles(new Date()));
   await announcePush(operatorUrl, namespace, remembered.hookSecret);
   const branch = await followEnvironment(kube, namespace, environmentName(DEMO_PROJECT, DEMO_BRANCH), progress, 300_000, revision);
+  const page = tier === 'd' ? await openPage(opts.dir, state, branch, progress) : undefined;
 
   const backupName = branch.status?.lineage?.find((l) => l.backup)?.backup;
   if (!backupName) throw new GroveError('NotFound', `Environment ${branch.metadata.name} was not cloned from a backup (lineage: ${JSON.stringify(branch.status?.lineage ?? [])})`);
@@ -118,7 +148,59 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const environments = (await kube.list<Environment>(API, 'Environment', { namespace })).items.sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
   const elapsedMs = performance.now() - started;
   progress(`Demo done in ${formatDuration(elapsedMs)}`);
-  return { state, namespace, repoUrl, environments, branch, backup, checked, leftOut: manifest.leftOut, elapsedMs };
+  return { state, tier, ...(page ? { page } : {}), namespace, repoUrl, environments, branch, backup, checked, leftOut: manifest.leftOut, elapsedMs };
+}
+
+/** Tier D if this machine can run a node (root, the Debian packages), else C, saying why. */
+async function tierHere(progress: Progress): Promise<'c' | 'd'> {
+  try {
+    await checkNodeHost();
+    return 'd';
+  } catch (err) {
+    progress(`Tier D cannot run here (${messageOf(err).split('\n')[0]}): running on tier C, where kwok simulates the pods, a host PostgreSQL stands in for the databases and a host runner for the mover pods`);
+    return 'c';
+  }
+}
+
+/** What differs between a demo whose pods run for real (tier D) and one whose pods kwok simulates. */
+interface DemoWay {
+  manifest(text: string): DemoManifest;
+  serviceImages?: Record<string, string>;
+  operatorArgs: string[];
+  /** Starts what stands in for the node, if anything. */
+  start(namespace: string): Promise<void>;
+  /** Gives production data, once. */
+  seed(kube: Kube, production: string, short: boolean): Promise<void>;
+}
+
+function onNode(state: ClusterState, progress: Progress): DemoWay {
+  const images = state.images ?? {};
+  const network = state.node?.network;
+  if (!images.grove || !images['shop-web'] || !images.toolbox || !network) throw new GroveError('NotFound', 'the local cluster at tier D has no node or no images');
+  return {
+    manifest: (text) => ({ text: withImages(text, { web: images['shop-web'] as string }), leftOut: [] }),
+    serviceImages: { ...SERVICE_IMAGES },
+    operatorArgs: ['--mover-image', images.grove, ...[network.clusterCIDR, network.serviceCIDR, network.linkCIDR].flatMap((c) => ['--internal-network', c])],
+    start: async () => undefined,
+    seed: (kube, production, short) => seedOnNode(kube, production, images, short, progress),
+  };
+}
+
+async function onHost(dir: string, remembered: DemoState, progress: Progress): Promise<DemoWay> {
+  const before = remembered.postgres?.port;
+  const postgres = await ensurePostgres(dir, remembered, progress);
+  // A runner still pointed at a server that is gone would fail every database Job.
+  if (before !== postgres.port) await stopAddons(dir, progress, [ADDONS.runner]);
+  return {
+    manifest: (text) => demoManifest(text, (kind) => (HOST_KINDS as readonly string[]).includes(kind)),
+    operatorArgs: [],
+    start: (namespace) => ensureRunner(dir, namespace, postgres, progress),
+    seed: async (kube, production, short) => {
+      const state = await readState(dir);
+      if (!state) throw new GroveError('NotFound', `No local cluster recorded in ${dir}`);
+      await seedProduction(kube, state, production, postgres, short, progress);
+    },
+  };
 }
 
 async function readDemoState(dir: string): Promise<DemoState> {
@@ -191,7 +273,7 @@ async function seedRepository(state: ClusterState, work: string, manifest: strin
 }
 
 /** The namespace, its Secrets (made once: the restic password must never change), the BackupStore and the Project. */
-async function applyProjectNamespace(kube: Kube, state: ClusterState, namespace: string, repoUrl: string, hookSecret: string, progress: Progress): Promise<void> {
+async function applyProjectNamespace(kube: Kube, state: ClusterState, namespace: string, repoUrl: string, hookSecret: string, serviceImages: Record<string, string> | undefined, progress: Progress): Promise<void> {
   const minio = state.minio!;
   await kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }, { fieldManager: FIELD_MANAGER, force: true });
   const s3 = new S3Client({ endpoint: minio.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: minio.accessKey, secretAccessKey: minio.secretKey } });
@@ -211,19 +293,19 @@ async function applyProjectNamespace(kube: Kube, state: ClusterState, namespace:
     if (name === 'restic' && (await kube.get(ref))) continue;
     await kube.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, stringData } as KubeObject, { fieldManager: FIELD_MANAGER, force: true });
   }
-  for (const obj of demoObjects({ namespace, repoUrl, storageClass: state.csi!.storageClass, minio })) await kube.apply(obj, { fieldManager: FIELD_MANAGER, force: true });
+  for (const obj of demoObjects({ namespace, repoUrl, storageClass: state.csi!.storageClass, minio, ...(serviceImages ? { serviceImages } : {}) })) await kube.apply(obj, { fieldManager: FIELD_MANAGER, force: true });
   progress(`Project ${DEMO_PROJECT} and its BackupStore (MinIO bucket ${DEMO_BUCKET}) are in namespace ${namespace}`);
 }
 
 /** `grove operator --namespace <ns>` as a detached process, recorded so `down` stops it. */
-async function ensureOperator(dir: string, state: ClusterState, namespace: string, remembered: DemoState, progress: Progress): Promise<string> {
+async function ensureOperator(dir: string, state: ClusterState, namespace: string, remembered: DemoState, extra: readonly string[], progress: Progress): Promise<string> {
   if (remembered.operator && (await runningAddon(dir, ADDONS.operator))) {
     progress(`The operator is already running (${remembered.operator.url})`);
     return remembered.operator.url;
   }
   const [port] = (await freePorts(1)) as [number];
   const url = `http://127.0.0.1:${port}`;
-  const args = [groveMain(), 'operator', '--kubeconfig', state.kubeconfig, '--namespace', namespace, '--listen', `127.0.0.1:${port}`, '--git-cache-dir', join(dir, 'demo', 'git-cache')];
+  const args = [groveMain(), 'operator', '--kubeconfig', state.kubeconfig, '--namespace', namespace, '--listen', `127.0.0.1:${port}`, '--git-cache-dir', join(dir, 'demo', 'git-cache'), ...extra];
   const rec = startProcess({ name: ADDONS.operator, command: process.execPath, args, log: join(dir, 'logs', `${ADDONS.operator}.log`) });
   await recordAddon(dir, rec);
   await waitHttp(`${url}/readyz`, rec, 60_000);
@@ -281,6 +363,96 @@ async function seedProduction(kube: Kube, state: ClusterState, production: strin
   for (let i = 1; i <= images; i++) await writeFile(join(uploads, 'products', `${i}.jpg`), randomBytes(short ? 20_000 : 250_000));
   await psql(database, `create table products as select g as id, 'Product ' || g as name, round((random() * 100)::numeric, 2) as price from generate_series(1, ${rows}) g`);
   progress(`Gave production ${rows} products and ${images} images (database ${database}, volume ${uploads})`);
+}
+
+/**
+ * Production's data on the node, once: the example's own `shop seed` against its database and
+ * image files written into its uploads volume, each by a Job in production's namespace, as a
+ * developer with access to it would.
+ */
+async function seedOnNode(kube: Kube, production: string, images: Record<string, string>, short: boolean, progress: Progress): Promise<void> {
+  const namespace = production;
+  const customers = short ? 120 : 5000;
+  const products = short ? 12 : 400;
+  const files = short ? 3 : 40;
+  const restricted = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532 };
+  const job = (name: string, container: Record<string, unknown>, volumes: unknown[] = []): KubeObject & Record<string, unknown> => ({
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name, namespace, labels: { 'app.kubernetes.io/part-of': 'grove-demo' } },
+    spec: {
+      backoffLimit: 2,
+      template: {
+        spec: {
+          restartPolicy: 'Never',
+          automountServiceAccountToken: false,
+          securityContext: { runAsNonRoot: true, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [{ resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '128Mi' } }, securityContext: restricted, ...container }],
+          ...(volumes.length ? { volumes } : {}),
+        },
+      },
+    },
+  });
+  const seed = job('demo-seed', {
+    name: 'seed',
+    image: images['shop-web'],
+    command: ['/shop', 'seed', '--customers', String(customers), '--products', String(products)],
+    env: [{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'db-credentials', key: 'url' } } }],
+  });
+  const uploads = job(
+    'demo-uploads',
+    {
+      name: 'uploads',
+      image: images.toolbox,
+      command: ['sh', '-c', `mkdir -p /data/products && i=1; while [ $i -le ${files} ]; do dd if=/dev/urandom of=/data/products/$i.jpg bs=1024 count=${short ? 20 : 250} 2>/dev/null; i=$((i+1)); done`],
+      volumeMounts: [{ name: 'uploads', mountPath: '/data' }],
+    },
+    [{ name: 'uploads', persistentVolumeClaim: { claimName: 'web-uploads' } }],
+  );
+  let made = false;
+  for (const j of [seed, uploads]) {
+    if (await kube.get({ apiVersion: 'batch/v1', kind: 'Job', namespace, name: j.metadata.name as string })) continue;
+    await kube.create(j);
+    made = true;
+  }
+  for (const j of [seed, uploads]) await jobDone(kube, namespace, j.metadata.name as string);
+  progress(made ? `Gave production ${customers} customers, ${products} products and ${files} images (Jobs demo-seed and demo-uploads in ${namespace})` : `Production's data is already there (Jobs demo-seed and demo-uploads in ${namespace})`);
+}
+
+async function jobDone(kube: Kube, namespace: string, name: string): Promise<void> {
+  type Job = KubeObject & { status?: { conditions?: Array<{ type: string; status: string; message?: string }> } };
+  for (let i = 0; i < 600; i++) {
+    const job = await kube.get<Job>({ apiVersion: 'batch/v1', kind: 'Job', namespace, name });
+    const done = (type: string) => job?.status?.conditions?.find((c) => c.type === type && c.status === 'True');
+    if (done('Complete')) return;
+    const failed = done('Failed');
+    if (failed) throw new GroveError('ProcessFailed', `Job ${name} in ${namespace} failed: ${failed.message ?? 'no message'}; see kubectl logs -n ${namespace} job/${name}`);
+    await sleep(500);
+  }
+  throw new GroveError('Timeout', `Job ${name} in ${namespace} did not finish within 5 minutes`);
+}
+
+/**
+ * The branch's application on this host: a `kubectl port-forward` to its Service, recorded so
+ * `down` stops it, and the page it answers there.
+ */
+async function openPage(dir: string, state: ClusterState, branch: Environment, progress: Progress): Promise<DemoPage> {
+  const namespace = branch.status?.namespace ?? (branch.metadata.name as string);
+  await stopAddons(dir, () => undefined, [ADDONS.portForward]);
+  const [port] = (await freePorts(1)) as [number];
+  const rec = startProcess({
+    name: ADDONS.portForward,
+    command: state.kubectl,
+    args: ['--kubeconfig', state.kubeconfig, 'port-forward', '--address', '127.0.0.1', '-n', namespace, 'service/web', `${port}:80`],
+    log: join(dir, 'logs', `${ADDONS.portForward}.log`),
+  });
+  await recordAddon(dir, rec);
+  const url = `http://127.0.0.1:${port}/`;
+  await waitHttp(`${url}healthz`, rec, 60_000);
+  type Page = { customerCount: number; productCount: number; customers: Array<{ email: string }>; uploads: unknown[] };
+  const page = (await (await fetch(`${url}?format=json`)).json()) as Page;
+  progress(`The branch's page answers at ${url} (kubectl port-forward to service/web in ${namespace})`);
+  return { url, customers: page.customerCount, products: page.productCount, uploads: page.uploads.length, emails: page.customers.slice(0, 3).map((c) => c.email) };
 }
 
 async function claimDir(kube: Kube, state: ClusterState, namespace: string, claim: string): Promise<string> {

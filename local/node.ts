@@ -23,6 +23,7 @@ import type { Kube } from '../src/kube/index.ts';
 import type { Progress } from './build.ts';
 import { conflicts, nodeNetwork, NODE_SLOTS, type NodeNetwork } from './network.ts';
 import type { ProcessRecord } from './processes.ts';
+import { type HostTool, requirePackages } from './host-tools.ts';
 import { fileExists, waitFor } from './readiness.ts';
 
 const execFileAsync = promisify(execFile);
@@ -39,7 +40,7 @@ export interface NodeState {
 }
 
 /** Debian packages the node needs, with a command each proves it by. */
-export const NODE_PACKAGES: ReadonlyArray<{ pkg: string; command: string }> = [
+export const NODE_PACKAGES: readonly HostTool[] = [
   { pkg: 'containerd', command: 'containerd' },
   { pkg: 'runc', command: 'runc' },
   { pkg: 'containernetworking-plugins', command: '/usr/lib/cni/bridge' },
@@ -59,24 +60,10 @@ export const NODE_PACKAGES: ReadonlyArray<{ pkg: string; command: string }> = [
  */
 export async function checkNodeHost(): Promise<void> {
   if (process.getuid?.() !== 0) throw new GroveError('InvalidInput', 'tier D runs a kubelet and containerd, which need root; run as root or choose --tier c');
-  const missing: string[] = [];
-  for (const { pkg, command } of NODE_PACKAGES) {
-    const found = command.startsWith('/') ? await fileExists(command) : await onPath(command);
-    if (!found) missing.push(pkg);
-  }
-  if (missing.length > 0) {
-    throw new GroveError('InvalidInput', `tier D needs Debian packages that are not installed: ${missing.join(' ')}\n  apt-get update && apt-get install -y ${missing.join(' ')}`);
-  }
+  await requirePackages(NODE_PACKAGES, 'tier D');
   if (!(await fileExists('/proc/sys/net/bridge/bridge-nf-call-iptables'))) {
     throw new GroveError('InvalidInput', 'tier D needs the kernel\'s bridge netfilter (br_netfilter), for Services between pods on one bridge; /proc/sys/net/bridge is missing');
   }
-}
-
-async function onPath(command: string): Promise<boolean> {
-  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
-    if (dir && (await fileExists(join(dir, command)))) return true;
-  }
-  return false;
 }
 
 async function run(command: string, args: string[]): Promise<string> {

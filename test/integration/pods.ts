@@ -4,6 +4,7 @@
 // profile, so it may run in an Environment's namespace like the agent's own would.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { expect } from 'vitest';
 import type { KubeObject } from '../../src/api/meta.ts';
@@ -144,4 +145,22 @@ export async function httpFrom(namespace: string, host: string, port: number, pa
   const match = /^HTTP\/1\.[01] (\d{3})[^\n]*\n([\s\S]*?)\r?\n\r?\n([\s\S]*)$/.exec(done.logs);
   if (done.exitCode !== 0 || !match) return undefined;
   return { status: Number(match[1]), body: match[3] ?? '' };
+}
+
+/**
+ * Frees the node for the next test file (one node of two cores holds few Environments): the
+ * namespaces of every Environment of the project namespace go. Called once the file's operator
+ * is stopped, so nothing makes them again; their Environment objects are left as they are.
+ */
+export async function releaseEnvironments(projectNamespace: string): Promise<void> {
+  const namespaces = (await kube().list<KubeObject>('v1', 'Namespace', { labelSelector: `grove.dev/environment-namespace=${projectNamespace}` })).items;
+  for (const ns of namespaces) await kube().delete({ apiVersion: 'v1', kind: 'Namespace', name: ns.metadata.name as string });
+  // A plain loop: this runs in afterAll hooks, where expect.poll cannot.
+  const names = new Set(namespaces.map((n) => n.metadata.name));
+  for (let i = 0; i < 120; i++) {
+    const left = (await kube().list<Pod>('v1', 'Pod', {})).items.filter((p) => names.has(p.metadata.namespace));
+    if (left.length === 0) return;
+    await sleep(1000);
+  }
+  throw new Error(`the pods of ${[...names].join(', ')} were still there after 2 minutes`);
 }

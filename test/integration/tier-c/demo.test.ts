@@ -30,7 +30,7 @@ let work: string;
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'grove-demo-'));
   try {
-    const { stdout, stderr } = await run(process.execPath, [main, 'demo', '--dir', cluster().dir, '--short'], { maxBuffer: 16 * 1024 * 1024 });
+    const { stdout, stderr } = await run(process.execPath, [main, 'demo', '--tier', 'c', '--dir', cluster().dir, '--short'], { maxBuffer: 16 * 1024 * 1024 });
     result = { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };

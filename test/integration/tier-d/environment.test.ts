@@ -16,7 +16,7 @@ import { createRepo, type RepoBuilder } from '../git-fixtures.ts';
 import { cluster, conditionStatus, kube, testNamespace } from '../helpers.ts';
 import { createBackupStore } from '../movers.ts';
 import { type OperatorProcess, sendWebhook, startOperator } from '../operator.ts';
-import { httpFrom, image, type Pod, reachFrom, readyPod, restrictedContainer, restrictedPod, runToCompletion, type Target } from '../pods.ts';
+import { httpFrom, image, type Pod, reachFrom, readyPod, releaseEnvironments, restrictedContainer, restrictedPod, runToCompletion, type Target } from '../pods.ts';
 
 const api = 'grove.dev/v1alpha1';
 const SECRET = 'tier-d-hook';
@@ -92,6 +92,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await op?.kill('SIGKILL');
+  await releaseEnvironments(ns);
   await new Promise<void>((resolve) => (outside ? outside.close(() => resolve()) : resolve()));
 });
 
@@ -100,7 +101,8 @@ let outside: Server | undefined;
 async function outsideAddress(): Promise<Target> {
   const host = cluster().node!.network.hostIP;
   outside ??= await new Promise<Server>((resolve) => {
-    const server = createServer((socket) => socket.end('hello\n'));
+    // Probes hang up at once: a reset is what they do, not a fault of the server's.
+    const server = createServer((socket) => socket.on('error', () => undefined).end('hello\n'));
     server.listen(0, host, () => resolve(server));
   });
   return { host, port: (outside.address() as AddressInfo).port };
