@@ -181,7 +181,7 @@ function onNode(state: ClusterState, progress: Progress): DemoWay {
     manifest: (text) => ({ text: withImages(text, { web: images['shop-web'] as string }), leftOut: [] }),
     serviceImages: { ...SERVICE_IMAGES },
     operatorArgs: ['--mover-image', images.grove, ...[network.clusterCIDR, network.serviceCIDR, network.linkCIDR].flatMap((c) => ['--internal-network', c])],
-    start: async () => undefined,
+    start: () => Promise.resolve(),
     seed: (kube, production, short) => seedOnNode(kube, production, images, short, progress),
   };
 }
@@ -437,7 +437,8 @@ async function jobDone(kube: Kube, namespace: string, name: string): Promise<voi
  * `down` stops it, and the page it answers there.
  */
 async function openPage(dir: string, state: ClusterState, branch: Environment, progress: Progress): Promise<DemoPage> {
-  const namespace = branch.status?.namespace ?? (branch.metadata.name as string);
+  const namespace = branch.status?.namespace;
+  if (!namespace) throw new GroveError('NotFound', `Environment ${branch.metadata.name ?? ''} reports no namespace`);
   await stopAddons(dir, () => undefined, [ADDONS.portForward]);
   const [port] = (await freePorts(1)) as [number];
   const rec = startProcess({

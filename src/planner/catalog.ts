@@ -42,6 +42,17 @@ export interface CatalogEntry {
   ready: string[];
   /** Whether the service has users and databases (Redis has a password only). */
   hasDatabase: boolean;
+  /**
+   * Requests and limits when the manifest gives none: what the server needs at its own default
+   * settings (MariaDB's buffer pool alone is 128 MiB, so less would have it killed at start).
+   */
+  resources: { cpu: string; memory: string };
+}
+
+/** The resources a service of the manifest runs with: its own, else its kind's defaults. */
+export function serviceResources(service: { type: string; resources?: { cpu?: string; memory?: string } }): { cpu: string; memory: string } {
+  const defaults = CATALOG[parseServiceType(service.type).kind].resources;
+  return { cpu: service.resources?.cpu ?? defaults.cpu, memory: service.resources?.memory ?? defaults.memory };
 }
 
 /**
@@ -95,6 +106,7 @@ export const CATALOG: Record<ServiceKind, CatalogEntry> = {
     // the socket only, so a socket probe would call it ready while clients are refused.
     ready: ['sh', '-c', 'pg_isready -h 127.0.0.1 -p 5432 -U "$POSTGRES_USER" -d "$POSTGRES_DB"'],
     hasDatabase: true,
+    resources: { cpu: '100m', memory: '256Mi' },
   },
   mariadb: {
     image: 'docker.io/library/mariadb',
@@ -111,6 +123,7 @@ export const CATALOG: Record<ServiceKind, CatalogEntry> = {
     // once the real server does.
     ready: ['sh', '-c', 'mariadb-admin ping -h 127.0.0.1 -u"$MARIADB_USER" -p"$MARIADB_PASSWORD"'],
     hasDatabase: true,
+    resources: { cpu: '100m', memory: '384Mi' },
   },
   mysql: {
     image: 'docker.io/library/mysql',
@@ -124,6 +137,7 @@ export const CATALOG: Record<ServiceKind, CatalogEntry> = {
     args: ['mysqld', '--init-file=/var/run/mysqld/grove-credentials.sql'],
     ready: ['sh', '-c', 'mysqladmin ping -h 127.0.0.1 -u"$MYSQL_USER" -p"$MYSQL_PASSWORD"'],
     hasDatabase: true,
+    resources: { cpu: '100m', memory: '512Mi' },
   },
   redis: {
     image: 'docker.io/library/redis',
@@ -136,6 +150,7 @@ export const CATALOG: Record<ServiceKind, CatalogEntry> = {
     scratch: ['/tmp'],
     ready: ['sh', '-c', 'redis-cli -a "$REDIS_PASSWORD" --no-auth-warning ping'],
     hasDatabase: false,
+    resources: { cpu: '100m', memory: '128Mi' },
   },
 };
 

@@ -17,7 +17,7 @@ import type { KubeObject } from '../api/meta.ts';
 import { environmentNamespace } from '../api/names.ts';
 import type { Environment, InventoryEntry, Project, RouteURL } from '../api/types.gen.ts';
 import type { Application, ResolvedManifest } from '../manifest/index.ts';
-import { CATALOG, parseServiceType } from './catalog.ts';
+import { CATALOG, parseServiceType, serviceResources } from './catalog.ts';
 import { DEFAULT_RESOURCES, quotaFor } from '../policy/index.ts';
 
 export interface ServiceCredentials {
@@ -234,7 +234,7 @@ export function planEnvironment(input: PlanInput): Plan {
                 ports: [{ name: kind, containerPort: entry.port }],
                 env: serviceEnv,
                 readinessProbe: { exec: { command: entry.ready }, periodSeconds: 5 },
-                resources: resourcesOf(service.resources),
+                resources: resourcesOf(serviceResources(service)),
                 volumeMounts: [{ name: 'data', mountPath: entry.dataPath }],
               },
             ],
@@ -246,7 +246,7 @@ export function planEnvironment(input: PlanInput): Plan {
                       image,
                       command: entry.credentials,
                       env: serviceEnv,
-                      resources: resourcesOf(service.resources),
+                      resources: resourcesOf(serviceResources(service)),
                       volumeMounts: [{ name: 'data', mountPath: entry.dataPath }],
                     },
                   ],

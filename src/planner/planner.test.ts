@@ -160,6 +160,8 @@ describe('planEnvironment', () => {
     expect(maria.containers[0].args).toEqual(['mariadbd', '--init-file=/run/mysqld/grove-credentials.sql']);
     expect(maria.initContainers[0].command.join(' ')).toContain('> /run/mysqld/grove-credentials.sql');
     expect(maria.initContainers[0].volumeMounts).toContainEqual({ name: 'scratch-run-mysqld', mountPath: '/run/mysqld' });
+    // Its servers' own defaults when the manifest sets none: MariaDB's buffer pool alone is 128 MiB.
+    expect(maria.containers[0].resources).toEqual({ requests: { cpu: '100m', memory: '384Mi' }, limits: { cpu: '100m', memory: '384Mi' } });
     // Redis takes its password on the command line at every start: nothing to set beforehand.
     expect(find(plan(shop), 'StatefulSet', 'cache')!.spec.template.spec.initContainers).toBeUndefined();
   });

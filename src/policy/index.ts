@@ -10,6 +10,7 @@
 import { ANNOTATIONS } from '../api/constants.ts';
 import type { Environment, Project, QuotaSpec } from '../api/types.gen.ts';
 import type { ResolvedManifest } from '../manifest/index.ts';
+import { serviceResources } from '../planner/catalog.ts';
 import { matchesAny, parseQuantity } from '../util/index.ts';
 
 export interface Denial {
@@ -101,7 +102,7 @@ export function manifestRequests(manifest: ResolvedManifest): Requests {
     for (const mount of Object.values(app.mounts ?? {})) total.storage += parseQuantity(mount.size ?? DEFAULT_SIZE);
   }
   for (const service of Object.values(manifest.services)) {
-    add(1, service.resources);
+    add(1, serviceResources(service));
     total.storage += parseQuantity(service.size ?? DEFAULT_SIZE);
   }
   return total;

@@ -97,6 +97,9 @@ describe('resource ceilings', () => {
     expect(r.memory).toBe(2 * 512 * 2 ** 20 + 128 * 2 ** 20 + 2 ** 30 + 128 * 2 ** 20);
     expect(r.storage).toBe((5 + 10 + 1) * 2 ** 30);
     expect(r.pods).toBe(5);
+    // A service's defaults are its server's, as the planner gives it.
+    const maria = manifestRequests(manifest('version: 1\napplications:\n  web: { image: web }\nservices:\n  db: { type: "mariadb:10.11" }\n'));
+    expect(maria.memory).toBe(128 * 2 ** 20 + 384 * 2 ** 20);
   });
 
   it.each([
