@@ -175,6 +175,12 @@ function findHeaderEnd(buf: Buffer): { index: number; length: number } | undefin
  * hooks of its own, so the demo and the tests tell the operator themselves.
  */
 export async function sendPushWebhook(operatorUrl: string, namespace: string, project: string, secret: string, body = '{"ref":"refs/heads/main"}'): Promise<Response> {
+  const request = pushWebhook(namespace, project, secret, body);
+  return fetch(`${operatorUrl}${request.path}`, { method: 'POST', headers: request.headers, body });
+}
+
+/** The path, headers and body of that request, for a client that sends it some other way. */
+export function pushWebhook(namespace: string, project: string, secret: string, body: string): { path: string; headers: Record<string, string>; body: string } {
   const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-  return fetch(`${operatorUrl}/hooks/${namespace}/${project}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': signature }, body });
+  return { path: `/hooks/${namespace}/${project}`, headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': signature }, body };
 }

@@ -32,6 +32,10 @@ export function isNotFound(err: unknown): boolean {
   return err instanceof KubeError && err.status === 404;
 }
 
+export function isForbidden(err: unknown): boolean {
+  return err instanceof KubeError && err.status === 403;
+}
+
 export function isConflict(err: unknown): boolean {
   return err instanceof KubeError && err.status === 409;
 }

@@ -90,6 +90,23 @@ function mysqlCredentials(prefix: 'MARIADB' | 'MYSQL', dir: string): string {
   ].join('\n');
 }
 
+/**
+ * Redis with its append-only file. With AOF on and no AOF yet, Redis starts empty and ignores a
+ * `dump.rdb` beside it, which is exactly what a restore leaves: so a data directory holding only
+ * an RDB file is loaded without AOF first, and AOF is switched on at run time (Redis's own way
+ * to move a dataset to AOF: it rewrites the AOF from the data), before the server for good starts.
+ */
+const REDIS_START = `export REDISCLI_AUTH="$REDIS_PASSWORD"
+if [ -f /data/dump.rdb ] && [ ! -e /data/appendonlydir ] && [ ! -e /data/appendonly.aof ]; then
+  redis-server --requirepass "$REDIS_PASSWORD" --appendonly no --dir /data --bind 127.0.0.1 &
+  until redis-cli --no-auth-warning ping >/dev/null 2>&1; do sleep 0.2; done
+  redis-cli --no-auth-warning config set appendonly yes >/dev/null
+  until [ -f /data/appendonlydir/appendonly.aof.manifest ] && redis-cli --no-auth-warning info persistence | grep -q '^aof_rewrite_in_progress:0'; do sleep 0.2; done
+  redis-cli --no-auth-warning shutdown
+  wait
+fi
+exec redis-server --requirepass "$REDIS_PASSWORD" --appendonly yes --dir /data`;
+
 export const CATALOG: Record<ServiceKind, CatalogEntry> = {
   postgresql: {
     image: 'docker.io/library/postgres',
@@ -146,7 +163,7 @@ export const CATALOG: Record<ServiceKind, CatalogEntry> = {
     uid: 999,
     scheme: 'redis',
     env: { REDIS_PASSWORD: 'password' },
-    command: ['sh', '-c', 'exec redis-server --requirepass "$REDIS_PASSWORD" --appendonly yes --dir /data'],
+    command: ['sh', '-c', REDIS_START],
     scratch: ['/tmp'],
     ready: ['sh', '-c', 'redis-cli -a "$REDIS_PASSWORD" --no-auth-warning ping'],
     hasDatabase: false,

@@ -132,18 +132,32 @@ export interface HttpAnswer {
   body: string;
 }
 
+export interface HttpRequest {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Labels of the pod that sends it, for policies that select on them. */
+  labels?: Record<string, string>;
+}
+
 /**
- * One HTTP GET from a pod in `namespace`, as a neighbour of the application would send it (the
- * toolbox has no HTTP client that works in a pod, so the request goes through nc).
+ * One HTTP request (a GET unless told) from a pod in `namespace`, as a neighbour of the
+ * application would send it (the toolbox has no HTTP client that works in a pod, so the request
+ * goes through nc, its bytes passed in an environment variable so nothing needs quoting). nc
+ * half-closes the connection when its input ends, and Node's HTTP server drops a request whose
+ * client did that before it answered, so the input stays open until nc is done.
  */
-export async function httpFrom(namespace: string, host: string, port: number, path: string, labels: Record<string, string> = {}): Promise<HttpAnswer | undefined> {
+export async function httpFrom(namespace: string, host: string, port: number, path: string, request: HttpRequest = {}): Promise<HttpAnswer> {
   const name = `http-${randomBytes(3).toString('hex')}`;
-  const request = `GET ${path} HTTP/1.0\\r\\nHost: ${host}\\r\\nAccept: application/json\\r\\n\\r\\n`;
-  const script = `printf '${request}' | nc -w 10 ${host} ${port}`;
-  const done = await runToCompletion(restrictedPod(namespace, name, [restrictedContainer('http', image('toolbox'), ['sh', '-c', script])], labels));
+  const body = request.body ?? '';
+  const headers = { Host: host, Accept: 'application/json', ...(body ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}), ...request.headers };
+  const raw = [`${request.method ?? 'GET'} ${path} HTTP/1.0`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), '', body].join('\r\n');
+  const container = { ...restrictedContainer('http', image('toolbox'), ['sh', '-c', `{ printf '%s' "$REQUEST"; sleep 1; while pidof nc >/dev/null; do sleep 0.2; done; } | nc -w 10 ${host} ${port}`]), env: [{ name: 'REQUEST', value: raw }] };
+  const done = await runToCompletion(restrictedPod(namespace, name, [container], request.labels));
   await kube().delete({ apiVersion: 'v1', kind: 'Pod', namespace, name });
   const match = /^HTTP\/1\.[01] (\d{3})[^\n]*\n([\s\S]*?)\r?\n\r?\n([\s\S]*)$/.exec(done.logs);
-  if (done.exitCode !== 0 || !match) return undefined;
+  // No HTTP answer (refused, timed out, cut short): status 0, and what the pod printed.
+  if (done.exitCode !== 0 || !match) return { status: 0, body: `exit code ${done.exitCode}: ${done.logs}` };
   return { status: Number(match[1]), body: match[3] ?? '' };
 }
 

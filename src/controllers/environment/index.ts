@@ -30,11 +30,11 @@ import type { Backup, BackupStore, Environment, EnvironmentStatus, Project } fro
 import { type AppliedRecord, applyPlan, assessReadiness } from '../../applier/index.ts';
 import { actorOf, type AuditSink, environmentEvent, noAudit, sourceOf } from '../../audit/index.ts';
 import { GroveError, messageOf, ReconcileError } from '../../errors/index.ts';
-import { type Kube, type ObjectRef } from '../../kube/index.ts';
+import { isForbidden, type Kube, type ObjectRef } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';
 import { type Backups, formatError, parseDuration, parseManifest, resolveManifest } from '../../manifest/index.ts';
 import { backupFor, backupState, backupsApply, scheduledBackup } from '../../data/schedule.ts';
-import { credentialsSecret, type NamespaceAccess, planEnvironment, type PlanInput, type ServiceCredentials } from '../../planner/index.ts';
+import { credentialsSecret, type NamespaceAccess, OPERATOR_ROLE_BINDING, planEnvironment, type PlanInput, type ServiceCredentials } from '../../planner/index.ts';
 import { actorKey, actorLimitReached, type Denial, describeDenial, environmentLimitReached, manifestDenial } from '../../policy/index.ts';
 import type { EventRecorder } from '../../events/index.ts';
 import type { ObjectCache } from '../../runtime/cache.ts';
@@ -143,7 +143,7 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
       }
       mark(CONDITIONS.manifestValid, 'True', REASONS.manifestValid, `${manifestPath} at ${revision.slice(0, 12)} is valid`);
 
-      await ensureNamespaceIsOurs(deps.kube, read, target, env);
+      const namespaceExists = await ensureNamespaceIsOurs(deps.kube, read, target, env);
       const manifest = resolveManifest(parsed.manifest, { type: env.spec.type ?? 'development', commit: revision, branch: env.spec.branch, environment: name });
       // What the manifest asks for is fixed by a push; a limit frees up when another Environment goes.
       const denied = manifestDenial(project, env.spec.type ?? 'development', manifest);
@@ -152,11 +152,21 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
       if (limited) throw new ReconcileError(REASONS.policyDenied, describeDenial(limited), 'wait', { requeueAfterMs: 30_000 });
       const life = await lifecycle(parsed.manifest.lifecycle);
       if (life.deleted) return {};
-      const credentials = await credentialsFor(deps.kube, read, target, Object.keys(manifest.services));
       // The deploy hook runs once the workloads of this very revision are available.
       const workloadsAvailable = status.observedRevision === revision && findCondition(status.conditions, CONDITIONS.workloadsAvailable)?.status === 'True';
       const store = project.spec.backupStoreRef && (await read<BackupStore>({ apiVersion: API_VERSION, kind: 'BackupStore', namespace, name: project.spec.backupStoreRef.name }));
-      const planInput: PlanInput = { environment: env, project, manifest, revision, credentials, workloadsAvailable, sleeping: life.sleeping, ...(store ? { storeEndpoint: store.spec.s3.endpoint } : {}), ...(deps.access ? { access: deps.access } : {}), ...(deps.internalNetworks ? { internalNetworks: deps.internalNetworks } : {}) };
+      const services = Object.keys(manifest.services);
+      const planFor = (credentials: PlanInput['credentials']): PlanInput => ({ environment: env, project, manifest, revision, credentials, workloadsAvailable, sleeping: life.sleeping, ...(store ? { storeEndpoint: store.spec.s3.endpoint } : {}), ...(deps.access ? { access: deps.access } : {}), ...(deps.internalNetworks ? { internalNetworks: deps.internalNetworks } : {}) });
+      const credentials = await credentialsFor(deps.kube, read, namespaceExists ? target : undefined, services).catch(async (err: unknown) => {
+        if (!deps.access || !isForbidden(err)) throw err;
+        // The operator's rights there come from its own RoleBinding, which is gone (or was never
+        // applied after the namespace): put it back, then read again (a refusal retries later).
+        const placeholders = Object.fromEntries(services.map((s) => [s, { username: '', password: '', database: '' }]));
+        const binding = planEnvironment(planFor(placeholders)).objects.find((o) => o.kind === 'RoleBinding' && o.metadata.name === OPERATOR_ROLE_BINDING);
+        if (binding) await deps.kube.apply(binding, { fieldManager: FIELD_MANAGER, force: true });
+        return credentialsFor(deps.kube, read, target, services);
+      });
+      const planInput = planFor(credentials);
       // A new Environment's data comes first: what would use it waits until it is in.
       const data = await dataStep({ kube: deps.kube, read, log, now: deps.clock.now(), moverImage: deps.moverImage, env, project, manifest, status, namespace: target, revision, fullPlan: () => planEnvironment(planInput) }).catch((err: unknown) => {
         if (err instanceof ReconcileError) mark(CONDITIONS.dataCloned, 'False', err.reason, err.message);
@@ -380,20 +390,25 @@ async function readConfirmed<T extends KubeObject>(kube: Kube, read: Read, ref: 
   return (await read<T>(ref)) ?? kube.get<T>(ref);
 }
 
-/** Refuses to take over a namespace that exists and belongs to something else. */
-async function ensureNamespaceIsOurs(kube: Kube, read: Read, target: string, env: Environment): Promise<void> {
+/** Refuses to take over a namespace that exists and belongs to something else; says whether it exists. */
+async function ensureNamespaceIsOurs(kube: Kube, read: Read, target: string, env: Environment): Promise<boolean> {
   const ns = await readConfirmed<KubeObject>(kube, read, { apiVersion: 'v1', kind: 'Namespace', name: target });
   if (ns && !ownedBy(ns, env)) {
     throw new ReconcileError(REASONS.namespaceConflict, `namespace ${target} exists and does not belong to Environment ${env.metadata.namespace}/${env.metadata.name}`, 'stall');
   }
+  return ns !== undefined;
 }
 
-/** The live credentials of each service, or new random ones; never copied from another environment. */
-async function credentialsFor(kube: Kube, read: Read, namespace: string, services: string[]): Promise<Record<string, ServiceCredentials>> {
+/**
+ * The live credentials of each service in `namespace`, or new random ones; never copied from
+ * another environment. Without a namespace (not made yet) there is nothing to read, and nothing
+ * may be: the operator's rights there come from the RoleBinding it has not applied yet.
+ */
+async function credentialsFor(kube: Kube, read: Read, namespace: string | undefined, services: string[]): Promise<Record<string, ServiceCredentials>> {
   const result: Record<string, ServiceCredentials> = {};
   for (const service of services) {
     // Confirmed, because an absent Secret means new credentials: a cache that lags must not cause that.
-    const secret = await readConfirmed<KubeObject & { data?: Record<string, string> }>(kube, read, { apiVersion: 'v1', kind: 'Secret', namespace, name: credentialsSecret(service) });
+    const secret = namespace ? await readConfirmed<KubeObject & { data?: Record<string, string> }>(kube, read, { apiVersion: 'v1', kind: 'Secret', namespace, name: credentialsSecret(service) }) : undefined;
     const value = (k: string): string | undefined => (secret?.data?.[k] ? Buffer.from(secret.data[k], 'base64').toString('utf8') : undefined);
     const username = value('username');
     const password = value('password');

@@ -50,7 +50,7 @@ async function page(namespace: string, customers = 1): Promise<Page> {
     .poll(
       async () => {
         const answer = await httpFrom(namespace, 'web', 80, '/?format=json');
-        last = answer?.status === 200 ? (JSON.parse(answer.body) as Page) : undefined;
+        last = answer.status === 200 ? (JSON.parse(answer.body) as Page) : undefined;
         return (last?.customerCount ?? 0) >= customers;
       },
       { timeout: 120_000, interval: 1000, message: `the shop in ${namespace} to list ${customers} customers` },
@@ -140,6 +140,28 @@ describe('examples/shop on the real node', () => {
     // And production keeps them.
     const prod = await page(namespaceOf('main'), 120);
     expect(prod.customers.every((c) => c.email.endsWith('@shop.example'))).toBe(true);
+  });
+
+  it('keeps a branch whose sanitize hook fails stopped, and says what the hook printed', async () => {
+    const manifest = withImages(await readFile(SHOP_MANIFEST, 'utf8'), { web: image('shop-web') });
+    expect(manifest).toContain('sanitize: [/shop, sanitize]');
+    await repo.commit('feature/unscrubbed', { 'platform.yaml': manifest.replace('sanitize: [/shop, sanitize]', 'sanitize: [/shop, scrub-everything]') });
+    await repo.push();
+    await sendWebhook(op.url, ns, project, SECRET, JSON.stringify({ ref: 'refs/heads/feature/unscrubbed' }));
+    const name = environmentName(project, 'feature/unscrubbed');
+    // The hook's Job retries twice before it counts as failed.
+    await expect.poll(async () => conditionStatus(await environment(name), 'Stalled'), { timeout: 240_000, interval: 1000, message: `Environment ${name} to stall` }).toBe('True');
+    const env = (await environment(name))!;
+    const ready = env.status?.conditions?.find((c) => c.type === 'Ready');
+    expect(ready).toMatchObject({ status: 'False', reason: 'SanitizeFailed' });
+    // The hook's own words, from its pod on the node.
+    expect(ready?.message).toContain('the sanitize hook of web failed');
+    expect(ready?.message).toContain('shop: unknown command "scrub-everything"');
+    expect(env.status?.conditions?.find((c) => c.type === 'DataCloned')?.status).not.toBe('True');
+    // Nothing serves the unscrubbed copy: the application was never started.
+    const web = (await kube().list<Pod>('v1', 'Pod', { namespace: namespaceOf('feature/unscrubbed'), labelSelector: 'app.kubernetes.io/name=web' })).items;
+    expect(web.filter((p) => p.metadata.labels?.['app.kubernetes.io/component'] === 'application')).toEqual([]);
+    await kube().delete({ apiVersion: api, kind: 'Environment', namespace: ns, name });
   });
 
   it('backs production up with mover pods of Grove\'s own image on the node', async () => {
