@@ -495,7 +495,8 @@ export const KINDS: readonly KindDefinition[] = [
       { name: 'Branch', type: 'string', jsonPath: '.spec.branch' },
       ...readyColumns,
       { name: 'URL', type: 'string', jsonPath: '.status.urls[0].url' },
-      { name: 'Expires', type: 'date', jsonPath: '.status.expiresAt' },
+      // A timestamp: kubectl shows a `date` column as an age, and `<invalid>` for any time to come.
+      { name: 'Expires', type: 'string', jsonPath: '.status.expiresAt', description: 'When the Environment expires (RFC 3339); `grove env ls` shows the time left.' },
       ageColumn,
       { name: 'Type', type: 'string', jsonPath: '.spec.type', priority: 1 },
       { name: 'Revision', type: 'string', jsonPath: '.status.observedRevision', priority: 1 },
@@ -528,7 +529,7 @@ export const KINDS: readonly KindDefinition[] = [
       ...readyColumns,
       { name: 'Size', type: 'integer', jsonPath: '.status.sizeBytes' },
       { name: 'Completed', type: 'date', jsonPath: '.status.completionTime' },
-      { name: 'Expires', type: 'date', jsonPath: '.status.expiresAt' },
+      { name: 'Expires', type: 'string', jsonPath: '.status.expiresAt', description: 'When the Backup is forgotten (RFC 3339); `grove backup ls` shows the time left.' },
       ageColumn,
     ],
   },

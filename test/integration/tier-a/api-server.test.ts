@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../../src/api/meta.ts';
+import { KINDS } from '../../../src/api/crds.ts';
 import type { Environment } from '../../../src/api/types.gen.ts';
 import { KubeError } from '../../../src/kube/index.ts';
 import { cluster, type Conditioned, conditionStatus, kube, testNamespace } from '../helpers.ts';
@@ -121,6 +122,7 @@ describe('the Environment schema', () => {
         status: {
           namespace: 'shop-feature-s',
           urls: [{ name: 'web', url: 'https://web-feature-s.example.com' }],
+          expiresAt: '2099-01-01T00:00:00Z',
           conditions: [{ type: 'Ready', status: 'True', reason: 'Reconciled', message: 'Applied', lastTransitionTime: '2026-11-22T00:00:00Z' }],
         },
       },
@@ -134,7 +136,8 @@ describe('the Environment schema', () => {
     const { stdout } = await execFileAsync(cluster().kubectl, ['--kubeconfig', cluster().kubeconfig, 'get', 'environments', '-n', ns, 'with-status']);
     const [header, row] = stdout.trim().split('\n');
     expect(header?.split(/\s+/)).toEqual(['NAME', 'BRANCH', 'READY', 'REASON', 'URL', 'EXPIRES', 'AGE']);
-    expect(row).toMatch(/^with-status\s+feature\/s\s+True\s+Reconciled\s+https:\/\/web-feature-s\.example\.com\s+\d+s$/);
+    // An expiry to come, as the time it is (a date column would print `<invalid>`).
+    expect(row).toMatch(/^with-status\s+feature\/s\s+True\s+Reconciled\s+https:\/\/web-feature-s\.example\.com\s+2099-01-01T00:00:00Z\s+\d+s$/);
   });
 });
 
@@ -165,5 +168,26 @@ describe('the other kinds', () => {
       spec: { s3: { endpoint: 'http://127.0.0.1:9000', bucket: 'Bad_Bucket' }, credentialsSecretRef: { name: 'c' }, resticPasswordSecretRef: { name: 'r' } },
     };
     expect((await rejection(store)).message).toContain('spec.s3.bucket: Invalid value');
+  });
+
+  it('print the columns the CRDs declare, in kubectl get -o wide', async () => {
+    const objects: KubeObject[] = [
+      { apiVersion: 'grove.dev/v1alpha1', kind: 'Project', metadata: { name: 'columns', namespace: ns }, spec: { repo: { url: 'https://git.example.com/shop.git' } } } as KubeObject,
+      {
+        apiVersion: 'grove.dev/v1alpha1',
+        kind: 'BackupStore',
+        metadata: { name: 'columns', namespace: ns },
+        spec: { s3: { endpoint: 'http://127.0.0.1:9000', bucket: 'columns' }, credentialsSecretRef: { name: 'c' }, resticPasswordSecretRef: { name: 'r' } },
+      } as KubeObject,
+      { apiVersion: 'grove.dev/v1alpha1', kind: 'Backup', metadata: { name: 'columns', namespace: ns }, spec: { project: 'shop', environment: 'shop-main' } } as KubeObject,
+      { apiVersion: 'grove.dev/v1alpha1', kind: 'Restore', metadata: { name: 'columns', namespace: ns }, spec: { backup: 'columns' } } as KubeObject,
+      environment('columns', { project: 'shop', branch: 'feature/columns' }),
+    ];
+    for (const obj of objects) await kube().create(obj);
+    for (const def of KINDS) {
+      const { stdout } = await execFileAsync(cluster().kubectl, ['--kubeconfig', cluster().kubeconfig, 'get', def.plural, '-n', ns, 'columns', '-o', 'wide']);
+      const header = stdout.split('\n')[0]?.trim().split(/\s{2,}/);
+      expect(header, def.kind).toEqual(['NAME', ...def.columns.map((c) => c.name.toUpperCase())]);
+    }
   });
 });
