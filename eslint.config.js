@@ -1,6 +1,46 @@
 // Type-aware linting: the rules that catch un-awaited work and unsafe values need the type checker.
 import tseslint from 'typescript-eslint';
 
+/** Restrictions as [import name or pattern, why]: a pattern has a `*`. */
+const PRODUCT = [
+  ['@kubernetes/client-node', 'Only src/kube/ talks to the Kubernetes client library.'],
+  ['**/local/*', 'src/ is the product; the local cluster (local/) may use it, never the other way round.'],
+  ['../../local/**', 'src/ is the product; the local cluster (local/) may use it, never the other way round.'],
+];
+const NO_HTTP = [['**/http/**', 'Controllers do not depend on the HTTP layer; what both need lives below them.']];
+const NO_IO = [
+  ...['node:fs', 'node:fs/promises', 'node:child_process', 'node:net', 'node:http', 'node:https', '@aws-sdk/client-s3'].map((name) => [name, 'A pure module does no I/O; its caller does.']),
+  ...['**/kube/**', '**/kube/index.ts'].map((name) => [name, 'A pure module takes objects as values; the Kubernetes API is its caller\'s.']),
+  ...['**/runtime/**', '**/controllers/*/index.ts'].map((name) => [name, 'A pure module has no controller machinery (queues, informers, clocks).']),
+];
+/** The modules that compute without doing: desired state, decisions, parsing. */
+const PURE = [
+  'src/api/**',
+  'src/manifest/**',
+  'src/planner/**',
+  'src/policy/**',
+  'src/lifecycle/**',
+  'src/preview/**',
+  'src/data/clone.ts',
+  'src/data/jobs.ts',
+  'src/data/schedule.ts',
+  'src/data/restore.ts',
+];
+
+function restrictImports(restrictions) {
+  const entries = (pattern) => restrictions.filter(([name]) => name.includes('*') === pattern);
+  return {
+    'no-restricted-imports': 'off',
+    '@typescript-eslint/no-restricted-imports': [
+      'error',
+      {
+        paths: entries(false).map(([name, message]) => ({ name, message, allowTypeImports: true })),
+        patterns: entries(true).map(([group, message]) => ({ group: [group], message, allowTypeImports: true })),
+      },
+    ],
+  };
+}
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'coverage/'] },
   ...tseslint.configs.recommendedTypeChecked,
@@ -15,14 +55,7 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/only-throw-error': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [
-            { name: '@kubernetes/client-node', message: 'Only src/kube/ talks to the Kubernetes client library.' },
-          ],
-        },
-      ],
+      ...restrictImports(PRODUCT.slice(0, 1)),
     },
   },
   {
@@ -38,24 +71,30 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-argument': 'off',
     },
   },
+  // The layers (DESIGN "Style"), kept by lint rather than by habit. Each block restates the
+  // restrictions of the blocks before it, because a later block replaces a rule's options.
   {
-    // The product never depends on the local cluster, which is development tooling (DESIGN §6):
-    // the image and the operator's layers hold src/ alone.
     files: ['src/**'],
     ignores: ['src/kube/**'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [{ name: '@kubernetes/client-node', message: 'Only src/kube/ talks to the Kubernetes client library.' }],
-          patterns: [{ group: ['**/local/*', '../../local/**'], message: 'src/ is the product; the local cluster (local/) may use it, never the other way round.' }],
-        },
-      ],
-    },
+    rules: restrictImports(PRODUCT),
+  },
+  {
+    // Controllers decide and write through the Kubernetes API; HTTP serves them, never the reverse.
+    files: ['src/controllers/**'],
+    ignores: PURE,
+    rules: restrictImports([...PRODUCT, ...NO_HTTP]),
+  },
+  {
+    // Pure layers compute desired state: no I/O of any kind, and no controller machinery. Types
+    // may still come from anywhere.
+    files: PURE,
+    // Their tests read fixtures from disk.
+    ignores: ['**/*.test.ts'],
+    rules: restrictImports([...PRODUCT, ...NO_HTTP, ...NO_IO]),
   },
   {
     files: ['src/kube/**', 'test/**', 'bench/**'],
-    rules: { 'no-restricted-imports': 'off' },
+    rules: { 'no-restricted-imports': 'off', '@typescript-eslint/no-restricted-imports': 'off' },
   },
   { files: ['eslint.config.js', 'bin/**/*.js'], ...tseslint.configs.disableTypeChecked },
 );

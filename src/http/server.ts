@@ -19,7 +19,8 @@ import type { Metrics } from '../metrics/index.ts';
 import { type ApiDeps, serveApi } from './api/index.ts';
 import { llmsText } from './api/openapi.ts';
 import { MCP_PATH, serveMcp } from './mcp.ts';
-import { type Push, pushOf, verifyWebhook } from './webhooks.ts';
+import type { Push } from '../source/git/index.ts';
+import { pushOf, verifyWebhook } from './webhooks.ts';
 
 export const MAX_WEBHOOK_BYTES = 1024 * 1024;
 

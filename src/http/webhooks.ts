@@ -9,6 +9,7 @@
  * @module
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { Push } from '../source/git/index.ts';
 
 export type Verdict = { ok: true; provider: 'github' | 'gitea' | 'gitlab' | 'generic' } | { ok: false; reason: string };
 
@@ -36,14 +37,6 @@ export function verifyWebhook(headers: Record<string, string | string[] | undefi
     return timingSafeEqual(digest(gitlab), digest(secret)) ? { ok: true, provider: 'gitlab' } : { ok: false, reason: 'token mismatch' };
   }
   return { ok: false, reason: 'no signature header' };
-}
-
-export interface Push {
-  branch: string;
-  /** The commit the branch was pushed to. */
-  revision: string;
-  /** Who pushed, as the Git host names them. */
-  pusher: string;
 }
 
 /**

@@ -26,7 +26,7 @@ import { fanOut, kubernetesEventSink, storeSink, streamSink } from '../audit/sin
 import { eventRecorder } from '../events/index.ts';
 import { kubernetesAuthorizer } from '../http/api/auth.ts';
 import { createHttpServer } from '../http/server.ts';
-import type { Push } from '../http/webhooks.ts';
+import type { Push } from '../source/git/index.ts';
 import { type Kube } from '../kube/index.ts';
 import type { Logger } from '../log/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';

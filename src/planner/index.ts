@@ -20,6 +20,9 @@ import type { Application, ResolvedManifest } from '../manifest/index.ts';
 import { CATALOG, parseServiceType, serviceResources } from './catalog.ts';
 import { DEFAULT_RESOURCES, quotaFor } from '../policy/index.ts';
 
+/** A Project's Environments: which branches get one, and the changes that make the cluster match. */
+export { alreadyApplied, type DesiredChanges, type DesiredInput, desiredEnvironments, environmentFor, type Skipped } from './branches.ts';
+
 export interface ServiceCredentials {
   username: string;
   password: string;

@@ -12,7 +12,7 @@ import { LABELS } from '../api/constants.ts';
 import { environmentName } from '../api/names.ts';
 import type { KubeObject } from '../api/meta.ts';
 import type { Environment, Project, RouteURL } from '../api/types.gen.ts';
-import { desiredEnvironments, environmentFor } from '../controllers/project/desired.ts';
+import { desiredEnvironments, environmentFor } from '../planner/index.ts';
 import { type EnvironmentType, type PlatformManifest, resolveManifest } from '../manifest/index.ts';
 import { planEnvironment, type ServiceCredentials } from '../planner/index.ts';
 import { type Denial, manifestDenial } from '../policy/index.ts';

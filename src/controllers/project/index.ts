@@ -1,6 +1,6 @@
 /**
  * The Project controller: lists the repository's branches and makes the Project's Environments
- * match them (create, move the revision, delete), under the rules of `desired.ts`.
+ * match them (create, move the revision, delete), under the rules of `planner/branches.ts`.
  *
  * Level-triggered: a poll, a webhook and a changed Environment all just enqueue the Project's
  * key, and each reconcile starts from the branches as they are now. Writes are server-side
@@ -18,13 +18,13 @@ import { environmentName } from '../../api/names.ts';
 import type { Environment, Project, ProjectStatus } from '../../api/types.gen.ts';
 import { auditEvent, auditObject, type AuditSink, environmentEvent, noAudit } from '../../audit/index.ts';
 import { messageOf, ReconcileError } from '../../errors/index.ts';
-import type { Push } from '../../http/webhooks.ts';
+import type { Push } from '../../source/git/index.ts';
 import type { Kube } from '../../kube/index.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Reconciler } from '../../runtime/controller.ts';
 import { type GitSource, parseTrailers, type Steering } from '../../source/git/index.ts';
 import { remoteOf } from '../remote.ts';
-import { desiredEnvironments } from './desired.ts';
+import { alreadyApplied, desiredEnvironments } from '../../planner/index.ts';
 
 export interface ProjectControllerDeps {
   kube: Kube;
@@ -162,21 +162,6 @@ export function projectReconciler(deps: ProjectControllerDeps): Reconciler {
       await writeStatus(deps.kube, project, status);
     }
   };
-}
-
-/**
- * True when the live Environment already has every field the controller sets: applying again
- * would change nothing, so a sync of N unchanged branches costs no writes. A field someone
- * removed by hand makes this false, and the next apply restores it.
- */
-export function alreadyApplied(live: Environment, desired: Environment): boolean {
-  const contains = (have: Record<string, unknown> | undefined, want: Record<string, unknown> | undefined): boolean =>
-    Object.entries(want ?? {}).every(([k, v]) => JSON.stringify(have?.[k]) === JSON.stringify(v));
-  return (
-    contains(live.metadata.labels, desired.metadata.labels) &&
-    contains(live.metadata.annotations, desired.metadata.annotations) &&
-    contains(live.spec as unknown as Record<string, unknown>, desired.spec as unknown as Record<string, unknown>)
-  );
 }
 
 /** Writes the status only when it changed: an unchanged poll costs no write. */

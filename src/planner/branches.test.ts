@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ANNOTATIONS, LABELS } from '../../api/constants.ts';
-import { environmentName } from '../../api/names.ts';
-import type { Environment, Project, ProjectSpec } from '../../api/types.gen.ts';
-import type { Steering } from '../../source/git/index.ts';
-import { desiredEnvironments } from './desired.ts';
+import { ANNOTATIONS, LABELS } from '../api/constants.ts';
+import { environmentName } from '../api/names.ts';
+import type { Environment, Project, ProjectSpec } from '../api/types.gen.ts';
+import type { Steering } from '../source/git/index.ts';
+import { alreadyApplied, desiredEnvironments } from './branches.ts';
 
 const sha = (n: number) => n.toString(16).padStart(40, '0');
 
@@ -219,8 +219,7 @@ describe('desiredEnvironments', () => {
 });
 
 describe('alreadyApplied', () => {
-  it('skips an Environment that has every field the controller sets, and not one that drifted', async () => {
-    const { alreadyApplied } = await import('./index.ts');
+  it('skips an Environment that has every field the controller sets, and not one that drifted', () => {
     const desired = run(project(), { 'feature/a': sha(2) }).applied['feature/a']!;
     const live: Environment = { ...desired, metadata: { ...desired.metadata, uid: 'u', labels: { ...desired.metadata.labels, extra: 'x' } }, spec: { ...desired.spec, protected: true } };
     expect(alreadyApplied(live, desired)).toBe(true);

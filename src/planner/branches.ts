@@ -20,13 +20,13 @@
  *
  * @module
  */
-import { ANNOTATIONS, EXPIRED_ANNOTATION_PREFIX, LABELS, REASONS } from '../../api/constants.ts';
-import { API_VERSION } from '../../api/crds.ts';
-import { environmentName } from '../../api/names.ts';
-import type { Environment, Project } from '../../api/types.gen.ts';
-import { actorKey, actorLimitReached, branchNotAllowed, type Denial, deletionNotConfirmed, describeDenial, environmentLimitReached } from '../../policy/index.ts';
-import type { Steering } from '../../source/git/index.ts';
-import { matchesAny } from '../../util/index.ts';
+import { ANNOTATIONS, EXPIRED_ANNOTATION_PREFIX, LABELS, REASONS } from '../api/constants.ts';
+import { API_VERSION } from '../api/crds.ts';
+import { environmentName } from '../api/names.ts';
+import type { Environment, Project } from '../api/types.gen.ts';
+import { actorKey, actorLimitReached, branchNotAllowed, type Denial, deletionNotConfirmed, describeDenial, environmentLimitReached } from '../policy/index.ts';
+import type { Steering } from '../source/git/index.ts';
+import { matchesAny } from '../util/index.ts';
 
 export interface DesiredInput {
   project: Project;
@@ -222,4 +222,19 @@ export function environmentFor(
       ...fromTrailers,
     },
   };
+}
+
+/**
+ * True when the live Environment already has every field the controller sets: applying again
+ * would change nothing, so a sync of N unchanged branches costs no writes. A field someone
+ * removed by hand makes this false, and the next apply restores it.
+ */
+export function alreadyApplied(live: Environment, desired: Environment): boolean {
+  const contains = (have: Record<string, unknown> | undefined, want: Record<string, unknown> | undefined): boolean =>
+    Object.entries(want ?? {}).every(([k, v]) => JSON.stringify(have?.[k]) === JSON.stringify(v));
+  return (
+    contains(live.metadata.labels, desired.metadata.labels) &&
+    contains(live.metadata.annotations, desired.metadata.annotations) &&
+    contains(live.spec as unknown as Record<string, unknown>, desired.spec as unknown as Record<string, unknown>)
+  );
 }
