@@ -33,7 +33,7 @@ import type { Authorizer, Caller } from './auth.ts';
 import { openApiDocument } from './openapi.ts';
 import { planBranch } from './plan.ts';
 import { ApiProblem } from './problem.ts';
-import { accessOf, type Match, matchRoute, type OperationId } from './routes.ts';
+import { accessOf, DNS_LABEL, type Match, matchRoute, type OperationId } from './routes.ts';
 
 export { ApiProblem } from './problem.ts';
 
@@ -125,7 +125,7 @@ const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
   },
   async createEnvironment({ deps, caller, match, body }) {
     const spec = environmentSpec(body);
-    const name = field(body, 'name', 'string', true) as string;
+    const name = field(body, 'name', 'name', true) as string;
     const project = await deps.kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace: ns(match), name: spec.project });
     if (!project) throw new ApiProblem(404, 'Not Found', `Project ${spec.project} does not exist in namespace ${ns(match)}`);
     const denial = agentMayNotMakeProduction(project, caller.groups, spec.type);
@@ -165,20 +165,20 @@ const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
     return { status: 200, value: { items } };
   },
   async createBackup({ deps, caller, match, body }) {
-    const name = field(body, 'environment', 'string', true) as string;
+    const name = field(body, 'environment', 'name', true) as string;
     const retain = field(body, 'retainSeconds', 'number', false) as number | undefined;
     if (retain !== undefined && (!Number.isInteger(retain) || retain < 60)) throw new ApiProblem(400, 'Bad Request', 'retainSeconds must be a whole number of seconds, at least 60');
     const env = await environment(deps, { ...match, params: { ...match.params, name } });
-    const backupName = (field(body, 'name', 'string', false) as string | undefined) ?? manualBackupName(name, deps.clock.now());
+    const backupName = (field(body, 'name', 'name', false) as string | undefined) ?? manualBackupName(name, deps.clock.now());
     const created = await deps.kube.create(requestedBy(caller, backupFor(env, backupName, 'manual', retain)));
     await deps.audit.record(environmentEvent({ env, action: 'backup', now: deps.clock.now(), source: 'api', result: 'started', message: `Backup ${backupName} requested`, discriminator: backupName, actor: { kubernetesUser: caller.username } }));
     return { status: 201, value: created };
   },
   async createRestore({ deps, caller, match, body }) {
-    const backupName = field(body, 'backup', 'string', true) as string;
-    const target = field(body, 'targetEnvironment', 'string', false) as string | undefined;
+    const backupName = field(body, 'backup', 'name', true) as string;
+    const target = field(body, 'targetEnvironment', 'name', false) as string | undefined;
     const overwrite = field(body, 'overwriteExisting', 'boolean', false) as boolean | undefined;
-    const name = field(body, 'name', 'string', false) as string | undefined;
+    const name = field(body, 'name', 'name', false) as string | undefined;
     const backup = await deps.kube.get<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace: ns(match), name: backupName });
     if (!backup) throw new ApiProblem(404, 'Not Found', `Backup ${backupName} does not exist in namespace ${ns(match)}`);
     const created = await deps.kube.create(requestedBy(caller, restoreFor(backup, { ...(name ? { name } : {}), ...(target ? { targetEnvironment: target } : {}), ...(overwrite ? { overwriteExisting: true } : {}), now: new Date(deps.clock.now()) })));
@@ -246,7 +246,7 @@ async function environment(deps: ApiDeps, match: Match): Promise<Environment> {
   return env;
 }
 
-const SPEC_FIELDS = { project: 'string', branch: 'string', revision: 'string', parent: 'string', type: 'string', ttlSeconds: 'number', sleepAfterSeconds: 'number', clone: 'string', protected: 'boolean' } as const;
+const SPEC_FIELDS = { project: 'name', branch: 'string', revision: 'string', parent: 'name', type: 'string', ttlSeconds: 'number', sleepAfterSeconds: 'number', clone: 'string', protected: 'boolean' } as const;
 
 /** The Environment spec of a create request: known fields of the right types; the API server validates the values. */
 function environmentSpec(body: Record<string, unknown>): Environment['spec'] {
@@ -260,15 +260,27 @@ function environmentSpec(body: Record<string, unknown>): Environment['spec'] {
   return spec as unknown as Environment['spec'];
 }
 
-function field(body: Record<string, unknown>, key: string, type: 'string' | 'number' | 'boolean', required: boolean): unknown {
+/**
+ * One field of a request body, checked before anything reads the cluster: an empty or malformed
+ * name must not reach the API server (an empty one would read the whole collection).
+ * `name` is a string that names an object (a DNS-1123 label); a required string is never empty.
+ */
+function field(body: Record<string, unknown>, key: string, type: 'string' | 'name' | 'number' | 'boolean', required: boolean): unknown {
   const value = body[key];
   if (value === undefined || value === null) {
     if (required) throw new ApiProblem(400, 'Bad Request', `${key} is required`);
     return undefined;
   }
-  if (typeof value !== type) throw new ApiProblem(400, 'Bad Request', `${key} must be a ${type}`);
+  const primitive = type === 'name' ? 'string' : type;
+  if (typeof value !== primitive) throw new ApiProblem(400, 'Bad Request', `${key} must be a ${primitive}`);
+  if (type === 'name' && !OBJECT_NAME.test(value as string)) {
+    throw new ApiProblem(422, 'Unprocessable Content', `${key} must be a DNS label: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit (got ${JSON.stringify(value)})`);
+  }
+  if (type === 'string' && required && value === '') throw new ApiProblem(400, 'Bad Request', `${key} must not be empty`);
   return value;
 }
+
+const OBJECT_NAME = new RegExp(`^${DNS_LABEL}$`);
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];

@@ -6,7 +6,7 @@
  */
 import { customResourceDefinition, KINDS } from '../../api/crds.ts';
 import { AUDIT_ACTIONS } from '../../audit/index.ts';
-import { OPERATIONS, type Operation } from './routes.ts';
+import { DNS_LABEL, OPERATIONS, type Operation } from './routes.ts';
 
 const problem = {
   type: 'object',
@@ -26,17 +26,20 @@ const problem = {
   },
 };
 
+/** A body field that names an object: what the path placeholders accept too. */
+const objectName = (description: string) => ({ type: 'string', minLength: 1, maxLength: 63, pattern: `^${DNS_LABEL}$`, description });
+
 const BODIES: Partial<Record<Operation['id'], Record<string, unknown>>> = {
   createEnvironment: {
     type: 'object',
     required: ['name', 'project', 'branch'],
     additionalProperties: false,
     properties: {
-      name: { type: 'string', description: 'The Environment (and its namespace suffix); a DNS label.' },
-      project: { type: 'string' },
-      branch: { type: 'string' },
+      name: objectName('The Environment (and its namespace suffix).'),
+      project: objectName('The Project the Environment belongs to.'),
+      branch: { type: 'string', minLength: 1 },
       revision: { type: 'string', description: 'A commit to pin; the branch head when absent.' },
-      parent: { type: 'string', description: 'The Environment whose data is cloned; production when absent.' },
+      parent: objectName('The Environment whose data is cloned; production when absent.'),
       type: { enum: ['development', 'staging', 'production'] },
       ttlSeconds: { type: 'integer' },
       sleepAfterSeconds: { type: 'integer' },
@@ -44,18 +47,18 @@ const BODIES: Partial<Record<Operation['id'], Record<string, unknown>>> = {
       protected: { type: 'boolean' },
     },
   },
-  createBackup: { type: 'object', required: ['environment'], additionalProperties: false, properties: { environment: { type: 'string' }, name: { type: 'string' }, retainSeconds: { type: 'integer', minimum: 60 } } },
+  createBackup: { type: 'object', required: ['environment'], additionalProperties: false, properties: { environment: objectName('The Environment to back up.'), name: objectName('The Backup; generated when absent.'), retainSeconds: { type: 'integer', minimum: 60 } } },
   createRestore: {
     type: 'object',
     required: ['backup'],
     additionalProperties: false,
-    properties: { backup: { type: 'string' }, targetEnvironment: { type: 'string' }, overwriteExisting: { type: 'boolean' }, name: { type: 'string' } },
+    properties: { backup: objectName('The Backup to restore.'), targetEnvironment: objectName('The Environment to restore into; a new one when absent.'), overwriteExisting: { type: 'boolean' }, name: objectName('The Restore; generated when absent.') },
   },
   planBranch: {
     type: 'object',
     required: ['branch'],
     additionalProperties: false,
-    properties: { branch: { type: 'string' }, revision: { type: 'string', description: 'A full commit SHA to plan; the branch head when absent.' } },
+    properties: { branch: { type: 'string', minLength: 1 }, revision: { type: 'string', description: 'A full commit SHA to plan; the branch head when absent.' } },
   },
 };
 

@@ -61,7 +61,8 @@ export interface Match {
   params: Record<string, string>;
 }
 
-const DNS_LABEL = '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?';
+/** An object name as Kubernetes names namespaces and most objects: a DNS-1123 label. */
+export const DNS_LABEL = '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?';
 const compiled = OPERATIONS.map((operation) => ({
   operation,
   pattern: new RegExp(`^${operation.path.replace(/\{(\w+)\}/g, (_, name: string) => `(?<${name}>${DNS_LABEL})`)}$`),

@@ -138,6 +138,21 @@ describe('the HTTP API', () => {
     expect((await call('GET', `/api/v1/namespaces/${ns}/widgets`, { token: tokens.agent })).status).toBe(404);
     const invalid = await call('POST', envs(), { token: tokens.agent, body: { name: 'Not_A_Name', project, branch: 'main' } });
     expect(invalid.status).toBe(422);
+    // Names are checked before anything is read: never a 5xx, never the API server's own words.
+    const named = [
+      [envs(), { name: '', project, branch: 'main' }, 'name'],
+      [envs(), { name: 'x', project: '', branch: 'main' }, 'project'],
+      [envs(), { name: 'x%41', project, branch: 'main' }, 'name'],
+      [envs(), { name: 'x', project, branch: 'main', parent: 'a/b' }, 'parent'],
+      [`/api/v1/namespaces/${ns}/backups`, { environment: '' }, 'environment'],
+    ] as const;
+    for (const [path, body, field] of named) {
+      const refused = await call('POST', path, { token: tokens.agent, body });
+      expect(refused.status, JSON.stringify(body)).toBe(422);
+      expect(refused.json.detail).toMatch(new RegExp(`^${field} must be a DNS label`));
+    }
+    const emptyBranch = await call('POST', envs(), { token: tokens.agent, body: { name: 'x', project, branch: '' } });
+    expect([emptyBranch.status, emptyBranch.json.detail]).toEqual([400, 'branch must not be empty']);
     expect(await kube().get({ apiVersion: api, kind: 'Environment', namespace: ns, name: 'x' })).toBeUndefined();
   });
 
