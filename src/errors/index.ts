@@ -46,7 +46,8 @@ export function messageOf(err: unknown): string {
  * How a failed reconcile continues:
  * - `retry`: a transient failure; retried with per-key backoff.
  * - `wait`: waiting on something outside Grove; retried after `requeueAfterMs`, no backoff.
- * - `stall`: needs a person (bad input); not retried until the object changes.
+ * - `stall`: needs a person (bad input); not retried until the object changes, or, when what
+ *   must change lies outside it (a branch to push), looked at again after `requeueAfterMs`.
  */
 export type Disposition = 'retry' | 'wait' | 'stall';
 

@@ -119,6 +119,26 @@ describe('Controller', () => {
     await controller.stop();
   });
 
+  it('looks at a stalled key again after the delay its error names, without backoff', async () => {
+    const calls: string[] = [];
+    const { controller, clock } = setup(async ({ key }) => {
+      calls.push(key);
+      throw new ReconcileError('RevisionNotFound', 'branch gone/away does not exist', 'stall', { requeueAfterMs: 60_000 });
+    });
+    controller.start();
+    controller.enqueue('ns/missing-branch');
+    await settle();
+    clock.advance(59_999);
+    await settle();
+    expect(calls).toHaveLength(1);
+    clock.advance(1);
+    await settle();
+    clock.advance(60_000);
+    await settle();
+    expect(calls).toHaveLength(3);
+    await controller.stop();
+  });
+
   it('starts its metric series at zero', async () => {
     const { metrics } = setup(async () => ({}));
     const text = await metrics.registry.metrics();

@@ -101,7 +101,9 @@ export class Controller {
       outcome = 'error';
       if (err instanceof ReconcileError && err.disposition === 'stall') {
         this.queue.forget(key);
-        log.warn({ reason: err.reason, err: messageOf(err) }, 'Stalled until the object changes');
+        // What a person must change may lie outside the object (a branch to push): look again later.
+        if (err.requeueAfterMs !== undefined) this.queue.addAfter(key, err.requeueAfterMs);
+        log.warn({ reason: err.reason, err: messageOf(err), ...(err.requeueAfterMs !== undefined ? { requeueAfterMs: err.requeueAfterMs } : {}) }, 'Stalled until the object changes');
       } else if (err instanceof ReconcileError && err.disposition === 'wait') {
         this.queue.forget(key);
         this.queue.addAfter(key, err.requeueAfterMs ?? 30_000);

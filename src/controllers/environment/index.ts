@@ -420,7 +420,8 @@ async function credentialsFor(kube: Kube, read: Read, namespace: string | undefi
 
 async function headOf(git: GitSource, remote: GitRemote, branch: string): Promise<string> {
   const head = (await git.listBranches(remote)).get(branch);
-  if (!head) throw new ReconcileError(REASONS.revisionNotFound, `branch ${branch} does not exist in the repository`, 'wait', { requeueAfterMs: 60_000 });
+  // Stalled for kstatus (only a push can help), and checked again each minute for that push.
+  if (!head) throw new ReconcileError(REASONS.revisionNotFound, `branch ${branch} does not exist in the repository`, 'stall', { requeueAfterMs: 60_000 });
   return head;
 }
 

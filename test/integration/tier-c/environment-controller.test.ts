@@ -184,4 +184,21 @@ describe('the Environment controller', () => {
     await expect.poll(handMade, { timeout: 60_000, interval: 500 }).toBeUndefined();
     expect(await kube().get(ref('Namespace', 'v1', '', `${project}-hand-made`))).toBeUndefined();
   });
+  it('says Stalled for an Environment whose branch is not pushed yet, and runs it once it is, untouched', async () => {
+    await kube().create<Environment>({ apiVersion: 'grove.dev/v1alpha1', kind: 'Environment', metadata: { name: 'too-early', namespace: ns }, spec: { project, branch: 'not-pushed-yet' } });
+    const early = () => kube().get<Environment>(ref('Environment', 'grove.dev/v1alpha1', ns, 'too-early'));
+    await expect.poll(async () => conditionStatus(await early(), 'Stalled'), { timeout: 30_000, interval: 250 }).toBe('True');
+    const stalled = (await early())!;
+    // kstatus reads Reconciling=True as "in progress" forever; only a push can help, so it is Stalled.
+    expect(stalled.status?.conditions?.find((c) => c.type === 'Reconciling')).toBeUndefined();
+    expect(stalled.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'RevisionNotFound', message: 'branch not-pushed-yet does not exist in the repository' });
+
+    // The push alone heals it: nobody touches the object (the minute's look finds the branch).
+    const sha = await repo.commit('not-pushed-yet', { 'platform.yaml': MANIFEST.replace(/  worker:\n    image: shop\/worker:1\n/, '') });
+    await repo.push();
+    await expect.poll(async () => conditionStatus(await early(), 'Ready'), { timeout: 120_000, interval: 1000 }).toBe('True');
+    expect((await early())?.status?.observedRevision).toBe(sha);
+    expect(conditionStatus(await early(), 'Stalled')).not.toBe('True');
+    await kube().delete(ref('Environment', 'grove.dev/v1alpha1', ns, 'too-early'));
+  }, 180_000);
 });

@@ -16,7 +16,7 @@ import { createRepo, type RepoBuilder } from '../git-fixtures.ts';
 import { cluster, conditionStatus, kube, testNamespace } from '../helpers.ts';
 import { createBackupStore } from '../movers.ts';
 import { type OperatorProcess, sendWebhook, startOperator } from '../operator.ts';
-import { httpFrom, image, type Pod, reachFrom, readyPod, releaseEnvironments, restrictedContainer, restrictedPod, runToCompletion, type Target } from '../pods.ts';
+import { httpFrom, image, kubectl, type Pod, reachFrom, readyPod, releaseEnvironments, restrictedContainer, restrictedPod, runToCompletion, type Target } from '../pods.ts';
 
 const api = 'grove.dev/v1alpha1';
 const SECRET = 'tier-d-hook';
@@ -120,6 +120,10 @@ describe('examples/shop on the real node', () => {
     const pods = (await kube().list<Pod>('v1', 'Pod', { namespace: prod })).items.filter((p) => p.status?.phase === 'Running');
     expect(pods.map((p) => p.metadata.labels?.['app.kubernetes.io/name']).sort()).toEqual(['cache', 'db', 'web', 'web']);
     for (const p of pods) expect(p.spec.nodeName, p.metadata.name).toBe(cluster().node!.name);
+    // The deploy hook (`/shop migrate`) made the tables the seed filled, in a pod on the node.
+    const hooks = (await kube().list<Pod>('v1', 'Pod', { namespace: prod, labelSelector: 'app.kubernetes.io/component=deploy-hook' })).items;
+    expect(hooks.filter((p) => p.status?.phase === 'Succeeded' && p.spec.nodeName === cluster().node!.name).length).toBeGreaterThan(0);
+    expect(await kubectl('logs', '-n', prod, hooks.find((p) => p.status?.phase === 'Succeeded')!.metadata.name as string)).toMatch(/migrat/i);
   });
 
   it('clones production into a branch by snapshot and sanitises it before the application serves it', async () => {
