@@ -75,9 +75,13 @@ export function actorOf(obj: { metadata: { annotations?: Record<string, string> 
   };
 }
 
-/** Where changes to an Environment come from: pushes for Git-driven ones, kubectl (the API server) for the rest. */
+/**
+ * Where an Environment comes from: pushes for Git-driven ones, Grove's API for those it made,
+ * kubectl (the API server) for the rest.
+ */
 export function sourceOf(env: Environment): AuditSource {
-  return env.metadata.labels?.[LABELS.source] === 'git' ? 'push' : 'kubectl';
+  const label = env.metadata.labels?.[LABELS.source];
+  return label === 'git' ? 'push' : label === 'api' ? 'api' : 'kubectl';
 }
 
 export type EnvironmentAuditInput = Omit<AuditInput, 'object' | 'project' | 'environment' | 'actor' | 'source'> & {

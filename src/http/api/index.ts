@@ -130,8 +130,9 @@ const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
     if (!project) throw new ApiProblem(404, 'Not Found', `Project ${spec.project} does not exist in namespace ${ns(match)}`);
     const denial = agentMayNotMakeProduction(project, caller.groups, spec.type);
     if (denial) throw new ApiProblem(403, 'Forbidden', describeDenial(denial));
-    const created = await deps.kube.create<Environment>(requestedBy(caller, { apiVersion: API_VERSION, kind: 'Environment', metadata: { name, namespace: ns(match), labels: { [LABELS.project]: spec.project } }, spec }));
-    await deps.audit.record(environmentEvent({ env: created, action: 'create', now: deps.clock.now(), source: 'api', discriminator: `api ${created.metadata.uid ?? ''}`, actor: { kubernetesUser: caller.username } }));
+    // One action, one audit event: the controller records the creation, from the source label
+    // and the requester the admission policy keeps.
+    const created = await deps.kube.create<Environment>(requestedBy(caller, { apiVersion: API_VERSION, kind: 'Environment', metadata: { name, namespace: ns(match), labels: { [LABELS.project]: spec.project, [LABELS.source]: 'api' } }, spec }));
     return { status: 201, value: created, headers: { location: `/api/v1/namespaces/${ns(match)}/environments/${name}` } };
   },
   async deleteEnvironment({ deps, caller, match }) {

@@ -82,6 +82,7 @@ describe('the HTTP API', () => {
     expect(waited.status).toBe(200);
     expect(waited.json.ready).toBe(true);
     expect((waited.json.environment as Environment).status?.namespace).toBe(name);
+    expect((waited.json.environment as Environment).status?.actor).toMatchObject({ kubernetesUser: `system:serviceaccount:${ns}:agent`, source: 'api' });
 
     const listed = await call('GET', `${envs()}?project=${project}`, { token: tokens.reader });
     expect((listed.json.items as Environment[]).map((e) => e.metadata.name)).toContain(name);
@@ -160,6 +161,9 @@ describe('the HTTP API', () => {
     await expect
       .poll(async () => ((await call('GET', `/api/v1/namespaces/${ns}/projects/${project}/audit`, { token: tokens.agent })).json.items as Array<Record<string, any>> | undefined)?.find((e) => e.source === 'api' && e.action === 'create'), { timeout: 15_000 })
       .toMatchObject({ environment: `${project}-fix-login`, actor: { kubernetesUser: `system:serviceaccount:${ns}:agent` } });
+    // One creation, one event, and it says where it came from.
+    const trail = (await call('GET', `/api/v1/namespaces/${ns}/projects/${project}/audit`, { token: tokens.agent })).json.items as Array<Record<string, any>>;
+    expect(trail.filter((e) => e.action === 'create' && e.environment === `${project}-fix-login`).map((e) => String(e.source))).toEqual(['api']);
 
     const doc = (await call('GET', '/openapi.json')).json;
     expect(doc.openapi).toBe('3.1.0');
