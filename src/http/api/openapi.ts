@@ -5,7 +5,7 @@
  * @module
  */
 import { customResourceDefinition, KINDS } from '../../api/crds.ts';
-import { AUDIT_ACTIONS } from '../../audit/index.ts';
+import { AUDIT_ACTIONS, AUDIT_SOURCES } from '../../audit/index.ts';
 import { DNS_LABEL, OPERATIONS, type Operation } from './routes.ts';
 
 const problem = {
@@ -75,6 +75,74 @@ const QUERIES: Partial<Record<Operation['id'], Array<{ name: string; description
   ],
 };
 
+const ref = (kind: string) => ({ $ref: `#/components/schemas/${kind}` });
+const listOf = (kind: string) => ({ type: 'object', required: ['items'], properties: { items: { type: 'array', items: ref(kind) } } });
+const text = { type: 'string' };
+
+/** What each operation answers on success, so clients can generate their types. */
+const RESPONSES: Record<Operation['id'], Record<string, unknown>> = {
+  listEnvironments: listOf('Environment'),
+  getEnvironment: ref('Environment'),
+  createEnvironment: ref('Environment'),
+  deleteEnvironment: { type: 'object', required: ['deleting'], properties: { deleting: text, detail: text } },
+  waitEnvironment: {
+    type: 'object',
+    required: ['ready', 'environment'],
+    properties: { ready: { type: 'boolean' }, stalled: { type: 'boolean', description: 'True when it cannot become Ready without a change.' }, reason: text, message: text, environment: ref('Environment') },
+  },
+  renewEnvironment: ref('Environment'),
+  sleepEnvironment: ref('Environment'),
+  wakeEnvironment: ref('Environment'),
+  listBackups: listOf('Backup'),
+  createBackup: ref('Backup'),
+  createRestore: ref('Restore'),
+  getRestore: ref('Restore'),
+  readAudit: listOf('AuditEvent'),
+  planBranch: ref('BranchPlan'),
+};
+
+const auditEvent = {
+  type: 'object',
+  description: 'One action on a Grove object: who, through what, with which outcome.',
+  required: ['id', 'time', 'actor', 'source', 'action', 'object', 'project', 'decision', 'result'],
+  properties: {
+    id: { type: 'string', description: 'Stable for one action.' },
+    time: { type: 'string', format: 'date-time' },
+    actor: { type: 'object', properties: { agent: text, onBehalfOf: text, task: text, kubernetesUser: text, pusher: text } },
+    source: { enum: [...AUDIT_SOURCES] },
+    action: { enum: [...AUDIT_ACTIONS] },
+    object: { type: 'object', required: ['kind', 'namespace', 'name'], properties: { kind: text, namespace: text, name: text } },
+    project: text,
+    environment: text,
+    revision: text,
+    decision: { enum: ['allowed', 'denied'] },
+    result: { enum: ['succeeded', 'failed', 'started'] },
+    message: text,
+  },
+};
+
+const branchPlan = {
+  type: 'object',
+  description: 'What a push of the branch would make, and whether policy admits it.',
+  required: ['project', 'branch', 'revision', 'environment', 'admitted', 'denials', 'urls', 'objects'],
+  properties: {
+    project: text,
+    branch: text,
+    revision: text,
+    environment: {
+      type: 'object',
+      required: ['name', 'namespace', 'type', 'targetNamespace', 'object'],
+      properties: { name: text, namespace: text, type: { enum: ['development', 'staging', 'production'] }, parent: text, targetNamespace: text, object: ref('Environment') },
+    },
+    admitted: { type: 'boolean' },
+    reason: text,
+    message: text,
+    denials: { type: 'array', items: { type: 'object', required: ['rule', 'message'], properties: { rule: text, message: text } } },
+    urls: { type: 'array', items: { type: 'object', required: ['name', 'url'], properties: { name: text, url: text } } },
+    objects: { type: 'array', items: { type: 'object', description: 'A Kubernetes object the Environment would run, as planned.' } },
+  },
+};
+
 /** The names of an operation's path placeholders, query parameters and body fields. */
 export function argumentsOf(op: Operation): { path: string[]; query: string[]; body: string[] } {
   const body = BODIES[op.id] as { properties?: Record<string, unknown> } | undefined;
@@ -102,7 +170,7 @@ export function openApiDocument(): Record<string, unknown> {
 }
 
 function renderOpenApi(): Record<string, unknown> {
-  const schemas: Record<string, unknown> = { Problem: problem };
+  const schemas: Record<string, unknown> = { Problem: problem, AuditEvent: auditEvent, BranchPlan: branchPlan };
   for (const def of KINDS) {
     const crd = customResourceDefinition(def) as { spec: { versions: Array<{ schema: { openAPIV3Schema: unknown } }> } };
     schemas[def.kind] = crd.spec.versions[0]?.schema.openAPIV3Schema;
@@ -131,7 +199,7 @@ function renderOpenApi(): Record<string, unknown> {
       description: `Needs RBAC verb \`${op.verb}\` on \`${op.resource}.grove.dev\` in the namespace.`,
       parameters: [...params, ...query],
       ...(body ? { requestBody: { required: true, content: { 'application/json': { schema: body } } } } : {}),
-      responses: { [op.id.startsWith('create') ? '201' : op.id === 'deleteEnvironment' ? '202' : '200']: { description: 'Done', content: { 'application/json': { schema: { type: 'object' } } } }, ...errors },
+      responses: { [op.id.startsWith('create') ? '201' : op.id === 'deleteEnvironment' ? '202' : '200']: { description: 'Done', content: { 'application/json': { schema: RESPONSES[op.id] } } }, ...errors },
     };
   }
   return {
@@ -147,6 +215,11 @@ function renderOpenApi(): Record<string, unknown> {
 /** `/llms.txt`: the API in words, for agents. */
 export function llmsText(): string {
   const lines = OPERATIONS.map((op) => `- ${op.method} ${op.path} — ${op.summary} (RBAC: ${op.verb} ${op.resource}.grove.dev)`);
+  const bodies = OPERATIONS.filter((op) => BODIES[op.id]).map((op) => {
+    const body = BODIES[op.id] as { properties: Record<string, { description?: string }>; required?: string[] };
+    const fields = Object.entries(body.properties).map(([name, f]) => `  - ${name}${body.required?.includes(name) ? ' (required)' : ''}${f.description ? `: ${f.description}` : ''}`);
+    return [`- ${op.id}`, ...fields].join('\n');
+  });
   return `# Grove
 
 > Grove turns each Git branch into an isolated Environment (its own Kubernetes namespace with the
@@ -156,10 +229,27 @@ export function llmsText(): string {
 Send a Kubernetes token: \`Authorization: Bearer <token>\` (a ServiceAccount's: \`kubectl create token NAME -n NS\`).
 What the token may do is what its RBAC allows on the grove.dev resources in the project namespace.
 
+## Where you are
+Grove serves one or more project namespaces; each holds Projects (one per Git repository) and
+their Environments. Your token's ServiceAccount lives in the project namespace you may use, and
+\`GET /api/v1/namespaces/{namespace}/environments\` lists its Environments with their
+\`spec.project\` (\`kubectl get projects -n NAMESPACE\` shows each Project's repository). An
+Environment made from a branch is named \`<project>-<branch slug>\`; pushing the branch makes it.
+
 ## Operations
 ${lines.join('\n')}
 
-The full schema is at /openapi.json. Errors are RFC 9457 problem documents: read \`detail\`.
+## Request bodies
+${bodies.join('\n')}
+
+Names (Environment, Project, Backup, Restore) are DNS labels: at most 63 of a-z, 0-9 and '-'.
+The full schema, with every response, is at /openapi.json. Errors are RFC 9457 problem
+documents: read \`detail\`.
+
+## MCP
+The same operations are MCP tools at \`/mcp\` (Streamable HTTP, stateless), named by their
+operation ids (\`createEnvironment\`, \`waitEnvironment\`, …), with the same
+\`Authorization: Bearer\` header and the same RBAC.
 
 ## Typical session
 0. POST /api/v1/namespaces/team/projects/shop/plan {"branch": "fix/login"} → the Environment, objects, URLs and policy denials a push would bring (422 lists each manifest error with file:line:column).

@@ -40,3 +40,31 @@ describe('the API description', () => {
     expect(inputSchemaOf(OPERATIONS.find((o) => o.id === 'planBranch') as (typeof OPERATIONS)[number])).toMatchObject({ required: ['namespace', 'project', 'branch'], properties: { revision: { type: 'string' } } });
   });
 });
+
+describe('the API described to its clients', () => {
+  const doc = openApiDocument() as { paths: Record<string, Record<string, { operationId: string; responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>>; components: { schemas: Record<string, unknown> } };
+
+  it('describes every success with a schema a client can generate types from, and every $ref resolves', () => {
+    const refs = (value: unknown): string[] =>
+      value && typeof value === 'object' ? Object.entries(value).flatMap(([k, v]) => (k === '$ref' && typeof v === 'string' ? [v] : refs(v))) : [];
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const op of Object.values(methods)) {
+        const [code, success] = Object.entries(op.responses).find(([c]) => c.startsWith('2'))!;
+        const schema = success.content?.['application/json']?.schema;
+        expect(schema, `${op.operationId} ${code}`).not.toEqual({ type: 'object' });
+        expect(refs(schema).length + Object.keys((schema as { properties?: object }).properties ?? {}).length, `${op.operationId} at ${path}`).toBeGreaterThan(0);
+      }
+    }
+    for (const target of refs(doc)) expect(doc.components.schemas, target).toHaveProperty(target.replace('#/components/schemas/', ''));
+    expect(doc.paths['/api/v1/namespaces/{namespace}/environments/{name}']?.get?.responses['200']?.content?.['application/json']?.schema).toEqual({ $ref: '#/components/schemas/Environment' });
+  });
+
+  it('tells an agent in /llms.txt where MCP is, what each request takes, and how to find its namespace and project', () => {
+    const text = llmsText();
+    expect(text).toContain('`/mcp`');
+    expect(text).toContain('- createEnvironment\n  - name (required): The Environment (and its namespace suffix).\n  - project (required): The Project the Environment belongs to.\n  - branch (required)\n');
+    expect(text).toContain('- createBackup\n  - environment (required): The Environment to back up.');
+    expect(text).toContain('spec.project');
+    expect(text).toContain('<project>-<branch slug>');
+  });
+});
