@@ -121,11 +121,20 @@ const HELD_KINDS: Record<DataPlan['stage'], ReadonlySet<string>> = {
   ready: new Set(),
 };
 
+/** What every generator of a plan shares: the input, where it goes, and the labels of all it makes. */
+interface PlanContext {
+  input: PlanInput;
+  namespace: string;
+  envName: string;
+  type: NonNullable<Environment['spec']['type']>;
+  base: Record<string, string>;
+  meta: (name: string, labels?: Record<string, string>) => { name: string; namespace: string; labels: Record<string, string> };
+}
+
 export function planEnvironment(input: PlanInput): Plan {
-  const { environment: env, project, manifest, revision } = input;
+  const env = input.environment;
   const envName = env.metadata.name ?? '';
   const namespace = environmentNamespace(env.spec.project, envName);
-  const type = env.spec.type ?? 'development';
   const base = {
     [LABELS.project]: env.spec.project,
     [LABELS.environment]: envName,
@@ -133,10 +142,23 @@ export function planEnvironment(input: PlanInput): Plan {
     [LABELS.managedBy]: 'grove',
     'app.kubernetes.io/instance': envName,
   };
-  const meta = (name: string, labels: Record<string, string> = {}) => ({ name, namespace, labels: { ...base, ...labels } });
+  const ctx: PlanContext = { input, namespace, envName, type: env.spec.type ?? 'development', base, meta: (name, labels = {}) => ({ name, namespace, labels: { ...base, ...labels } }) };
+  const { objects: routed, urls } = routeObjects(ctx);
+  const objects = [...isolationObjects(ctx), ...serviceObjects(ctx), ...applicationObjects(ctx), ...jobObjects(ctx), ...routed];
+
+  const stage = input.data?.stage ?? 'ready';
+  const held = new Set(input.data?.held ?? []);
+  const planned = objects.filter((o) => !HELD_KINDS[stage].has(o.kind) && !(o.kind === 'StatefulSet' && held.has(o.metadata.name ?? '')));
+  const sorted = planned.map(clean).sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+  return { namespace, objects: sorted, inventory: sorted.map(inventoryEntry), urls };
+}
+
+/** The namespace and what fences it: Pod Security, the operator's RoleBinding, a token-less ServiceAccount, NetworkPolicies, quota and defaults. */
+function isolationObjects(ctx: PlanContext): KubeObject[] {
+  const { input, namespace, type, base, meta } = ctx;
+  const { project } = input;
   const objects: KubeObject[] = [];
   const add = (o: KubeObject & Record<string, unknown>): void => void objects.push(o);
-
   add({
     apiVersion: 'v1',
     kind: 'Namespace',
@@ -180,8 +202,15 @@ export function planEnvironment(input: PlanInput): Plan {
     metadata: meta('grove-defaults'),
     spec: { limits: [{ type: 'Container', default: DEFAULT_RESOURCES, defaultRequest: DEFAULT_RESOURCES }] },
   });
+  return objects;
+}
 
-  // Services from the catalog.
+/** Each catalog service: its credentials Secret, a headless Service and a StatefulSet with its claim. */
+function serviceObjects(ctx: PlanContext): KubeObject[] {
+  const { input, namespace, base, meta } = ctx;
+  const { project, manifest } = input;
+  const objects: KubeObject[] = [];
+  const add = (o: KubeObject & Record<string, unknown>): void => void objects.push(o);
   for (const [name, service] of Object.entries(manifest.services)) {
     const { kind, version } = parseServiceType(service.type);
     const entry = CATALOG[kind];
@@ -261,8 +290,15 @@ export function planEnvironment(input: PlanInput): Plan {
       },
     });
   }
+  return objects;
+}
 
-  // Applications.
+/** Each application: its environment ConfigMap, mounted claims, Service and Deployment. */
+function applicationObjects(ctx: PlanContext): KubeObject[] {
+  const { input, base, meta } = ctx;
+  const { project, manifest, revision } = input;
+  const objects: KubeObject[] = [];
+  const add = (o: KubeObject & Record<string, unknown>): void => void objects.push(o);
   for (const [name, app] of Object.entries(manifest.applications)) {
     const labels = { 'app.kubernetes.io/name': name, 'app.kubernetes.io/component': 'application' };
     add({ apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(`${name}-env`, labels), data: { ...(app.env ?? {}) } });
@@ -290,6 +326,18 @@ export function planEnvironment(input: PlanInput): Plan {
         template: { metadata: { labels: { ...base, ...labels }, annotations: { 'grove.dev/revision': revision } }, spec: pod },
       },
     });
+  }
+  return objects;
+}
+
+/** What runs to completion from an application's container: its crons, and its hooks when their moment has come. */
+function jobObjects(ctx: PlanContext): KubeObject[] {
+  const { input, base, meta } = ctx;
+  const { manifest, revision } = input;
+  const objects: KubeObject[] = [];
+  const add = (o: KubeObject & Record<string, unknown>): void => void objects.push(o);
+  for (const [name, app] of Object.entries(manifest.applications)) {
+    const labels = { 'app.kubernetes.io/name': name, 'app.kubernetes.io/component': 'application' };
     for (const [cron, spec] of Object.entries(app.crons ?? {})) {
       add({
         apiVersion: 'batch/v1',
@@ -331,8 +379,15 @@ export function planEnvironment(input: PlanInput): Plan {
     if (app.hooks?.sanitize && input.data?.stage === 'sanitize') add(hookJob(sanitizeJobName(name, revision), 'sanitize-hook', app.hooks.sanitize));
     if (app.hooks?.deploy && input.workloadsAvailable) add(hookJob(`${name}-deploy-${revision.slice(0, 12)}`, 'deploy-hook', app.hooks.deploy));
   }
+  return objects;
+}
 
-  // Routes.
+/** Each route: an Ingress, and the URL it answers at. */
+function routeObjects(ctx: PlanContext): { objects: KubeObject[]; urls: RouteURL[] } {
+  const { input, envName, meta } = ctx;
+  const { environment: env, project, manifest } = input;
+  const objects: KubeObject[] = [];
+  const add = (o: KubeObject & Record<string, unknown>): void => void objects.push(o);
   const urls: RouteURL[] = [];
   for (const [name, route] of Object.entries(manifest.routes ?? {})) {
     const host = (project.spec.domain ?? DEFAULT_DOMAIN).replaceAll('{route}', name).replaceAll('{environment}', envName).replaceAll('{project}', env.spec.project);
@@ -347,12 +402,7 @@ export function planEnvironment(input: PlanInput): Plan {
       },
     });
   }
-
-  const stage = input.data?.stage ?? 'ready';
-  const held = new Set(input.data?.held ?? []);
-  const planned = objects.filter((o) => !HELD_KINDS[stage].has(o.kind) && !(o.kind === 'StatefulSet' && held.has(o.metadata.name ?? '')));
-  const sorted = planned.map(clean).sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
-  return { namespace, objects: sorted, inventory: sorted.map(inventoryEntry), urls };
+  return { objects, urls };
 }
 
 /** Per revision, so a revision that fixes a failed hook runs it anew. */
