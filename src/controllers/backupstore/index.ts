@@ -6,8 +6,7 @@
  *
  * @module
  */
-import { setCondition } from '../../api/conditions.ts';
-import { CONDITIONS, REASONS } from '../../api/constants.ts';
+import { REASONS } from '../../api/constants.ts';
 import { API_VERSION } from '../../api/crds.ts';
 import type { BackupStore, BackupStoreStatus, Project } from '../../api/types.gen.ts';
 import type { ResticRepository } from '../../data/restic.ts';
@@ -16,6 +15,7 @@ import { GroveError, messageOf, ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Reconciler } from '../../runtime/controller.ts';
+import { framedReconciler } from '../../runtime/frame.ts';
 import { writeStatus } from '../shared.ts';
 
 export interface BackupStoreControllerDeps {
@@ -26,35 +26,30 @@ export interface BackupStoreControllerDeps {
 }
 
 export function backupStoreReconciler(deps: BackupStoreControllerDeps): Reconciler {
-  return async ({ key, log }) => {
-    const [namespace, name] = key.split('/') as [string, string];
-    const store = await deps.kube.get<BackupStore>({ apiVersion: API_VERSION, kind: 'BackupStore', namespace, name });
-    if (!store) return {};
-    const now = deps.clock.now();
-    const generation = store.metadata.generation;
-    const status: BackupStoreStatus = { ...store.status, observedGeneration: generation };
-    const mark = (s: 'True' | 'False', reason: string, message: string): void => {
-      status.conditions = setCondition(status.conditions, { type: CONDITIONS.ready, status: s, reason, message }, new Date(now).toISOString(), generation);
-    };
-    try {
-      const access = await resolveStore(deps.kube, store);
-      try {
-        await checkAccess(access, new Date(now));
-      } catch (err) {
-        throw new ReconcileError(REASONS.storeUnreachable, messageOf(err), 'wait', { cause: err, requeueAfterMs: 60_000 });
-      }
-      status.lastCheckedTime = new Date(now).toISOString();
-      mark('True', REASONS.accessVerified, `Wrote and read back s3://${access.bucket}/${access.prefix ? `${access.prefix}/` : ''}.grove/access-check`);
-      return { requeueAfterMs: deps.recheckMs ?? 5 * 60_000 };
-    } catch (err) {
-      const reason = err instanceof ReconcileError ? err.reason : 'CheckFailed';
-      mark('False', reason, messageOf(err));
-      log.info({ reason }, 'Found the BackupStore unusable');
-      throw err;
-    } finally {
-      await writeStatus(deps.kube, store, status);
-    }
-  };
+  return framedReconciler<BackupStore, BackupStoreStatus>({
+    get: (namespace, name) => deps.kube.get<BackupStore>({ apiVersion: API_VERSION, kind: 'BackupStore', namespace, name }),
+    writeStatus: (store, status) => writeStatus(deps.kube, store, status),
+    clock: deps.clock,
+    steps: [
+      {
+        name: 'access',
+        async run({ object: store, status, now, log }) {
+          const access = await resolveStore(deps.kube, store);
+          try {
+            await checkAccess(access, new Date(now));
+          } catch (err) {
+            log.info({ err: messageOf(err) }, 'Found the BackupStore unusable');
+            throw new ReconcileError(REASONS.storeUnreachable, messageOf(err), 'wait', { cause: err, requeueAfterMs: 60_000 });
+          }
+          status.lastCheckedTime = new Date(now).toISOString();
+          return {
+            ready: { reason: REASONS.accessVerified, message: `Wrote and read back s3://${access.bucket}/${access.prefix ? `${access.prefix}/` : ''}.grove/access-check` },
+            requeueAfterMs: deps.recheckMs ?? 5 * 60_000,
+          };
+        },
+      },
+    ],
+  });
 }
 
 /** The store's settings and Secrets; a missing Secret or key is a `wait` with its name. */

@@ -11,17 +11,18 @@
  *
  * @module
  */
-import { findCondition, setCondition } from '../../api/conditions.ts';
+import { findCondition } from '../../api/conditions.ts';
 import { ANNOTATIONS, CONDITIONS, FIELD_MANAGER, LABELS, REASONS } from '../../api/constants.ts';
 import { API_VERSION } from '../../api/crds.ts';
 import type { Backup, Environment, Restore, RestoreStatus } from '../../api/types.gen.ts';
 import { actorOf, auditEvent, auditObject, type AuditSink, noAudit } from '../../audit/index.ts';
 import { backupState, backupFor } from '../../data/schedule.ts';
-import { messageOf, ReconcileError } from '../../errors/index.ts';
+import { ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Reconciler } from '../../runtime/controller.ts';
+import { framedReconciler } from '../../runtime/frame.ts';
 import { createOnce, writeStatus } from '../shared.ts';
 
 export interface RestoreControllerDeps {
@@ -58,80 +59,76 @@ export function restoredEnvironment(restore: Restore, backup: Backup, name: stri
 }
 
 export function restoreReconciler(deps: RestoreControllerDeps): Reconciler {
-  return async ({ key, log }) => {
-    const [namespace, name] = key.split('/') as [string, string];
-    const restore = await deps.kube.get<Restore>({ apiVersion: API_VERSION, kind: 'Restore', namespace, name });
-    if (!restore || restore.metadata.deletionTimestamp) return {};
-    const ready = findCondition(restore.status?.conditions, CONDITIONS.ready);
-    if (ready?.status === 'True' || ready?.reason === RESTORE_REASONS.failed) return {};
-    const now = new Date(deps.clock.now()).toISOString();
-    const generation = restore.metadata.generation;
-    const status: RestoreStatus = { ...restore.status, observedGeneration: generation };
-    const mark = (s: 'True' | 'False', reason: string, message: string): void => {
-      status.conditions = setCondition(status.conditions, { type: CONDITIONS.ready, status: s, reason, message }, now, generation);
-    };
-    try {
-      const target = restore.spec.targetEnvironment ?? name;
-      status.targetEnvironment = target;
-      const env = await deps.kube.get<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace, name: target });
-      if (!env) {
-        const backup = await deps.kube.get<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace, name: restore.spec.backup });
-        if (!backup) throw new ReconcileError(RESTORE_REASONS.backupNotFound, `Backup ${restore.spec.backup} does not exist`, 'wait', { requeueAfterMs: 30_000 });
-        const { state, message } = backupState(backup);
-        if (state === 'failed') throw new ReconcileError(RESTORE_REASONS.failed, `Backup ${restore.spec.backup} failed and cannot be restored: ${message}`, 'stall');
-        if (state === 'running') throw new ReconcileError(RESTORE_REASONS.waitingForBackup, `Waiting for Backup ${restore.spec.backup} to complete`, 'wait', { requeueAfterMs: 15_000 });
-        if (await createOnce(deps.kube, restoredEnvironment(restore, backup, target))) log.info({ environment: target, backup: restore.spec.backup }, 'Created the Environment to restore into');
-        status.startTime ??= now;
-        mark('False', RESTORE_REASONS.restoring, `Created Environment ${target}; filling its volumes from Backup ${restore.spec.backup}`);
-        return { requeueAfterMs: 10_000 };
-      }
-      if (env.metadata.annotations?.[ANNOTATIONS.restore] !== name) {
-        if (!restore.spec.overwriteExisting) {
-          throw new ReconcileError(
-            RESTORE_REASONS.targetExists,
-            `Environment ${target} already exists and was not made by this Restore; its data is left alone: set overwriteExisting: true to replace it (after a backup of it), or restore into a new Environment`,
-            'stall',
-          );
-        }
-        status.startTime ??= now;
-        const handedOver = await replaceAfterBackup(deps, restore, env, status, log);
-        mark('False', RESTORE_REASONS.restoring, handedOver);
-        return { requeueAfterMs: 10_000 };
-      }
-      status.startTime ??= now;
-      const cloned = findCondition(env.status?.conditions, CONDITIONS.dataCloned);
-      if (cloned?.status === 'True' && env.status?.lastRestore === name) {
-        if (!status.completionTime) {
-          status.completionTime = now;
-          await (deps.audit ?? noAudit).record(
-            auditEvent({
-              object: auditObject(restore),
-              project: env.spec.project,
-              environment: target,
-              action: 'restore',
-              now: deps.clock.now(),
-              actor: actorOf(restore),
-              source: 'kubectl',
-              ...(env.spec.revision ? { revision: env.spec.revision } : {}),
-              message: `Restored Backup ${restore.spec.backup} into Environment ${target}`,
-            }),
-          );
-        }
-        mark('True', RESTORE_REASONS.completed, `Restored Backup ${restore.spec.backup} into Environment ${target}: ${cloned.message}`);
-        log.info({ environment: target }, 'Completed the restore');
-        return {};
-      }
-      if (cloned?.status === 'False' && cloned.reason === REASONS.cloneFailed) throw new ReconcileError(RESTORE_REASONS.failed, `Restoring into ${target} failed: ${cloned.message}`, 'stall');
-      mark('False', RESTORE_REASONS.restoring, cloned ? `${target}: ${cloned.message}` : `Waiting for Environment ${target} to start filling its volumes`);
-      // The Environment's changes wake this Restore; the requeue is a safety net.
-      return { requeueAfterMs: 30_000 };
-    } catch (err) {
-      mark('False', err instanceof ReconcileError ? err.reason : 'ReconcileFailed', messageOf(err));
-      throw err;
-    } finally {
-      await writeStatus(deps.kube, restore, status);
-    }
-  };
+  return framedReconciler<Restore, RestoreStatus>({
+    get: (namespace, name) => deps.kube.get<Restore>({ apiVersion: API_VERSION, kind: 'Restore', namespace, name }),
+    // Completed, or failed for good: a Restore is done once.
+    finished: (restore) => {
+      const ready = findCondition(restore.status?.conditions, CONDITIONS.ready);
+      return !!restore.metadata.deletionTimestamp || ready?.status === 'True' || ready?.reason === RESTORE_REASONS.failed;
+    },
+    writeStatus: (restore, status) => writeStatus(deps.kube, restore, status),
+    clock: deps.clock,
+    steps: [
+      {
+        name: 'restore',
+        async run({ object: restore, status, now: at, log }) {
+          const name = restore.metadata.name as string;
+          const namespace = restore.metadata.namespace as string;
+          const now = new Date(at).toISOString();
+          const target = restore.spec.targetEnvironment ?? name;
+          status.targetEnvironment = target;
+          const env = await deps.kube.get<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace, name: target });
+          if (!env) {
+            const backup = await deps.kube.get<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace, name: restore.spec.backup });
+            if (!backup) throw new ReconcileError(RESTORE_REASONS.backupNotFound, `Backup ${restore.spec.backup} does not exist`, 'wait', { requeueAfterMs: 30_000 });
+            const { state, message } = backupState(backup);
+            if (state === 'failed') throw new ReconcileError(RESTORE_REASONS.failed, `Backup ${restore.spec.backup} failed and cannot be restored: ${message}`, 'stall');
+            if (state === 'running') throw new ReconcileError(RESTORE_REASONS.waitingForBackup, `Waiting for Backup ${restore.spec.backup} to complete`, 'wait', { requeueAfterMs: 15_000 });
+            if (await createOnce(deps.kube, restoredEnvironment(restore, backup, target))) log.info({ environment: target, backup: restore.spec.backup }, 'Created the Environment to restore into');
+            status.startTime ??= now;
+            return { progressing: { reason: RESTORE_REASONS.restoring, message: `Created Environment ${target}; filling its volumes from Backup ${restore.spec.backup}` }, requeueAfterMs: 10_000 };
+          }
+          if (env.metadata.annotations?.[ANNOTATIONS.restore] !== name) {
+            if (!restore.spec.overwriteExisting) {
+              throw new ReconcileError(
+                RESTORE_REASONS.targetExists,
+                `Environment ${target} already exists and was not made by this Restore; its data is left alone: set overwriteExisting: true to replace it (after a backup of it), or restore into a new Environment`,
+                'stall',
+              );
+            }
+            status.startTime ??= now;
+            const handedOver = await replaceAfterBackup(deps, restore, env, status, log);
+            return { progressing: { reason: RESTORE_REASONS.restoring, message: handedOver }, requeueAfterMs: 10_000 };
+          }
+          status.startTime ??= now;
+          const cloned = findCondition(env.status?.conditions, CONDITIONS.dataCloned);
+          if (cloned?.status === 'True' && env.status?.lastRestore === name) {
+            if (!status.completionTime) {
+              status.completionTime = now;
+              await (deps.audit ?? noAudit).record(
+                auditEvent({
+                  object: auditObject(restore),
+                  project: env.spec.project,
+                  environment: target,
+                  action: 'restore',
+                  now: deps.clock.now(),
+                  actor: actorOf(restore),
+                  source: 'kubectl',
+                  ...(env.spec.revision ? { revision: env.spec.revision } : {}),
+                  message: `Restored Backup ${restore.spec.backup} into Environment ${target}`,
+                }),
+              );
+            }
+            log.info({ environment: target }, 'Completed the restore');
+            return { ready: { reason: RESTORE_REASONS.completed, message: `Restored Backup ${restore.spec.backup} into Environment ${target}: ${cloned.message}` } };
+          }
+          if (cloned?.status === 'False' && cloned.reason === REASONS.cloneFailed) throw new ReconcileError(RESTORE_REASONS.failed, `Restoring into ${target} failed: ${cloned.message}`, 'stall');
+          // The Environment's changes wake this Restore; the requeue is a safety net.
+          return { progressing: { reason: RESTORE_REASONS.restoring, message: cloned ? `${target}: ${cloned.message}` : `Waiting for Environment ${target} to start filling its volumes` }, requeueAfterMs: 30_000 };
+        },
+      },
+    ],
+  });
 }
 
 /**

@@ -1,0 +1,107 @@
+/**
+ * The reconcile frame every controller runs in: read the object, run its named steps in order,
+ * merge what they return (the soonest requeue wins), and write the status once, with `Ready`,
+ * `Reconciling` and `Stalled` set the way kstatus reads them — Reconciling while work is under
+ * way or being retried, Stalled when only a person's change can help, Ready when every step is
+ * done — all at the object's `observedGeneration`. Flux's sub-reconcilers are the model: each
+ * step says which other conditions it owns and sets only those.
+ *
+ * @module
+ */
+import { removeCondition, setCondition } from '../api/conditions.ts';
+import { CONDITIONS } from '../api/constants.ts';
+import type { KubeObject } from '../api/meta.ts';
+import type { Condition } from '../api/types.gen.ts';
+import { messageOf, ReconcileError } from '../errors/index.ts';
+import type { Logger } from '../log/index.ts';
+import type { Clock } from './clock.ts';
+import type { Reconciler, ReconcileResult } from './controller.ts';
+
+export interface FramedStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+}
+
+export interface StepContext<T, S> {
+  object: T;
+  /** The status being built; written once, after the last step. */
+  status: S;
+  now: number;
+  log: Logger;
+  /** Sets a condition at the object's generation (one the step owns). */
+  mark: (type: string, status: 'True' | 'False' | 'Unknown', reason: string, message: string) => void;
+}
+
+export interface StepOutcome {
+  /** Not done yet: `Ready=False` and `Reconciling=True` with this reason; later steps wait. */
+  progressing?: { reason: string; message: string };
+  /** Done, with the reason and message `Ready=True` gets when no step is progressing. */
+  ready?: { reason: string; message: string };
+  requeueAfterMs?: number;
+}
+
+export interface ReconcileStep<T, S> {
+  name: string;
+  /** The conditions besides Ready, Reconciling and Stalled that this step sets. */
+  owns?: readonly string[];
+  run(ctx: StepContext<T, S>): Promise<StepOutcome | undefined>;
+}
+
+export interface FrameSpec<T extends KubeObject & { status?: S }, S extends FramedStatus> {
+  get(namespace: string, name: string): Promise<T | undefined>;
+  /** Objects with nothing left to do (gone, being deleted, finished for good): no step runs, no status is written. */
+  finished?(object: T): boolean;
+  steps: ReadonlyArray<ReconcileStep<T, S>>;
+  writeStatus(object: T, status: S): Promise<void>;
+  clock: Clock;
+}
+
+/** Runs `spec.steps` for one object per reconcile; see the module comment for the conditions. */
+export function framedReconciler<T extends KubeObject & { status?: S }, S extends FramedStatus>(spec: FrameSpec<T, S>): Reconciler {
+  return async ({ key, log }) => {
+    const [namespace, name] = key.split('/') as [string, string];
+    const object = await spec.get(namespace, name);
+    if (!object || spec.finished?.(object)) return {};
+    const now = spec.clock.now();
+    const generation = object.metadata.generation;
+    const status = { ...object.status, observedGeneration: generation } as S;
+    const at = new Date(now).toISOString();
+    const mark = (type: string, s: 'True' | 'False' | 'Unknown', reason: string, message: string): void => {
+      status.conditions = setCondition(status.conditions, { type, status: s, reason, message }, at, generation);
+    };
+    const drop = (...types: string[]): void => {
+      for (const type of types) status.conditions = removeCondition(status.conditions, type);
+    };
+    try {
+      const result: ReconcileResult = {};
+      let ready: StepOutcome['ready'];
+      for (const step of spec.steps) {
+        const outcome = (await step.run({ object, status, now, log: log.child({ step: step.name }), mark })) ?? {};
+        if (outcome.requeueAfterMs !== undefined) result.requeueAfterMs = Math.min(result.requeueAfterMs ?? Number.POSITIVE_INFINITY, outcome.requeueAfterMs);
+        if (outcome.progressing) {
+          drop(CONDITIONS.stalled);
+          mark(CONDITIONS.reconciling, 'True', outcome.progressing.reason, outcome.progressing.message);
+          mark(CONDITIONS.ready, 'False', outcome.progressing.reason, outcome.progressing.message);
+          return result;
+        }
+        ready = outcome.ready ?? ready;
+      }
+      drop(CONDITIONS.stalled, CONDITIONS.reconciling);
+      if (ready) mark(CONDITIONS.ready, 'True', ready.reason, ready.message);
+      return result;
+    } catch (err) {
+      const reason = err instanceof ReconcileError ? err.reason : 'ReconcileFailed';
+      mark(CONDITIONS.ready, 'False', reason, messageOf(err));
+      if (err instanceof ReconcileError && err.disposition === 'stall') {
+        drop(CONDITIONS.reconciling);
+        mark(CONDITIONS.stalled, 'True', reason, messageOf(err));
+      } else {
+        drop(CONDITIONS.stalled);
+        mark(CONDITIONS.reconciling, 'True', err instanceof ReconcileError && err.disposition === 'wait' ? reason : 'ProgressingWithRetry', messageOf(err));
+      }
+      throw err;
+    } finally {
+      await spec.writeStatus(object, status);
+    }
+  };
+}
