@@ -53,6 +53,8 @@ export interface FrameSpec<T extends KubeObject & { status?: S }, S extends Fram
   finished?(object: T): boolean;
   steps: ReadonlyArray<ReconcileStep<T, S>>;
   writeStatus(object: T, status: S): Promise<void>;
+  /** After the status is written, whatever the outcome: Events and audit records of its transitions. */
+  afterWrite?(object: T, status: S, now: number): Promise<void>;
   clock: Clock;
 }
 
@@ -102,6 +104,7 @@ export function framedReconciler<T extends KubeObject & { status?: S }, S extend
       throw err;
     } finally {
       await spec.writeStatus(object, status);
+      await spec.afterWrite?.(object, status, now);
     }
   };
 }

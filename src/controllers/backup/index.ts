@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { findCondition, setCondition } from '../../api/conditions.ts';
+import { findCondition } from '../../api/conditions.ts';
 import { CONDITIONS, FIELD_MANAGER, LABELS, REASONS } from '../../api/constants.ts';
 import { API_VERSION } from '../../api/crds.ts';
 import type { KubeObject } from '../../api/meta.ts';
@@ -20,10 +20,11 @@ import { actorOf, auditEvent, auditObject, type AuditSink, type AuditSource, noA
 import { backupTargets, moverJob, moverJobName, moverSecret } from '../../data/jobs.ts';
 import { Restic, type ResticRepository } from '../../data/restic.ts';
 import { backupState } from '../../data/schedule.ts';
-import { messageOf, ReconcileError } from '../../errors/index.ts';
+import { ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Reconciler } from '../../runtime/controller.ts';
+import { framedReconciler } from '../../runtime/frame.ts';
 import type { GitSource } from '../../source/git/index.ts';
 import { projectRepository } from '../backupstore/index.ts';
 import { jobOutcome, manifestAt, writeStatus } from '../shared.ts';
@@ -51,100 +52,95 @@ export const BACKUP_REASONS = {
 } as const;
 
 export function backupReconciler(deps: BackupControllerDeps): Reconciler {
-  return async ({ key, log }) => {
-    const [namespace, name] = key.split('/') as [string, string];
-    const backup = await deps.kube.get<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace, name });
-    if (!backup || backup.metadata.deletionTimestamp) return {};
-    const now = deps.clock.now();
-    const generation = backup.metadata.generation;
-    const status: BackupStatus = { ...backup.status, observedGeneration: generation };
-    const mark = (s: 'True' | 'False', reason: string, message: string): void => {
-      status.conditions = setCondition(status.conditions, { type: CONDITIONS.ready, status: s, reason, message }, new Date(now).toISOString(), generation);
-    };
-    try {
-      const project = await deps.kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: backup.spec.project });
-      if (!project) throw new ReconcileError('ProjectNotFound', `Project ${backup.spec.project} does not exist`, 'wait', { requeueAfterMs: 60_000 });
-      const repo = await projectRepository(deps.kube, project);
-      const restic = resticFor(deps, repo);
+  return framedReconciler<Backup, BackupStatus>({
+    get: (namespace, name) => deps.kube.get<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace, name }),
+    // A failed Backup stays as it failed; a completed one is still collected when it expires.
+    finished: (backup) => !!backup.metadata.deletionTimestamp || backupState(backup).state === 'failed',
+    writeStatus: (backup, status) => writeStatus(deps.kube, backup, status),
+    afterWrite: (backup, status, now) => recordOutcome(deps.audit ?? noAudit, backup, status, now),
+    clock: deps.clock,
+    steps: [
+      {
+        name: 'backup',
+        async run({ object: backup, status, now, log }) {
+          const name = backup.metadata.name as string;
+          const namespace = backup.metadata.namespace as string;
+          const project = await deps.kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: backup.spec.project });
+          if (!project) throw new ReconcileError('ProjectNotFound', `Project ${backup.spec.project} does not exist`, 'wait', { requeueAfterMs: 60_000 });
+          const repo = await projectRepository(deps.kube, project);
+          const restic = resticFor(deps, repo);
 
-      const state = backupState(backup).state;
-      if (state === 'completed') return await collect(deps, backup, restic, now, log);
-      if (state === 'failed') return {};
+          const state = backupState(backup).state;
+          if (state === 'completed') return await collect(deps, backup, restic, now, log);
 
-      const env = await deps.kube.get<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace, name: backup.spec.environment });
-      if (!env || !env.status?.observedRevision) {
-        if (status.startTime) throw new ReconcileError(BACKUP_REASONS.failed, `Environment ${backup.spec.environment} went away during the backup`, 'stall');
-        throw new ReconcileError(BACKUP_REASONS.environmentNotFound, `Environment ${backup.spec.environment} does not exist or has never been applied`, env ? 'wait' : 'stall', { requeueAfterMs: 10_000 });
-      }
-      const target = env.status.namespace ?? environmentNamespace(env.spec.project, backup.spec.environment);
-      const revision = env.status.observedRevision;
-      const manifest = await manifestAt(deps.kube, deps.git, project, env, revision);
-      if (!manifest) throw new ReconcileError(BACKUP_REASONS.failed, `the manifest at ${revision} cannot be read, so its volumes are unknown`, 'stall');
-      const targets = backupTargets(manifest);
+          const env = await deps.kube.get<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace, name: backup.spec.environment });
+          if (!env || !env.status?.observedRevision) {
+            if (status.startTime) throw new ReconcileError(BACKUP_REASONS.failed, `Environment ${backup.spec.environment} went away during the backup`, 'stall');
+            throw new ReconcileError(BACKUP_REASONS.environmentNotFound, `Environment ${backup.spec.environment} does not exist or has never been applied`, env ? 'wait' : 'stall', { requeueAfterMs: 10_000 });
+          }
+          const target = env.status.namespace ?? environmentNamespace(env.spec.project, backup.spec.environment);
+          const revision = env.status.observedRevision;
+          const manifest = await manifestAt(deps.kube, deps.git, project, env, revision);
+          if (!manifest) throw new ReconcileError(BACKUP_REASONS.failed, `the manifest at ${revision} cannot be read, so its volumes are unknown`, 'stall');
+          const targets = backupTargets(manifest);
 
-      if (!status.startTime) {
-        status.startTime = new Date(now).toISOString();
-        status.branch = env.spec.branch;
-        status.revision = revision;
-        await restic.ensureRepository();
-        await deps.kube.apply(moverSecret(repo, target), { fieldManager: FIELD_MANAGER, force: true });
-        const labels = { [LABELS.project]: backup.spec.project, [LABELS.environment]: backup.spec.environment, [LABELS.environmentNamespace]: namespace };
-        for (const t of targets) {
-          await deps.kube.apply(moverJob({ action: 'backup', owner: name, environment: backup.spec.environment, namespace: target, target: t, image: deps.moverImage, labels }), { fieldManager: FIELD_MANAGER, force: true });
-        }
-        log.info({ environment: backup.spec.environment, volumes: targets.length }, 'Started the mover Jobs');
-      }
+          if (!status.startTime) {
+            status.startTime = new Date(now).toISOString();
+            status.branch = env.spec.branch;
+            status.revision = revision;
+            await restic.ensureRepository();
+            await deps.kube.apply(moverSecret(repo, target), { fieldManager: FIELD_MANAGER, force: true });
+            const labels = { [LABELS.project]: backup.spec.project, [LABELS.environment]: backup.spec.environment, [LABELS.environmentNamespace]: namespace };
+            for (const t of targets) {
+              await deps.kube.apply(moverJob({ action: 'backup', owner: name, environment: backup.spec.environment, namespace: target, target: t, image: deps.moverImage, labels }), { fieldManager: FIELD_MANAGER, force: true });
+            }
+            log.info({ environment: backup.spec.environment, volumes: targets.length }, 'Started the mover Jobs');
+          }
 
-      // Where the Jobs are.
-      const jobs = await Promise.all(targets.map(async (t) => ({ target: t, job: await deps.kube.get<JobObject>({ apiVersion: 'batch/v1', kind: 'Job', namespace: target, name: moverJobName('backup', name, t.name) }) })));
-      const failed = jobs.filter(({ job }) => jobOutcome(job).failed);
-      if (failed.length) throw new ReconcileError(BACKUP_REASONS.failed, `mover Jobs failed: ${failed.map(({ job }) => `${job!.metadata.name} (${jobOutcome(job).failed})`).join('; ')}`, 'stall');
-      const missing = jobs.filter(({ job }) => !job);
-      if (missing.length) throw new ReconcileError(BACKUP_REASONS.failed, `mover Jobs disappeared: ${missing.map(({ target: t }) => t.name).join(', ')}`, 'stall');
-      const running = jobs.filter(({ job }) => !jobOutcome(job).complete);
-      if (running.length) {
-        mark('False', BACKUP_REASONS.inProgress, `Backing up ${running.map(({ target: t }) => t.name).join(', ')}`);
-        // The Jobs' informer wakes this Backup when they finish; the requeue is a safety net.
-        return { requeueAfterMs: 30_000 };
-      }
+          // Where the Jobs are.
+          const jobs = await Promise.all(targets.map(async (t) => ({ target: t, job: await deps.kube.get<JobObject>({ apiVersion: 'batch/v1', kind: 'Job', namespace: target, name: moverJobName('backup', name, t.name) }) })));
+          const failed = jobs.filter(({ job }) => jobOutcome(job).failed);
+          if (failed.length) throw new ReconcileError(BACKUP_REASONS.failed, `mover Jobs failed: ${failed.map(({ job }) => `${job!.metadata.name} (${jobOutcome(job).failed})`).join('; ')}`, 'stall');
+          const missing = jobs.filter(({ job }) => !job);
+          if (missing.length) throw new ReconcileError(BACKUP_REASONS.failed, `mover Jobs disappeared: ${missing.map(({ target: t }) => t.name).join(', ')}`, 'stall');
+          const running = jobs.filter(({ job }) => !jobOutcome(job).complete);
+          if (running.length) {
+            // The Jobs' informer wakes this Backup when they finish; the requeue is a safety net.
+            return { progressing: { reason: BACKUP_REASONS.inProgress, message: `Backing up ${running.map(({ target: t }) => t.name).join(', ')}` }, requeueAfterMs: 30_000 };
+          }
 
-      // Every Job says it is done: believe the repository.
-      const snapshots = await restic.snapshots({ backup: name });
-      const volumes: VolumeBackup[] = [];
-      const absent: string[] = [];
-      for (const { target: t, job } of jobs) {
-        const snapshot = snapshots.filter((s) => s.tags.includes(`volume=${t.name}`)).at(-1);
-        if (!snapshot) {
-          absent.push(t.name);
-          continue;
-        }
-        const reported = await terminationResult(deps.kube, target, job!.metadata.name as string);
-        // The mover names the snapshot as restic printed it (a prefix of the full id).
-        const confirmed = reported?.snapshotId && snapshot.id.startsWith(reported.snapshotId) ? reported : {};
-        volumes.push({ ...confirmed, name: t.name, kind: t.kind, snapshotId: snapshot.id });
-      }
-      if (absent.length) {
-        const finished = Math.max(...jobs.map(({ job }) => Date.parse(job?.status?.completionTime ?? '') || now));
-        const message = `the repository has no snapshot of ${absent.join(', ')} although the mover Jobs completed`;
-        if (now - finished < (deps.snapshotGraceMs ?? 30_000)) throw new ReconcileError(BACKUP_REASONS.inProgress, message, 'wait', { requeueAfterMs: 3_000 });
-        throw new ReconcileError(BACKUP_REASONS.failed, message, 'stall');
-      }
-      status.volumes = volumes;
-      status.sizeBytes = volumes.reduce((sum, v) => sum + (v.bytesTotal ?? 0), 0);
-      status.completionTime = new Date(now).toISOString();
-      if (backup.spec.retentionSeconds !== undefined) status.expiresAt = new Date(now + backup.spec.retentionSeconds * 1000).toISOString();
-      mark('True', BACKUP_REASONS.completed, `Backed up ${volumes.length} volume${volumes.length === 1 ? '' : 's'} of ${backup.spec.environment} at ${status.revision?.slice(0, 12) ?? ''}`);
-      log.info({ environment: backup.spec.environment, volumes: volumes.length }, 'Completed the backup');
-      return status.expiresAt ? { requeueAfterMs: Math.max(1000, Date.parse(status.expiresAt) - now) } : {};
-    } catch (err) {
-      const reason = err instanceof ReconcileError ? err.reason : 'ReconcileFailed';
-      mark('False', reason, messageOf(err));
-      throw err;
-    } finally {
-      await writeStatus(deps.kube, backup, status);
-      await recordOutcome(deps.audit ?? noAudit, backup, status, now);
-    }
-  };
+          // Every Job says it is done: believe the repository.
+          const snapshots = await restic.snapshots({ backup: name });
+          const volumes: VolumeBackup[] = [];
+          const absent: string[] = [];
+          for (const { target: t, job } of jobs) {
+            const snapshot = snapshots.filter((s) => s.tags.includes(`volume=${t.name}`)).at(-1);
+            if (!snapshot) {
+              absent.push(t.name);
+              continue;
+            }
+            const reported = await terminationResult(deps.kube, target, job!.metadata.name as string);
+            // The mover names the snapshot as restic printed it (a prefix of the full id).
+            const confirmed = reported?.snapshotId && snapshot.id.startsWith(reported.snapshotId) ? reported : {};
+            volumes.push({ ...confirmed, name: t.name, kind: t.kind, snapshotId: snapshot.id });
+          }
+          if (absent.length) {
+            const finished = Math.max(...jobs.map(({ job }) => Date.parse(job?.status?.completionTime ?? '') || now));
+            const message = `the repository has no snapshot of ${absent.join(', ')} although the mover Jobs completed`;
+            if (now - finished < (deps.snapshotGraceMs ?? 30_000)) throw new ReconcileError(BACKUP_REASONS.inProgress, message, 'wait', { requeueAfterMs: 3_000 });
+            throw new ReconcileError(BACKUP_REASONS.failed, message, 'stall');
+          }
+          status.volumes = volumes;
+          status.sizeBytes = volumes.reduce((sum, v) => sum + (v.bytesTotal ?? 0), 0);
+          status.completionTime = new Date(now).toISOString();
+          if (backup.spec.retentionSeconds !== undefined) status.expiresAt = new Date(now + backup.spec.retentionSeconds * 1000).toISOString();
+          log.info({ environment: backup.spec.environment, volumes: volumes.length }, 'Completed the backup');
+          const ready = { reason: BACKUP_REASONS.completed, message: `Backed up ${volumes.length} volume${volumes.length === 1 ? '' : 's'} of ${backup.spec.environment} at ${status.revision?.slice(0, 12) ?? ''}` };
+          return status.expiresAt ? { ready, requeueAfterMs: Math.max(1000, Date.parse(status.expiresAt) - now) } : { ready };
+        },
+      },
+    ],
+  });
 }
 
 const SOURCES: Record<string, AuditSource> = { scheduled: 'schedule', manual: 'kubectl' };
