@@ -43,6 +43,7 @@ import { ensureDatabase, HOST_KINDS, hostDatabaseName } from './mover-runner.ts'
 import { serverCanReach, startPostgres } from './postgres.ts';
 import { sendPushWebhook } from './git-server.ts';
 import { freePorts, groveMain, localMain, type ProcessRecord, startProcess } from './processes.ts';
+import { internalNetworkArgs } from './network.ts';
 
 const run = promisify(execFile);
 const FIELD_MANAGER = 'grove-demo';
@@ -180,7 +181,7 @@ function onNode(state: ClusterState, progress: Progress): DemoWay {
   return {
     manifest: (text) => ({ text: withImages(text, { web: images['shop-web'] as string }), leftOut: [] }),
     serviceImages: { ...SERVICE_IMAGES },
-    operatorArgs: ['--mover-image', images.grove, ...[network.clusterCIDR, network.serviceCIDR, network.linkCIDR].flatMap((c) => ['--internal-network', c])],
+    operatorArgs: ['--mover-image', images.grove, ...internalNetworkArgs(network)],
     start: () => Promise.resolve(),
     seed: (kube, production, short) => seedOnNode(kube, production, images, short, progress),
   };

@@ -88,6 +88,14 @@ function ipv4Range(cidr: string): [number, number] | undefined {
 }
 
 /**
+ * The operator's `--internal-network` flags for a node: its pods, Services and link are inside
+ * the cluster, so an Environment's internet egress must not reach them.
+ */
+export function internalNetworkArgs(network: NodeNetwork): string[] {
+  return [network.clusterCIDR, network.serviceCIDR, network.linkCIDR].map((cidr) => `--internal-network=${cidr}`);
+}
+
+/**
  * The host's addresses and routes that overlap the node's link, pod or Service range, as
  * `ip -j addr` and `ip -j route` print them. The default route (0.0.0.0/0) overlaps everything
  * and says nothing; only its gateway counts.

@@ -132,6 +132,18 @@ interface PlanContext {
 }
 
 export function planEnvironment(input: PlanInput): Plan {
+  const ctx = planContext(input);
+  const { objects: routed, urls } = routeObjects(ctx);
+  const objects = [...isolationObjects(ctx), ...serviceObjects(ctx), ...applicationObjects(ctx), ...jobObjects(ctx), ...routed];
+
+  const stage = input.data?.stage ?? 'ready';
+  const held = new Set(input.data?.held ?? []);
+  const planned = objects.filter((o) => !HELD_KINDS[stage].has(o.kind) && !(o.kind === 'StatefulSet' && held.has(o.metadata.name ?? '')));
+  const sorted = planned.map(clean).sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+  return { namespace: ctx.namespace, objects: sorted, inventory: sorted.map(inventoryEntry), urls };
+}
+
+function planContext(input: PlanInput): PlanContext {
   const env = input.environment;
   const envName = env.metadata.name ?? '';
   const namespace = environmentNamespace(env.spec.project, envName);
@@ -142,15 +154,27 @@ export function planEnvironment(input: PlanInput): Plan {
     [LABELS.managedBy]: 'grove',
     'app.kubernetes.io/instance': envName,
   };
-  const ctx: PlanContext = { input, namespace, envName, type: env.spec.type ?? 'development', base, meta: (name, labels = {}) => ({ name, namespace, labels: { ...base, ...labels } }) };
-  const { objects: routed, urls } = routeObjects(ctx);
-  const objects = [...isolationObjects(ctx), ...serviceObjects(ctx), ...applicationObjects(ctx), ...jobObjects(ctx), ...routed];
+  return { input, namespace, envName, type: env.spec.type ?? 'development', base, meta: (name, labels = {}) => ({ name, namespace, labels: { ...base, ...labels } }) };
+}
 
-  const stage = input.data?.stage ?? 'ready';
-  const held = new Set(input.data?.held ?? []);
-  const planned = objects.filter((o) => !HELD_KINDS[stage].has(o.kind) && !(o.kind === 'StatefulSet' && held.has(o.metadata.name ?? '')));
-  const sorted = planned.map(clean).sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
-  return { namespace, objects: sorted, inventory: sorted.map(inventoryEntry), urls };
+/**
+ * The operator's RoleBinding in the Environment's namespace, as the plan has it; alone, for a
+ * controller that must put it back before it may read anything there.
+ */
+export function operatorRoleBinding(input: PlanInput): KubeObject | undefined {
+  return roleBindingOf(planContext(input));
+}
+
+function roleBindingOf({ input, meta }: PlanContext): (KubeObject & Record<string, unknown>) | undefined {
+  if (!input.access) return undefined;
+  const { clusterRole, subject } = input.access;
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: meta(OPERATOR_ROLE_BINDING),
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRole },
+    subjects: [subject.kind === 'ServiceAccount' ? subject : { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: subject.name }],
+  };
 }
 
 /** The namespace and what fences it: Pod Security, the operator's RoleBinding, a token-less ServiceAccount, NetworkPolicies, quota and defaults. */
@@ -174,16 +198,8 @@ function isolationObjects(ctx: PlanContext): KubeObject[] {
       },
     },
   });
-  if (input.access) {
-    const { clusterRole, subject } = input.access;
-    add({
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
-      metadata: meta(OPERATOR_ROLE_BINDING),
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRole },
-      subjects: [subject.kind === 'ServiceAccount' ? subject : { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: subject.name }],
-    });
-  }
+  const binding = roleBindingOf(ctx);
+  if (binding) add(binding);
   add({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(WORKLOAD_SERVICE_ACCOUNT), automountServiceAccountToken: false });
   for (const policy of networkPolicies(project, meta, input.storeEndpoint, input.internalNetworks ?? [])) add(policy);
 

@@ -34,7 +34,7 @@ import { isForbidden, type Kube, type ObjectRef } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';
 import { type Backups, formatError, parseDuration, parseManifest, resolveManifest } from '../../manifest/index.ts';
 import { backupFor, backupState, backupsApply, scheduledBackup } from '../../data/schedule.ts';
-import { credentialsSecret, type NamespaceAccess, OPERATOR_ROLE_BINDING, planEnvironment, type PlanInput, type ServiceCredentials } from '../../planner/index.ts';
+import { credentialsSecret, type NamespaceAccess, operatorRoleBinding, planEnvironment, type PlanInput, type ServiceCredentials } from '../../planner/index.ts';
 import { actorKey, actorLimitReached, type Denial, describeDenial, environmentLimitReached, manifestDenial } from '../../policy/index.ts';
 import type { EventRecorder } from '../../events/index.ts';
 import type { ObjectCache } from '../../runtime/cache.ts';
@@ -161,8 +161,7 @@ export function environmentReconciler(deps: EnvironmentControllerDeps): Reconcil
         if (!deps.access || !isForbidden(err)) throw err;
         // The operator's rights there come from its own RoleBinding, which is gone (or was never
         // applied after the namespace): put it back, then read again (a refusal retries later).
-        const placeholders = Object.fromEntries(services.map((s) => [s, { username: '', password: '', database: '' }]));
-        const binding = planEnvironment(planFor(placeholders)).objects.find((o) => o.kind === 'RoleBinding' && o.metadata.name === OPERATOR_ROLE_BINDING);
+        const binding = operatorRoleBinding(planFor({}));
         if (binding) await deps.kube.apply(binding, { fieldManager: FIELD_MANAGER, force: true });
         return credentialsFor(deps.kube, read, target, services);
       });

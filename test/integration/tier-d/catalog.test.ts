@@ -13,6 +13,7 @@ import { cluster, conditionStatus, kube, testNamespace } from '../helpers.ts';
 import { createBackupStore } from '../movers.ts';
 import { type OperatorProcess, sendWebhook, startOperator } from '../operator.ts';
 import { image, kubectl, type Pod, readyPod, releaseEnvironments, restrictedContainer, restrictedPod, runToCompletion } from '../pods.ts';
+import { internalNetworkArgs } from '../../../local/network.ts';
 
 const api = 'grove.dev/v1alpha1';
 const SECRET = 'catalog-hook';
@@ -114,8 +115,7 @@ beforeAll(async () => {
     defaults: { clone: 'backup' },
   };
   await kube().create<Project>({ apiVersion: api, kind: 'Project', metadata: { name: project, namespace: ns }, spec });
-  const network = cluster().node!.network;
-  op = await startOperator(ns, ['--mover-image', image('grove'), ...[network.clusterCIDR, network.serviceCIDR, network.linkCIDR].flatMap((c) => ['--internal-network', c])]);
+  op = await startOperator(ns, ['--mover-image', image('grove'), ...internalNetworkArgs(cluster().node!.network)]);
 }, 120_000);
 
 afterAll(async () => {

@@ -22,6 +22,7 @@ import { createRepo, type RepoBuilder } from '../git-fixtures.ts';
 import { cluster, kube, testNamespace } from '../helpers.ts';
 import { createBackupStore } from '../movers.ts';
 import { httpFrom, image, kubectl, type Pod, readyPod, releaseEnvironments } from '../pods.ts';
+import { internalNetworkArgs } from '../../../local/network.ts';
 
 const run = promisify(execFile);
 const CHART = fileURLToPath(new URL('../../../charts/grove', import.meta.url));
@@ -87,15 +88,13 @@ beforeAll(async () => {
 
   const grove = image('grove');
   const at = grove.lastIndexOf(':');
-  const network = cluster().node!.network;
-  const internal = [network.clusterCIDR, network.serviceCIDR, network.linkCIDR].map((c) => `--internal-network=${c}`);
   const out = await helm(
     'install', release, CHART, '--namespace', releaseNs,
     '--set', `image.repository=${grove.slice(0, at)}`, '--set', `image.tag=${grove.slice(at + 1)}`,
     // The node has the image and nothing to pull it from: "Never" proves it was not pulled.
     '--set', 'image.pullPolicy=Never',
     '--set', `projectNamespaces={${projectNs}}`, '--set', `watchNamespace=${projectNs}`,
-    '--set-json', `operator.extraArgs=${JSON.stringify(internal)}`,
+    '--set-json', `operator.extraArgs=${JSON.stringify(internalNetworkArgs(cluster().node!.network))}`,
     '--wait', '--timeout', '180s',
   );
   expect(out).toContain('STATUS: deployed');

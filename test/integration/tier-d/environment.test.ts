@@ -17,6 +17,7 @@ import { cluster, conditionStatus, kube, testNamespace } from '../helpers.ts';
 import { createBackupStore } from '../movers.ts';
 import { type OperatorProcess, sendWebhook, startOperator } from '../operator.ts';
 import { httpFrom, image, kubectl, type Pod, reachFrom, readyPod, releaseEnvironments, restrictedContainer, restrictedPod, runToCompletion, type Target } from '../pods.ts';
+import { internalNetworkArgs } from '../../../local/network.ts';
 
 const api = 'grove.dev/v1alpha1';
 const SECRET = 'tier-d-hook';
@@ -86,8 +87,7 @@ beforeAll(async () => {
     serviceImages: { ...SERVICE_IMAGES },
   };
   await kube().create<Project>({ apiVersion: api, kind: 'Project', metadata: { name: project, namespace: ns }, spec });
-  const network = cluster().node!.network;
-  op = await startOperator(ns, ['--mover-image', image('grove'), '--internal-network', network.clusterCIDR, '--internal-network', network.serviceCIDR, '--internal-network', network.linkCIDR]);
+  op = await startOperator(ns, ['--mover-image', image('grove'), ...internalNetworkArgs(cluster().node!.network)]);
 }, 120_000);
 
 afterAll(async () => {
