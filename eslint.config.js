@@ -7,7 +7,8 @@ const PRODUCT = [
   ['**/local/*', 'src/ is the product; the local cluster (local/) may use it, never the other way round.'],
   ['../../local/**', 'src/ is the product; the local cluster (local/) may use it, never the other way round.'],
 ];
-const NO_HTTP = [['**/http/**', 'Controllers do not depend on the HTTP layer; what both need lives below them.']];
+const NO_HTTP = [['**/http/**', 'Controllers and the service layer do not depend on the HTTP layer; what both need lives below them.']];
+const NO_CLI = [['**/cli/**', 'The service layer serves the CLI and the HTTP API alike; it depends on neither.']];
 const NO_IO = [
   ...['node:fs', 'node:fs/promises', 'node:child_process', 'node:net', 'node:http', 'node:https', '@aws-sdk/client-s3'].map((name) => [name, 'A pure module does no I/O; its caller does.']),
   ...['**/kube/**', '**/kube/index.ts'].map((name) => [name, 'A pure module takes objects as values; the Kubernetes API is its caller\'s.']),
@@ -22,6 +23,7 @@ const PURE = [
   'src/lifecycle/**',
   'src/preview/**',
   'src/data/clone.ts',
+  'src/data/fill.ts',
   'src/data/jobs.ts',
   'src/data/schedule.ts',
   'src/data/restore.ts',
@@ -83,6 +85,11 @@ export default tseslint.config(
     files: ['src/controllers/**'],
     ignores: PURE,
     rules: restrictImports([...PRODUCT, ...NO_HTTP]),
+  },
+  {
+    // The operations people and agents ask for, under both doors (HTTP API and CLI).
+    files: ['src/service/**'],
+    rules: restrictImports([...PRODUCT, ...NO_HTTP, ...NO_CLI]),
   },
   {
     // Pure layers compute desired state: no I/O of any kind, and no controller machinery. Types

@@ -82,6 +82,10 @@ async function buildComponent(c: Component, finalDir: string, go: string, opts: 
       if (c.recipe.module) await checkResolvedVersion(wrapper, c.recipe.module, c.version, `Kubernetes ${KUBERNETES_VERSION}`);
       const ldflags = `-s -w${c.recipe.stamp ? ` ${versionLdflags(c.version)}` : ''}`;
       await goWithProgress(label, ['build', '-v', '-trimpath', '-ldflags', ldflags, '-o', join(tmpDir, c.name), c.recipe.pkg], wrapper, {}, opts);
+    } else if (c.recipe.kind === 'source' && c.recipe.requires) {
+      const wrapper = await ensureSourceModule(c, c.recipe.dir, c.recipe.requires, opts);
+      const ldflags = `-s -w -X main.version=${c.version}+${(await goSource(c.recipe.dir)).digest}`;
+      await goWithProgress(label, ['build', '-v', '-trimpath', '-ldflags', ldflags, '-o', join(tmpDir, c.name), '.'], wrapper, {}, opts);
     } else if (c.recipe.kind === 'csi' || c.recipe.kind === 'source') {
       const wrapper = await ensureCsiWrapper(opts);
       if (c.recipe.kind === 'csi') await checkResolvedVersion(wrapper, c.recipe.module, c.version, 'the CSI build module');
@@ -175,7 +179,7 @@ async function ensureCsiWrapper(opts: BuildOptions): Promise<string> {
       if (pinned && pinned !== c.version) throw new GroveError('BuildFailed', `${c.recipe.module} is pinned at both ${pinned} and ${c.version}`);
       modules.set(c.recipe.module, c.version);
       tools.push(c.recipe.pkg);
-    } else if (c.recipe.kind === 'source') {
+    } else if (c.recipe.kind === 'source' && !c.recipe.requires) {
       sources.push({ dir: c.recipe.dir, ...(await goSource(c.recipe.dir)) });
       tools.push(`${CSI_WRAPPER_MODULE}/${c.recipe.dir}`);
     }
@@ -223,6 +227,24 @@ async function ensureReplacingWrapper(c: Component, module: string, pkg: string,
   await run('go', ['mod', 'edit', `-require=${module}@${c.version}`, ...Object.entries(replace).map(([m, v]) => `-replace=${m}=${m}@${v}`), `-tool=${pkg}`], { cwd: dir });
   await run('go', ['mod', 'tidy'], { cwd: dir });
   await checkResolvedVersion(dir, module, c.version, `the build module of ${c.name}`);
+  await writeFile(join(dir, 'grove-key.json'), key);
+  return dir;
+}
+
+/** A Go module of one of Grove's own programs that requires `requires` and nothing of the other builds. */
+async function ensureSourceModule(c: Component, sourceDir: string, requires: Readonly<Record<string, string>>, opts: BuildOptions): Promise<string> {
+  const dir = join(opts.cacheDir, 'build', `${c.name}@${c.version}`);
+  const source = await goSource(sourceDir);
+  const key = JSON.stringify({ requires: Object.entries(requires).sort(), digest: source.digest });
+  if ((await readFile(join(dir, 'grove-key.json'), 'utf8').catch(() => '')) === key) return dir;
+  opts.progress(`Preparing the build module of ${c.name}`);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'go.mod'), `module grove.local/${c.name}\n\ngo 1.26.0\n`);
+  for (const [name, text] of source.files) await writeFile(join(dir, name), text);
+  await run('go', ['mod', 'edit', ...Object.entries(requires).map(([m, v]) => `-require=${m}@${v}`)], { cwd: dir });
+  await run('go', ['mod', 'tidy'], { cwd: dir });
+  for (const [module, version] of Object.entries(requires)) await checkResolvedVersion(dir, module, version, `the build module of ${c.name}`);
   await writeFile(join(dir, 'grove-key.json'), key);
   return dir;
 }

@@ -43,9 +43,10 @@ export type Recipe =
   | { kind: 'csi'; module: string; pkg: string }
   /**
    * A Go program of Grove's own in `local/<dir>`, built in the CSI wrapper module so it speaks
-   * the CSI spec the sidecars speak. Its cache entry is keyed by a digest of its source too.
+   * the CSI spec the sidecars speak — or, with `requires`, in a module of its own that requires
+   * just those modules. Its cache entry is keyed by a digest of its source too.
    */
-  | { kind: 'source'; dir: string };
+  | { kind: 'source'; dir: string; requires?: Readonly<Record<string, string>> };
 
 export interface Component {
   name: string;
@@ -102,6 +103,8 @@ export const COMPONENTS: readonly Component[] = [
   // Upstream's csi-driver-host-path is not served by the Go module proxy here, so the local cluster
   // runs its own controller-only hostpath driver; the sidecars and the snapshot CRDs are upstream's.
   { name: 'csi-hostpath', version: 'v0.1.0', tier: 'c', recipe: { kind: 'source', dir: 'csi-hostpath' } },
+  // kstatus's verdict (cli-utils' status.Compute) on Grove's objects, for the tests of their conditions.
+  { name: 'kstatus', version: 'v0.1.0', tier: 'c', recipe: { kind: 'source', dir: 'kstatus', requires: { 'sigs.k8s.io/cli-utils': 'v0.37.2' } } },
   {
     name: 'csi-provisioner',
     version: 'v6.3.0',

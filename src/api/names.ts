@@ -55,3 +55,37 @@ export function environmentNamespace(project: string, environment: string): stri
   const name = `${project}-${environment}`;
   return dnsLabel(name, name, 63, false);
 }
+
+// The names of what Grove derives from an Environment: every reader (planner, controllers, data
+// movers, tests) takes them from here, so two modules never spell one name two ways.
+
+/** Per revision, so a revision that fixes a failed hook runs it anew. */
+export function sanitizeJobName(application: string, revision: string): string {
+  return `${application}-sanitize-${revision.slice(0, 12)}`;
+}
+
+/** The claim a service's StatefulSet gives its only replica (`<template>-<statefulset>-0`). */
+export function serviceClaimName(service: string): string {
+  return `data-${service}-0`;
+}
+
+export function credentialsSecret(service: string): string {
+  return `${service}-credentials`;
+}
+
+/** The claim that holds a volume: a mount's own, or the one its StatefulSet gives a service's replica. */
+export function volumeClaimName(target: { name: string; claimName?: string }): string {
+  return target.claimName ?? serviceClaimName(target.name);
+}
+
+/** Names of the snapshot objects of one volume's clone, unique per child Environment and volume. */
+export function cloneSnapshotNames(child: { metadata: { name?: string; namespace?: string } }, volume: string): { snapshot: string; content: string } {
+  const hash = createHash('sha256').update(`${child.metadata.namespace}/${child.metadata.name}/${volume}`).digest('hex');
+  return { snapshot: `clone-${volume.slice(0, 63 - 15)}-${hash.slice(0, 8)}`.replace(/-+/g, '-'), content: `grove-clone-${hash.slice(0, 32)}` };
+}
+
+/** A Job name that is unique per backup and volume, and at most 63 characters. */
+export function moverJobName(action: 'backup' | 'restore', owner: string, volume: string): string {
+  const hash = createHash('sha256').update(`${owner}/${volume}`).digest('hex').slice(0, 8);
+  return `${action}-${volume.slice(0, 63 - action.length - 10)}-${hash}`.replace(/-+/g, '-');
+}

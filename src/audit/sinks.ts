@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { pino, type DestinationStream } from 'pino';
 import { API_VERSION } from '../api/crds.ts';
 import type { Project } from '../api/types.gen.ts';
@@ -123,15 +124,10 @@ export function storeSink(opts: StoreSinkOptions): StoreSink {
     const batch = pending.get(key);
     if (!batch?.length) return;
     const [namespace, project] = key.split('/') as [string, string];
-    const store = await storeOfProject(opts.kube, namespace, project);
-    if (!store) {
-      pending.delete(key); // no BackupStore: the stream and the Events hold the trail
-      return;
-    }
     const events = batch.splice(0, batch.length);
-    const objectKey = keyOf(store.access, auditKey(namespace, project, events[0]?.time ?? new Date(opts.clock.now()).toISOString(), writer, sequence++));
     try {
-      await store.s3.send(new PutObjectCommand({ Bucket: store.access.bucket, Key: objectKey, Body: events.map((e) => JSON.stringify(e)).join('\n') + '\n', IfNoneMatch: '*', ContentType: 'application/x-ndjson' }));
+      // No BackupStore: the stream and the Events hold the trail.
+      if (!(await appendBatch(opts.kube, namespace, project, events, { writer, sequence: sequence++ }, opts.clock.now()))) pending.delete(key);
     } catch (err) {
       batch.unshift(...events);
       if (batch.length > maxPending) {
@@ -139,8 +135,6 @@ export function storeSink(opts: StoreSinkOptions): StoreSink {
         opts.log.warn({ project: key, dropped }, 'Dropped audit events the BackupStore could not take');
       }
       throw err;
-    } finally {
-      store.s3.destroy();
     }
   };
 
@@ -176,10 +170,42 @@ export function storeSink(opts: StoreSinkOptions): StoreSink {
   };
 }
 
-async function storeOfProject(kube: Kube, namespace: string, project: string): Promise<{ access: StoreAccess; s3: S3Client } | undefined> {
+/**
+ * Writes one batch of a Project's trail as a new object (`If-None-Match: *`: never over another);
+ * false when the Project names no BackupStore. `endpoint` reaches the store from outside the cluster.
+ */
+async function appendBatch(kube: Kube, namespace: string, project: string, events: readonly AuditEvent[], batch: { writer: string; sequence: number }, now: number, endpoint?: string): Promise<boolean> {
   const p = await kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: project });
-  const access = p && (await projectStoreAccess(kube, p));
-  return access && { access, s3: s3ClientOf(access) };
+  const found = p && (await projectStoreAccess(kube, p));
+  if (!found) return false;
+  const access = endpoint ? { ...found, endpoint: endpoint.replace(/\/+$/, '') } : found;
+  const s3 = s3ClientOf(access);
+  try {
+    const objectKey = keyOf(access, auditKey(namespace, project, events[0]?.time ?? new Date(now).toISOString(), batch.writer, batch.sequence));
+    await s3.send(new PutObjectCommand({ Bucket: access.bucket, Key: objectKey, Body: events.map((e) => JSON.stringify(e)).join('\n') + '\n', IfNoneMatch: '*', ContentType: 'application/x-ndjson' }));
+    return true;
+  } finally {
+    s3.destroy();
+  }
+}
+
+/**
+ * For a short-lived writer (the CLI): each event goes to its Project's BackupStore at once, and a
+ * failure is reported to `onError` — the action it records has happened already.
+ */
+export function directStoreSink(opts: { kube: Kube; writer: string; endpoint?: string; onError: (err: unknown) => void }): AuditSink {
+  // Each run writes under a name of its own, so two runs never race for a key.
+  const writer = `${opts.writer.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 40)}-${randomBytes(4).toString('hex')}`;
+  let sequence = 0;
+  return {
+    async record(event) {
+      try {
+        await appendBatch(opts.kube, event.object.namespace, event.project, [event], { writer, sequence: sequence++ }, Date.now(), opts.endpoint);
+      } catch (err) {
+        opts.onError(err);
+      }
+    },
+  };
 }
 
 /**

@@ -1,27 +1,24 @@
 /**
  * Where the cluster commands send their requests: straight to the Kubernetes API with the
- * kubeconfig's rights, or through Grove's HTTP API with a token (`--server`). Both answer the
- * same questions with the same objects, so each command parses and prints one way whichever
- * door it uses.
+ * kubeconfig's rights, or through Grove's HTTP API with a token (`--server`). Both run the same
+ * operations (`service/`: the same policy checks and audit events) and answer with the same
+ * objects, so each command parses and prints one way whichever door it uses.
  *
  * @module
  */
-import { LABELS } from '../api/constants.ts';
-import { API_VERSION } from '../api/crds.ts';
+import type { KubeObject } from '../api/meta.ts';
 import type { Backup, Environment, Restore } from '../api/types.gen.ts';
 import type { AuditEvent, AuditFilter } from '../audit/index.ts';
-import { readProjectTrail } from '../audit/sinks.ts';
-import { restoreFor } from '../data/restore.ts';
-import { backupFor, manualBackupName } from '../data/schedule.ts';
-import { GroveError } from '../errors/index.ts';
-import { isNotFound, type Kube } from '../kube/index.ts';
-import { lifecyclePatch } from '../lifecycle/index.ts';
+import { directStoreSink } from '../audit/sinks.ts';
+import { GroveError, messageOf } from '../errors/index.ts';
+import type { Kube } from '../kube/index.ts';
+import { type LifecycleVerb, type Operations, operations, type Requester } from '../service/index.ts';
 import { apiClient, type ApiClient } from './api-client.ts';
 
 export { SERVER_HELP, SERVER_OPTIONS } from './api-client.ts';
 import { kubeOf } from './common.ts';
 
-export type LifecycleVerb = 'renew' | 'sleep' | 'wake';
+export type { LifecycleVerb } from '../service/index.ts';
 
 export interface RestoreAsk {
   backup: string;
@@ -59,50 +56,60 @@ export function backendOf(values: { server?: string | undefined; token?: string 
   return apiBackend(apiClient(server, values.token ?? env.GROVE_TOKEN));
 }
 
-const notFound = (kind: string, name: string, namespace: string): GroveError => new GroveError('NotFound', `${kind} ${name} does not exist in namespace ${namespace}`);
-
 /** What people change with the kubeconfig is written under this manager, apart from the operator's own writes. */
 const CLI_MANAGER = 'grove-cli';
 
-/** `storeEndpoint` reaches the BackupStore there rather than at its spec.s3.endpoint (from outside the cluster). */
-export function kubeBackend(kube: Kube, now: () => number = Date.now, storeEndpoint?: string): Backend {
-  const ref = (kind: string, namespace: string, name: string) => ({ apiVersion: API_VERSION, kind, namespace, name });
-  const environment = async (namespace: string, name: string): Promise<Environment> => {
-    const env = await kube.get<Environment>(ref('Environment', namespace, name));
-    if (!env) throw notFound('Environment', name, namespace);
-    return env;
-  };
+/**
+ * The kubeconfig's door: `service/`'s operations with the kubeconfig's own rights, so the same
+ * policy checks and audit events apply as through the API; the requester is whoever the API
+ * server says the kubeconfig is. `storeEndpoint` reaches the BackupStore there rather than at its
+ * spec.s3.endpoint (from outside the cluster), for reading the trail and for writing to it.
+ */
+export function kubeBackend(kube: Kube, now: () => number = Date.now, storeEndpoint?: string, warn: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Backend {
+  let ops: Promise<Operations> | undefined;
+  const service = (): Promise<Operations> =>
+    (ops ??= whoAmI(kube).then((requester) =>
+      operations({
+        kube,
+        now,
+        requester,
+        source: 'kubectl',
+        fieldManager: CLI_MANAGER,
+        ...(storeEndpoint ? { storeEndpoint } : {}),
+        audit: directStoreSink({ kube, writer: 'cli', ...(storeEndpoint ? { endpoint: storeEndpoint } : {}), onError: (err) => warn(`grove: done, but its audit event could not be written to the BackupStore: ${messageOf(err)}`) }),
+      }),
+    ));
   return {
     longPolls: false,
-    listEnvironments: async (namespace, project) => (await kube.list<Environment>(API_VERSION, 'Environment', { namespace })).items.filter((e) => !project || e.spec.project === project),
-    getEnvironment: environment,
-    pollEnvironment: environment,
-    createEnvironment: (namespace, name, spec) => kube.create<Environment>({ apiVersion: API_VERSION, kind: 'Environment', metadata: { name, namespace, labels: { [LABELS.project]: spec.project } }, spec }),
+    listEnvironments: async (namespace, project) => (await service()).listEnvironments(namespace, project),
+    getEnvironment: async (namespace, name) => (await service()).getEnvironment(namespace, name),
+    pollEnvironment: async (namespace, name) => (await service()).getEnvironment(namespace, name),
+    createEnvironment: async (namespace, name, spec) => (await service()).createEnvironment(namespace, name, spec),
     async deleteEnvironment(namespace, name) {
-      const env = await environment(namespace, name);
-      await kube.delete(ref('Environment', namespace, name), env.metadata.uid ? { uid: env.metadata.uid } : {});
+      await (await service()).deleteEnvironment(namespace, name);
     },
-    async lifecycle(namespace, name, verb) {
+    lifecycle: async (namespace, name, verb) => (await service()).lifecycle(namespace, name, verb),
+    listBackups: async (namespace, env) => (await service()).listBackups(namespace, env),
+    createBackup: async (namespace, env, name, retain) => (await service()).createBackup(namespace, env, name, retain),
+    createRestore: async (namespace, ask) =>
+      (await service()).createRestore(namespace, { backup: ask.backup, ...(ask.name ? { name: ask.name } : {}), ...(ask.target ? { targetEnvironment: ask.target } : {}), ...(ask.overwrite ? { overwriteExisting: true } : {}) }),
+    async getRestore(namespace, name) {
       try {
-        return await kube.mergePatch<Environment>(ref('Environment', namespace, name), lifecyclePatch(verb, new Date(now())), { fieldManager: CLI_MANAGER });
+        return await (await service()).getRestore(namespace, name);
       } catch (err) {
-        if (isNotFound(err)) throw notFound('Environment', name, namespace);
+        if (err instanceof GroveError && err.code === 'NotFound') return undefined;
         throw err;
       }
     },
-    listBackups: async (namespace, env) => (await kube.list<Backup>(API_VERSION, 'Backup', { namespace, ...(env ? { labelSelector: `${LABELS.environment}=${env}` } : {}) })).items.filter((b) => !env || b.spec.environment === env),
-    async createBackup(namespace, name, backupName, retain) {
-      const env = await environment(namespace, name);
-      return kube.create(backupFor(env, backupName ?? manualBackupName(name, now()), 'manual', retain));
-    },
-    async createRestore(namespace, ask) {
-      const backup = await kube.get<Backup>(ref('Backup', namespace, ask.backup));
-      if (!backup) throw notFound('Backup', ask.backup, namespace);
-      return kube.create(restoreFor(backup, { ...(ask.name ? { name: ask.name } : {}), ...(ask.target ? { targetEnvironment: ask.target } : {}), ...(ask.overwrite ? { overwriteExisting: true } : {}), now: new Date(now()) }));
-    },
-    getRestore: (namespace, name) => kube.get<Restore>(ref('Restore', namespace, name)),
-    readAudit: (namespace, project, filter) => readProjectTrail(kube, namespace, project, filter, now(), storeEndpoint),
+    readAudit: async (namespace, project, filter) => (await service()).readAudit(namespace, project, filter),
   };
+}
+
+/** Who the kubeconfig is, as the API server says (SelfSubjectReview, which every user may make). */
+async function whoAmI(kube: Kube): Promise<Requester> {
+  type Review = KubeObject & { status?: { userInfo?: { username?: string; groups?: string[] } } };
+  const review = await kube.create<Review>({ apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview', metadata: {} });
+  return { username: review.status?.userInfo?.username ?? 'unknown', groups: review.status?.userInfo?.groups ?? [] };
 }
 
 export function apiBackend(call: ApiClient): Backend {

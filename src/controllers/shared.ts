@@ -10,11 +10,15 @@ import type { KubeObject } from '../api/meta.ts';
 import type { Environment, Project } from '../api/types.gen.ts';
 import { isConflict, isNotFound, type Kube, type ObjectRef } from '../kube/index.ts';
 import { parseManifest, type ResolvedManifest, resolveManifest } from '../manifest/index.ts';
-import type { GitSource } from '../source/git/index.ts';
-import { remoteOf } from './remote.ts';
+import { type GitSource, remoteOf } from '../source/git/index.ts';
 
 /** A read through the operator's caches where they serve the kind, else from the API server. */
 export type Read = <T extends KubeObject>(ref: ObjectRef) => Promise<T | undefined>;
+
+/** The object from the cache, or — when the cache has none, which may be lag — from the API server. */
+export async function readConfirmed<T extends KubeObject>(kube: Kube, read: Read, ref: ObjectRef): Promise<T | undefined> {
+  return (await read<T>(ref)) ?? kube.get<T>(ref);
+}
 
 /**
  * Server-side applies `status` to the object's status subresource unless it equals what the
@@ -52,14 +56,4 @@ export async function createOnce(kube: Kube, obj: KubeObject): Promise<boolean> 
     if (!isConflict(err)) throw err;
     return false;
   }
-}
-
-type JobObject = KubeObject & { status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } };
-
-/** A Job's outcome from its conditions: `failed` carries the Job controller's reason. */
-export function jobOutcome(job: JobObject | undefined): { complete: boolean; failed?: string } {
-  const condition = (type: string) => job?.status?.conditions?.find((c) => c.type === type && c.status === 'True');
-  const failed = condition('Failed');
-  if (failed) return { complete: false, failed: failed.message || failed.reason || 'Failed' };
-  return { complete: !!condition('Complete') };
 }

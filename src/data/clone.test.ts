@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Backup, Environment, EnvironmentSpec, Project, ProjectSpec } from '../api/types.gen.ts';
+import { cloneSnapshotNames } from '../api/names.ts';
 import { parseManifest, resolveManifest } from '../manifest/index.ts';
-import { childSnapshot, childSnapshotContent, cloneBackup, cloneSnapshotNames, type CloneFacts, decideClone, parentSnapshot, servicesToSanitize, snapshotSources, usableBackup } from './clone.ts';
+import { childSnapshot, childSnapshotContent, cloneBackup, type CloneFacts, decideClone, parentSnapshot, servicesToSanitize, snapshotSources, usableBackup } from './clone.ts';
 
 const parsed = parseManifest(`version: 1
 applications:

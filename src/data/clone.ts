@@ -13,12 +13,11 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
 import { LABELS, SNAPSHOT_GROUP } from '../api/constants.ts';
 import type { KubeObject } from '../api/meta.ts';
 import type { Backup, Environment, Project, VolumeLineage } from '../api/types.gen.ts';
 import type { ResolvedManifest } from '../manifest/index.ts';
-import { serviceClaimName } from '../planner/index.ts';
+import { cloneSnapshotNames, serviceClaimName, volumeClaimName } from '../api/names.ts';
 import { compactTime } from '../util/index.ts';
 import { type BackupTarget, backupTargets } from './jobs.ts';
 import { backupFor, backupState } from './schedule.ts';
@@ -46,11 +45,6 @@ export type CloneDecision =
   | { kind: 'decided'; strategy: 'snapshot' | 'backup' | 'empty'; lineage: VolumeLineage[]; message: string }
   | { kind: 'wait'; reason: 'WaitingForParent'; message: string; requeueAfterMs: number }
   | { kind: 'fail'; message: string };
-
-/** The claim that holds a volume: a mount's own, or the one its StatefulSet gives a service's replica. */
-export function volumeClaimName(target: BackupTarget): string {
-  return target.claimName ?? serviceClaimName(target.name);
-}
 
 /** The volumes of a manifest, each with the claim it lives in (a restore mounts Redis's claim too). */
 export function cloneTargets(manifest: ResolvedManifest): BackupTarget[] {
@@ -119,12 +113,6 @@ export function usableBackup(backups: readonly Backup[], now: number, maxAgeSeco
 /** The fresh Backup of a parent taken for clones, named by the minute so concurrent clones share it. */
 export function cloneBackup(parent: Environment, now: number, retentionSeconds = 7 * 86400): Backup {
   return backupFor(parent, `${(parent.metadata.name ?? '').slice(0, 63 - 19)}-clone-${compactTime(now, 'minute')}`, 'clone', retentionSeconds);
-}
-
-/** Names of the snapshot objects of one volume's clone, unique per child Environment and volume. */
-export function cloneSnapshotNames(child: Environment, volume: string): { snapshot: string; content: string } {
-  const hash = createHash('sha256').update(`${child.metadata.namespace}/${child.metadata.name}/${volume}`).digest('hex');
-  return { snapshot: `clone-${volume.slice(0, 63 - 15)}-${hash.slice(0, 8)}`.replace(/-+/g, '-'), content: `grove-clone-${hash.slice(0, 32)}` };
 }
 
 export interface SnapshotObjectsInput {

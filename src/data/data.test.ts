@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Environment } from '../api/types.gen.ts';
 import { parseManifest, resolveManifest } from '../manifest/index.ts';
-import { backupTargets, moverJob, moverJobName } from './jobs.ts';
+import { backupTargets, moverJob } from './jobs.ts';
+import { moverJobName } from '../api/names.ts';
 import { backupsApply, scheduledBackup } from './schedule.ts';
 import { waitForServer } from './mover.ts';
 import { summaryOf } from './restic.ts';

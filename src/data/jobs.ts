@@ -5,14 +5,14 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
 import { LABELS } from '../api/constants.ts';
 import type { KubeObject } from '../api/meta.ts';
 import type { VolumeBackup } from '../api/types.gen.ts';
 import type { ResticRepository } from './restic.ts';
 import type { ResolvedManifest } from '../manifest/index.ts';
 import { parseServiceType, type ServiceKind } from '../planner/catalog.ts';
-import { APPLICATION_FS_GROUP, credentialsSecret, WORKLOAD_SERVICE_ACCOUNT } from '../planner/index.ts';
+import { credentialsSecret, moverJobName } from '../api/names.ts';
+import { APPLICATION_FS_GROUP, WORKLOAD_SERVICE_ACCOUNT } from '../planner/index.ts';
 
 /** The Secret, in the Environment's namespace, that gives mover Jobs the repository and its store. */
 export const MOVER_SECRET = 'grove-backup-store';
@@ -54,12 +54,6 @@ export function backupTargets(manifest: ResolvedManifest): BackupTarget[] {
     .sort()
     .map((name) => ({ name, kind: 'files' as const, claimName: name }));
   return [...services, ...mounts];
-}
-
-/** A Job name that is unique per backup and volume, and at most 63 characters. */
-export function moverJobName(action: 'backup' | 'restore', owner: string, volume: string): string {
-  const hash = createHash('sha256').update(`${owner}/${volume}`).digest('hex').slice(0, 8);
-  return `${action}-${volume.slice(0, 63 - action.length - 10)}-${hash}`.replace(/-+/g, '-');
 }
 
 export interface MoverJobInput {
@@ -141,4 +135,14 @@ export function moverJob(input: MoverJobInput): KubeObject & Record<string, unkn
       },
     },
   };
+}
+
+export type JobObject = KubeObject & { status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } };
+
+/** A Job's outcome from its conditions: `failed` carries the Job controller's reason. */
+export function jobOutcome(job: JobObject | undefined): { complete: boolean; failed?: string } {
+  const condition = (type: string) => job?.status?.conditions?.find((c) => c.type === type && c.status === 'True');
+  const failed = condition('Failed');
+  if (failed) return { complete: false, failed: failed.message || failed.reason || 'Failed' };
+  return { complete: !!condition('Complete') };
 }

@@ -6,11 +6,12 @@
  * @module
  */
 import { GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { REASONS } from '../api/constants.ts';
 import type { KubeObject } from '../api/meta.ts';
 import { API_VERSION } from '../api/crds.ts';
 import type { BackupStore, BackupStoreSpec, Project } from '../api/types.gen.ts';
 import type { Kube } from '../kube/index.ts';
-import { GroveError, messageOf } from '../errors/index.ts';
+import { GroveError, messageOf, ReconcileError } from '../errors/index.ts';
 import type { ResticRepository } from './restic.ts';
 
 /** Everything needed to reach a BackupStore; holds secrets, so it is never logged. */
@@ -117,4 +118,24 @@ export async function checkAccess(store: StoreAccess, now: Date): Promise<void> 
   } finally {
     s3.destroy();
   }
+}
+
+/** The store's settings and Secrets; a missing Secret or key is a `wait` with its name. */
+export async function resolveStore(kube: Kube, store: BackupStore): Promise<StoreAccess> {
+  try {
+    return await loadStoreAccess(kube, store);
+  } catch (err) {
+    if (!(err instanceof GroveError)) throw err;
+    const reason = err.code === 'NotFound' ? REASONS.secretNotFound : REASONS.credentialsInvalid;
+    throw new ReconcileError(reason, err.message, 'wait', { cause: err, requeueAfterMs: 30_000 });
+  }
+}
+
+/** The restic repository of a Project, in the BackupStore it names; a missing store is a `wait` or a `stall` that says which. */
+export async function projectRepository(kube: Kube, project: Project): Promise<ResticRepository> {
+  const ref = project.spec.backupStoreRef;
+  if (!ref) throw new ReconcileError(REASONS.noBackupStore, `Project ${project.metadata.name} names no backupStoreRef`, 'stall');
+  const store = await kube.get<BackupStore>({ apiVersion: API_VERSION, kind: 'BackupStore', namespace: project.metadata.namespace, name: ref.name });
+  if (!store) throw new ReconcileError(REASONS.noBackupStore, `BackupStore ${ref.name} does not exist`, 'wait', { requeueAfterMs: 30_000 });
+  return repositoryOf(await resolveStore(kube, store), project.metadata.namespace as string, project.metadata.name as string);
 }

@@ -25,6 +25,8 @@ export type ErrorCode =
   | 'Timeout'
   /** Something that must exist does not. */
   | 'NotFound'
+  /** Grove's policy refuses the request (RBAC allowed it). */
+  | 'Forbidden'
   /** A reconcile failed; see ReconcileError.disposition. */
   | 'Reconcile';
 

@@ -14,7 +14,7 @@
  */
 import { LABELS, SNAPSHOT_GROUP } from '../api/constants.ts';
 import type { KubeObject } from '../api/meta.ts';
-import { environmentNamespace } from '../api/names.ts';
+import { credentialsSecret, environmentNamespace, sanitizeJobName, serviceClaimName } from '../api/names.ts';
 import type { Environment, InventoryEntry, Project, RouteURL } from '../api/types.gen.ts';
 import type { Application, ResolvedManifest } from '../manifest/index.ts';
 import { CATALOG, parseServiceType, serviceResources } from './catalog.ts';
@@ -421,16 +421,6 @@ function routeObjects(ctx: PlanContext): { objects: KubeObject[]; urls: RouteURL
   return { objects, urls };
 }
 
-/** Per revision, so a revision that fixes a failed hook runs it anew. */
-export function sanitizeJobName(application: string, revision: string): string {
-  return `${application}-sanitize-${revision.slice(0, 12)}`;
-}
-
-/** The claim a service's StatefulSet gives its only replica (`<template>-<statefulset>-0`). */
-export function serviceClaimName(service: string): string {
-  return `data-${service}-0`;
-}
-
 /**
  * The claim a service's StatefulSet would make, made beforehand so a restore can fill it before the
  * service starts; the StatefulSet adopts a claim of that name. Not in the inventory, like the
@@ -452,10 +442,6 @@ function claimSpec(project: Project, size: string | undefined, snapshot: string 
     resources: { requests: { storage: size ?? '1Gi' } },
     ...(snapshot ? { dataSource: { apiGroup: SNAPSHOT_GROUP, kind: 'VolumeSnapshot', name: snapshot } } : {}),
   };
-}
-
-export function credentialsSecret(service: string): string {
-  return `${service}-credentials`;
 }
 
 export function inventoryEntry(o: KubeObject): InventoryEntry {

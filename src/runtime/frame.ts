@@ -4,7 +4,8 @@
  * `Reconciling` and `Stalled` set the way kstatus reads them — Reconciling while work is under
  * way or being retried, Stalled when only a person's change can help, Ready when every step is
  * done — all at the object's `observedGeneration`. Flux's sub-reconcilers are the model: each
- * step says which other conditions it owns and sets only those.
+ * step says which other conditions it owns and sets only those, and hands what it found to the
+ * later ones through the reconcile's `state`. An object being deleted runs `finalize` instead.
  *
  * @module
  */
@@ -22,10 +23,12 @@ export interface FramedStatus {
   conditions?: Condition[];
 }
 
-export interface StepContext<T, S> {
+export interface StepContext<T, S, W = undefined> {
   object: T;
   /** The status being built; written once, after the last step. */
   status: S;
+  /** What earlier steps of this reconcile found, for the later ones (from `FrameSpec.state`). */
+  state: W;
   now: number;
   log: Logger;
   /** Sets a condition at the object's generation (one the step owns). */
@@ -37,21 +40,27 @@ export interface StepOutcome {
   progressing?: { reason: string; message: string };
   /** Done, with the reason and message `Ready=True` gets when no step is progressing. */
   ready?: { reason: string; message: string };
+  /** The object is going away (this step deleted it): later steps do not run and Ready stays as it was. */
+  halt?: boolean;
   requeueAfterMs?: number;
 }
 
-export interface ReconcileStep<T, S> {
+export interface ReconcileStep<T, S, W = undefined> {
   name: string;
   /** The conditions besides Ready, Reconciling and Stalled that this step sets. */
   owns?: readonly string[];
-  run(ctx: StepContext<T, S>): Promise<StepOutcome | undefined>;
+  run(ctx: StepContext<T, S, W>): Promise<StepOutcome | undefined>;
 }
 
-export interface FrameSpec<T extends KubeObject & { status?: S }, S extends FramedStatus> {
+export interface FrameSpec<T extends KubeObject & { status?: S }, S extends FramedStatus, W = undefined> {
   get(namespace: string, name: string): Promise<T | undefined>;
-  /** Objects with nothing left to do (gone, being deleted, finished for good): no step runs, no status is written. */
+  /** Objects with nothing left to do (gone, finished for good): no step runs, no status is written. */
   finished?(object: T): boolean;
-  steps: ReadonlyArray<ReconcileStep<T, S>>;
+  /** Objects being deleted: no step runs and no status is written; this releases what they hold. */
+  finalize?(object: T, log: Logger): Promise<ReconcileResult>;
+  /** The shared state of one reconcile's steps, made fresh for each. */
+  state?(object: T): W;
+  steps: ReadonlyArray<ReconcileStep<T, S, W>>;
   writeStatus(object: T, status: S): Promise<void>;
   /** After the status is written, whatever the outcome: Events and audit records of its transitions. */
   afterWrite?(object: T, status: S, now: number): Promise<void>;
@@ -59,11 +68,12 @@ export interface FrameSpec<T extends KubeObject & { status?: S }, S extends Fram
 }
 
 /** Runs `spec.steps` for one object per reconcile; see the module comment for the conditions. */
-export function framedReconciler<T extends KubeObject & { status?: S }, S extends FramedStatus>(spec: FrameSpec<T, S>): Reconciler {
+export function framedReconciler<T extends KubeObject & { status?: S }, S extends FramedStatus, W = undefined>(spec: FrameSpec<T, S, W>): Reconciler {
   return async ({ key, log }) => {
     const [namespace, name] = key.split('/') as [string, string];
     const object = await spec.get(namespace, name);
     if (!object || spec.finished?.(object)) return {};
+    if (object.metadata.deletionTimestamp && spec.finalize) return spec.finalize(object, log);
     const now = spec.clock.now();
     const generation = object.metadata.generation;
     const status = { ...object.status, observedGeneration: generation } as S;
@@ -77,9 +87,11 @@ export function framedReconciler<T extends KubeObject & { status?: S }, S extend
     try {
       const result: ReconcileResult = {};
       let ready: StepOutcome['ready'];
+      const state = spec.state?.(object) as W;
       for (const step of spec.steps) {
-        const outcome = (await step.run({ object, status, now, log: log.child({ step: step.name }), mark })) ?? {};
+        const outcome = (await step.run({ object, status, state, now, log: log.child({ step: step.name }), mark })) ?? {};
         if (outcome.requeueAfterMs !== undefined) result.requeueAfterMs = Math.min(result.requeueAfterMs ?? Number.POSITIVE_INFINITY, outcome.requeueAfterMs);
+        if (outcome.halt) return result;
         if (outcome.progressing) {
           drop(CONDITIONS.stalled);
           mark(CONDITIONS.reconciling, 'True', outcome.progressing.reason, outcome.progressing.message);

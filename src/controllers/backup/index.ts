@@ -14,10 +14,10 @@ import { findCondition } from '../../api/conditions.ts';
 import { CONDITIONS, FIELD_MANAGER, LABELS, REASONS } from '../../api/constants.ts';
 import { API_VERSION } from '../../api/crds.ts';
 import type { KubeObject } from '../../api/meta.ts';
-import { environmentNamespace } from '../../api/names.ts';
+import { environmentNamespace, moverJobName } from '../../api/names.ts';
 import type { Backup, BackupStatus, Environment, Project, VolumeBackup } from '../../api/types.gen.ts';
 import { actorOf, auditEvent, auditObject, type AuditSink, type AuditSource, noAudit } from '../../audit/index.ts';
-import { backupTargets, moverJob, moverJobName, moverSecret } from '../../data/jobs.ts';
+import { backupTargets, jobOutcome, moverJob, moverSecret } from '../../data/jobs.ts';
 import { Restic, type ResticRepository } from '../../data/restic.ts';
 import { backupState } from '../../data/schedule.ts';
 import { ReconcileError } from '../../errors/index.ts';
@@ -26,8 +26,8 @@ import type { Clock } from '../../runtime/clock.ts';
 import type { Reconciler } from '../../runtime/controller.ts';
 import { framedReconciler } from '../../runtime/frame.ts';
 import type { GitSource } from '../../source/git/index.ts';
-import { projectRepository } from '../backupstore/index.ts';
-import { jobOutcome, manifestAt, writeStatus } from '../shared.ts';
+import { projectRepository } from '../../data/store.ts';
+import { manifestAt, writeStatus } from '../shared.ts';
 
 export interface BackupControllerDeps {
   kube: Kube;

@@ -8,10 +8,9 @@
  */
 import { REASONS } from '../../api/constants.ts';
 import { API_VERSION } from '../../api/crds.ts';
-import type { BackupStore, BackupStoreStatus, Project } from '../../api/types.gen.ts';
-import type { ResticRepository } from '../../data/restic.ts';
-import { checkAccess, loadStoreAccess, repositoryOf, type StoreAccess } from '../../data/store.ts';
-import { GroveError, messageOf, ReconcileError } from '../../errors/index.ts';
+import type { BackupStore, BackupStoreStatus } from '../../api/types.gen.ts';
+import { checkAccess, resolveStore } from '../../data/store.ts';
+import { messageOf, ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Reconciler } from '../../runtime/controller.ts';
@@ -50,24 +49,4 @@ export function backupStoreReconciler(deps: BackupStoreControllerDeps): Reconcil
       },
     ],
   });
-}
-
-/** The store's settings and Secrets; a missing Secret or key is a `wait` with its name. */
-export async function resolveStore(kube: Kube, store: BackupStore): Promise<StoreAccess> {
-  try {
-    return await loadStoreAccess(kube, store);
-  } catch (err) {
-    if (!(err instanceof GroveError)) throw err;
-    const reason = err.code === 'NotFound' ? REASONS.secretNotFound : REASONS.credentialsInvalid;
-    throw new ReconcileError(reason, err.message, 'wait', { cause: err, requeueAfterMs: 30_000 });
-  }
-}
-
-/** The restic repository of a Project, in the BackupStore it names; a missing store is a `wait` or a `stall` that says which. */
-export async function projectRepository(kube: Kube, project: Project): Promise<ResticRepository> {
-  const ref = project.spec.backupStoreRef;
-  if (!ref) throw new ReconcileError(REASONS.noBackupStore, `Project ${project.metadata.name} names no backupStoreRef`, 'stall');
-  const store = await kube.get<BackupStore>({ apiVersion: API_VERSION, kind: 'BackupStore', namespace: project.metadata.namespace, name: ref.name });
-  if (!store) throw new ReconcileError(REASONS.noBackupStore, `BackupStore ${ref.name} does not exist`, 'wait', { requeueAfterMs: 30_000 });
-  return repositoryOf(await resolveStore(kube, store), project.metadata.namespace as string, project.metadata.name as string);
 }

@@ -1,9 +1,10 @@
 /**
- * The data step of the Environment controller: a new Environment's volumes are filled — from its
- * parent by VolumeSnapshot, from a backup, or left empty — and sanitised before its applications
- * start. The decision is pure (`data/clone.ts`); this module gathers the facts, creates the
- * objects one step at a time and reports where the data stands, so each reconcile moves it on and
- * a restarted operator picks up where the last one stopped.
+ * The data step of the Environment controller (it owns `DataCloned`): a new Environment's volumes
+ * are filled — from its parent by VolumeSnapshot, from a backup, or left empty — and sanitised
+ * before its applications start. Gather → decide → execute: this module reads what exists, the
+ * pure decisions of `data/` (`decideClone`: each volume's source; `decideFill`: the objects to
+ * create and delete next) say what to do, and one executor does it — so each reconcile moves the
+ * data on and a restarted operator picks up where the last one stopped.
  *
  * What was decided lives in `status.lineage` (which source each volume has); `DataCloned=True`
  * ends the step — until a Restore over the Environment's data (`grove.dev/restore` naming another
@@ -15,38 +16,24 @@
  * @module
  */
 import { findCondition } from '../../api/conditions.ts';
-import { ANNOTATIONS, CONDITIONS, FIELD_MANAGER, LABELS, REASONS } from '../../api/constants.ts';
+import { ANNOTATIONS, CONDITIONS, FIELD_MANAGER, REASONS } from '../../api/constants.ts';
 import { API_VERSION } from '../../api/crds.ts';
 import type { KubeObject } from '../../api/meta.ts';
-import { environmentName } from '../../api/names.ts';
+import { cloneSnapshotNames, environmentName, moverJobName, volumeClaimName } from '../../api/names.ts';
 import type { Backup, Environment, EnvironmentStatus, Project, Restore, VolumeLineage } from '../../api/types.gen.ts';
-import {
-  anythingCloned,
-  servicesToSanitize,
-  type CloneFacts,
-  childSnapshot,
-  childSnapshotContent,
-  cloneBackup,
-  cloneSnapshotNames,
-  cloneTargets,
-  decideClone,
-  parentSnapshot,
-  SNAPSHOT_API_VERSION,
-  snapshotSources,
-  usableBackup,
-  volumeClaimName,
-} from '../../data/clone.ts';
-import { type BackupTarget, moverJob, moverJobName, moverSecret } from '../../data/jobs.ts';
-import { backupState } from '../../data/schedule.ts';
+import { type CloneFacts, cloneTargets, decideClone, servicesToSanitize, SNAPSHOT_API_VERSION, snapshotSources } from '../../data/clone.ts';
+import { type Claim, decideFill, type FillDecision, type FillFacts, sanitizeJobs, type Snapshot, type SnapshotContent, type StatefulSet, type VolumeFacts } from '../../data/fill.ts';
+import { type BackupTarget, type JobObject, jobOutcome, moverSecret } from '../../data/jobs.ts';
+import { projectRepository } from '../../data/store.ts';
 import { ReconcileError } from '../../errors/index.ts';
 import { isNotFound, type Kube } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';
 import type { ResolvedManifest } from '../../manifest/index.ts';
-import { type DataPlan, type Plan, sanitizeJobName, serviceClaim } from '../../planner/index.ts';
-import { projectRepository } from '../backupstore/index.ts';
-import { createOnce, jobOutcome, type Read } from '../shared.ts';
+import { type DataPlan, type Plan, planEnvironment, serviceClaim } from '../../planner/index.ts';
+import { createOnce, type Read } from '../shared.ts';
+import { type EnvironmentStep, given, type StepDeps } from './context.ts';
 
-export interface DataStepInput {
+interface DataStepInput {
   kube: Kube;
   read: Read;
   log: Logger;
@@ -59,6 +46,8 @@ export interface DataStepInput {
   status: EnvironmentStatus;
   /** The Environment's namespace. */
   namespace: string;
+  /** Whether it exists yet: until it does, nothing is in it, and the operator may have no rights there. */
+  namespaceExists: boolean;
   revision: string;
   /** The complete plan, for the claims a restore makes before their StatefulSet. */
   fullPlan: () => Plan;
@@ -72,19 +61,31 @@ export interface DataStepResult {
   requeueAfterMs?: number;
 }
 
-type Claim = KubeObject & { status?: { phase?: string } };
-type Snapshot = KubeObject & { status?: { readyToUse?: boolean; boundVolumeSnapshotContentName?: string; creationTime?: string; error?: { message?: string } } };
-type SnapshotContent = KubeObject & { spec?: { driver?: string }; status?: { snapshotHandle?: string } };
-type StatefulSet = KubeObject & { status?: { readyReplicas?: number } };
-
-const POLL_MS = 3_000;
-
 /** One reconcile's data step: its input, and the snapshot class, looked up at most once. */
 interface Step extends DataStepInput {
   snapshotClass: () => Promise<{ name: string; driver: string } | undefined>;
 }
 
-export async function dataStep(dataInput: DataStepInput): Promise<DataStepResult> {
+export function dataStep(deps: StepDeps): EnvironmentStep {
+  return {
+    name: 'data',
+    owns: [CONDITIONS.dataCloned],
+    async run({ object: env, status, state, mark, log, now }) {
+      const { project, manifest, revision, planInput, target, namespaceExists } = given(state, 'project', 'manifest', 'revision', 'planInput', 'namespaceExists');
+      const input = { kube: deps.kube, read: deps.read, log, now, moverImage: deps.moverImage, env, project, manifest, status, namespace: target, namespaceExists, revision, fullPlan: () => planEnvironment(planInput) };
+      const data = await advanceData(input).catch((err: unknown) => {
+        if (err instanceof ReconcileError) mark(CONDITIONS.dataCloned, 'False', err.reason, err.message);
+        throw err;
+      });
+      if (data.condition) mark(CONDITIONS.dataCloned, data.condition.status, data.condition.reason, data.condition.message);
+      state.data = data;
+      return undefined;
+    },
+  };
+}
+
+/** Moves the data on as far as it can go in this reconcile. */
+async function advanceData(dataInput: DataStepInput): Promise<DataStepResult> {
   let snapshotClass: ReturnType<Step['snapshotClass']> | undefined;
   const input: Step = { ...dataInput, snapshotClass: () => (snapshotClass ??= snapshotClassFor(dataInput.kube, dataInput.project.spec.storageClassName)) };
   const { env, status } = input;
@@ -109,68 +110,110 @@ export async function dataStep(dataInput: DataStepInput): Promise<DataStepResult
     status.lineage = decision.lineage;
     input.log.info({ strategy: decision.strategy }, decision.message);
   }
-  const targets = new Map(cloneTargets(input.manifest).map((t) => [t.name, t]));
-  const lineage = (status.lineage ?? []).filter((l) => targets.has(l.volume));
-  status.lineage = lineage;
-
-  // 1. Sources: the parent's snapshots taken and offered here, or the Backup chosen and complete.
-  const pending: string[] = [];
-  for (const entry of lineage) {
-    const target = targets.get(entry.volume) as BackupTarget;
-    const waiting = entry.source === 'snapshot' ? await snapshotSource(input, entry, target) : entry.source === 'backup' ? await backupSource(input, entry) : undefined;
-    if (waiting) pending.push(waiting);
-  }
-  if (pending.length) {
-    // Claims this Environment already has stay planned whatever the stage: never prune data.
-    const hasClaims = (status.inventory ?? []).some((e) => e.id.endsWith('_PersistentVolumeClaim'));
-    // Volumes cloned through one Backup wait for it once.
-    return { plan: { stage: hasClaims ? 'fill' : 'sources' }, condition: { status: 'False', reason: REASONS.preparingSources, message: [...new Set(pending)].join('; ') }, requeueAfterMs: POLL_MS };
-  }
-
-  // 2. Fill: claims from snapshots bound; restores run into new claims and running databases.
-  const held: string[] = [];
-  for (const entry of lineage) {
-    const target = targets.get(entry.volume) as BackupTarget;
-    const waiting = entry.source === 'snapshot' ? await claimBound(input, target) : entry.source === 'backup' ? await restoreInto(input, entry, target) : undefined;
-    if (!waiting) continue;
-    pending.push(waiting);
-    if (target.kind === 'redis' && entry.source === 'backup') held.push(target.name);
-  }
-  const snapshots = snapshotSources(lineage);
-  if (pending.length) return { plan: { stage: 'fill', held, snapshots }, condition: { status: 'False', reason: REASONS.filling, message: pending.join('; ') }, requeueAfterMs: POLL_MS };
-
-  // 3. Scrub the copies marked `clone: sanitized`, before anything serves them. The manifest
-  // cannot mark one without an application that has a sanitize hook.
-  const scrubbed = servicesToSanitize(input.manifest, lineage, env.spec.type ?? 'development');
-  const hooks = scrubbed.length ? Object.entries(input.manifest.applications).filter(([, a]) => a.hooks?.sanitize).map(([name]) => name) : [];
-  // A hook needs the servers it scrubs to answer: a StatefulSet is ready once its probe (a real
-  // connection) passes. Until then nothing runs that could fail on a refused connection.
-  const starting: string[] = [];
-  for (const service of hooks.length ? scrubbed : []) {
-    type Set = KubeObject & { status?: { readyReplicas?: number } };
-    const sts = await input.read<Set>({ apiVersion: 'apps/v1', kind: 'StatefulSet', namespace: input.namespace, name: service });
-    if ((sts?.status?.readyReplicas ?? 0) < 1) starting.push(service);
-  }
-  if (starting.length) {
-    return { plan: { stage: 'fill', snapshots }, condition: { status: 'False', reason: REASONS.sanitizing, message: `waiting for ${starting.join(', ')} to accept connections before the sanitize hook` }, requeueAfterMs: POLL_MS };
-  }
-  for (const app of hooks) {
-    const job = sanitizeJobName(app, input.revision);
-    const outcome = jobOutcome(await input.read<KubeObject>({ apiVersion: 'batch/v1', kind: 'Job', namespace: input.namespace, name: job }));
-    if (outcome.failed) {
-      const output = await hookOutput(input.kube, input.namespace, job);
-      throw new ReconcileError(REASONS.sanitizeFailed, `the sanitize hook of ${app} failed (${outcome.failed})${output ? `; it printed:\n${output}` : ''}\nThe applications stay stopped until a revision's hook succeeds.`, 'stall');
-    }
-    if (!outcome.complete) pending.push(`running the sanitize hook of ${app} on ${scrubbed.join(', ')}`);
-  }
-  if (pending.length) return { plan: { stage: 'sanitize', snapshots }, condition: { status: 'False', reason: REASONS.sanitizing, message: pending.join('; ') }, requeueAfterMs: POLL_MS };
-
-  await releaseSnapshots(input, lineage);
+  const targets = cloneTargets(input.manifest);
+  const lineage = (status.lineage ?? []).filter((l) => targets.some((t) => t.name === l.volume));
+  const decision = decideFill(await gatherFill(input, lineage, targets));
+  await execute(input, decision);
+  status.lineage = decision.lineage;
+  const { outcome } = decision;
+  if (outcome.kind === 'failed') throw new ReconcileError(outcome.reason, outcome.message, 'stall');
+  if (outcome.kind === 'waiting') return { plan: outcome.plan, condition: { status: 'False', reason: outcome.reason, message: outcome.message }, requeueAfterMs: outcome.requeueAfterMs };
   if (restoreName) status.lastRestore = restoreName;
-  const summary = lineage.map((l) => `${l.volume} ${l.source === 'empty' ? 'empty' : `from ${l.source === 'snapshot' ? `a snapshot of ${l.parent}` : `Backup ${l.backup}`}`}`).join(', ');
-  const reason = anythingCloned(lineage) ? REASONS.cloned : REASONS.emptyVolumes;
-  const sanitized = hooks.length ? `; ${scrubbed.join(', ')} sanitized by the hook of ${hooks.join(', ')}` : '';
-  return { plan: { stage: 'ready', snapshots }, condition: { status: 'True', reason, message: summary ? `${summary}${sanitized}` : 'No volumes' } };
+  return { plan: outcome.plan, condition: { status: 'True', reason: outcome.reason, message: outcome.message } };
+}
+
+/** Reads what the fill decision needs to know, for every volume at once. */
+async function gatherFill(input: Step, lineage: readonly VolumeLineage[], targets: readonly BackupTarget[]): Promise<FillFacts> {
+  const { kube, read, env, namespace } = input;
+  const envNamespace = env.metadata.namespace as string;
+  const owner = env.metadata.annotations?.[ANNOTATIONS.restore] ?? env.metadata.name ?? '';
+  const parents = new Map<string, Environment | undefined>();
+  const parentOf = async (name: string | undefined): Promise<Environment | undefined> => {
+    if (!name) return undefined;
+    if (!parents.has(name)) parents.set(name, await read<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace: envNamespace, name }));
+    return parents.get(name);
+  };
+  let backups: Backup[] | undefined;
+  const volumes = new Map<string, VolumeFacts>();
+  for (const entry of lineage) {
+    const target = targets.find((t) => t.name === entry.volume) as BackupTarget;
+    const found: VolumeFacts = {};
+    const parent = await parentOf(entry.parent);
+    if (parent) found.parent = parent;
+    // Only what the volume's source needs, and in this namespace only once it exists.
+    const here = input.namespaceExists && entry.source !== 'empty';
+    const claim = here ? await kube.get<Claim>({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace, name: volumeClaimName(target) }) : undefined;
+    if (claim) found.claim = claim;
+    if (entry.source === 'snapshot' && !entry.snapshot && parent?.status?.namespace) {
+      const names = cloneSnapshotNames(env, target.name);
+      const source = await kube.get<Snapshot>({ apiVersion: SNAPSHOT_API_VERSION, kind: 'VolumeSnapshot', namespace: parent.status.namespace, name: names.snapshot });
+      if (source) found.sourceSnapshot = source;
+      else found.parentClaimExists = !!(await kube.get<Claim>({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: parent.status.namespace, name: volumeClaimName(target) }));
+      const bound = source?.status?.boundVolumeSnapshotContentName;
+      const content = bound ? await kube.get<SnapshotContent>({ apiVersion: SNAPSHOT_API_VERSION, kind: 'VolumeSnapshotContent', name: bound }) : undefined;
+      if (content) found.content = content;
+      const offered = here ? await kube.get<Snapshot>({ apiVersion: SNAPSHOT_API_VERSION, kind: 'VolumeSnapshot', namespace, name: names.snapshot }) : undefined;
+      if (offered) found.offered = offered;
+    }
+    if (entry.source === 'backup') {
+      if (!entry.backup) {
+        // By spec, not label: Backups made with kubectl carry no labels.
+        backups ??= (await kube.list<Backup>(API_VERSION, 'Backup', { namespace: envNamespace })).items;
+        found.parentBackups = backups.filter((b) => b.spec.environment === entry.parent);
+      } else if (!entry.snapshotId) {
+        const backup = await kube.get<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace: envNamespace, name: entry.backup });
+        if (backup) found.backup = backup;
+      }
+      const job = here ? await read<JobObject>({ apiVersion: 'batch/v1', kind: 'Job', namespace, name: moverJobName('restore', owner, target.name) }) : undefined;
+      if (job) found.restoreJob = job;
+      if (here && (target.kind === 'postgresql' || target.kind === 'mariadb')) {
+        const sts = await read<StatefulSet>({ apiVersion: 'apps/v1', kind: 'StatefulSet', namespace, name: target.name });
+        if (sts) found.statefulSet = sts;
+      }
+    }
+    volumes.set(entry.volume, found);
+  }
+  // The servers a sanitize hook would scrub, and the hooks: only when there is something to scrub.
+  const scrubbed = input.namespaceExists ? servicesToSanitize(input.manifest, lineage, env.spec.type ?? 'development') : [];
+  const answering = new Set<string>();
+  for (const service of scrubbed) {
+    const sts = await read<StatefulSet>({ apiVersion: 'apps/v1', kind: 'StatefulSet', namespace, name: service });
+    if ((sts?.status?.readyReplicas ?? 0) >= 1) answering.add(service);
+  }
+  const hooks: Record<string, { job?: JobObject; output?: string }> = {};
+  for (const [app, name] of scrubbed.length ? Object.entries(sanitizeJobs(input.manifest, input.revision)) : []) {
+    const job = await read<JobObject>({ apiVersion: 'batch/v1', kind: 'Job', namespace, name });
+    const output = jobOutcome(job).failed ? await hookOutput(kube, namespace, name) : undefined;
+    hooks[app] = { ...(job ? { job } : {}), ...(output ? { output } : {}) };
+  }
+  const snapshotClass = lineage.some((l) => l.source === 'snapshot' && !l.snapshot) ? await input.snapshotClass() : undefined;
+  return {
+    env,
+    project: input.project,
+    manifest: input.manifest,
+    revision: input.revision,
+    now: input.now,
+    namespace,
+    moverImage: input.moverImage,
+    lineage,
+    targets,
+    ...(snapshotClass ? { snapshotClass } : {}),
+    volumes,
+    answering,
+    hooks,
+    hasClaims: (input.status.inventory ?? []).some((e) => e.id.endsWith('_PersistentVolumeClaim')),
+    serviceClaim: (service) => serviceClaim(input.fullPlan(), service),
+  };
+}
+
+/** Carries a fill decision out: creates (once), the mover Secret, applies, then deletions. */
+async function execute(input: Step, decision: FillDecision): Promise<void> {
+  const { kube } = input;
+  for (const obj of decision.create) await createOnce(kube, obj);
+  if (decision.moverSecret) await kube.apply(moverSecret(await projectRepository(kube, input.project), input.namespace), { fieldManager: FIELD_MANAGER, force: true });
+  for (const obj of decision.apply) await kube.apply(obj, { fieldManager: FIELD_MANAGER, force: true });
+  for (const ref of decision.delete) await kube.delete(ref).catch(ignoreNotFound);
+  for (const note of decision.notes) input.log.info(note.fields, note.message);
 }
 
 type HookPod = KubeObject & { status?: { containerStatuses?: Array<{ state?: { terminated?: { exitCode?: number; message?: string } } }> } };
@@ -241,133 +284,6 @@ async function snapshotClassFor(kube: Kube, storageClassName: string | undefined
   const matching = snapshotClasses.filter((c) => c.driver === storage.provisioner);
   const chosen = matching.find((c) => c.metadata.annotations?.['snapshot.storage.kubernetes.io/is-default-class'] === 'true') ?? matching[0];
   return chosen ? { name: chosen.metadata.name as string, driver: storage.provisioner } : undefined;
-}
-
-/** Takes the parent's snapshot and offers it in this namespace; returns what it waits for, if anything. */
-async function snapshotSource(input: Step, entry: VolumeLineage, target: BackupTarget): Promise<string | undefined> {
-  if (entry.snapshot) return undefined;
-  const { kube, env } = input;
-  const parent = await input.read<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace: env.metadata.namespace, name: entry.parent ?? '' });
-  const parentNamespace = parent?.status?.namespace;
-  if (!parentNamespace) throw new ReconcileError(REASONS.cloneFailed, `the parent Environment ${entry.parent} went away before ${target.name} was cloned`, 'stall');
-  const snapshotClass = await input.snapshotClass();
-  if (!snapshotClass) throw new ReconcileError(REASONS.cloneFailed, 'the VolumeSnapshotClass used for the clone is gone', 'stall');
-  const objects = { child: env, childNamespace: input.namespace, parentNamespace, volume: target, snapshotClass: snapshotClass.name };
-  const names = cloneSnapshotNames(env, target.name);
-
-  const source = await kube.get<Snapshot>({ apiVersion: SNAPSHOT_API_VERSION, kind: 'VolumeSnapshot', namespace: parentNamespace, name: names.snapshot });
-  if (!source) {
-    if (!(await kube.get<Claim>({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: parentNamespace, name: volumeClaimName(target) }))) {
-      // The parent has no such volume (its manifest differs): this one starts empty.
-      Object.assign(entry, { source: 'empty' });
-      delete entry.parent;
-      return undefined;
-    }
-    await createOnce(kube, parentSnapshot(objects));
-    return `taking a snapshot of ${target.name} in ${parentNamespace}`;
-  }
-  if (source.status?.error?.message) throw new ReconcileError(REASONS.cloneFailed, `the snapshot of ${target.name} in ${parentNamespace} failed: ${source.status.error.message}`, 'stall');
-  if (!source.status?.readyToUse || !source.status.boundVolumeSnapshotContentName) return `waiting for the snapshot of ${target.name} in ${parentNamespace}`;
-  const content = await kube.get<SnapshotContent>({ apiVersion: SNAPSHOT_API_VERSION, kind: 'VolumeSnapshotContent', name: source.status.boundVolumeSnapshotContentName });
-  const handle = content?.status?.snapshotHandle;
-  if (!handle) return `waiting for the snapshot handle of ${target.name}`;
-
-  await createOnce(kube, childSnapshotContent({ ...objects, driver: content.spec?.driver ?? snapshotClass.driver, snapshotHandle: handle }));
-  const offered = await kube.get<Snapshot>({ apiVersion: SNAPSHOT_API_VERSION, kind: 'VolumeSnapshot', namespace: input.namespace, name: names.snapshot });
-  if (!offered) {
-    await createOnce(kube, childSnapshot(objects));
-    return `offering the snapshot of ${target.name} in ${input.namespace}`;
-  }
-  if (offered.status?.error?.message) throw new ReconcileError(REASONS.cloneFailed, `the snapshot of ${target.name} could not be bound in ${input.namespace}: ${offered.status.error.message}`, 'stall');
-  if (!offered.status?.readyToUse) return `waiting for the snapshot of ${target.name} to be ready in ${input.namespace}`;
-  entry.snapshot = names.snapshot;
-  if (source.status.creationTime) entry.time = source.status.creationTime;
-  return undefined;
-}
-
-/** Chooses the parent's Backup (a fresh one when the latest is too old) and waits for it. */
-async function backupSource(input: Step, entry: VolumeLineage): Promise<string | undefined> {
-  if (entry.snapshotId) return undefined;
-  const { kube, env } = input;
-  const namespace = env.metadata.namespace as string;
-  if (!entry.backup) {
-    // By spec, not label: Backups made with kubectl carry no labels.
-    const backups = (await kube.list<Backup>(API_VERSION, 'Backup', { namespace })).items.filter((b) => b.spec.environment === entry.parent);
-    const choice = usableBackup(backups, input.now, input.project.spec.defaults?.cloneBackupMaxAgeSeconds ?? 86_400);
-    if ('make' in choice) {
-      const parent = await input.read<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace, name: entry.parent ?? '' });
-      if (!parent) throw new ReconcileError(REASONS.cloneFailed, `the parent Environment ${entry.parent} went away before its backup was taken`, 'stall');
-      const fresh = cloneBackup(parent, input.now);
-      await createOnce(kube, fresh);
-      input.log.info({ backup: fresh.metadata.name }, 'Asked for a fresh backup of the parent to clone from');
-      entry.backup = fresh.metadata.name;
-    } else entry.backup = ('use' in choice ? choice.use : choice.wait).metadata.name;
-  }
-  const backup = await kube.get<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace, name: entry.backup ?? '' });
-  if (!backup) throw new ReconcileError(REASONS.cloneFailed, `Backup ${entry.backup} to clone ${entry.volume} from was deleted`, 'stall');
-  const { state, message } = backupState(backup);
-  if (state === 'failed') throw new ReconcileError(REASONS.cloneFailed, `Backup ${entry.backup} failed: ${message}`, 'stall');
-  if (state === 'running') return `waiting for Backup ${entry.backup}${message ? ` (${message})` : ''}`;
-  const volume = backup.status?.volumes?.find((v) => v.name === entry.volume);
-  if (!volume?.snapshotId) {
-    // The backup predates this volume: it starts empty.
-    Object.assign(entry, { source: 'empty' });
-    for (const key of ['parent', 'backup', 'time'] as const) delete entry[key];
-    return undefined;
-  }
-  entry.snapshotId = volume.snapshotId;
-  if (backup.status?.completionTime) entry.time = backup.status.completionTime;
-  return undefined;
-}
-
-async function claimBound(input: Step, target: BackupTarget): Promise<string | undefined> {
-  const name = volumeClaimName(target);
-  const claim = await input.kube.get<Claim>({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: input.namespace, name });
-  return claim?.status?.phase === 'Bound' ? undefined : `waiting for claim ${name} to be provisioned from its snapshot`;
-}
-
-/** Runs the restore Job of one volume once what it writes into exists; returns what it waits for. */
-async function restoreInto(input: Step, entry: VolumeLineage, target: BackupTarget): Promise<string | undefined> {
-  const { kube, read, env, namespace } = input;
-  // Each Restore has its own Jobs; a clone's are the Environment's.
-  const envName = env.metadata.name ?? '';
-  const owner = env.metadata.annotations?.[ANNOTATIONS.restore] ?? envName;
-  const name = moverJobName('restore', owner, target.name);
-  const job = await read<KubeObject>({ apiVersion: 'batch/v1', kind: 'Job', namespace, name });
-  const outcome = jobOutcome(job);
-  if (outcome.complete) return undefined;
-  if (outcome.failed) throw new ReconcileError(REASONS.cloneFailed, `restoring ${target.name} from Backup ${entry.backup} failed: ${outcome.failed}; delete Job ${name} in ${namespace} to try again`, 'stall');
-  if (job) return `restoring ${target.name} from Backup ${entry.backup}`;
-
-  if (target.kind === 'postgresql' || target.kind === 'mariadb') {
-    // A dump is restored through the database server, which must be up.
-    const sts = await read<StatefulSet>({ apiVersion: 'apps/v1', kind: 'StatefulSet', namespace, name: target.name });
-    if (!sts?.status?.readyReplicas) return `waiting for ${target.name} to start before restoring it`;
-  } else if (target.kind === 'redis') {
-    // Redis reads its RDB file when it starts: the file goes into the claim first.
-    if (!(await kube.get({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace, name: volumeClaimName(target) }))) await createOnce(kube, serviceClaim(input.fullPlan(), target.name));
-  } else if (!(await kube.get({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace, name: volumeClaimName(target) }))) {
-    return `waiting for claim ${volumeClaimName(target)}`;
-  }
-  await kube.apply(moverSecret(await projectRepository(kube, input.project), namespace), { fieldManager: FIELD_MANAGER, force: true });
-  const labels = { [LABELS.project]: env.spec.project, [LABELS.environment]: envName, [LABELS.environmentNamespace]: env.metadata.namespace ?? '' };
-  // The sources step has set the snapshot of every volume that gets here.
-  const snapshotId = entry.snapshotId ?? '';
-  await kube.apply(moverJob({ action: 'restore', owner, environment: envName, namespace, target, image: input.moverImage, snapshotId, labels }), { fieldManager: FIELD_MANAGER, force: true });
-  input.log.info({ volume: target.name, backup: entry.backup }, 'Started restoring a volume');
-  return `restoring ${target.name} from Backup ${entry.backup}`;
-}
-
-/** The clone's snapshots have done their work once the claims are bound: the child's, then the parent's. */
-async function releaseSnapshots(input: Step, lineage: readonly VolumeLineage[]): Promise<void> {
-  for (const entry of lineage) {
-    if (entry.source !== 'snapshot') continue;
-    const names = cloneSnapshotNames(input.env, entry.volume);
-    const parent = await input.read<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace: input.env.metadata.namespace, name: entry.parent ?? '' });
-    await input.kube.delete({ apiVersion: SNAPSHOT_API_VERSION, kind: 'VolumeSnapshot', namespace: input.namespace, name: names.snapshot }).catch(ignoreNotFound);
-    await input.kube.delete({ apiVersion: SNAPSHOT_API_VERSION, kind: 'VolumeSnapshotContent', name: names.content }).catch(ignoreNotFound);
-    if (parent?.status?.namespace) await input.kube.delete({ apiVersion: SNAPSHOT_API_VERSION, kind: 'VolumeSnapshot', namespace: parent.status.namespace, name: names.snapshot }).catch(ignoreNotFound);
-  }
 }
 
 function ignoreNotFound(err: unknown): void {

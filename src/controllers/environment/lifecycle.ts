@@ -20,10 +20,11 @@ import { isConflict, type Kube } from '../../kube/index.ts';
 import { decideLifecycle, type LifecycleDecision } from '../../lifecycle/index.ts';
 import type { Logger } from '../../log/index.ts';
 import { formatDuration } from '../../util/index.ts';
+import { type EnvironmentStep, given, type StepDeps } from './context.ts';
 
 type Mark = (type: string, s: 'True' | 'False' | 'Unknown', reason: string, message: string) => void;
 
-export interface LifecycleStepInput {
+interface LifecycleStepInput {
   kube: Kube;
   audit: AuditSink;
   log: Logger;
@@ -38,8 +39,26 @@ export interface LifecycleStepInput {
   now: number;
 }
 
+/**
+ * Runs for a broken manifest too (without its `lifecycle`): what a branch left alone runs is not
+ * kept forever. An expired Environment is deleted here, and nothing after this step runs.
+ */
+export function lifecycleStep(deps: StepDeps): EnvironmentStep {
+  return {
+    name: 'lifecycle',
+    owns: [CONDITIONS.expiring, CONDITIONS.sleeping],
+    async run({ object: env, status, state, mark, now, log }) {
+      const { project, revision } = given(state, 'project', 'revision');
+      const life = await decideAndRecord({ kube: deps.kube, audit: deps.audit, log, env, project, lifecycle: state.manifestLifecycle, revision, status, mark, now });
+      if (life.deleted) return { halt: true };
+      state.life = life;
+      return life.nextAt === undefined ? undefined : { requeueAfterMs: Math.max(1000, life.nextAt - now) };
+    },
+  };
+}
+
 /** Decides, writes `lastActivityTime`, `expiresAt`, `Expiring` and `Sleeping` into `status`; expires the Environment when due. */
-export async function lifecycleStep(input: LifecycleStepInput): Promise<LifecycleDecision & { deleted: boolean }> {
+async function decideAndRecord(input: LifecycleStepInput): Promise<LifecycleDecision & { deleted: boolean }> {
   const { env, project, status, mark, now } = input;
   const applied = env.status?.observedRevision;
   // A push (or a new pinned revision) is activity; it is recorded once, when first seen.

@@ -6,24 +6,25 @@
  * key, and each reconcile starts from the branches as they are now. Writes are server-side
  * applies of deterministic names, so a restart midway never makes duplicates.
  *
- * Conditions: `SourceAvailable` (could the branches be listed) and `Ready` (the Environments
- * match the branches). When Git is unreachable, nothing is created, changed or deleted.
+ * It runs in the reconcile frame as two steps: `branches` (`SourceAvailable`: could they be
+ * listed) and `environments` (`Admitted`: did policy refuse any; `Ready`: the Environments match
+ * the branches). When Git is unreachable, nothing is created, changed or deleted.
  *
  * @module
  */
-import { findCondition, setCondition } from '../../api/conditions.ts';
+import { findCondition } from '../../api/conditions.ts';
 import { ANNOTATIONS, CONDITIONS, EXPIRED_ANNOTATION_PREFIX, FIELD_MANAGER, LABELS, REASONS } from '../../api/constants.ts';
 import { API_VERSION } from '../../api/crds.ts';
 import { environmentName } from '../../api/names.ts';
 import type { Environment, Project, ProjectStatus } from '../../api/types.gen.ts';
 import { auditEvent, auditObject, type AuditSink, environmentEvent, noAudit } from '../../audit/index.ts';
 import { messageOf, ReconcileError } from '../../errors/index.ts';
-import type { Push } from '../../source/git/index.ts';
 import type { Kube } from '../../kube/index.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Reconciler } from '../../runtime/controller.ts';
-import { type GitSource, parseTrailers, type Steering } from '../../source/git/index.ts';
-import { remoteOf } from '../remote.ts';
+import { framedReconciler } from '../../runtime/frame.ts';
+import type { Logger } from '../../log/index.ts';
+import { type GitRemote, type GitSource, parseTrailers, type Push, type Steering, remoteOf } from '../../source/git/index.ts';
 import { alreadyApplied, desiredEnvironments } from '../../planner/index.ts';
 
 export interface ProjectControllerDeps {
@@ -36,132 +37,144 @@ export interface ProjectControllerDeps {
   pushes?: (namespace: string, project: string) => ReadonlyMap<string, Push>;
 }
 
+interface ProjectWork {
+  remote?: GitRemote;
+  branches?: Map<string, string>;
+}
+
 export function projectReconciler(deps: ProjectControllerDeps): Reconciler {
   const audit = deps.audit ?? noAudit;
   // Trailers of head commits, by repository and commit: a branch denied by policy is not read again every sync.
   const steeringCache = new Map<string, Steering>();
-  return async ({ key, log }) => {
-    const [namespace, name] = key.split('/') as [string, string];
-    const project = await deps.kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name });
-    if (!project) return {};
-    const now = new Date(deps.clock.now()).toISOString();
-    const generation = project.metadata.generation;
-    const status: ProjectStatus = { ...project.status, observedGeneration: generation };
-    const mark = (type: string, s: 'True' | 'False', reason: string, message: string): void => {
-      status.conditions = setCondition(status.conditions, { type, status: s, reason, message }, now, generation);
-    };
-    const intervalMs = (project.spec.pollIntervalSeconds ?? 60) * 1000;
-    const jittered = Math.round(intervalMs * (0.9 + (deps.random ?? Math.random)() * 0.2));
-
-    try {
-      const remote = await remoteOf(deps.kube, project);
-      let branches: Map<string, string>;
-      try {
-        branches = await deps.git.listBranches(remote);
-      } catch (err) {
-        mark(CONDITIONS.sourceAvailable, 'False', REASONS.gitUnavailable, messageOf(err));
-        mark(CONDITIONS.ready, 'False', REASONS.gitUnavailable, 'The branches could not be listed; existing Environments are left as they are');
-        throw new ReconcileError(REASONS.gitUnavailable, messageOf(err), 'retry', { cause: err });
-      }
-
-      const existing = (
-        await deps.kube.list<Environment>(API_VERSION, 'Environment', { namespace, labelSelector: `${LABELS.project}=${name}` })
-      ).items;
-      const base = { project, branches, existing, now: deps.clock.now() };
-      // Attribution (and with it policy) comes from the head commit of each branch that is new or moved.
-      const steering = new Map<string, Steering>();
-      for (const branch of desiredEnvironments({ ...base, steering }).needsSteering) {
-        const revision = branches.get(branch) as string;
-        const cacheKey = `${project.spec.repo.url}\0${revision}`;
-        let found = steeringCache.get(cacheKey);
-        if (!found) {
+  return framedReconciler<Project, ProjectStatus, ProjectWork>({
+    get: (namespace, name) => deps.kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name }),
+    state: () => ({}),
+    writeStatus: (project, status) => writeStatus(deps.kube, project, status),
+    clock: deps.clock,
+    steps: [
+      {
+        name: 'branches',
+        owns: [CONDITIONS.sourceAvailable],
+        async run({ object: project, state, mark }) {
+          state.remote = await remoteOf(deps.kube, project);
           try {
-            found = parseTrailers((await deps.git.readCommit(remote, { branch, commit: revision })).message);
-            for (const problem of found.problems) log.warn({ branch, revision }, `Ignored a commit trailer: ${problem}`);
-            if (steeringCache.size >= 10_000) steeringCache.clear();
-            steeringCache.set(cacheKey, found);
+            state.branches = await deps.git.listBranches(state.remote);
           } catch (err) {
-            log.warn({ branch, err: messageOf(err) }, 'Could not read the head commit; creating the Environment without attribution');
-            continue;
+            mark(CONDITIONS.sourceAvailable, 'False', REASONS.gitUnavailable, messageOf(err));
+            throw new ReconcileError(REASONS.gitUnavailable, `The branches could not be listed (${messageOf(err)}); existing Environments are left as they are`, 'retry', { cause: err });
           }
-        }
-        steering.set(branch, found);
-      }
-      // A webhook's pusher attributes the revision it named, and only that one.
-      const pushers = new Map([...(deps.pushes?.(namespace, name) ?? new Map<string, Push>())].filter(([b, p]) => branches.get(b) === p.revision).map(([b, p]) => [b, p.pusher]));
-      const changes = desiredEnvironments({ ...base, steering, pushers });
-      const envRef = (envName: string) => ({ apiVersion: API_VERSION, kind: 'Environment', namespace, name: envName });
+          mark(CONDITIONS.sourceAvailable, 'True', REASONS.synced, `Listed ${state.branches.size} branches`);
+          return undefined;
+        },
+      },
+      {
+        name: 'environments',
+        owns: [CONDITIONS.admitted],
+        async run({ object: project, status, state, mark, now, log }) {
+          const { remote, branches } = state as Required<ProjectWork>;
+          const namespace = project.metadata.namespace as string;
+          const name = project.metadata.name as string;
+          const intervalMs = (project.spec.pollIntervalSeconds ?? 60) * 1000;
+          const jittered = Math.round(intervalMs * (0.9 + (deps.random ?? Math.random)() * 0.2));
+          const existing = (await deps.kube.list<Environment>(API_VERSION, 'Environment', { namespace, labelSelector: `${LABELS.project}=${name}` })).items;
+          const base = { project, branches, existing, now };
+          // Attribution (and with it policy) comes from the head commit of each branch that is new or moved.
+          const steering = new Map<string, Steering>();
+          for (const branch of desiredEnvironments({ ...base, steering }).needsSteering) {
+            const revision = branches.get(branch) as string;
+            const cacheKey = `${project.spec.repo.url}\0${revision}`;
+            let found = steeringCache.get(cacheKey);
+            if (!found) {
+              try {
+                found = parseTrailers((await deps.git.readCommit(remote, { branch, commit: revision })).message);
+                for (const problem of found.problems) log.warn({ branch, revision }, `Ignored a commit trailer: ${problem}`);
+                if (steeringCache.size >= 10_000) steeringCache.clear();
+                steeringCache.set(cacheKey, found);
+              } catch (err) {
+                log.warn({ branch, err: messageOf(err) }, 'Could not read the head commit; creating the Environment without attribution');
+                continue;
+              }
+            }
+            steering.set(branch, found);
+          }
+          // A webhook's pusher attributes the revision it named, and only that one.
+          const pushers = new Map([...(deps.pushes?.(namespace, name) ?? new Map<string, Push>())].filter(([b, p]) => branches.get(b) === p.revision).map(([b, p]) => [b, p.pusher]));
+          const changes = desiredEnvironments({ ...base, steering, pushers });
+          await applyChanges(deps, audit, project, existing, changes, log);
 
-      for (const env of changes.apply) {
-        const current = existing.find((e) => e.metadata.name === env.metadata.name);
-        if (current && alreadyApplied(current, env)) continue;
-        await deps.kube.apply(env, { fieldManager: FIELD_MANAGER, force: true });
-        if (!current) log.info({ environment: env.metadata.name, branch: env.spec.branch, revision: env.spec.revision }, 'Created Environment');
-        else if (current.spec.revision !== env.spec.revision) log.info({ environment: env.metadata.name, branch: env.spec.branch, revision: env.spec.revision }, 'Moved Environment to a new revision');
-      }
-      for (const { name: envName, since } of changes.markGone) {
-        await deps.kube.mergePatch(envRef(envName), { metadata: { annotations: { [ANNOTATIONS.branchGoneSince]: since } } }, { fieldManager: FIELD_MANAGER });
-        log.info({ environment: envName }, 'Found the branch gone; the Environment goes after the grace period');
-      }
-      for (const envName of changes.clearGone) {
-        await deps.kube.mergePatch(envRef(envName), { metadata: { annotations: { [ANNOTATIONS.branchGoneSince]: null } } }, { fieldManager: FIELD_MANAGER });
-      }
-      for (const gone of changes.delete) {
-        const env = existing.find((e) => e.metadata.name === gone.name);
-        if (env) await audit.record(environmentEvent({ env, action: 'delete', now: deps.clock.now(), message: `branch ${env.spec.branch} is gone`, discriminator: env.metadata.uid ?? '' }));
-        await deps.kube.delete(envRef(gone.name), gone.uid ? { uid: gone.uid } : {});
-        log.info({ environment: gone.name }, 'Deleted Environment: its branch is gone');
-      }
-      if (changes.clearExpired.length) {
-        const annotations = Object.fromEntries(changes.clearExpired.map((n) => [`${EXPIRED_ANNOTATION_PREFIX}${n}`, null]));
-        await deps.kube.mergePatch({ apiVersion: API_VERSION, kind: 'Project', namespace, name }, { metadata: { annotations } }, { fieldManager: FIELD_MANAGER });
-      }
-      for (const s of changes.skipped) log.info({ branch: s.branch, reason: s.reason }, s.message);
+          const denials = changes.skipped.filter((s) => s.reason === REASONS.policyDenied);
+          const deniedBefore = new Set((findCondition(project.status?.conditions, CONDITIONS.admitted)?.message ?? '').split('\n'));
+          for (const d of denials) {
+            const line = `${d.branch}: ${d.message}`;
+            if (!deniedBefore.has(line)) await audit.record(denialEvent(project, d, branches.get(d.branch), steering.get(d.branch), line, deps.clock.now()));
+          }
+          if (denials.length) mark(CONDITIONS.admitted, 'False', REASONS.policyDenied, denials.map((d) => `${d.branch}: ${d.message}`).join('\n'));
+          else mark(CONDITIONS.admitted, 'True', REASONS.admitted, 'Every selected branch has its Environment');
 
-      const denials = changes.skipped.filter((s) => s.reason === REASONS.policyDenied);
-      const deniedBefore = new Set((findCondition(project.status?.conditions, CONDITIONS.admitted)?.message ?? '').split('\n'));
-      for (const d of denials) {
-        const line = `${d.branch}: ${d.message}`;
-        if (deniedBefore.has(line)) continue;
-        const revision = branches.get(d.branch);
-        const trailers = steering.get(d.branch);
-        await audit.record(
-          auditEvent({
-            object: auditObject(project),
-            project: name,
-            action: 'deny',
-            now: deps.clock.now(),
-            environment: environmentName(name, d.branch),
-            actor: { ...(trailers?.agent ? { agent: trailers.agent } : {}), ...(trailers?.onBehalfOf ? { onBehalfOf: trailers.onBehalfOf } : {}), ...(trailers?.task ? { task: trailers.task } : {}) },
-            source: 'push',
-            ...(revision ? { revision } : {}),
-            decision: 'denied',
-            result: 'failed',
-            message: d.message,
-            discriminator: line,
-          }),
-        );
-      }
-      if (denials.length) mark(CONDITIONS.admitted, 'False', REASONS.policyDenied, denials.map((d) => `${d.branch}: ${d.message}`).join('\n'));
-      else mark(CONDITIONS.admitted, 'True', REASONS.admitted, 'Every selected branch has its Environment');
+          status.lastSyncTime = new Date(now).toISOString();
+          status.branchCount = changes.selected;
+          status.environmentCount = existing.length + changes.apply.filter((e) => !existing.some((x) => x.metadata.name === e.metadata.name)).length - changes.delete.length;
+          const refused = changes.skipped.length ? `; ${changes.skipped.map((s) => `${s.branch}: ${s.message}`).join('; ')}` : '';
+          return {
+            ready: { reason: REASONS.synced, message: `${status.environmentCount} environments for ${changes.selected} selected branches${refused}` },
+            requeueAfterMs: changes.nextAt === undefined ? jittered : Math.max(1000, Math.min(jittered, changes.nextAt - now)),
+          };
+        },
+      },
+    ],
+  });
+}
 
-      status.lastSyncTime = now;
-      status.branchCount = changes.selected;
-      status.environmentCount = existing.length + changes.apply.filter((e) => !existing.some((x) => x.metadata.name === e.metadata.name)).length - changes.delete.length;
-      mark(CONDITIONS.sourceAvailable, 'True', REASONS.synced, `Listed ${branches.size} branches`);
-      const refused = changes.skipped.length ? `; ${changes.skipped.map((s) => `${s.branch}: ${s.message}`).join('; ')}` : '';
-      mark(CONDITIONS.ready, 'True', REASONS.synced, `${status.environmentCount} environments for ${changes.selected} selected branches${refused}`);
-      return { requeueAfterMs: changes.nextAt === undefined ? jittered : Math.max(1000, Math.min(jittered, changes.nextAt - deps.clock.now())) };
-    } catch (err) {
-      // Git being down was already said, with what it means for the Environments.
-      if (!(err instanceof ReconcileError && err.reason === REASONS.gitUnavailable)) {
-        mark(CONDITIONS.ready, 'False', err instanceof ReconcileError ? err.reason : 'SyncFailed', messageOf(err));
-      }
-      throw err;
-    } finally {
-      await writeStatus(deps.kube, project, status);
-    }
-  };
+type Changes = ReturnType<typeof desiredEnvironments>;
+
+/** Makes the Environments match the branches: create or move, mark or clear a gone branch, delete. */
+async function applyChanges(deps: ProjectControllerDeps, audit: AuditSink, project: Project, existing: Environment[], changes: Changes, log: Logger): Promise<void> {
+  const namespace = project.metadata.namespace as string;
+  const envRef = (envName: string) => ({ apiVersion: API_VERSION, kind: 'Environment', namespace, name: envName });
+  for (const env of changes.apply) {
+    const current = existing.find((e) => e.metadata.name === env.metadata.name);
+    if (current && alreadyApplied(current, env)) continue;
+    await deps.kube.apply(env, { fieldManager: FIELD_MANAGER, force: true });
+    if (!current) log.info({ environment: env.metadata.name, branch: env.spec.branch, revision: env.spec.revision }, 'Created Environment');
+    else if (current.spec.revision !== env.spec.revision) log.info({ environment: env.metadata.name, branch: env.spec.branch, revision: env.spec.revision }, 'Moved Environment to a new revision');
+  }
+  for (const { name: envName, since } of changes.markGone) {
+    await deps.kube.mergePatch(envRef(envName), { metadata: { annotations: { [ANNOTATIONS.branchGoneSince]: since } } }, { fieldManager: FIELD_MANAGER });
+    log.info({ environment: envName }, 'Found the branch gone; the Environment goes after the grace period');
+  }
+  for (const envName of changes.clearGone) {
+    await deps.kube.mergePatch(envRef(envName), { metadata: { annotations: { [ANNOTATIONS.branchGoneSince]: null } } }, { fieldManager: FIELD_MANAGER });
+  }
+  for (const gone of changes.delete) {
+    const env = existing.find((e) => e.metadata.name === gone.name);
+    if (env) await audit.record(environmentEvent({ env, action: 'delete', now: deps.clock.now(), message: `branch ${env.spec.branch} is gone`, discriminator: env.metadata.uid ?? '' }));
+    await deps.kube.delete(envRef(gone.name), gone.uid ? { uid: gone.uid } : {});
+    log.info({ environment: gone.name }, 'Deleted Environment: its branch is gone');
+  }
+  if (changes.clearExpired.length) {
+    const annotations = Object.fromEntries(changes.clearExpired.map((n) => [`${EXPIRED_ANNOTATION_PREFIX}${n}`, null]));
+    await deps.kube.mergePatch({ apiVersion: API_VERSION, kind: 'Project', namespace, name: project.metadata.name as string }, { metadata: { annotations } }, { fieldManager: FIELD_MANAGER });
+  }
+  for (const s of changes.skipped) log.info({ branch: s.branch, reason: s.reason }, s.message);
+}
+
+/** The audit record of a branch the Project's policy refused, attributed to whoever its head commit names. */
+function denialEvent(project: Project, denial: Changes['skipped'][number], revision: string | undefined, trailers: Steering | undefined, line: string, now: number) {
+  const name = project.metadata.name as string;
+  return auditEvent({
+    object: auditObject(project),
+    project: name,
+    action: 'deny',
+    now,
+    environment: environmentName(name, denial.branch),
+    actor: { ...(trailers?.agent ? { agent: trailers.agent } : {}), ...(trailers?.onBehalfOf ? { onBehalfOf: trailers.onBehalfOf } : {}), ...(trailers?.task ? { task: trailers.task } : {}) },
+    source: 'push',
+    ...(revision ? { revision } : {}),
+    decision: 'denied',
+    result: 'failed',
+    message: denial.message,
+    discriminator: line,
+  });
 }
 
 /** Writes the status only when it changed: an unchanged poll costs no write. */

@@ -5,29 +5,23 @@
  *
  * Every request carries a Bearer token; the API server says whose it is (TokenReview) and
  * whether RBAC allows the operation (SubjectAccessReview, `routes.ts` names the verb and
- * resource), so a token may do through Grove exactly what it may do with kubectl. Grove then acts
- * with its own identity, checking for its callers what admission would check for them
- * (agents and production), and records the caller in the audit trail. Errors are RFC 9457
- * problem documents.
+ * resource), so a token may do through Grove exactly what it may do with kubectl. This module
+ * checks the input's shape before anything reads the cluster; the operations themselves — with
+ * Grove's policy checks and the audit trail — are `service/`'s, which the CLI calls too. Errors
+ * are RFC 9457 problem documents.
  *
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ANNOTATIONS, CONDITIONS, LABELS } from '../../api/constants.ts';
+import { CONDITIONS } from '../../api/constants.ts';
 import { findCondition } from '../../api/conditions.ts';
-import { API_VERSION } from '../../api/crds.ts';
-import type { KubeObject } from '../../api/meta.ts';
-import type { Backup, Environment, Project, Restore } from '../../api/types.gen.ts';
-import { AUDIT_ACTIONS, type AuditAction, auditEvent, type AuditSink, environmentEvent } from '../../audit/index.ts';
-import { readProjectTrail } from '../../audit/sinks.ts';
-import { restoreFor } from '../../data/restore.ts';
-import { backupFor, manualBackupName } from '../../data/schedule.ts';
+import type { Environment } from '../../api/types.gen.ts';
+import { AUDIT_ACTIONS, type AuditAction, type AuditSink } from '../../audit/index.ts';
 import { GroveError, messageOf } from '../../errors/index.ts';
 import { type Kube, KubeError } from '../../kube/index.ts';
-import { lifecyclePatch } from '../../lifecycle/index.ts';
 import type { Logger } from '../../log/index.ts';
-import { agentMayNotMakeProduction, describeDenial } from '../../policy/index.ts';
 import type { Clock } from '../../runtime/clock.ts';
+import { type Operations, operations } from '../../service/index.ts';
 import type { GitSource } from '../../source/git/index.ts';
 import type { Authorizer, Caller } from './auth.ts';
 import { openApiDocument } from './openapi.ts';
@@ -98,7 +92,8 @@ export async function perform(deps: ApiDeps, invocation: Invocation): Promise<Re
     const what = `${access.verb} ${access.resource}${access.name ? ` ${access.name}` : ''} in namespace ${access.namespace}`;
     throw new ApiProblem(403, 'Forbidden', `${caller.username} may not ${what}${verdict.reason ? `: ${verdict.reason}` : ''}`);
   }
-  return HANDLERS[match.operation.id]({ deps, ...invocation });
+  const ops = operations({ kube: deps.kube, now: () => deps.clock.now(), audit: deps.audit, requester: caller, source: 'api', fieldManager: API_MANAGER });
+  return HANDLERS[match.operation.id]({ deps, ops, ...invocation });
 }
 
 /** The caller of a request from its Bearer token; 401 without one the API server accepts. */
@@ -112,42 +107,33 @@ export async function authenticateRequest(deps: ApiDeps, req: IncomingMessage): 
   return caller;
 }
 
-type Request = Invocation & { deps: ApiDeps };
+type Request = Invocation & { deps: ApiDeps; ops: Operations };
 
 const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
-  async listEnvironments({ deps, match, query }) {
-    const project = query.get('project');
-    const items = (await deps.kube.list<Environment>(API_VERSION, 'Environment', { namespace: ns(match) })).items.filter((e) => !project || e.spec.project === project);
-    return { status: 200, value: { items } };
+  async listEnvironments({ ops, match, query }) {
+    return { status: 200, value: { items: await ops.listEnvironments(ns(match), query.get('project') ?? undefined) } };
   },
-  async getEnvironment({ deps, match }) {
-    return { status: 200, value: await environment(deps, match) };
+  async getEnvironment({ ops, match }) {
+    return { status: 200, value: await ops.getEnvironment(ns(match), name(match)) };
   },
-  async createEnvironment({ deps, caller, match, body }) {
+  async createEnvironment({ ops, match, body }) {
     const spec = environmentSpec(body);
-    const name = field(body, 'name', 'name', true) as string;
-    const project = await deps.kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace: ns(match), name: spec.project });
-    if (!project) throw new ApiProblem(404, 'Not Found', `Project ${spec.project} does not exist in namespace ${ns(match)}`);
-    const denial = agentMayNotMakeProduction(project, caller.groups, spec.type);
-    if (denial) throw new ApiProblem(403, 'Forbidden', describeDenial(denial));
-    // One action, one audit event: the controller records the creation, from the source label
-    // and the requester the admission policy keeps.
-    const created = await deps.kube.create<Environment>(requestedBy(caller, { apiVersion: API_VERSION, kind: 'Environment', metadata: { name, namespace: ns(match), labels: { [LABELS.project]: spec.project, [LABELS.source]: 'api' } }, spec }));
-    return { status: 201, value: created, headers: { location: `/api/v1/namespaces/${ns(match)}/environments/${name}` } };
+    const envName = field(body, 'name', 'name', true) as string;
+    const created = await ops.createEnvironment(ns(match), envName, spec);
+    return { status: 201, value: created, headers: { location: `/api/v1/namespaces/${ns(match)}/environments/${envName}` } };
   },
-  async deleteEnvironment({ deps, caller, match }) {
-    const env = await environment(deps, match);
-    await deps.kube.delete({ apiVersion: API_VERSION, kind: 'Environment', namespace: ns(match), name: env.metadata.name as string }, env.metadata.uid ? { uid: env.metadata.uid } : {});
-    await deps.audit.record(environmentEvent({ env, action: 'delete', now: deps.clock.now(), source: 'api', discriminator: `api ${env.metadata.uid ?? ''}`, actor: { kubernetesUser: caller.username } }));
+  async deleteEnvironment({ ops, match }) {
+    const env = await ops.deleteEnvironment(ns(match), name(match));
     return { status: 202, value: { deleting: env.metadata.name, detail: 'the namespace goes after the final backup, when the type is backed up' } };
   },
-  async waitEnvironment({ deps, match, query, gone }) {
+  async waitEnvironment({ deps, ops, match, query, gone }) {
     const max = deps.maxWaitSeconds ?? 600;
-    const seconds = Number(query.get('timeoutSeconds') ?? 60);
+    const raw = query.get('timeoutSeconds');
+    const seconds = raw === null ? 60 : /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
     if (!Number.isInteger(seconds) || seconds < 0 || seconds > max) throw new ApiProblem(400, 'Bad Request', `timeoutSeconds must be a whole number from 0 to ${max}`);
     const deadline = deps.clock.now() + seconds * 1000;
     for (;;) {
-      const env = await environment(deps, match);
+      const env = await ops.getEnvironment(ns(match), name(match));
       const ready = findCondition(env.status?.conditions, CONDITIONS.ready);
       const stalled = findCondition(env.status?.conditions, CONDITIONS.stalled);
       const current = env.status?.observedGeneration === env.metadata.generation;
@@ -157,45 +143,25 @@ const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
       await new Promise<void>((resolve) => deps.clock.after(Math.min(1000, Math.max(0, deadline - deps.clock.now())), resolve));
     }
   },
-  renewEnvironment: (r) => lifecycleVerb(r, 'renew'),
-  sleepEnvironment: (r) => lifecycleVerb(r, 'sleep'),
-  wakeEnvironment: (r) => lifecycleVerb(r, 'wake'),
-  async listBackups({ deps, match, query }) {
-    const env = query.get('environment');
-    const items = (await deps.kube.list<Backup>(API_VERSION, 'Backup', { namespace: ns(match) })).items.filter((b) => !env || b.spec.environment === env);
-    return { status: 200, value: { items } };
+  renewEnvironment: async ({ ops, match }) => ({ status: 200, value: await ops.lifecycle(ns(match), name(match), 'renew') }),
+  sleepEnvironment: async ({ ops, match }) => ({ status: 200, value: await ops.lifecycle(ns(match), name(match), 'sleep') }),
+  wakeEnvironment: async ({ ops, match }) => ({ status: 200, value: await ops.lifecycle(ns(match), name(match), 'wake') }),
+  async listBackups({ ops, match, query }) {
+    return { status: 200, value: { items: await ops.listBackups(ns(match), query.get('environment') ?? undefined) } };
   },
-  async createBackup({ deps, caller, match, body }) {
-    const name = field(body, 'environment', 'name', true) as string;
+  async createBackup({ ops, match, body }) {
+    const environment = field(body, 'environment', 'name', true) as string;
     const retain = field(body, 'retainSeconds', 'number', false) as number | undefined;
     if (retain !== undefined && (!Number.isInteger(retain) || retain < 60)) throw new ApiProblem(400, 'Bad Request', 'retainSeconds must be a whole number of seconds, at least 60');
-    const env = await environment(deps, { ...match, params: { ...match.params, name } });
-    const backupName = (field(body, 'name', 'name', false) as string | undefined) ?? manualBackupName(name, deps.clock.now());
-    const created = await deps.kube.create(requestedBy(caller, backupFor(env, backupName, 'manual', retain)));
-    await deps.audit.record(environmentEvent({ env, action: 'backup', now: deps.clock.now(), source: 'api', result: 'started', message: `Backup ${backupName} requested`, discriminator: backupName, actor: { kubernetesUser: caller.username } }));
-    return { status: 201, value: created };
+    const backupName = field(body, 'name', 'name', false) as string | undefined;
+    return { status: 201, value: await ops.createBackup(ns(match), environment, backupName, retain) };
   },
-  async createRestore({ deps, caller, match, body }) {
-    const backupName = field(body, 'backup', 'name', true) as string;
-    const target = field(body, 'targetEnvironment', 'name', false) as string | undefined;
+  async createRestore({ ops, match, body }) {
+    const backup = field(body, 'backup', 'name', true) as string;
+    const targetEnvironment = field(body, 'targetEnvironment', 'name', false) as string | undefined;
     const overwrite = field(body, 'overwriteExisting', 'boolean', false) as boolean | undefined;
-    const name = field(body, 'name', 'name', false) as string | undefined;
-    const backup = await deps.kube.get<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace: ns(match), name: backupName });
-    if (!backup) throw new ApiProblem(404, 'Not Found', `Backup ${backupName} does not exist in namespace ${ns(match)}`);
-    const created = await deps.kube.create(requestedBy(caller, restoreFor(backup, { ...(name ? { name } : {}), ...(target ? { targetEnvironment: target } : {}), ...(overwrite ? { overwriteExisting: true } : {}), now: new Date(deps.clock.now()) })));
-    await deps.audit.record(
-      auditEvent({
-        object: { kind: 'Restore', namespace: ns(match), name: created.metadata.name as string },
-        project: backup.spec.project,
-        environment: target ?? backup.spec.environment,
-        action: 'restore',
-        now: deps.clock.now(),
-        actor: { kubernetesUser: caller.username },
-        source: 'api',
-        result: 'started',
-        message: `Restore of Backup ${backupName} requested`,
-      }),
-    );
+    const restoreName = field(body, 'name', 'name', false) as string | undefined;
+    const created = await ops.createRestore(ns(match), { backup, ...(restoreName ? { name: restoreName } : {}), ...(targetEnvironment ? { targetEnvironment } : {}), ...(overwrite ? { overwriteExisting: true } : {}) });
     return { status: 201, value: created };
   },
   async planBranch({ deps, match, body }) {
@@ -204,12 +170,10 @@ const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
     const ask = { branch: field(body, 'branch', 'string', true) as string, revision: field(body, 'revision', 'string', false) as string | undefined };
     return planBranch({ ...deps, now: deps.clock.now() }, ns(match), match.params.project as string, ask);
   },
-  async getRestore({ deps, match }) {
-    const restore = await deps.kube.get<Restore>({ apiVersion: API_VERSION, kind: 'Restore', namespace: ns(match), name: match.params.name as string });
-    if (!restore) throw new ApiProblem(404, 'Not Found', `Restore ${match.params.name} does not exist in namespace ${ns(match)}`);
-    return { status: 200, value: restore };
+  async getRestore({ ops, match }) {
+    return { status: 200, value: await ops.getRestore(ns(match), name(match)) };
   },
-  async readAudit({ deps, match, query }) {
+  async readAudit({ ops, match, query }) {
     const time = (key: string): number | undefined => {
       const v = query.get(key);
       if (v === null) return undefined;
@@ -228,24 +192,12 @@ const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
       ...(since !== undefined ? { since } : {}),
       ...(until !== undefined ? { until } : {}),
     };
-    return { status: 200, value: { items: await readProjectTrail(deps.kube, ns(match), match.params.project as string, filter, deps.clock.now()) } };
+    return { status: 200, value: { items: await ops.readAudit(ns(match), match.params.project as string, filter) } };
   },
 };
 
-async function lifecycleVerb({ deps, caller, match }: Request, verb: 'renew' | 'sleep' | 'wake'): Promise<Reply> {
-  const env = await environment(deps, match);
-  const patched = await deps.kube.mergePatch<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace: ns(match), name: env.metadata.name as string }, lifecyclePatch(verb, new Date(deps.clock.now())), { fieldManager: API_MANAGER });
-  await deps.audit.record(environmentEvent({ env, action: 'update', now: deps.clock.now(), source: 'api', message: `${verb} requested`, discriminator: `${verb} ${deps.clock.now()}`, actor: { kubernetesUser: caller.username } }));
-  return { status: 200, value: patched };
-}
-
 const ns = (match: Match): string => match.params.namespace as string;
-
-async function environment(deps: ApiDeps, match: Match): Promise<Environment> {
-  const env = await deps.kube.get<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace: ns(match), name: match.params.name as string });
-  if (!env) throw new ApiProblem(404, 'Not Found', `Environment ${match.params.name} does not exist in namespace ${ns(match)}`);
-  return env;
-}
+const name = (match: Match): string => match.params.name as string;
 
 const SPEC_FIELDS = { project: 'name', branch: 'string', revision: 'string', parent: 'name', type: 'string', ttlSeconds: 'number', sleepAfterSeconds: 'number', clone: 'string', protected: 'boolean' } as const;
 
@@ -268,7 +220,7 @@ function environmentSpec(body: Record<string, unknown>): Environment['spec'] {
  */
 function field(body: Record<string, unknown>, key: string, type: 'string' | 'name' | 'number' | 'boolean', required: boolean): unknown {
   const value = body[key];
-  if (value === undefined || value === null) {
+  if (value === undefined) {
     if (required) throw new ApiProblem(400, 'Bad Request', `${key} is required`);
     return undefined;
   }
@@ -303,15 +255,6 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
 }
 
 /** What the API server said, passed on with its status; anything else is a 500 without internals. */
-/**
- * The caller, not the operator, asked for what the API creates. The API server sees only the
- * operator, so the operator names its caller; the record-requester admission policy keeps that
- * annotation on the operator's own requests and overwrites it on everyone else's.
- */
-function requestedBy<T extends KubeObject>(caller: Caller, obj: T): T {
-  return { ...obj, metadata: { ...obj.metadata, annotations: { ...obj.metadata.annotations, [ANNOTATIONS.requestedBy]: caller.username } } };
-}
-
 export function asProblem(err: unknown): ApiProblem {
   if (err instanceof ApiProblem) return err;
   if (err instanceof KubeError && err.status >= 400 && err.status < 500) {
@@ -319,6 +262,7 @@ export function asProblem(err: unknown): ApiProblem {
     return new ApiProblem(err.status, titles[err.status] ?? 'Bad Request', err.message);
   }
   if (err instanceof GroveError && err.code === 'NotFound') return new ApiProblem(404, 'Not Found', err.message);
+  if (err instanceof GroveError && err.code === 'Forbidden') return new ApiProblem(403, 'Forbidden', err.message);
   return new ApiProblem(500, 'Internal Server Error', 'the request failed inside Grove; the operator log says why');
 }
 

@@ -183,6 +183,7 @@ function renderOpenApi(): Record<string, unknown> {
       ['403', 'RBAC or Grove\'s policy does not allow it'],
       ['404', 'No such object'],
       ['409', 'The object exists already'],
+        ['413', 'The body is larger than 64 KiB'],
         ['422', 'The API server refused the object, or the manifest is invalid'],
         ['502', 'The Project\'s repository could not be read'],
       ] as const
@@ -190,7 +191,7 @@ function renderOpenApi(): Record<string, unknown> {
   );
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of OPERATIONS) {
-    const params = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    const params = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: objectName(`The ${m[1] === 'name' ? 'object' : m[1]}.`) }));
     const query = (QUERIES[op.id] ?? []).map((q) => ({ ...q, in: 'query', required: false }));
     const body = BODIES[op.id];
     (paths[op.path] ??= {})[op.method.toLowerCase()] = {

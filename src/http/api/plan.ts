@@ -9,13 +9,12 @@
 import { API_VERSION } from '../../api/crds.ts';
 import type { Environment, Project } from '../../api/types.gen.ts';
 import { LABELS } from '../../api/constants.ts';
-import { remoteOf } from '../../controllers/remote.ts';
 import { GroveError, messageOf, ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';
 import { formatError, parseManifest } from '../../manifest/index.ts';
 import { type BranchPlan, previewBranch } from '../../preview/index.ts';
-import { type GitRemote, type GitSource, parseTrailers, type Steering } from '../../source/git/index.ts';
+import { type GitRemote, type GitSource, parseTrailers, type Steering, remoteOf } from '../../source/git/index.ts';
 import { ApiProblem } from './problem.ts';
 
 export interface PlanDeps {

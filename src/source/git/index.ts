@@ -6,6 +6,7 @@
 export { createHttpClient, type TransferStats } from './http.ts';
 export { type CommitInfo, type GitCredentials, type GitRemote, GitSource, type GitSourceOptions } from './repository.ts';
 export { parseTrailers, type Steering } from './trailers.ts';
+export { remoteOf } from './credentials.ts';
 
 /** A push a Git host announced: attribution for the sync it asks for (webhooks parse it). */
 export interface Push {

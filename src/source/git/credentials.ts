@@ -4,12 +4,12 @@
  *
  * @module
  */
-import { REASONS } from '../api/constants.ts';
-import type { KubeObject } from '../api/meta.ts';
-import type { Project } from '../api/types.gen.ts';
-import { ReconcileError } from '../errors/index.ts';
-import type { Kube } from '../kube/index.ts';
-import type { GitRemote } from '../source/git/index.ts';
+import { REASONS } from '../../api/constants.ts';
+import type { KubeObject } from '../../api/meta.ts';
+import type { Project } from '../../api/types.gen.ts';
+import { ReconcileError } from '../../errors/index.ts';
+import type { Kube } from '../../kube/index.ts';
+import type { GitRemote } from './repository.ts';
 
 /** Throws a `wait` ReconcileError (SecretNotFound, CredentialsInvalid) when the Secret is missing or unusable. */
 export async function remoteOf(kube: Kube, project: Project): Promise<GitRemote> {

@@ -1,0 +1,283 @@
+/**
+ * How a new Environment's volumes are filled once `decideClone` has chosen each one's source:
+ * from what exists now — the parent's snapshots and claims, the snapshot contents, the snapshots
+ * offered in the child's namespace, the parent's Backups, the child's claims, restore Jobs,
+ * StatefulSets and sanitize Jobs — which objects to create, apply and delete next, and where the
+ * data stands. Pure: the Environment controller gathers the facts and carries the decision out,
+ * so each reconcile moves the data one step on, and a restarted operator decides the same.
+ *
+ * The stages run in order, and a stage starts only when every volume is through the one before:
+ * 1. sources — the parent's VolumeSnapshot taken and offered here (a VolumeSnapshotContent bound
+ *    to a VolumeSnapshot in this namespace), or the parent's Backup chosen (a fresh one asked for
+ *    when the latest is too old) and complete;
+ * 2. fill — claims provisioned from the offered snapshots; restore Jobs run into new claims
+ *    (Redis, files) or running database servers (PostgreSQL, MariaDB);
+ * 3. sanitize — the services marked `clone: sanitized` answer, then each sanitize hook succeeds;
+ * 4. the clone's snapshots are released: the only deletions this module ever asks for.
+ *
+ * @module
+ */
+import { ANNOTATIONS, LABELS, REASONS } from '../api/constants.ts';
+import type { KubeObject } from '../api/meta.ts';
+import { cloneSnapshotNames, moverJobName, sanitizeJobName, volumeClaimName } from '../api/names.ts';
+import type { Backup, Environment, Project, VolumeLineage } from '../api/types.gen.ts';
+import type { ResolvedManifest } from '../manifest/index.ts';
+import type { DataPlan } from '../planner/index.ts';
+import { anythingCloned, childSnapshot, childSnapshotContent, cloneBackup, parentSnapshot, SNAPSHOT_API_VERSION, servicesToSanitize, snapshotSources, usableBackup } from './clone.ts';
+import { type BackupTarget, type JobObject, jobOutcome, moverJob } from './jobs.ts';
+import { backupState } from './schedule.ts';
+
+export type Snapshot = KubeObject & { status?: { readyToUse?: boolean; boundVolumeSnapshotContentName?: string; creationTime?: string; error?: { message?: string } } };
+export type SnapshotContent = KubeObject & { spec?: { driver?: string }; status?: { snapshotHandle?: string } };
+export type Claim = KubeObject & { status?: { phase?: string } };
+export type StatefulSet = KubeObject & { status?: { readyReplicas?: number } };
+
+/** What exists for one volume, as far as its stage needs to know. */
+export interface VolumeFacts {
+  /** The parent Environment the volume is cloned from, when it exists. */
+  parent?: Environment;
+  /** The parent's VolumeSnapshot of this volume, in the parent's namespace. */
+  sourceSnapshot?: Snapshot;
+  /** Whether the parent has this volume's claim at all (asked only while it has no snapshot). */
+  parentClaimExists?: boolean;
+  /** The VolumeSnapshotContent the parent's snapshot is bound to. */
+  content?: SnapshotContent;
+  /** The VolumeSnapshot offered in the child's namespace. */
+  offered?: Snapshot;
+  /** The parent's Backups, while none is chosen yet. */
+  parentBackups?: readonly Backup[];
+  /** The Backup chosen (`lineage.backup`). */
+  backup?: Backup;
+  /** The child's claim of this volume. */
+  claim?: Claim;
+  /** The Job restoring this volume. */
+  restoreJob?: JobObject;
+  /** The service's StatefulSet in the child's namespace. */
+  statefulSet?: StatefulSet;
+}
+
+export interface FillFacts {
+  env: Environment;
+  project: Project;
+  manifest: ResolvedManifest;
+  revision: string;
+  now: number;
+  /** The child Environment's namespace. */
+  namespace: string;
+  moverImage: string;
+  /** Each volume's source, as decided; entries of volumes the manifest no longer has are dropped. */
+  lineage: readonly VolumeLineage[];
+  targets: readonly BackupTarget[];
+  /** The VolumeSnapshotClass a snapshot clone uses. */
+  snapshotClass?: { name: string; driver: string };
+  volumes: ReadonlyMap<string, VolumeFacts>;
+  /** Services in the child's namespace with a ready replica (their probe, a real connection, passed). */
+  answering: ReadonlySet<string>;
+  /** The sanitize Job of each application with a hook, at this revision, and what it printed when it failed. */
+  hooks: Readonly<Record<string, { job?: JobObject; output?: string }>>;
+  /** Whether the Environment already has claims (they stay planned whatever the stage: never prune data). */
+  hasClaims: boolean;
+  /** The claim a service's StatefulSet would make, for a restore that fills it before the service starts. */
+  serviceClaim: (service: string) => KubeObject;
+}
+
+export interface FillDecision {
+  /** The lineage with what this step learnt (snapshots, Backups chosen, volumes found empty). */
+  lineage: VolumeLineage[];
+  /** Objects of deterministic names to create unless they exist. */
+  create: KubeObject[];
+  /** The Project's mover Secret must be in the namespace before `apply` (restore Jobs read it). */
+  moverSecret: boolean;
+  /** Objects to server-side apply (restore Jobs). */
+  apply: KubeObject[];
+  /** Objects to delete, absent ones being fine: only the clone's snapshots. */
+  delete: Array<{ apiVersion: string; kind: string; namespace?: string; name: string }>;
+  /** What to say in the log. */
+  notes: Array<{ message: string; fields: Record<string, unknown> }>;
+  /** Where the data stands; `failed` stalls the Environment (CloneFailed or SanitizeFailed). */
+  outcome:
+    | { kind: 'waiting'; plan: DataPlan; reason: string; message: string; requeueAfterMs: number }
+    | { kind: 'failed'; reason: string; message: string }
+    | { kind: 'done'; plan: DataPlan; reason: string; message: string };
+}
+
+const POLL_MS = 3_000;
+
+export function decideFill(facts: FillFacts): FillDecision {
+  const targets = new Map(facts.targets.map((t) => [t.name, t]));
+  const lineage = structuredClone(facts.lineage.filter((l) => targets.has(l.volume)));
+  const decision: FillDecision = { lineage, create: [], moverSecret: false, apply: [], delete: [], notes: [], outcome: { kind: 'done', plan: { stage: 'ready' }, reason: '', message: '' } };
+  const fail = (reason: string, message: string): FillDecision => ({ ...decision, create: [], apply: [], delete: [], moverSecret: false, outcome: { kind: 'failed', reason, message } });
+  const volume = (name: string): VolumeFacts => facts.volumes.get(name) ?? {};
+
+  // 1. Sources.
+  const pending: string[] = [];
+  for (const entry of lineage) {
+    const target = targets.get(entry.volume) as BackupTarget;
+    const step = entry.source === 'snapshot' ? snapshotSource(facts, entry, target, volume(entry.volume), decision) : entry.source === 'backup' ? backupSource(facts, entry, volume(entry.volume), decision) : undefined;
+    if (step && 'failed' in step) return fail(REASONS.cloneFailed, step.failed);
+    if (step) pending.push(step.waiting);
+  }
+  if (pending.length) {
+    // Volumes cloned through one Backup wait for it once.
+    const plan: DataPlan = { stage: facts.hasClaims ? 'fill' : 'sources' };
+    return { ...decision, outcome: { kind: 'waiting', plan, reason: REASONS.preparingSources, message: [...new Set(pending)].join('; '), requeueAfterMs: POLL_MS } };
+  }
+
+  // 2. Fill.
+  const held: string[] = [];
+  for (const entry of lineage) {
+    const target = targets.get(entry.volume) as BackupTarget;
+    const found = volume(entry.volume);
+    const step = entry.source === 'snapshot' ? claimBound(target, found) : entry.source === 'backup' ? restoreInto(facts, entry, target, found, decision) : undefined;
+    if (step && 'failed' in step) return fail(REASONS.cloneFailed, step.failed);
+    if (!step) continue;
+    pending.push(step.waiting);
+    if (target.kind === 'redis' && entry.source === 'backup') held.push(target.name);
+  }
+  const snapshots = snapshotSources(lineage);
+  if (pending.length) return { ...decision, outcome: { kind: 'waiting', plan: { stage: 'fill', held, snapshots }, reason: REASONS.filling, message: pending.join('; '), requeueAfterMs: POLL_MS } };
+
+  // 3. Sanitize the copies marked `clone: sanitized`, before anything serves them. The manifest
+  // cannot mark one without an application that has a sanitize hook.
+  const scrubbed = servicesToSanitize(facts.manifest, lineage, facts.env.spec.type ?? 'development');
+  const hooks = scrubbed.length ? Object.entries(facts.manifest.applications).filter(([, a]) => a.hooks?.sanitize).map(([name]) => name) : [];
+  // A hook needs the servers it scrubs to answer; until then nothing runs that could fail on a refused connection.
+  const starting = hooks.length ? scrubbed.filter((s) => !facts.answering.has(s)) : [];
+  if (starting.length) {
+    const message = `waiting for ${starting.join(', ')} to accept connections before the sanitize hook`;
+    return { ...decision, outcome: { kind: 'waiting', plan: { stage: 'fill', snapshots }, reason: REASONS.sanitizing, message, requeueAfterMs: POLL_MS } };
+  }
+  for (const app of hooks) {
+    const hook = facts.hooks[app] ?? {};
+    const outcome = jobOutcome(hook.job);
+    if (outcome.failed) {
+      const printed = hook.output ? `; it printed:\n${hook.output}` : '';
+      return fail(REASONS.sanitizeFailed, `the sanitize hook of ${app} failed (${outcome.failed})${printed}\nThe applications stay stopped until a revision's hook succeeds.`);
+    }
+    if (!outcome.complete) pending.push(`running the sanitize hook of ${app} on ${scrubbed.join(', ')}`);
+  }
+  if (pending.length) return { ...decision, outcome: { kind: 'waiting', plan: { stage: 'sanitize', snapshots }, reason: REASONS.sanitizing, message: pending.join('; '), requeueAfterMs: POLL_MS } };
+
+  // 4. The clone's snapshots have done their work once the claims are bound: the child's, then the parent's.
+  for (const entry of lineage) {
+    if (entry.source !== 'snapshot') continue;
+    const names = cloneSnapshotNames(facts.env, entry.volume);
+    decision.delete.push({ apiVersion: SNAPSHOT_API_VERSION, kind: 'VolumeSnapshot', namespace: facts.namespace, name: names.snapshot });
+    decision.delete.push({ apiVersion: SNAPSHOT_API_VERSION, kind: 'VolumeSnapshotContent', name: names.content });
+    const parentNamespace = volume(entry.volume).parent?.status?.namespace;
+    if (parentNamespace) decision.delete.push({ apiVersion: SNAPSHOT_API_VERSION, kind: 'VolumeSnapshot', namespace: parentNamespace, name: names.snapshot });
+  }
+  const summary = lineage.map((l) => `${l.volume} ${l.source === 'empty' ? 'empty' : `from ${l.source === 'snapshot' ? `a snapshot of ${l.parent}` : `Backup ${l.backup}`}`}`).join(', ');
+  const sanitized = hooks.length ? `; ${scrubbed.join(', ')} sanitized by the hook of ${hooks.join(', ')}` : '';
+  const reason = anythingCloned(lineage) ? REASONS.cloned : REASONS.emptyVolumes;
+  return { ...decision, outcome: { kind: 'done', plan: { stage: 'ready', snapshots }, reason, message: summary ? `${summary}${sanitized}` : 'No volumes' } };
+}
+
+type Step = { waiting: string } | { failed: string } | undefined;
+
+/** The parent's snapshot taken and offered in this namespace. */
+function snapshotSource(facts: FillFacts, entry: VolumeLineage, target: BackupTarget, found: VolumeFacts, decision: FillDecision): Step {
+  if (entry.snapshot) return undefined;
+  const parentNamespace = found.parent?.status?.namespace;
+  if (!parentNamespace) return { failed: `the parent Environment ${entry.parent} went away before ${target.name} was cloned` };
+  if (!facts.snapshotClass) return { failed: 'the VolumeSnapshotClass used for the clone is gone' };
+  const objects = { child: facts.env, childNamespace: facts.namespace, parentNamespace, volume: target, snapshotClass: facts.snapshotClass.name };
+  const source = found.sourceSnapshot;
+  if (!source) {
+    if (!found.parentClaimExists) {
+      // The parent has no such volume (its manifest differs): this one starts empty.
+      Object.assign(entry, { source: 'empty' });
+      delete entry.parent;
+      return undefined;
+    }
+    decision.create.push(parentSnapshot(objects));
+    return { waiting: `taking a snapshot of ${target.name} in ${parentNamespace}` };
+  }
+  if (source.status?.error?.message) return { failed: `the snapshot of ${target.name} in ${parentNamespace} failed: ${source.status.error.message}` };
+  if (!source.status?.readyToUse || !source.status.boundVolumeSnapshotContentName) return { waiting: `waiting for the snapshot of ${target.name} in ${parentNamespace}` };
+  const handle = found.content?.status?.snapshotHandle;
+  if (!handle) return { waiting: `waiting for the snapshot handle of ${target.name}` };
+  decision.create.push(childSnapshotContent({ ...objects, driver: found.content?.spec?.driver ?? facts.snapshotClass.driver, snapshotHandle: handle }));
+  const offered = found.offered;
+  if (!offered) {
+    decision.create.push(childSnapshot(objects));
+    return { waiting: `offering the snapshot of ${target.name} in ${facts.namespace}` };
+  }
+  if (offered.status?.error?.message) return { failed: `the snapshot of ${target.name} could not be bound in ${facts.namespace}: ${offered.status.error.message}` };
+  if (!offered.status?.readyToUse) return { waiting: `waiting for the snapshot of ${target.name} to be ready in ${facts.namespace}` };
+  entry.snapshot = cloneSnapshotNames(facts.env, target.name).snapshot;
+  if (source.status.creationTime) entry.time = source.status.creationTime;
+  return undefined;
+}
+
+/** The parent's Backup chosen (a fresh one when the latest is too old), and complete. */
+function backupSource(facts: FillFacts, entry: VolumeLineage, found: VolumeFacts, decision: FillDecision): Step {
+  if (entry.snapshotId) return undefined;
+  let backup = found.backup;
+  if (!entry.backup) {
+    const choice = usableBackup(found.parentBackups ?? [], facts.now, facts.project.spec.defaults?.cloneBackupMaxAgeSeconds ?? 86_400);
+    if ('make' in choice) {
+      if (!found.parent) return { failed: `the parent Environment ${entry.parent} went away before its backup was taken` };
+      const fresh = cloneBackup(found.parent, facts.now);
+      decision.create.push(fresh);
+      decision.notes.push({ message: 'Asked for a fresh backup of the parent to clone from', fields: { backup: fresh.metadata.name } });
+      entry.backup = fresh.metadata.name;
+      backup = fresh;
+    } else {
+      backup = 'use' in choice ? choice.use : choice.wait;
+      entry.backup = backup.metadata.name;
+    }
+  }
+  if (!backup) return { failed: `Backup ${entry.backup} to clone ${entry.volume} from was deleted` };
+  const { state, message } = backupState(backup);
+  if (state === 'failed') return { failed: `Backup ${entry.backup} failed: ${message}` };
+  if (state === 'running') return { waiting: `waiting for Backup ${entry.backup}${message ? ` (${message})` : ''}` };
+  const saved = backup.status?.volumes?.find((v) => v.name === entry.volume);
+  if (!saved?.snapshotId) {
+    // The backup predates this volume: it starts empty.
+    Object.assign(entry, { source: 'empty' });
+    for (const key of ['parent', 'backup', 'time'] as const) delete entry[key];
+    return undefined;
+  }
+  entry.snapshotId = saved.snapshotId;
+  if (backup.status?.completionTime) entry.time = backup.status.completionTime;
+  return undefined;
+}
+
+function claimBound(target: BackupTarget, found: VolumeFacts): Step {
+  return found.claim?.status?.phase === 'Bound' ? undefined : { waiting: `waiting for claim ${volumeClaimName(target)} to be provisioned from its snapshot` };
+}
+
+/** The restore Job of one volume, once what it writes into exists. */
+function restoreInto(facts: FillFacts, entry: VolumeLineage, target: BackupTarget, found: VolumeFacts, decision: FillDecision): Step {
+  const envName = facts.env.metadata.name ?? '';
+  // Each Restore has its own Jobs; a clone's are the Environment's.
+  const owner = facts.env.metadata.annotations?.[ANNOTATIONS.restore] ?? envName;
+  const name = moverJobName('restore', owner, target.name);
+  const outcome = jobOutcome(found.restoreJob);
+  if (outcome.complete) return undefined;
+  if (outcome.failed) return { failed: `restoring ${target.name} from Backup ${entry.backup} failed: ${outcome.failed}; delete Job ${name} in ${facts.namespace} to try again` };
+  const restoring = { waiting: `restoring ${target.name} from Backup ${entry.backup}` };
+  if (found.restoreJob) return restoring;
+  if (target.kind === 'postgresql' || target.kind === 'mariadb') {
+    // A dump is restored through the database server, which must be up.
+    if (!found.statefulSet?.status?.readyReplicas) return { waiting: `waiting for ${target.name} to start before restoring it` };
+  } else if (target.kind === 'redis') {
+    // Redis reads its RDB file when it starts: the file goes into the claim first.
+    if (!found.claim) decision.create.push(facts.serviceClaim(target.name));
+  } else if (!found.claim) {
+    return { waiting: `waiting for claim ${volumeClaimName(target)}` };
+  }
+  const labels = { [LABELS.project]: facts.env.spec.project, [LABELS.environment]: envName, [LABELS.environmentNamespace]: facts.env.metadata.namespace ?? '' };
+  decision.moverSecret = true;
+  // The sources stage has set the snapshot of every volume that gets here.
+  decision.apply.push(moverJob({ action: 'restore', owner, environment: envName, namespace: facts.namespace, target, image: facts.moverImage, snapshotId: entry.snapshotId ?? '', labels }));
+  decision.notes.push({ message: 'Started restoring a volume', fields: { volume: target.name, backup: entry.backup } });
+  return restoring;
+}
+
+/** The sanitize Job name of each application with a sanitize hook, at `revision`. */
+export function sanitizeJobs(manifest: ResolvedManifest, revision: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(manifest.applications).filter(([, a]) => a.hooks?.sanitize).map(([app]) => [app, sanitizeJobName(app, revision)]));
+}

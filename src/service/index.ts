@@ -1,0 +1,161 @@
+/**
+ * The operations people and agents ask Grove for — Environments (list, get, create, renew, sleep,
+ * wake, delete), Backups, Restores and the audit trail — written once, for the HTTP API, its MCP
+ * tools and the CLI alike. So Grove's own policy checks, who is recorded as asking, and the audit
+ * events are the same whichever door a request comes through.
+ *
+ * Callers have already checked two things: the caller's RBAC (the API with a SubjectAccessReview;
+ * the CLI by acting with the kubeconfig's own rights, which the API server checks) and the shape of
+ * the input (names are DNS labels). What an operation finds wrong is a GroveError: `NotFound`, or
+ * `Forbidden` for a policy denial.
+ *
+ * @module
+ */
+import { ANNOTATIONS, LABELS } from '../api/constants.ts';
+import { API_VERSION } from '../api/crds.ts';
+import type { KubeObject } from '../api/meta.ts';
+import type { Backup, Environment, Project, Restore } from '../api/types.gen.ts';
+import { auditEvent, type AuditEvent, type AuditFilter, type AuditSink, environmentEvent } from '../audit/index.ts';
+import { readProjectTrail } from '../audit/sinks.ts';
+import { restoreFor } from '../data/restore.ts';
+import { backupFor, manualBackupName } from '../data/schedule.ts';
+import { GroveError } from '../errors/index.ts';
+import { isNotFound, type Kube } from '../kube/index.ts';
+import { lifecyclePatch } from '../lifecycle/index.ts';
+import { agentMayNotMakeProduction, describeDenial } from '../policy/index.ts';
+
+export type LifecycleVerb = 'renew' | 'sleep' | 'wake';
+
+/** Who asks, as the API server knows them (TokenReview, or SelfSubjectReview for a kubeconfig). */
+export interface Requester {
+  username: string;
+  groups: readonly string[];
+}
+
+export interface ServiceDeps {
+  kube: Kube;
+  now: () => number;
+  audit: AuditSink;
+  requester: Requester;
+  /** The door: Grove's API (`api`) or the kubeconfig's own rights (`kubectl`). */
+  source: 'api' | 'kubectl';
+  /** The field manager of the changes made for the requester. */
+  fieldManager: string;
+  /** Where the BackupStore answers from here, when not at its spec.s3.endpoint (outside the cluster). */
+  storeEndpoint?: string;
+}
+
+export interface RestoreAsk {
+  backup: string;
+  targetEnvironment?: string;
+  overwriteExisting?: boolean;
+  name?: string;
+}
+
+export interface Operations {
+  listEnvironments(namespace: string, project?: string): Promise<Environment[]>;
+  /** Throws NotFound when absent. */
+  getEnvironment(namespace: string, name: string): Promise<Environment>;
+  createEnvironment(namespace: string, name: string, spec: Environment['spec']): Promise<Environment>;
+  deleteEnvironment(namespace: string, name: string): Promise<Environment>;
+  lifecycle(namespace: string, name: string, verb: LifecycleVerb): Promise<Environment>;
+  listBackups(namespace: string, environment?: string): Promise<Backup[]>;
+  createBackup(namespace: string, environment: string, name?: string, retainSeconds?: number): Promise<Backup>;
+  createRestore(namespace: string, ask: RestoreAsk): Promise<Restore>;
+  /** Throws NotFound when absent. */
+  getRestore(namespace: string, name: string): Promise<Restore>;
+  readAudit(namespace: string, project: string, filter: AuditFilter): Promise<AuditEvent[]>;
+}
+
+const notFound = (kind: string, name: string, namespace: string): GroveError => new GroveError('NotFound', `${kind} ${name} does not exist in namespace ${namespace}`);
+
+export function operations(deps: ServiceDeps): Operations {
+  const { kube } = deps;
+  const ref = (kind: string, namespace: string, name: string) => ({ apiVersion: API_VERSION, kind, namespace, name });
+  const actor = { kubernetesUser: deps.requester.username };
+  const must = async <T extends KubeObject>(kind: string, namespace: string, name: string): Promise<T> => {
+    const found = await kube.get<T>(ref(kind, namespace, name));
+    if (!found) throw notFound(kind, name, namespace);
+    return found;
+  };
+  const environment = (namespace: string, name: string) => must<Environment>('Environment', namespace, name);
+  return {
+    listEnvironments: async (namespace, project) => (await kube.list<Environment>(API_VERSION, 'Environment', { namespace })).items.filter((e) => !project || e.spec.project === project),
+    getEnvironment: environment,
+
+    async createEnvironment(namespace, name, spec) {
+      const project = await must<Project>('Project', namespace, spec.project);
+      // Admission refuses this too for requests in the requester's own name; the API's requests
+      // are the operator's, so Grove checks for its caller.
+      const denial = agentMayNotMakeProduction(project, [...deps.requester.groups], spec.type);
+      if (denial) throw new GroveError('Forbidden', describeDenial(denial));
+      // One action, one audit event: the Environment controller records the creation, from the
+      // source label and the requester the admission policy keeps.
+      const labels = { [LABELS.project]: spec.project, [LABELS.source]: deps.source };
+      return kube.create<Environment>(requestedBy(deps.requester, { apiVersion: API_VERSION, kind: 'Environment', metadata: { name, namespace, labels }, spec }));
+    },
+
+    async deleteEnvironment(namespace, name) {
+      const env = await environment(namespace, name);
+      await kube.delete(ref('Environment', namespace, name), env.metadata.uid ? { uid: env.metadata.uid } : {});
+      // The controller records a deletion it sees under the same id (the uid): readers count it once, as this one.
+      await deps.audit.record(environmentEvent({ env, action: 'delete', now: deps.now(), source: deps.source, discriminator: env.metadata.uid ?? '', actor }));
+      return env;
+    },
+
+    async lifecycle(namespace, name, verb) {
+      let patched: Environment;
+      try {
+        patched = await kube.mergePatch<Environment>(ref('Environment', namespace, name), lifecyclePatch(verb, new Date(deps.now())), { fieldManager: deps.fieldManager });
+      } catch (err) {
+        if (isNotFound(err)) throw notFound('Environment', name, namespace);
+        throw err;
+      }
+      await deps.audit.record(environmentEvent({ env: patched, action: 'update', now: deps.now(), source: deps.source, message: `${verb} requested`, discriminator: `${verb} ${deps.now()}`, actor }));
+      return patched;
+    },
+
+    listBackups: async (namespace, env) => (await kube.list<Backup>(API_VERSION, 'Backup', { namespace })).items.filter((b) => !env || b.spec.environment === env),
+
+    async createBackup(namespace, envName, name, retainSeconds) {
+      const env = await environment(namespace, envName);
+      const backupName = name ?? manualBackupName(envName, deps.now());
+      const created = await kube.create(requestedBy(deps.requester, backupFor(env, backupName, 'manual', retainSeconds)));
+      await deps.audit.record(environmentEvent({ env, action: 'backup', now: deps.now(), source: deps.source, result: 'started', message: `Backup ${backupName} requested`, discriminator: backupName, actor }));
+      return created;
+    },
+
+    async createRestore(namespace, ask) {
+      const backup = await must<Backup>('Backup', namespace, ask.backup);
+      const options = { ...(ask.name ? { name: ask.name } : {}), ...(ask.targetEnvironment ? { targetEnvironment: ask.targetEnvironment } : {}), ...(ask.overwriteExisting ? { overwriteExisting: true } : {}), now: new Date(deps.now()) };
+      const created = await kube.create(requestedBy(deps.requester, restoreFor(backup, options)));
+      await deps.audit.record(
+        auditEvent({
+          object: { kind: 'Restore', namespace, name: created.metadata.name as string },
+          project: backup.spec.project,
+          environment: ask.targetEnvironment ?? backup.spec.environment,
+          action: 'restore',
+          now: deps.now(),
+          actor,
+          source: deps.source,
+          result: 'started',
+          message: `Restore of Backup ${ask.backup} requested`,
+        }),
+      );
+      return created;
+    },
+
+    getRestore: (namespace, name) => must<Restore>('Restore', namespace, name),
+    readAudit: (namespace, project, filter) => readProjectTrail(kube, namespace, project, filter, deps.now(), deps.storeEndpoint),
+  };
+}
+
+/**
+ * The requester, not the operator, asked for what is created. The API server sees only the
+ * operator when the API creates it, so the operator names its caller; the record-requester
+ * admission policy keeps that annotation on the operator's own requests and overwrites it on
+ * everyone else's — a kubeconfig's requests get the name the API server knows.
+ */
+function requestedBy<T extends KubeObject>(requester: Requester, obj: T): T {
+  return { ...obj, metadata: { ...obj.metadata, annotations: { ...obj.metadata.annotations, [ANNOTATIONS.requestedBy]: requester.username } } };
+}
