@@ -1,16 +1,12 @@
 // Every service of the catalog that Debian can give an image for, run for real on tier D's node:
 // PostgreSQL, MariaDB and Redis start as their non-root users on read-only roots, answer their
 // probes, keep their data when their pod is deleted, are backed up by mover pods and restored
-// into a branch, and start from a snapshot of the parent's data with the branch's own password;
-// and every kind's conditions read as kstatus (cli-utils' status.Compute) expects.
-import { spawn } from 'node:child_process';
+// into a branch, and start from a snapshot of the parent's data with the branch's own password.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../../src/api/meta.ts';
 import { environmentName, environmentNamespace } from '../../../src/api/names.ts';
-import type { Backup, Environment, Project, ProjectSpec } from '../../../src/api/types.gen.ts';
-import { defaultCacheDir, ensureBinaries } from '../../../local/build.ts';
-import { component } from '../../../local/components.ts';
+import type { Environment, Project, ProjectSpec } from '../../../src/api/types.gen.ts';
 import { SERVICE_IMAGES } from '../../../local/images.ts';
 import { createRepo, type RepoBuilder } from '../git-fixtures.ts';
 import { cluster, conditionStatus, kube, testNamespace } from '../helpers.ts';
@@ -189,56 +185,4 @@ describe('the service catalog on the real node', () => {
     for (const p of done) expect(p.spec.nodeName).toBe(cluster().node!.name);
     expect(await kubectl('logs', '-n', prod, done[0]!.metadata.name as string)).toMatch(/Nothing to clean|Deleted \d+ files/);
   });
-
-  it('reads as kstatus expects on every kind: Current once converged, Failed where only a change can help', async () => {
-    const kstatus = (await ensureBinaries([component('kstatus')], { cacheDir: defaultCacheDir(), progress: () => undefined })).get('kstatus') as string;
-    const verdicts = async (): Promise<Map<string, { status: string; message: string }>> => {
-      const list = await kubectl('get', 'projects,environments,backupstores,backups,restores', '-n', ns, '-o', 'json');
-      const out = await runWith(kstatus, list);
-      const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; name: string; status: string; message: string });
-      return new Map(lines.map((v) => [`${v.kind}/${v.name}`, { status: v.status, message: v.message }]));
-    };
-    // A Restore into a new Environment, so that every kind has one converged object.
-    const source = (await kube().list<Backup>(api, 'Backup', { namespace: ns })).items.find((b) => b.spec.environment === branchEnv('main') && b.status?.completionTime);
-    expect(source, 'the backup the clone was made from').toBeDefined();
-    await kube().create({ apiVersion: api, kind: 'Restore', metadata: { name: 'again', namespace: ns }, spec: { backup: source!.metadata.name, targetEnvironment: `${project}-again` } } as KubeObject);
-    await expect.poll(async () => conditionStatus(await kube().get({ apiVersion: api, kind: 'Restore', namespace: ns, name: 'again' }), 'Ready'), { timeout: 300_000, interval: 1000 }).toBe('True');
-    await ready(`${project}-again`);
-    const converged = await verdicts();
-    console.log(`kstatus, converged:\n${[...converged].map(([k, v]) => `  ${k}: ${v.status}`).join('\n')}`);
-    expect([...converged.values()].map((v) => v.status)).toEqual([...converged.values()].map(() => 'Current'));
-    expect([...converged.keys()].map((k) => k.split('/')[0]).sort()).toEqual(expect.arrayContaining(['Backup', 'BackupStore', 'Environment', 'Project', 'Restore']));
-
-    // Only a person's change can help these: kstatus must say Failed, not wait for them for ever.
-    await kube().create<Environment>({ apiVersion: api, kind: 'Environment', metadata: { name: `${project}-nobranch`, namespace: ns }, spec: { project, branch: 'no-such-branch' } });
-    await kube().create({ apiVersion: api, kind: 'Backup', metadata: { name: 'of-nothing', namespace: ns }, spec: { project, environment: `${project}-never-made` } } as KubeObject);
-    await kube().create({ apiVersion: api, kind: 'Restore', metadata: { name: 'over-main', namespace: ns }, spec: { backup: source!.metadata.name, targetEnvironment: branchEnv('main') } } as KubeObject);
-    const stalled = [`Environment/${project}-nobranch`, 'Backup/of-nothing', 'Restore/over-main'];
-    await expect
-      .poll(
-        async () => {
-          const now = await verdicts();
-          return stalled.map((k) => now.get(k)?.status);
-        },
-        { timeout: 60_000, interval: 1000 },
-      )
-      .toEqual(['Failed', 'Failed', 'Failed']);
-    const after = await verdicts();
-    console.log(`kstatus, with stalled objects:\n${[...after].map(([k, v]) => `  ${k}: ${v.status}${v.status === 'Current' ? '' : ` — ${v.message}`}`).join('\n')}`);
-    for (const [key, verdict] of after) if (!stalled.includes(key)) expect(verdict.status, key).toBe('Current');
-  });
 });
-
-/** Runs `bin` with `input` on stdin; its stdout. */
-async function runWith(bin: string, input: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, [], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${bin} exited ${code}: ${err}`))));
-    child.stdin.end(input);
-  });
-}
