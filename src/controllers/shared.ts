@@ -1,7 +1,7 @@
 /**
  * What every controller does the same way: write a status only when it changed, create an object
- * of a deterministic name once, read a Job's outcome, and read an Environment's manifest at a
- * revision.
+ * of a deterministic name once, read through the cache with a confirming read, and read an
+ * Environment's manifest at a revision.
  *
  * @module
  */
