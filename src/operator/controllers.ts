@@ -1,0 +1,78 @@
+/**
+ * The operator's five controllers, each with its reconciler and its number of workers.
+ *
+ * @module
+ */
+import type { AuditSink } from '../audit/index.ts';
+import { backupReconciler } from '../controllers/backup/index.ts';
+import { backupStoreReconciler } from '../controllers/backupstore/index.ts';
+import { environmentReconciler, type EnvironmentControllerDeps } from '../controllers/environment/index.ts';
+import { projectReconciler } from '../controllers/project/index.ts';
+import { restoreReconciler } from '../controllers/restore/index.ts';
+import type { EventRecorder } from '../events/index.ts';
+import type { Kube } from '../kube/index.ts';
+import type { Logger } from '../log/index.ts';
+import type { Metrics } from '../metrics/index.ts';
+import type { NamespaceAccess } from '../planner/index.ts';
+import type { Clock } from '../runtime/clock.ts';
+import { Controller, type Reconciler } from '../runtime/controller.ts';
+import type { GitSource } from '../source/git/index.ts';
+import type { PushLog } from './pushes.ts';
+
+export interface Controllers {
+  projects: Controller;
+  environments: Controller;
+  backupStores: Controller;
+  backups: Controller;
+  restores: Controller;
+}
+
+export interface ControllerDeps {
+  kube: Kube;
+  git: GitSource;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  events: EventRecorder;
+  audit: AuditSink;
+  pushes: PushLog;
+  /** What the informers hold, for the Environment controller's reads of its children. */
+  cache: EnvironmentControllerDeps['cache'];
+  moverImage: string;
+  resticCacheDir?: string;
+  access?: NamespaceAccess;
+  internalNetworks?: readonly string[];
+  projectWorkers?: number;
+  environmentWorkers?: number;
+}
+
+export function operatorControllers(deps: ControllerDeps): Controllers {
+  const { kube, git, clock, log, metrics, audit } = deps;
+  const controller = (name: string, reconcile: Reconciler, workers: number): Controller =>
+    new Controller({ name, reconcile, clock, log, metrics, workers });
+  return {
+    projects: controller('project', projectReconciler({ kube, git, clock, audit, pushes: (namespace, project) => deps.pushes.of(namespace, project) }), deps.projectWorkers ?? 2),
+    environments: controller(
+      'environment',
+      environmentReconciler({
+        kube,
+        git,
+        clock,
+        events: deps.events,
+        audit,
+        moverImage: deps.moverImage,
+        cache: deps.cache,
+        ...(deps.access ? { access: deps.access } : {}),
+        ...(deps.internalNetworks ? { internalNetworks: deps.internalNetworks } : {}),
+      }),
+      deps.environmentWorkers ?? 4,
+    ),
+    backups: controller('backup', backupReconciler({ kube, git, clock, audit, moverImage: deps.moverImage, ...(deps.resticCacheDir ? { resticCacheDir: deps.resticCacheDir } : {}) }), 2),
+    backupStores: controller('backupstore', backupStoreReconciler({ kube, clock }), 1),
+    restores: controller('restore', restoreReconciler({ kube, clock, audit }), 1),
+  };
+}
+
+export function allOf(controllers: Controllers): Controller[] {
+  return [controllers.projects, controllers.environments, controllers.backupStores, controllers.backups, controllers.restores];
+}

@@ -1,0 +1,105 @@
+/**
+ * What the operator watches, and which change reconciles what.
+ *
+ * Grove's own kinds are cached without managedFields. Children of Environments live in their own
+ * namespaces; their labels lead back to the owner, and a child that changes (rolls out, is edited
+ * or deleted) gets its Environment reconciled. The caches keep only what the applier and readiness
+ * read of each child.
+ *
+ * Secrets are not watched: a cluster-wide watch needs the right to read every Secret in the
+ * cluster, kube-system's too, and the least-privileged operator has no such right. Planned Secrets
+ * are applied on every reconcile instead (an unchanged apply writes nothing).
+ *
+ * @module
+ */
+import { ANNOTATIONS, LABELS } from '../api/constants.ts';
+import { API_VERSION } from '../api/crds.ts';
+import type { KubeObject } from '../api/meta.ts';
+import type { Environment } from '../api/types.gen.ts';
+import { isWorkload, observedForm, writtenByOthers } from '../applier/index.ts';
+import type { Kube } from '../kube/index.ts';
+import type { Logger } from '../log/index.ts';
+import { PLANNED_KINDS } from '../planner/index.ts';
+import { withoutManagedFields } from '../runtime/cache.ts';
+import type { Clock } from '../runtime/clock.ts';
+import type { Controller } from '../runtime/controller.ts';
+import { Informer } from '../runtime/informer.ts';
+import type { Controllers } from './controllers.ts';
+
+export interface WatchOptions {
+  kube: Kube;
+  clock: Clock;
+  log: Logger;
+  /** Watch only this namespace's Grove objects and the children of its Environments. */
+  namespace?: string;
+}
+
+/** One informer per watched kind, each enqueueing the keys its changes concern. */
+export function watches(opts: WatchOptions, controllers: Controllers): Informer[] {
+  return [...ownKinds(opts, controllers), ...children(opts, controllers)];
+}
+
+function ownKinds(opts: WatchOptions, { projects, environments, backupStores, backups, restores }: Controllers): Informer[] {
+  const { kube, clock, log } = opts;
+  const scope = opts.namespace ? { namespace: opts.namespace } : {};
+  const own = (kind: string, onChange: (key: string, obj: KubeObject, deleted: boolean, previous: KubeObject | undefined) => void): Informer =>
+    new Informer({ kube, apiVersion: API_VERSION, kind, transform: withoutManagedFields, clock, log, ...scope, onChange });
+  const onSpecChange = (controller: Controller) => (key: string, obj: KubeObject, deleted: boolean, previous: KubeObject | undefined) => {
+    if (!deleted && (!previous || specOrAnnotationsChanged(previous, obj))) controller.enqueue(key);
+  };
+  return [
+    own('Project', (key, obj, deleted, previous) => {
+      if (deleted || !previous || specOrAnnotationsChanged(previous, obj)) projects.enqueue(key);
+    }),
+    own('Environment', (key, obj, deleted, previous) => {
+      // A Git-driven Environment deleted by hand comes back while its branch exists.
+      if (deleted) projects.enqueue(`${obj.metadata.namespace}/${(obj as Environment).spec.project}`);
+      else onSpecChange(environments)(key, obj, deleted, previous);
+      // A Restore reports how its Environment's data fills, status changes included.
+      const restore = obj.metadata.annotations?.[ANNOTATIONS.restore];
+      if (restore) restores.enqueue(`${obj.metadata.namespace}/${restore}`);
+    }),
+    own('BackupStore', onSpecChange(backupStores)),
+    own('Backup', onSpecChange(backups)),
+    own('Restore', onSpecChange(restores)),
+  ];
+}
+
+function children(opts: WatchOptions, { environments, backups }: Controllers): Informer[] {
+  const { kube, clock, log } = opts;
+  const labelSelector = opts.namespace ? `${LABELS.environmentNamespace}=${opts.namespace}` : LABELS.environmentNamespace;
+  return PLANNED_KINDS.filter(([, kind]) => kind !== 'Secret').map(
+    ([apiVersion, kind]) =>
+      new Informer({
+        kube,
+        apiVersion,
+        kind,
+        labelSelector,
+        transform: observedForm,
+        clock,
+        log,
+        onChange: (_key, obj, deleted, previous) => {
+          // Controllers' bookkeeping on objects whose readiness Grove does not wait for.
+          if (!deleted && previous && writtenByOthers(kind) && !isWorkload(kind) && !specOrAnnotationsChanged(previous, obj)) return;
+          const labels = obj.metadata.labels ?? {};
+          const owner = labels[LABELS.environment];
+          const ownerNamespace = labels[LABELS.environmentNamespace];
+          if (!owner || !ownerNamespace) return;
+          // A mover Job reports to its Backup; everything else to its Environment.
+          const backup = labels[LABELS.backup];
+          if (backup) backups.enqueue(`${ownerNamespace}/${backup}`);
+          else environments.enqueue(`${ownerNamespace}/${owner}`);
+        },
+      }),
+  );
+}
+
+/** Status-only updates (our own writes, mostly) are not a reason to reconcile again. */
+function specOrAnnotationsChanged(before: KubeObject, after: KubeObject): boolean {
+  return (
+    before.metadata.generation !== after.metadata.generation ||
+    JSON.stringify(before.metadata.annotations ?? {}) !== JSON.stringify(after.metadata.annotations ?? {}) ||
+    JSON.stringify(before.metadata.labels ?? {}) !== JSON.stringify(after.metadata.labels ?? {}) ||
+    before.metadata.deletionTimestamp !== after.metadata.deletionTimestamp
+  );
+}
