@@ -1,5 +1,28 @@
 // Type-aware linting: the rules that catch un-awaited work and unsafe values need the type checker.
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import tseslint from 'typescript-eslint';
+
+const SRC = join(import.meta.dirname, 'src') + sep;
+
+/**
+ * Each folder of src/ is reached from outside through its index.ts, its public face; what else
+ * it holds is its own business. Inside a folder (and below it) modules import each other freely.
+ */
+const faces = {
+  meta: { type: 'problem', messages: { face: 'Import {{folder}}/ through {{folder}}/index.ts, its public face.' }, schema: [] },
+  create(context) {
+    const from = dirname(context.filename) + sep;
+    const check = (node) => {
+      const spec = node.source?.value;
+      if (typeof spec !== 'string' || !spec.startsWith('.')) return;
+      const target = resolve(dirname(context.filename), spec);
+      const folder = dirname(target) + sep;
+      if (!target.startsWith(SRC) || folder === SRC || from.startsWith(folder) || basename(target) === 'index.ts') return;
+      context.report({ node: node.source, messageId: 'face', data: { folder: relative(import.meta.dirname, dirname(target)) } });
+    };
+    return { ImportDeclaration: check, ExportNamedDeclaration: check, ExportAllDeclaration: check, ImportExpression: check };
+  },
+};
 
 /** Restrictions as [import name or pattern, why]: a pattern has a `*`. */
 const PRODUCT = [
@@ -11,6 +34,7 @@ const NO_HTTP = [['**/http/**', 'Controllers and the service layer do not depend
 const NO_CLI = [['**/cli/**', 'The service layer serves the CLI and the HTTP API alike; it depends on neither.']];
 const NO_IO = [
   ...['node:fs', 'node:fs/promises', 'node:child_process', 'node:net', 'node:http', 'node:https', '@aws-sdk/client-s3'].map((name) => [name, 'A pure module does no I/O; its caller does.']),
+  ...['**/data/store/**', '**/data/restic/**', '**/data/mover/**', './store/**', './restic/**', './mover/**', '**/audit/sinks/**'].map((name) => [name, 'Pure decisions about data do not load the S3 client, restic or the mover; the controllers do.']),
   ...['**/kube/**', '**/kube/index.ts'].map((name) => [name, 'A pure module takes objects as values; the Kubernetes API is its caller\'s.']),
   ...['**/runtime/**', '**/controllers/*/index.ts'].map((name) => [name, 'A pure module has no controller machinery (queues, informers, clocks).']),
 ];
@@ -22,11 +46,9 @@ const PURE = [
   'src/policy/**',
   'src/lifecycle/**',
   'src/preview/**',
-  'src/data/clone.ts',
-  'src/data/fill.ts',
-  'src/data/jobs.ts',
-  'src/data/schedule.ts',
-  'src/data/restore.ts',
+  'src/catalog/**',
+  'src/data/*.ts',
+  'src/cli/tables/**',
 ];
 
 function restrictImports(restrictions) {
@@ -58,7 +80,9 @@ export default tseslint.config(
       '@typescript-eslint/only-throw-error': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
       ...restrictImports(PRODUCT.slice(0, 1)),
+      'grove/faces': 'error',
     },
+    plugins: { grove: { rules: { faces } } },
   },
   {
     // Test doubles implement promise-returning interfaces without awaiting anything, and tests

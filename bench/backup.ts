@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { repositoryOf, s3ClientOf, type StoreAccess } from '../src/data/store.ts';
+import { repositoryOf, s3ClientOf, type StoreAccess } from '../src/data/store/index.ts';
 import { startPostgres } from '../local/postgres.ts';
 import { benchCluster, table } from './harness.ts';
 

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import type { Environment, Project } from '../src/api/types.gen.ts';
+import type { Environment, Project } from '../src/api/index.ts';
 import { kubeFromFile } from '../src/kube/index.ts';
 import { parseManifest, resolveManifest } from '../src/manifest/index.ts';
 import { OPERATOR_NODE_FLAGS } from '../src/operator/index.ts';

@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { environmentName } from '../src/api/names.ts';
-import type { Environment } from '../src/api/types.gen.ts';
+import { type Environment, environmentName } from '../src/api/index.ts';
 import { kubeFromFile } from '../src/kube/index.ts';
 import { benchCluster, summary, table } from './harness.ts';
 

@@ -11,8 +11,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
-import { admissionPolicies } from '../src/api/admission.ts';
-import type { KubeObject } from '../src/api/meta.ts';
+import { admissionPolicies, type KubeObject } from '../src/api/index.ts';
 import { GroveError, messageOf } from '../src/errors/index.ts';
 import { type Kube, kubeFromFile } from '../src/kube/index.ts';
 import { formatDuration } from '../src/util/index.ts';

@@ -5,9 +5,8 @@
  * @module
  */
 import { parseDocument } from 'yaml';
-import type { KubeObject } from '../src/api/meta.ts';
-import type { ProjectSpec } from '../src/api/types.gen.ts';
-import { parseServiceType } from '../src/planner/catalog.ts';
+import type { KubeObject, ProjectSpec } from '../src/api/index.ts';
+import { parseServiceType } from '../src/catalog/index.ts';
 
 export const DEMO_NAMESPACE = 'demo';
 export const DEMO_PROJECT = 'shop';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Backup, Environment } from '../src/api/types.gen.ts';
+import type { Backup, Environment } from '../src/api/index.ts';
 import { backupVolumesTable, demoSummary, lineageTable } from './demo-summary.ts';
 
 const now = Date.parse('2026-12-01T12:00:00Z');

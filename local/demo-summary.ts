@@ -4,10 +4,8 @@
  *
  * @module
  */
-import type { Backup, Environment, VolumeLineage } from '../src/api/types.gen.ts';
-import { backupTable } from '../src/cli/backup.ts';
-import { table } from '../src/cli/common.ts';
-import { environmentTable } from '../src/cli/env.ts';
+import type { Backup, Environment, VolumeLineage } from '../src/api/index.ts';
+import { backupTable, environmentTable, table } from '../src/cli/tables/index.ts';
 
 export interface DemoSummaryInput {
   namespace: string;

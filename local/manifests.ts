@@ -7,7 +7,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import type { KubeObject } from '../src/api/meta.ts';
+import type { KubeObject } from '../src/api/index.ts';
 import type { Kube } from '../src/kube/index.ts';
 
 const FIELD_MANAGER = 'grove-local';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { moverJob } from '../src/data/jobs.ts';
+import { moverJob } from '../src/data/index.ts';
 import { claimOf, hostDatabaseName, kindOf, type MoverPod, moverInvocation, secretsOf, terminatedStatus, terminationMessage } from './mover-runner.ts';
 
 /** The pod a mover Job makes: its template, as the Job controller copies it. */

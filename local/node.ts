@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import type { KubeObject } from '../src/api/meta.ts';
+import type { KubeObject } from '../src/api/index.ts';
 import { GroveError, messageOf } from '../src/errors/index.ts';
 import type { Kube } from '../src/kube/index.ts';
 import type { Progress } from './build.ts';

@@ -9,7 +9,7 @@ import { access } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KubeObject } from '../src/api/meta.ts';
+import type { KubeObject } from '../src/api/index.ts';
 import { GroveError, messageOf } from '../src/errors/index.ts';
 import { formatDuration } from '../src/util/index.ts';
 import type { Progress } from './build.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { KubeObject } from '../api/meta.ts';
+import type { KubeObject } from '../api/index.ts';
 import type { Kube } from '../kube/index.ts';
 import { type AppliedRecord, applyPlan, assessReadiness, hashOf, needsApply, observedForm, refOf, staleEntries } from './index.ts';
 

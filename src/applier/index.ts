@@ -10,9 +10,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { FIELD_MANAGER } from '../api/constants.ts';
-import type { KubeObject } from '../api/meta.ts';
-import type { InventoryEntry } from '../api/types.gen.ts';
+import { FIELD_MANAGER, type InventoryEntry, type KubeObject } from '../api/index.ts';
 import type { Kube, ObjectRef } from '../kube/index.ts';
 import { inventoryEntry } from '../planner/index.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Environment } from '../api/types.gen.ts';
+import type { Environment } from '../api/index.ts';
 import { auditDays, type AuditEvent, auditKey, environmentEvent, selectEvents } from './index.ts';
 
 const env = (labels: Record<string, string>, annotations: Record<string, string>): Environment => ({

@@ -12,8 +12,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { ANNOTATIONS, LABELS } from '../api/constants.ts';
-import type { Environment } from '../api/types.gen.ts';
+import { ANNOTATIONS, type Environment, LABELS } from '../api/index.ts';
 
 export const AUDIT_SOURCES = ['push', 'webhook', 'kubectl', 'api', 'ttl', 'schedule'] as const;
 export type AuditSource = (typeof AUDIT_SOURCES)[number];

@@ -6,7 +6,7 @@
  * @module
  */
 import { GroveError, messageOf } from '../errors/index.ts';
-import { OPERATIONS, type OperationId } from '../http/api/routes.ts';
+import { type OperationId, OPERATIONS } from '../http/api/index.ts';
 
 /** `--server` and `--token`, for `parseArgs`: through the API, the token decides what a command may do. */
 export const SERVER_OPTIONS = {

@@ -10,7 +10,8 @@ import { AUDIT_ACTIONS, type AuditAction, type AuditEvent, type AuditFilter } fr
 import { GroveError } from '../errors/index.ts';
 import { parseDuration } from '../manifest/index.ts';
 import { backendOf, kubeBackend, SERVER_HELP, SERVER_OPTIONS } from './backend.ts';
-import { CLUSTER_OPTIONS, kubeOf, OUTPUT_OPTION, outputFormat, render, table } from './common.ts';
+import { CLUSTER_OPTIONS, kubeOf, OUTPUT_OPTION, outputFormat, render } from './common.ts';
+import { table } from './tables/index.ts';
 import { parseCommandLine } from './args.ts';
 import type { CliIo } from './index.ts';
 

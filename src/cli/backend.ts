@@ -6,10 +6,9 @@
  *
  * @module
  */
-import type { KubeObject } from '../api/meta.ts';
-import type { Backup, Environment, Restore } from '../api/types.gen.ts';
+import type { Backup, Environment, KubeObject, Restore } from '../api/index.ts';
 import type { AuditEvent, AuditFilter } from '../audit/index.ts';
-import { directStoreSink } from '../audit/sinks.ts';
+import { directStoreSink } from '../audit/sinks/index.ts';
 import { GroveError, messageOf } from '../errors/index.ts';
 import type { Kube } from '../kube/index.ts';
 import { type LifecycleVerb, type Operations, operations, type Requester } from '../service/index.ts';

@@ -5,11 +5,10 @@
  *
  * @module
  */
-import type { Backup } from '../api/types.gen.ts';
 import { GroveError } from '../errors/index.ts';
-import { formatAge } from '../util/index.ts';
 import { backendOf, SERVER_HELP, SERVER_OPTIONS } from './backend.ts';
-import { CLUSTER_OPTIONS, OUTPUT_OPTION, outputFormat, render, table } from './common.ts';
+import { CLUSTER_OPTIONS, OUTPUT_OPTION, outputFormat, render } from './common.ts';
+import { backupTable } from './tables/index.ts';
 import { parseCommandLine } from './args.ts';
 import type { CliIo } from './index.ts';
 
@@ -65,33 +64,3 @@ export async function backupCommand(argv: string[], io: CliIo): Promise<number> 
   return 0;
 }
 
-/** NAME ENVIRONMENT TRIGGER READY SIZE VOLUMES EXPIRES AGE, aligned. Pure. */
-export function backupTable(items: Backup[], now: number): string {
-  const rows = items.map((b) => {
-    const ready = b.status?.conditions?.find((c) => c.type === 'Ready');
-    return [
-      b.metadata.name ?? '',
-      b.spec.environment,
-      b.spec.trigger ?? 'manual',
-      ready ? (ready.status === 'True' ? 'True' : ready.reason) : 'Pending',
-      b.status?.sizeBytes !== undefined ? humanBytes(b.status.sizeBytes) : '-',
-      String(b.status?.volumes?.length ?? '-'),
-      b.status?.expiresAt ? `in ${formatAge(Date.parse(b.status.expiresAt) - now)}` : '-',
-      b.metadata.creationTimestamp ? formatAge(now - Date.parse(b.metadata.creationTimestamp)) : '-',
-    ];
-  });
-  const header = ['NAME', 'ENVIRONMENT', 'TRIGGER', 'READY', 'SIZE', 'VOLUMES', 'EXPIRES', 'AGE'];
-  if (rows.length === 0) return 'No backups.\n';
-  return table(header, rows);
-}
-
-function humanBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)}${units[unit]}`;
-}

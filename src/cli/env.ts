@@ -6,13 +6,11 @@
  *
  * @module
  */
-import { CONDITIONS } from '../api/constants.ts';
-import { findCondition } from '../api/conditions.ts';
-import type { Environment } from '../api/types.gen.ts';
+import { CONDITIONS, type Environment, findCondition } from '../api/index.ts';
 import { GroveError } from '../errors/index.ts';
-import { formatAge } from '../util/index.ts';
 import { type Backend, backendOf, SERVER_OPTIONS } from './backend.ts';
-import { CLUSTER_OPTIONS, OUTPUT_OPTION, outputFormat, render, table } from './common.ts';
+import { CLUSTER_OPTIONS, OUTPUT_OPTION, outputFormat, render } from './common.ts';
+import { describeEnvironment, environmentTable } from './tables/index.ts';
 import { parseCommandLine } from './args.ts';
 import type { CliIo } from './index.ts';
 
@@ -138,39 +136,3 @@ async function waitForReady(backend: Backend, namespace: string, name: string, t
   }
 }
 
-/** NAME BRANCH TYPE READY REASON URL EXPIRES AGE, aligned. Pure. */
-export function environmentTable(items: readonly Environment[], now: number): string {
-  if (items.length === 0) return 'No environments.\n';
-  const rows = items.map((e) => {
-    const ready = findCondition(e.status?.conditions, CONDITIONS.ready);
-    return [
-      e.metadata.name ?? '',
-      e.spec.branch,
-      e.spec.type ?? 'development',
-      ready?.status ?? 'Unknown',
-      ready?.reason ?? '-',
-      e.status?.urls?.[0]?.url ?? '-',
-      e.status?.expiresAt ? `in ${formatAge(Math.max(0, Date.parse(e.status.expiresAt) - now))}` : '-',
-      e.metadata.creationTimestamp ? formatAge(now - Date.parse(e.metadata.creationTimestamp)) : '-',
-    ];
-  });
-  return table(['NAME', 'BRANCH', 'TYPE', 'READY', 'REASON', 'URL', 'EXPIRES', 'AGE'], rows);
-}
-
-/** One Environment for people: what it runs, whether it is Ready and why, where its data came from. Pure. */
-export function describeEnvironment(env: Environment, now: number): string {
-  const s = env.status;
-  const lines = [
-    `Name:       ${env.metadata.name}`,
-    `Branch:     ${env.spec.branch} at ${s?.observedRevision?.slice(0, 12) ?? '(not applied yet)'}`,
-    `Type:       ${env.spec.type ?? 'development'}${env.spec.protected ? ', protected' : ''}`,
-    `Namespace:  ${s?.namespace ?? '-'}`,
-    `URLs:       ${s?.urls?.map((u) => u.url).join(', ') || '-'}`,
-    `Expires:    ${s?.expiresAt ? `${s.expiresAt} (in ${formatAge(Math.max(0, Date.parse(s.expiresAt) - now))})` : 'never'}`,
-    ...(s?.actor ? [`Actor:      ${[s.actor.agent, s.actor.onBehalfOf && `for ${s.actor.onBehalfOf}`, s.actor.kubernetesUser && `as ${s.actor.kubernetesUser}`, s.actor.source && `via ${s.actor.source}`].filter(Boolean).join(' ')}`] : []),
-    'Conditions:',
-    ...(s?.conditions ?? []).map((c) => `  ${c.type.padEnd(18)} ${c.status.padEnd(7)} ${c.reason}: ${c.message.split('\n')[0]}`),
-    ...(s?.lineage?.length ? ['Lineage:', ...s.lineage.map((l) => `  ${l.volume.padEnd(18)} ${l.source}${l.parent ? ` from ${l.parent}` : ''}${l.backup ? ` (Backup ${l.backup})` : ''}${l.snapshot ? ` (VolumeSnapshot ${l.snapshot})` : ''}`)] : []),
-  ];
-  return `${lines.join('\n')}\n`;
-}

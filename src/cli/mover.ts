@@ -11,8 +11,8 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { GroveError } from '../errors/index.ts';
-import { backupVolume, type DatabaseAccess, restoreVolume, type VolumeKind } from '../data/mover.ts';
-import { Restic } from '../data/restic.ts';
+import { backupVolume, type DatabaseAccess, restoreVolume, type VolumeKind } from '../data/mover/index.ts';
+import { Restic } from '../data/restic/index.ts';
 import { parseCommandLine } from './args.ts';
 import type { CliIo } from './index.ts';
 

@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { createLogger } from '../log/index.ts';
 import { createMetrics } from '../metrics/index.ts';
 import { startOperator } from '../operator/index.ts';
-import { systemClock } from '../runtime/clock.ts';
+import { systemClock } from '../runtime/index.ts';
 import { kubeOf } from './common.ts';
 import type { CliIo } from './index.ts';
 

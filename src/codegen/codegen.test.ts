@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { customResourceDefinition, KINDS } from '../api/crds.ts';
-import { obj, str } from '../api/schema.ts';
+import { customResourceDefinition, KINDS, obj, str } from '../api/index.ts';
 import { generatedFiles, typeScriptTypes } from './index.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

@@ -5,9 +5,7 @@
  *
  * @module
  */
-import { FIELD_MANAGER } from '../api/constants.ts';
-import type { KubeObject } from '../api/meta.ts';
-import type { Environment, Project } from '../api/types.gen.ts';
+import { type Environment, FIELD_MANAGER, type KubeObject, type Project } from '../api/index.ts';
 import { isConflict, isNotFound, type Kube, type ObjectRef } from '../kube/index.ts';
 import { parseManifest, type ResolvedManifest, resolveManifest } from '../manifest/index.ts';
 import { type GitSource, remoteOf } from '../source/git/index.ts';

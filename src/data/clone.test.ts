@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Backup, Environment, EnvironmentSpec, Project, ProjectSpec } from '../api/types.gen.ts';
-import { cloneSnapshotNames } from '../api/names.ts';
+import { type Backup, cloneSnapshotNames, type Environment, type EnvironmentSpec, type Project, type ProjectSpec } from '../api/index.ts';
 import { parseManifest, resolveManifest } from '../manifest/index.ts';
 import { childSnapshot, childSnapshotContent, cloneBackup, type CloneFacts, decideClone, parentSnapshot, servicesToSanitize, snapshotSources, usableBackup } from './clone.ts';
 

@@ -13,11 +13,8 @@
  *
  * @module
  */
-import { LABELS, SNAPSHOT_GROUP } from '../api/constants.ts';
-import type { KubeObject } from '../api/meta.ts';
-import type { Backup, Environment, Project, VolumeLineage } from '../api/types.gen.ts';
+import { type Backup, cloneSnapshotNames, type Environment, type KubeObject, LABELS, type Project, serviceClaimName, SNAPSHOT_GROUP, volumeClaimName, type VolumeLineage } from '../api/index.ts';
 import type { ResolvedManifest } from '../manifest/index.ts';
-import { cloneSnapshotNames, serviceClaimName, volumeClaimName } from '../api/names.ts';
 import { compactTime } from '../util/index.ts';
 import { type BackupTarget, backupTargets } from './jobs.ts';
 import { backupFor, backupState } from './schedule.ts';

@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { Environment } from '../api/types.gen.ts';
+import { type Environment, moverJobName } from '../api/index.ts';
 import { parseManifest, resolveManifest } from '../manifest/index.ts';
 import { backupTargets, moverJob } from './jobs.ts';
-import { moverJobName } from '../api/names.ts';
 import { backupsApply, scheduledBackup } from './schedule.ts';
-import { waitForServer } from './mover.ts';
-import { summaryOf } from './restic.ts';
+import { waitForServer } from './mover/index.ts';
+import { summaryOf } from './restic/index.ts';
 
 const env = (type: Environment['spec']['type'], created = '2026-11-20T12:00:00Z'): Environment => ({
   apiVersion: 'grove.dev/v1alpha1',
@@ -118,30 +117,6 @@ describe('summaryOf', () => {
   });
 });
 
-describe('grove backup ls table', () => {
-  it('shows each Backup with its state, size, expiry and age', async () => {
-    const { backupTable } = await import('../cli/backup.ts');
-    const now = Date.parse('2026-11-22T12:00:00Z');
-    const done = {
-      apiVersion: 'grove.dev/v1alpha1' as const,
-      kind: 'Backup' as const,
-      metadata: { name: 'shop-main-202611220300', creationTimestamp: '2026-11-22T03:00:00Z' },
-      spec: { project: 'shop', environment: 'shop-main', trigger: 'scheduled' as const },
-      status: { conditions: [{ type: 'Ready', status: 'True' as const, reason: 'Completed', message: '', lastTransitionTime: '' }], sizeBytes: 3 * 1024 * 1024, volumes: [{ name: 'db', kind: 'postgresql' as const }], expiresAt: '2026-12-06T03:00:00Z' },
-    };
-    const failed = { ...done, metadata: { name: 'hollow', creationTimestamp: '2026-11-22T11:59:30Z' }, spec: { ...done.spec, trigger: 'manual' as const }, status: { conditions: [{ ...done.status.conditions[0]!, status: 'False' as const, reason: 'BackupFailed' }] } };
-    expect(backupTable([done, failed], now)).toBe(
-      [
-        'NAME                    ENVIRONMENT  TRIGGER    READY         SIZE    VOLUMES  EXPIRES  AGE',
-        'shop-main-202611220300  shop-main    scheduled  True          3.0MiB  1        in 13d   9h',
-        'hollow                  shop-main    manual     BackupFailed  -       -        -        30s',
-        '',
-      ].join('\n'),
-    );
-    expect(backupTable([], now)).toBe('No backups.\n');
-  });
-});
-
 describe('ResticError.from', () => {
   const where = 's3:http://127.0.0.1:9000/b/grove/restic/team/shop';
   it.each([
@@ -150,13 +125,13 @@ describe('ResticError.from', () => {
     ['Fatal: unable to open config file: Stat: The specified key does not exist.\nIs there a repository at the following location?', 'NoRepository', `restic backup: there is no repository at ${where}`],
     ['Fatal: invalid id "deadbeef": no matching ID found for prefix "deadbeef"', 'NoSnapshot', `restic backup: snapshot deadbeef is not in the restic repository at ${where}`],
   ])('%s → %s', async (stderr, kind, message) => {
-    const { ResticError } = await import('./restic.ts');
+    const { ResticError } = await import('./restic/index.ts');
     const err = ResticError.from('backup', 1, stderr, where);
     expect([err.kind, err.message]).toEqual([kind, message]);
   });
 
   it('never repeats credentials written into a location', async () => {
-    const { ResticError } = await import('./restic.ts');
+    const { ResticError } = await import('./restic/index.ts');
     expect(ResticError.from('init', 1, 'Fatal: wrong password', 's3:http://key:secret@host/b').message).not.toContain('secret');
   });
 });

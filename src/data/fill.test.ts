@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cloneSnapshotNames, moverJobName } from '../api/names.ts';
-import type { Backup, Environment, Project, VolumeLineage } from '../api/types.gen.ts';
+import { type Backup, cloneSnapshotNames, type Environment, moverJobName, type Project, type VolumeLineage } from '../api/index.ts';
 import { parseManifest, resolveManifest } from '../manifest/index.ts';
 import { cloneTargets } from './clone.ts';
 import { decideFill, type FillFacts, type VolumeFacts } from './fill.ts';

@@ -17,10 +17,7 @@
  *
  * @module
  */
-import { ANNOTATIONS, LABELS, REASONS } from '../api/constants.ts';
-import type { KubeObject } from '../api/meta.ts';
-import { cloneSnapshotNames, moverJobName, sanitizeJobName, volumeClaimName } from '../api/names.ts';
-import type { Backup, Environment, Project, VolumeLineage } from '../api/types.gen.ts';
+import { ANNOTATIONS, type Backup, cloneSnapshotNames, type Environment, type KubeObject, LABELS, moverJobName, type Project, REASONS, sanitizeJobName, volumeClaimName, type VolumeLineage } from '../api/index.ts';
 import type { ResolvedManifest } from '../manifest/index.ts';
 import type { DataPlan } from '../planner/index.ts';
 import { anythingCloned, childSnapshot, childSnapshotContent, cloneBackup, parentSnapshot, SNAPSHOT_API_VERSION, servicesToSanitize, snapshotSources, usableBackup } from './clone.ts';

@@ -5,13 +5,10 @@
  *
  * @module
  */
-import { LABELS } from '../api/constants.ts';
-import type { KubeObject } from '../api/meta.ts';
-import type { VolumeBackup } from '../api/types.gen.ts';
-import type { ResticRepository } from './restic.ts';
+import { credentialsSecret, type KubeObject, LABELS, moverJobName, type VolumeBackup } from '../api/index.ts';
+import type { ResticRepository } from './restic/index.ts';
 import type { ResolvedManifest } from '../manifest/index.ts';
-import { parseServiceType, type ServiceKind } from '../planner/catalog.ts';
-import { credentialsSecret, moverJobName } from '../api/names.ts';
+import { parseServiceType, type ServiceKind } from '../catalog/index.ts';
 import { APPLICATION_FS_GROUP, WORKLOAD_SERVICE_ACCOUNT } from '../planner/index.ts';
 
 /** The Secret, in the Environment's namespace, that gives mover Jobs the repository and its store. */

@@ -3,9 +3,7 @@
  *
  * @module
  */
-import { LABELS } from '../api/constants.ts';
-import { API_VERSION } from '../api/crds.ts';
-import type { Backup, Restore } from '../api/types.gen.ts';
+import { API_VERSION, type Backup, LABELS, type Restore } from '../api/index.ts';
 import { compactTime } from '../util/index.ts';
 
 export interface RestoreRequest {

@@ -11,12 +11,10 @@
  *
  * @module
  */
-import { LABELS } from '../api/constants.ts';
-import type { Backup, BackupSpec, Environment } from '../api/types.gen.ts';
+import { type Backup, type BackupSpec, type Environment, LABELS } from '../api/index.ts';
 import type { Backups } from '../manifest/index.ts';
 import { parseDuration } from '../manifest/index.ts';
-import { nextRun, parseCron, previousRun } from '../util/cron.ts';
-import { compactTime } from '../util/index.ts';
+import { compactTime, nextRun, parseCron, previousRun } from '../util/index.ts';
 
 export interface ScheduleDecision {
   /** The Backup due now, if its slot has none yet. */

@@ -6,11 +6,11 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import type { KubeObject } from '../api/meta.ts';
+import type { KubeObject } from '../api/index.ts';
 import { messageOf } from '../errors/index.ts';
 import type { Kube } from '../kube/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { Clock } from '../runtime/clock.ts';
+import type { Clock } from '../runtime/index.ts';
 import { microTime } from '../util/index.ts';
 
 export interface EventRecorder {

@@ -11,10 +11,7 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { messageOf } from '../errors/index.ts';
-import { type ApiDeps, asProblem, authenticateRequest, perform } from './api/index.ts';
-import { argumentsOf, inputSchemaOf } from './api/openapi.ts';
-import type { Caller } from './api/auth.ts';
-import { OPERATIONS } from './api/routes.ts';
+import { type ApiDeps, argumentsOf, asProblem, authenticateRequest, type Caller, inputSchemaOf, OPERATIONS, perform } from './api/index.ts';
 
 export const MCP_PATH = '/mcp';
 

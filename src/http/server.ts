@@ -9,15 +9,12 @@
  * @module
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { API_VERSION } from '../api/crds.ts';
-import type { KubeObject } from '../api/meta.ts';
-import type { Project } from '../api/types.gen.ts';
+import { API_VERSION, type KubeObject, type Project } from '../api/index.ts';
 import { messageOf } from '../errors/index.ts';
 import type { Kube } from '../kube/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { Metrics } from '../metrics/index.ts';
-import { type ApiDeps, serveApi } from './api/index.ts';
-import { llmsText } from './api/openapi.ts';
+import { type ApiDeps, llmsText, serveApi } from './api/index.ts';
 import { MCP_PATH, serveMcp } from './mcp.ts';
 import type { Push } from '../source/git/index.ts';
 import { pushOf, verifyWebhook } from './webhooks.ts';

@@ -13,7 +13,7 @@
  */
 import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { Agent, type Dispatcher, fetch } from 'undici';
-import type { KubeObject } from '../api/meta.ts';
+import type { KubeObject } from '../api/index.ts';
 import { GroveError } from '../errors/index.ts';
 
 /** A failed API request, with the HTTP status and the Status reason the server gave. */

@@ -9,8 +9,7 @@
  *
  * @module
  */
-import { ANNOTATIONS } from '../api/constants.ts';
-import type { Environment, Project } from '../api/types.gen.ts';
+import { ANNOTATIONS, type Environment, type Project } from '../api/index.ts';
 import { parseDuration } from '../manifest/index.ts';
 
 export interface LifecycleInput {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Environment, EnvironmentSpec, Project, ProjectSpec } from '../api/types.gen.ts';
+import type { Environment, EnvironmentSpec, Project, ProjectSpec } from '../api/index.ts';
 import { decideLifecycle, type LifecycleInput, lastActivity } from './index.ts';
 
 const T0 = Date.parse('2026-12-01T00:00:00Z');

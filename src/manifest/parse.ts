@@ -11,8 +11,8 @@
  */
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type Document } from 'yaml';
-import type { Schema } from '../api/schema.ts';
-import { parseCron } from '../util/cron.ts';
+import type { Schema } from '../api/index.ts';
+import { parseCron } from '../util/index.ts';
 import { MANIFEST_SCHEMA } from './schema.ts';
 import type { PlatformManifest } from './types.gen.ts';
 

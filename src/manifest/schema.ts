@@ -7,8 +7,7 @@
  *
  * @module
  */
-import type { Schema } from '../api/schema.ts';
-import { obj, str } from '../api/schema.ts';
+import { obj, type Schema, str } from '../api/index.ts';
 
 export const MANIFEST_SCHEMA_ID = 'https://grove.dev/schemas/platform.schema.json';
 

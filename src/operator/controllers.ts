@@ -14,8 +14,7 @@ import type { Kube } from '../kube/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { NamespaceAccess } from '../planner/index.ts';
-import type { Clock } from '../runtime/clock.ts';
-import { Controller, type Reconciler } from '../runtime/controller.ts';
+import { type Clock, Controller, type Reconciler } from '../runtime/index.ts';
 import type { GitSource } from '../source/git/index.ts';
 import type { PushLog } from './pushes.ts';
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { KubeObject } from '../api/meta.ts';
+import type { KubeObject } from '../api/index.ts';
 import { GroveError } from '../errors/index.ts';
 import type { Kube } from '../kube/index.ts';
 import type { NamespaceAccess } from '../planner/index.ts';

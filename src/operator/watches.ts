@@ -12,18 +12,12 @@
  *
  * @module
  */
-import { ANNOTATIONS, LABELS } from '../api/constants.ts';
-import { API_VERSION } from '../api/crds.ts';
-import type { KubeObject } from '../api/meta.ts';
-import type { Environment } from '../api/types.gen.ts';
+import { ANNOTATIONS, API_VERSION, type Environment, type KubeObject, LABELS } from '../api/index.ts';
 import { isWorkload, observedForm, writtenByOthers } from '../applier/index.ts';
 import type { Kube } from '../kube/index.ts';
 import type { Logger } from '../log/index.ts';
 import { PLANNED_KINDS } from '../planner/index.ts';
-import { withoutManagedFields } from '../runtime/cache.ts';
-import type { Clock } from '../runtime/clock.ts';
-import type { Controller } from '../runtime/controller.ts';
-import { Informer } from '../runtime/informer.ts';
+import { type Clock, type Controller, Informer, withoutManagedFields } from '../runtime/index.ts';
 import type { Controllers } from './controllers.ts';
 
 export interface WatchOptions {

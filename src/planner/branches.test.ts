@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ANNOTATIONS, LABELS } from '../api/constants.ts';
-import { environmentName } from '../api/names.ts';
-import type { Environment, Project, ProjectSpec } from '../api/types.gen.ts';
+import { ANNOTATIONS, type Environment, environmentName, LABELS, type Project, type ProjectSpec } from '../api/index.ts';
 import type { Steering } from '../source/git/index.ts';
 import { alreadyApplied, desiredEnvironments } from './branches.ts';
 

@@ -20,10 +20,7 @@
  *
  * @module
  */
-import { ANNOTATIONS, EXPIRED_ANNOTATION_PREFIX, LABELS, REASONS } from '../api/constants.ts';
-import { API_VERSION } from '../api/crds.ts';
-import { environmentName } from '../api/names.ts';
-import type { Environment, Project } from '../api/types.gen.ts';
+import { ANNOTATIONS, API_VERSION, type Environment, environmentName, EXPIRED_ANNOTATION_PREFIX, LABELS, type Project, REASONS } from '../api/index.ts';
 import { actorKey, actorLimitReached, branchNotAllowed, type Denial, deletionNotConfirmed, describeDenial, environmentLimitReached } from '../policy/index.ts';
 import type { Steering } from '../source/git/index.ts';
 import { matchesAny } from '../util/index.ts';

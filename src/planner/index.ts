@@ -12,12 +12,9 @@
  *
  * @module
  */
-import { LABELS, SNAPSHOT_GROUP } from '../api/constants.ts';
-import type { KubeObject } from '../api/meta.ts';
-import { credentialsSecret, environmentNamespace, sanitizeJobName, serviceClaimName } from '../api/names.ts';
-import type { Environment, InventoryEntry, Project, RouteURL } from '../api/types.gen.ts';
+import { credentialsSecret, type Environment, environmentNamespace, type InventoryEntry, type KubeObject, LABELS, type Project, type RouteURL, sanitizeJobName, serviceClaimName, SNAPSHOT_GROUP } from '../api/index.ts';
 import type { Application, ResolvedManifest } from '../manifest/index.ts';
-import { CATALOG, parseServiceType, serviceResources } from './catalog.ts';
+import { CATALOG, parseServiceType, serviceResources } from '../catalog/index.ts';
 import { DEFAULT_RESOURCES, quotaFor } from '../policy/index.ts';
 
 /** A Project's Environments: which branches get one, and the changes that make the cluster match. */

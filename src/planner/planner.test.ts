@@ -1,9 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { KubeObject } from '../api/meta.ts';
-import { environmentName } from '../api/names.ts';
-import type { Environment, Project, ProjectSpec } from '../api/types.gen.ts';
+import { type Environment, environmentName, type KubeObject, type Project, type ProjectSpec } from '../api/index.ts';
 import { type EnvironmentType, parseManifest, resolveManifest } from '../manifest/index.ts';
 import { type DataPlan, type NamespaceAccess, planEnvironment, type Plan, serviceClaim } from './index.ts';
 

@@ -7,10 +7,9 @@
  *
  * @module
  */
-import { ANNOTATIONS } from '../api/constants.ts';
-import type { Environment, Project, QuotaSpec } from '../api/types.gen.ts';
+import { ANNOTATIONS, type Environment, type Project, type QuotaSpec } from '../api/index.ts';
 import type { ResolvedManifest } from '../manifest/index.ts';
-import { serviceResources } from '../planner/catalog.ts';
+import { serviceResources } from '../catalog/index.ts';
 import { matchesAny, parseQuantity } from '../util/index.ts';
 
 export interface Denial {

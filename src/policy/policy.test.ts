@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Environment, Project, ProjectSpec } from '../api/types.gen.ts';
+import type { Environment, Project, ProjectSpec } from '../api/index.ts';
 import { parseManifest, resolveManifest, type ResolvedManifest } from '../manifest/index.ts';
 import {
   actorKey,

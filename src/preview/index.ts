@@ -8,10 +8,7 @@
  *
  * @module
  */
-import { LABELS } from '../api/constants.ts';
-import { environmentName } from '../api/names.ts';
-import type { KubeObject } from '../api/meta.ts';
-import type { Environment, Project, RouteURL } from '../api/types.gen.ts';
+import { type Environment, environmentName, type KubeObject, LABELS, type Project, type RouteURL } from '../api/index.ts';
 import { desiredEnvironments, environmentFor } from '../planner/index.ts';
 import { type EnvironmentType, type PlatformManifest, resolveManifest } from '../manifest/index.ts';
 import { planEnvironment, type ServiceCredentials } from '../planner/index.ts';

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { environmentName } from '../api/names.ts';
-import type { Environment, Project, ProjectSpec } from '../api/types.gen.ts';
+import { type Environment, environmentName, type Project, type ProjectSpec } from '../api/index.ts';
 import { parseManifest } from '../manifest/index.ts';
 import { PLACEHOLDER_PASSWORD, previewBranch, type PreviewInput } from './index.ts';
 

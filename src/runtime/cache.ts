@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { KubeObject } from '../api/meta.ts';
+import type { KubeObject } from '../api/index.ts';
 import type { ObjectRef } from '../kube/index.ts';
 import type { Informer } from './informer.ts';
 

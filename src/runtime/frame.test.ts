@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { KubeObject } from '../api/meta.ts';
+import type { KubeObject } from '../api/index.ts';
 import { ReconcileError } from '../errors/index.ts';
 import { silentLogger } from '../log/index.ts';
 import { FakeClock } from './clock.ts';

@@ -9,10 +9,7 @@
  *
  * @module
  */
-import { removeCondition, setCondition } from '../api/conditions.ts';
-import { CONDITIONS } from '../api/constants.ts';
-import type { KubeObject } from '../api/meta.ts';
-import type { Condition } from '../api/types.gen.ts';
+import { type Condition, CONDITIONS, type KubeObject, removeCondition, setCondition } from '../api/index.ts';
 import { messageOf, ReconcileError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { Clock } from './clock.ts';

@@ -1,7 +1,7 @@
 // The informer's recovery paths, driven by a scripted Kube whose watches can stall, fail or
 // expire on command: a real API server cannot be made to stall on demand.
 import { describe, expect, it } from 'vitest';
-import type { KubeObject } from '../api/meta.ts';
+import type { KubeObject } from '../api/index.ts';
 import { KubeError, type Kube, type WatchEvent } from '../kube/index.ts';
 import { silentLogger } from '../log/index.ts';
 import { FakeClock } from './clock.ts';

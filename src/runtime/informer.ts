@@ -15,7 +15,7 @@
  *
  * @module
  */
-import type { KubeObject } from '../api/meta.ts';
+import type { KubeObject } from '../api/index.ts';
 import { messageOf } from '../errors/index.ts';
 import type { Kube, WatchEvent } from '../kube/index.ts';
 import type { Logger } from '../log/index.ts';

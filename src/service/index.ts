@@ -11,14 +11,10 @@
  *
  * @module
  */
-import { ANNOTATIONS, LABELS } from '../api/constants.ts';
-import { API_VERSION } from '../api/crds.ts';
-import type { KubeObject } from '../api/meta.ts';
-import type { Backup, Environment, Project, Restore } from '../api/types.gen.ts';
+import { ANNOTATIONS, API_VERSION, type Backup, type Environment, type KubeObject, LABELS, type Project, type Restore } from '../api/index.ts';
 import { auditEvent, type AuditEvent, type AuditFilter, type AuditSink, environmentEvent } from '../audit/index.ts';
-import { readProjectTrail } from '../audit/sinks.ts';
-import { restoreFor } from '../data/restore.ts';
-import { backupFor, manualBackupName } from '../data/schedule.ts';
+import { readProjectTrail } from '../audit/sinks/index.ts';
+import { backupFor, manualBackupName, restoreFor } from '../data/index.ts';
 import { GroveError } from '../errors/index.ts';
 import { isNotFound, type Kube } from '../kube/index.ts';
 import { lifecyclePatch } from '../lifecycle/index.ts';

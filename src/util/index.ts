@@ -1,3 +1,4 @@
 export { globToRegExp, matchesAny } from './glob.ts';
 export { compactTime, formatAge, formatDuration, microTime } from './time.ts';
 export { parseQuantity } from './quantity.ts';
+export { nextRun, parseCron, previousRun } from './cron.ts';

@@ -2,7 +2,7 @@
 // a fresh namespace per test file so files can run side by side.
 import { randomBytes } from 'node:crypto';
 import { expect, inject } from 'vitest';
-import type { KubeObject } from '../../src/api/meta.ts';
+import type { KubeObject } from '../../src/api/index.ts';
 import { type Kube, kubeFromFile } from '../../src/kube/index.ts';
 import { claimVolumePath } from '../../local/cluster.ts';
 

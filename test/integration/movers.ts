@@ -4,7 +4,7 @@
 // reported finished the way a kubelet reports it. Here a test says which directory and database
 // stand for the Job's; the local cluster's runner decides that by itself. And the BackupStore such
 // Jobs read and write.
-import type { KubeObject } from '../../src/api/meta.ts';
+import type { KubeObject } from '../../src/api/index.ts';
 import { finishPod as finishMoverPod, type MoverPod, readSecrets, runMoverPod } from '../../local/mover-runner.ts';
 import type { PostgresServer } from '../../local/postgres.ts';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';

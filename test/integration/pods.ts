@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { expect } from 'vitest';
-import type { KubeObject } from '../../src/api/meta.ts';
+import type { KubeObject } from '../../src/api/index.ts';
 import { cluster, kube } from './helpers.ts';
 
 const exec = promisify(execFile);

@@ -10,23 +10,15 @@
  *
  * @module
  */
-import { findCondition } from '../../api/conditions.ts';
-import { CONDITIONS, FIELD_MANAGER, LABELS, REASONS } from '../../api/constants.ts';
-import { API_VERSION } from '../../api/crds.ts';
-import type { KubeObject } from '../../api/meta.ts';
-import { environmentNamespace, moverJobName } from '../../api/names.ts';
-import type { Backup, BackupStatus, Environment, Project, VolumeBackup } from '../../api/types.gen.ts';
+import { API_VERSION, type Backup, type BackupStatus, CONDITIONS, type Environment, environmentNamespace, FIELD_MANAGER, findCondition, type KubeObject, LABELS, moverJobName, type Project, REASONS, type VolumeBackup } from '../../api/index.ts';
 import { actorOf, auditEvent, auditObject, type AuditSink, type AuditSource, noAudit } from '../../audit/index.ts';
-import { backupTargets, jobOutcome, moverJob, moverSecret } from '../../data/jobs.ts';
-import { Restic, type ResticRepository } from '../../data/restic.ts';
-import { backupState } from '../../data/schedule.ts';
+import { backupState, backupTargets, jobOutcome, moverJob, moverSecret } from '../../data/index.ts';
+import { Restic, type ResticRepository } from '../../data/restic/index.ts';
 import { ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
-import type { Clock } from '../../runtime/clock.ts';
-import type { Reconciler } from '../../runtime/controller.ts';
-import { framedReconciler } from '../../runtime/frame.ts';
+import { type Clock, framedReconciler, type Reconciler } from '../../runtime/index.ts';
 import type { GitSource } from '../../source/git/index.ts';
-import { projectRepository } from '../../data/store.ts';
+import { projectRepository } from '../../data/store/index.ts';
 import { manifestAt, writeStatus } from '../shared.ts';
 
 export interface BackupControllerDeps {

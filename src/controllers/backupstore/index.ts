@@ -6,15 +6,11 @@
  *
  * @module
  */
-import { REASONS } from '../../api/constants.ts';
-import { API_VERSION } from '../../api/crds.ts';
-import type { BackupStore, BackupStoreStatus } from '../../api/types.gen.ts';
-import { checkAccess, resolveStore } from '../../data/store.ts';
+import { API_VERSION, type BackupStore, type BackupStoreStatus, REASONS } from '../../api/index.ts';
+import { checkAccess, resolveStore } from '../../data/store/index.ts';
 import { messageOf, ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
-import type { Clock } from '../../runtime/clock.ts';
-import type { Reconciler } from '../../runtime/controller.ts';
-import { framedReconciler } from '../../runtime/frame.ts';
+import { type Clock, framedReconciler, type Reconciler } from '../../runtime/index.ts';
 import { writeStatus } from '../shared.ts';
 
 export interface BackupStoreControllerDeps {

@@ -6,10 +6,7 @@
  *
  * @module
  */
-import { LABELS, REASONS } from '../../api/constants.ts';
-import { API_VERSION } from '../../api/crds.ts';
-import type { KubeObject } from '../../api/meta.ts';
-import type { Environment, Project } from '../../api/types.gen.ts';
+import { API_VERSION, type Environment, type KubeObject, LABELS, type Project, REASONS } from '../../api/index.ts';
 import { ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
 import { actorKey, actorLimitReached, type Denial, describeDenial, environmentLimitReached, manifestDenial } from '../../policy/index.ts';

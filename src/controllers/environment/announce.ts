@@ -4,9 +4,7 @@
  *
  * @module
  */
-import { findCondition } from '../../api/conditions.ts';
-import { CONDITIONS, REASONS } from '../../api/constants.ts';
-import type { Environment, EnvironmentStatus } from '../../api/types.gen.ts';
+import { CONDITIONS, type Environment, type EnvironmentStatus, findCondition, REASONS } from '../../api/index.ts';
 import { type AuditSink, environmentEvent, sourceOf } from '../../audit/index.ts';
 import type { EventRecorder } from '../../events/index.ts';
 

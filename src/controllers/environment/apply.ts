@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { CONDITIONS, REASONS } from '../../api/constants.ts';
+import { CONDITIONS, REASONS } from '../../api/index.ts';
 import { applyPlan } from '../../applier/index.ts';
 import { messageOf, ReconcileError } from '../../errors/index.ts';
 import { planEnvironment } from '../../planner/index.ts';

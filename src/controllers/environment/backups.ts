@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { API_VERSION } from '../../api/crds.ts';
-import { backupFor, scheduledBackup } from '../../data/schedule.ts';
+import { API_VERSION } from '../../api/index.ts';
+import { backupFor, scheduledBackup } from '../../data/index.ts';
 import { createOnce } from '../shared.ts';
 import { type EnvironmentStep, given, type StepDeps } from './context.ts';
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Environment, EnvironmentStatus, Project } from '../../api/types.gen.ts';
+import type { Environment, EnvironmentStatus, Project } from '../../api/index.ts';
 import type { AppliedRecord, ApplyOutcome } from '../../applier/index.ts';
 import type { AuditSink } from '../../audit/index.ts';
 import type { EventRecorder } from '../../events/index.ts';
@@ -13,9 +13,7 @@ import type { Kube } from '../../kube/index.ts';
 import type { LifecycleDecision } from '../../lifecycle/index.ts';
 import type { ResolvedManifest } from '../../manifest/index.ts';
 import type { NamespaceAccess, Plan, PlanInput } from '../../planner/index.ts';
-import type { ObjectCache } from '../../runtime/cache.ts';
-import type { Clock } from '../../runtime/clock.ts';
-import type { ReconcileStep } from '../../runtime/frame.ts';
+import type { Clock, ObjectCache, ReconcileStep } from '../../runtime/index.ts';
 import type { GitRemote, GitSource } from '../../source/git/index.ts';
 import type { Read } from '../shared.ts';
 import type { DataStepResult } from './data.ts';

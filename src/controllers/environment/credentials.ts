@@ -5,12 +5,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { findCondition } from '../../api/conditions.ts';
-import { CONDITIONS, FIELD_MANAGER } from '../../api/constants.ts';
-import { API_VERSION } from '../../api/crds.ts';
-import type { KubeObject } from '../../api/meta.ts';
-import { credentialsSecret } from '../../api/names.ts';
-import type { BackupStore } from '../../api/types.gen.ts';
+import { API_VERSION, type BackupStore, CONDITIONS, credentialsSecret, FIELD_MANAGER, findCondition, type KubeObject } from '../../api/index.ts';
 import { isForbidden, type Kube } from '../../kube/index.ts';
 import { operatorRoleBinding, type PlanInput, type ServiceCredentials } from '../../planner/index.ts';
 import { type Read, readConfirmed } from '../shared.ts';

@@ -15,16 +15,9 @@
  *
  * @module
  */
-import { findCondition } from '../../api/conditions.ts';
-import { ANNOTATIONS, CONDITIONS, FIELD_MANAGER, REASONS } from '../../api/constants.ts';
-import { API_VERSION } from '../../api/crds.ts';
-import type { KubeObject } from '../../api/meta.ts';
-import { cloneSnapshotNames, environmentName, moverJobName, volumeClaimName } from '../../api/names.ts';
-import type { Backup, Environment, EnvironmentStatus, Project, Restore, VolumeLineage } from '../../api/types.gen.ts';
-import { type CloneFacts, cloneTargets, decideClone, servicesToSanitize, SNAPSHOT_API_VERSION, snapshotSources } from '../../data/clone.ts';
-import { type Claim, decideFill, type FillDecision, type FillFacts, sanitizeJobs, type Snapshot, type SnapshotContent, type StatefulSet, type VolumeFacts } from '../../data/fill.ts';
-import { type BackupTarget, type JobObject, jobOutcome, moverSecret } from '../../data/jobs.ts';
-import { projectRepository } from '../../data/store.ts';
+import { ANNOTATIONS, API_VERSION, type Backup, cloneSnapshotNames, CONDITIONS, type Environment, environmentName, type EnvironmentStatus, FIELD_MANAGER, findCondition, type KubeObject, moverJobName, type Project, REASONS, type Restore, volumeClaimName, type VolumeLineage } from '../../api/index.ts';
+import { type BackupTarget, type Claim, type CloneFacts, cloneTargets, decideClone, decideFill, type FillDecision, type FillFacts, type JobObject, jobOutcome, moverSecret, sanitizeJobs, servicesToSanitize, type Snapshot, SNAPSHOT_API_VERSION, type SnapshotContent, snapshotSources, type StatefulSet, type VolumeFacts } from '../../data/index.ts';
+import { projectRepository } from '../../data/store/index.ts';
 import { ReconcileError } from '../../errors/index.ts';
 import { isNotFound, type Kube } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';

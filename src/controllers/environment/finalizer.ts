@@ -4,18 +4,13 @@
  *
  * @module
  */
-import { findCondition, setCondition } from '../../api/conditions.ts';
-import { ANNOTATIONS, CONDITIONS, FIELD_MANAGER, FINALIZER, LABELS, REASONS } from '../../api/constants.ts';
-import { API_VERSION } from '../../api/crds.ts';
-import type { KubeObject } from '../../api/meta.ts';
-import { environmentNamespace } from '../../api/names.ts';
-import type { Backup, Environment, Project } from '../../api/types.gen.ts';
+import { ANNOTATIONS, API_VERSION, type Backup, CONDITIONS, type Environment, environmentNamespace, FIELD_MANAGER, FINALIZER, findCondition, type KubeObject, LABELS, type Project, REASONS, setCondition } from '../../api/index.ts';
 import { environmentEvent } from '../../audit/index.ts';
-import { backupFor, backupState, backupsApply } from '../../data/schedule.ts';
+import { backupFor, backupsApply, backupState } from '../../data/index.ts';
 import { messageOf } from '../../errors/index.ts';
 import type { Logger } from '../../log/index.ts';
 import { type Backups, parseDuration } from '../../manifest/index.ts';
-import type { ReconcileResult } from '../../runtime/controller.ts';
+import type { ReconcileResult } from '../../runtime/index.ts';
 import { createOnce, manifestAt, writeStatus } from '../shared.ts';
 import type { StepDeps } from './context.ts';
 

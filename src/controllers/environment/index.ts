@@ -18,15 +18,11 @@
  *
  * @module
  */
-import { API_VERSION } from '../../api/crds.ts';
-import type { KubeObject } from '../../api/meta.ts';
-import { environmentNamespace } from '../../api/names.ts';
-import type { Environment, EnvironmentStatus } from '../../api/types.gen.ts';
+import { API_VERSION, type Environment, environmentNamespace, type EnvironmentStatus, type KubeObject } from '../../api/index.ts';
 import type { AppliedRecord } from '../../applier/index.ts';
 import { noAudit } from '../../audit/index.ts';
 import type { ObjectRef } from '../../kube/index.ts';
-import type { Reconciler } from '../../runtime/controller.ts';
-import { framedReconciler } from '../../runtime/frame.ts';
+import { framedReconciler, type Reconciler } from '../../runtime/index.ts';
 import { type Read, writeStatus } from '../shared.ts';
 import { admissionStep } from './admission.ts';
 import { announce } from './announce.ts';

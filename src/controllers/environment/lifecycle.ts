@@ -12,9 +12,7 @@
  *
  * @module
  */
-import { ANNOTATIONS, CONDITIONS, EXPIRED_ANNOTATION_PREFIX, FIELD_MANAGER, LABELS, REASONS } from '../../api/constants.ts';
-import { API_VERSION } from '../../api/crds.ts';
-import type { Environment, EnvironmentStatus, Project } from '../../api/types.gen.ts';
+import { ANNOTATIONS, API_VERSION, CONDITIONS, type Environment, type EnvironmentStatus, EXPIRED_ANNOTATION_PREFIX, FIELD_MANAGER, LABELS, type Project, REASONS } from '../../api/index.ts';
 import { type AuditSink, environmentEvent } from '../../audit/index.ts';
 import { isConflict, type Kube } from '../../kube/index.ts';
 import { decideLifecycle, type LifecycleDecision } from '../../lifecycle/index.ts';

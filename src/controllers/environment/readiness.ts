@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { CONDITIONS, REASONS } from '../../api/constants.ts';
+import { CONDITIONS, REASONS } from '../../api/index.ts';
 import { assessReadiness } from '../../applier/index.ts';
 import { ReconcileError } from '../../errors/index.ts';
 import type { ResolvedManifest } from '../../manifest/index.ts';

@@ -5,9 +5,7 @@
  *
  * @module
  */
-import { FIELD_MANAGER, FINALIZER } from '../../api/constants.ts';
-import { API_VERSION } from '../../api/crds.ts';
-import type { Environment } from '../../api/types.gen.ts';
+import { API_VERSION, type Environment, FIELD_MANAGER, FINALIZER } from '../../api/index.ts';
 import { actorOf, environmentEvent, sourceOf } from '../../audit/index.ts';
 import type { EnvironmentStep, StepDeps } from './context.ts';
 

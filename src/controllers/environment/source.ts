@@ -6,9 +6,7 @@
  *
  * @module
  */
-import { CONDITIONS, REASONS } from '../../api/constants.ts';
-import { API_VERSION } from '../../api/crds.ts';
-import type { Project } from '../../api/types.gen.ts';
+import { API_VERSION, CONDITIONS, type Project, REASONS } from '../../api/index.ts';
 import { GroveError, messageOf, ReconcileError } from '../../errors/index.ts';
 import { formatError, parseManifest, resolveManifest } from '../../manifest/index.ts';
 import { type GitRemote, type GitSource, remoteOf } from '../../source/git/index.ts';

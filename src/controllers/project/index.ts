@@ -12,17 +12,11 @@
  *
  * @module
  */
-import { findCondition } from '../../api/conditions.ts';
-import { ANNOTATIONS, CONDITIONS, EXPIRED_ANNOTATION_PREFIX, FIELD_MANAGER, LABELS, REASONS } from '../../api/constants.ts';
-import { API_VERSION } from '../../api/crds.ts';
-import { environmentName } from '../../api/names.ts';
-import type { Environment, Project, ProjectStatus } from '../../api/types.gen.ts';
+import { ANNOTATIONS, API_VERSION, CONDITIONS, type Environment, environmentName, EXPIRED_ANNOTATION_PREFIX, FIELD_MANAGER, findCondition, LABELS, type Project, type ProjectStatus, REASONS } from '../../api/index.ts';
 import { auditEvent, auditObject, type AuditSink, environmentEvent, noAudit } from '../../audit/index.ts';
 import { messageOf, ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
-import type { Clock } from '../../runtime/clock.ts';
-import type { Reconciler } from '../../runtime/controller.ts';
-import { framedReconciler } from '../../runtime/frame.ts';
+import { type Clock, framedReconciler, type Reconciler } from '../../runtime/index.ts';
 import type { Logger } from '../../log/index.ts';
 import { type GitRemote, type GitSource, parseTrailers, type Push, type Steering, remoteOf } from '../../source/git/index.ts';
 import { alreadyApplied, desiredEnvironments } from '../../planner/index.ts';

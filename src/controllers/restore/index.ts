@@ -11,18 +11,13 @@
  *
  * @module
  */
-import { findCondition } from '../../api/conditions.ts';
-import { ANNOTATIONS, CONDITIONS, FIELD_MANAGER, LABELS, REASONS } from '../../api/constants.ts';
-import { API_VERSION } from '../../api/crds.ts';
-import type { Backup, Environment, Restore, RestoreStatus } from '../../api/types.gen.ts';
+import { ANNOTATIONS, API_VERSION, type Backup, CONDITIONS, type Environment, FIELD_MANAGER, findCondition, LABELS, REASONS, type Restore, type RestoreStatus } from '../../api/index.ts';
 import { actorOf, auditEvent, auditObject, type AuditSink, noAudit } from '../../audit/index.ts';
-import { backupState, backupFor } from '../../data/schedule.ts';
+import { backupFor, backupState } from '../../data/index.ts';
 import { ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';
-import type { Clock } from '../../runtime/clock.ts';
-import type { Reconciler } from '../../runtime/controller.ts';
-import { framedReconciler } from '../../runtime/frame.ts';
+import { type Clock, framedReconciler, type Reconciler } from '../../runtime/index.ts';
 import { createOnce, writeStatus } from '../shared.ts';
 
 export interface RestoreControllerDeps {

@@ -8,10 +8,9 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import type { KubeObject } from '../../api/meta.ts';
-import { GROUP } from '../../api/crds.ts';
+import { GROUP, type KubeObject } from '../../api/index.ts';
 import type { Kube } from '../../kube/index.ts';
-import type { Clock } from '../../runtime/clock.ts';
+import type { Clock } from '../../runtime/index.ts';
 
 export interface Caller {
   username: string;

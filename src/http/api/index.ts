@@ -13,14 +13,12 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CONDITIONS } from '../../api/constants.ts';
-import { findCondition } from '../../api/conditions.ts';
-import type { Environment } from '../../api/types.gen.ts';
+import { CONDITIONS, type Environment, findCondition } from '../../api/index.ts';
 import { AUDIT_ACTIONS, type AuditAction, type AuditSink } from '../../audit/index.ts';
 import { GroveError, messageOf } from '../../errors/index.ts';
 import { type Kube, KubeError } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';
-import type { Clock } from '../../runtime/clock.ts';
+import type { Clock } from '../../runtime/index.ts';
 import { type Operations, operations } from '../../service/index.ts';
 import type { GitSource } from '../../source/git/index.ts';
 import type { Authorizer, Caller } from './auth.ts';
@@ -30,6 +28,9 @@ import { ApiProblem } from './problem.ts';
 import { accessOf, DNS_LABEL, type Match, matchRoute, type OperationId } from './routes.ts';
 
 export { ApiProblem } from './problem.ts';
+export { type Caller, kubernetesAuthorizer } from './auth.ts';
+export { argumentsOf, inputSchemaOf, llmsText } from './openapi.ts';
+export { type OperationId, OPERATIONS } from './routes.ts';
 
 export interface ApiDeps {
   kube: Kube;

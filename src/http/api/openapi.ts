@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { customResourceDefinition, KINDS } from '../../api/crds.ts';
+import { customResourceDefinition, KINDS } from '../../api/index.ts';
 import { AUDIT_ACTIONS, AUDIT_SOURCES } from '../../audit/index.ts';
 import { DNS_LABEL, OPERATIONS, type Operation } from './routes.ts';
 

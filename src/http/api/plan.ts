@@ -6,9 +6,7 @@
  *
  * @module
  */
-import { API_VERSION } from '../../api/crds.ts';
-import type { Environment, Project } from '../../api/types.gen.ts';
-import { LABELS } from '../../api/constants.ts';
+import { API_VERSION, type Environment, LABELS, type Project } from '../../api/index.ts';
 import { GroveError, messageOf, ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';

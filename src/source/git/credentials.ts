@@ -4,9 +4,7 @@
  *
  * @module
  */
-import { REASONS } from '../../api/constants.ts';
-import type { KubeObject } from '../../api/meta.ts';
-import type { Project } from '../../api/types.gen.ts';
+import { type KubeObject, type Project, REASONS } from '../../api/index.ts';
 import { ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
 import type { GitRemote } from './repository.ts';

@@ -4,9 +4,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { KubeObject } from '../../../src/api/meta.ts';
-import { KINDS } from '../../../src/api/crds.ts';
-import type { Environment } from '../../../src/api/types.gen.ts';
+import { type Environment, KINDS, type KubeObject } from '../../../src/api/index.ts';
 import { KubeError } from '../../../src/kube/index.ts';
 import { cluster, type Conditioned, conditionStatus, kube, testNamespace } from '../helpers.ts';
 

@@ -2,11 +2,9 @@
 // leader election lets exactly one candidate lead, hands over on release, and notices a loss.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { KubeObject } from '../../../src/api/meta.ts';
+import type { KubeObject } from '../../../src/api/index.ts';
 import { silentLogger } from '../../../src/log/index.ts';
-import { systemClock } from '../../../src/runtime/clock.ts';
-import { Informer } from '../../../src/runtime/informer.ts';
-import { LeaderElector } from '../../../src/runtime/leader.ts';
+import { Informer, LeaderElector, systemClock } from '../../../src/runtime/index.ts';
 import { kube, testNamespace } from '../helpers.ts';
 
 let ns: string;

@@ -2,7 +2,7 @@
 // controllers really run: namespaces finish deleting, Deployments roll out onto (simulated) nodes,
 // Jobs complete and PersistentVolumeClaims bind.
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { KubeObject } from '../../../src/api/meta.ts';
+import type { KubeObject } from '../../../src/api/index.ts';
 import { type Conditioned, conditionStatus, kube, testNamespace } from '../helpers.ts';
 
 let ns: string;

@@ -5,10 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIELD_MANAGER } from '../../../src/api/constants.ts';
-import type { KubeObject } from '../../../src/api/meta.ts';
-import { environmentName } from '../../../src/api/names.ts';
-import type { Environment, Project } from '../../../src/api/types.gen.ts';
+import { type Environment, environmentName, FIELD_MANAGER, type KubeObject, type Project } from '../../../src/api/index.ts';
 import { KubeError } from '../../../src/kube/index.ts';
 import { parseManifest, resolveManifest } from '../../../src/manifest/index.ts';
 import { planEnvironment, type Plan } from '../../../src/planner/index.ts';

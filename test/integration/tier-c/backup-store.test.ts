@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BackupStore } from '../../../src/api/types.gen.ts';
+import type { BackupStore } from '../../../src/api/index.ts';
 import { cluster, kube, testNamespace } from '../helpers.ts';
 import { type OperatorProcess, startOperator } from '../operator.ts';
 

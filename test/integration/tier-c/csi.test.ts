@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { KubeObject } from '../../../src/api/meta.ts';
+import type { KubeObject } from '../../../src/api/index.ts';
 import { csiVolumePath } from '../../../local/cluster.ts';
 import { cluster, kube, testNamespace } from '../helpers.ts';
 

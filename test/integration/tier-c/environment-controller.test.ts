@@ -2,9 +2,7 @@
 // running its apps and services, kept as the manifest says — changed, pruned, repaired — and
 // removed with its Environment.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { environmentName } from '../../../src/api/names.ts';
-import type { KubeObject } from '../../../src/api/meta.ts';
-import type { Environment, Project } from '../../../src/api/types.gen.ts';
+import { type Environment, environmentName, type KubeObject, type Project } from '../../../src/api/index.ts';
 import { createRepo, type RepoBuilder } from '../git-fixtures.ts';
 import { cluster, type Conditioned, conditionStatus, kube, testNamespace } from '../helpers.ts';
 import { type OperatorProcess, sendWebhook, startOperator } from '../operator.ts';

@@ -7,10 +7,10 @@ import { join, relative } from 'node:path';
 import { Writable } from 'node:stream';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { VolumeBackup } from '../../../src/api/types.gen.ts';
+import type { VolumeBackup } from '../../../src/api/index.ts';
 import { runCli } from '../../../src/cli/index.ts';
-import { Restic } from '../../../src/data/restic.ts';
-import { checkAccess, repositoryOf, s3ClientOf, type StoreAccess } from '../../../src/data/store.ts';
+import { Restic } from '../../../src/data/restic/index.ts';
+import { checkAccess, repositoryOf, s3ClientOf, type StoreAccess } from '../../../src/data/store/index.ts';
 import { type PostgresServer, startPostgres } from '../../../local/postgres.ts';
 import { cluster } from '../helpers.ts';
 

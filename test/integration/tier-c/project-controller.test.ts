@@ -2,9 +2,7 @@
 // real Git server, with `grove operator` running as a separate process.
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ANNOTATIONS } from '../../../src/api/constants.ts';
-import { environmentName } from '../../../src/api/names.ts';
-import type { Environment, Project } from '../../../src/api/types.gen.ts';
+import { ANNOTATIONS, type Environment, environmentName, type Project } from '../../../src/api/index.ts';
 import { createGitServer } from '../../../local/git-server.ts';
 import { createRepo, type RepoBuilder } from '../git-fixtures.ts';
 import { cluster, conditionStatus, kube, testNamespace } from '../helpers.ts';

@@ -4,9 +4,7 @@
 // into a branch, and start from a snapshot of the parent's data with the branch's own password.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KubeObject } from '../../../src/api/meta.ts';
-import { environmentName, environmentNamespace } from '../../../src/api/names.ts';
-import type { Environment, Project, ProjectSpec } from '../../../src/api/types.gen.ts';
+import { type Environment, environmentName, environmentNamespace, type KubeObject, type Project, type ProjectSpec } from '../../../src/api/index.ts';
 import { SERVICE_IMAGES } from '../../../local/images.ts';
 import { createRepo, type RepoBuilder } from '../git-fixtures.ts';
 import { cluster, conditionStatus, kube, testNamespace } from '../helpers.ts';

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { KubeObject } from '../../../src/api/meta.ts';
+import type { KubeObject } from '../../../src/api/index.ts';
 import { cluster, kube, testNamespace, volumeDir } from '../helpers.ts';
 import { image, restrictedContainer, restrictedPod, runToCompletion } from '../pods.ts';
 

@@ -10,7 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import { GroveError } from '../errors/index.ts';
+import { GroveError } from '../../errors/index.ts';
 
 /** One restic repository and how to open it. */
 export interface ResticRepository {

@@ -8,15 +8,14 @@
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { pino, type DestinationStream } from 'pino';
-import { API_VERSION } from '../api/crds.ts';
-import type { Project } from '../api/types.gen.ts';
-import { keyOf, projectStoreAccess, s3ClientOf, type StoreAccess } from '../data/store.ts';
-import { GroveError, messageOf } from '../errors/index.ts';
-import type { EventRecorder } from '../events/index.ts';
-import type { Kube } from '../kube/index.ts';
-import type { Logger } from '../log/index.ts';
-import type { Cancel, Clock } from '../runtime/clock.ts';
-import { type AuditAction, type AuditEvent, type AuditFilter, type AuditSink, auditDays, auditKey, selectEvents } from './index.ts';
+import { API_VERSION, type Project } from '../../api/index.ts';
+import { keyOf, projectStoreAccess, s3ClientOf, type StoreAccess } from '../../data/store/index.ts';
+import { GroveError, messageOf } from '../../errors/index.ts';
+import type { EventRecorder } from '../../events/index.ts';
+import type { Kube } from '../../kube/index.ts';
+import type { Logger } from '../../log/index.ts';
+import type { Cancel, Clock } from '../../runtime/index.ts';
+import { type AuditAction, type AuditEvent, type AuditFilter, type AuditSink, auditDays, auditKey, selectEvents } from '../index.ts';
 
 /** The audit stream: one JSON line per event, marked `"stream":"audit"`, apart from the operator's log levels. */
 export function streamSink(destination?: DestinationStream): AuditSink {

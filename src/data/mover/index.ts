@@ -14,9 +14,9 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { VolumeBackup } from '../api/types.gen.ts';
-import { GroveError } from '../errors/index.ts';
-import { type BackupSummary, type Restic, ResticError, type Tags } from './restic.ts';
+import type { VolumeBackup } from '../../api/index.ts';
+import { GroveError } from '../../errors/index.ts';
+import { type BackupSummary, type Restic, ResticError, type Tags } from '../restic/index.ts';
 
 export type VolumeKind = VolumeBackup['kind'];
 

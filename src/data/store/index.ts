@@ -6,13 +6,10 @@
  * @module
  */
 import { GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { REASONS } from '../api/constants.ts';
-import type { KubeObject } from '../api/meta.ts';
-import { API_VERSION } from '../api/crds.ts';
-import type { BackupStore, BackupStoreSpec, Project } from '../api/types.gen.ts';
-import type { Kube } from '../kube/index.ts';
-import { GroveError, messageOf, ReconcileError } from '../errors/index.ts';
-import type { ResticRepository } from './restic.ts';
+import { API_VERSION, type BackupStore, type BackupStoreSpec, type KubeObject, type Project, REASONS } from '../../api/index.ts';
+import type { Kube } from '../../kube/index.ts';
+import { GroveError, messageOf, ReconcileError } from '../../errors/index.ts';
+import type { ResticRepository } from '../restic/index.ts';
 
 /** Everything needed to reach a BackupStore; holds secrets, so it is never logged. */
 export interface StoreAccess {

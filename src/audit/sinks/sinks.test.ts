@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { AuditEvent } from './index.ts';
-import { fanOut, streamSink } from './sinks.ts';
-import { silentLogger } from '../log/index.ts';
+import type { AuditEvent } from '../index.ts';
+import { fanOut, streamSink } from './index.ts';
+import { silentLogger } from '../../log/index.ts';
 
 const event: AuditEvent = {
   id: 'abc',

@@ -1,0 +1,16 @@
+/**
+ * Decisions about data, without doing any: how a new Environment's volumes are cloned (from its
+ * parent's snapshots or a Backup), which mover Jobs fill, back up and sanitise them, when backups
+ * run and expire, and what a Restore asks for. Pure.
+ *
+ * Doing lives in the subfolders, which the controllers, the audit trail and the mover load:
+ * `store/` (the BackupStore's S3 access and restic repository), `restic/` (the restic binary)
+ * and `mover/` (what a mover Job runs).
+ *
+ * @module
+ */
+export { type CloneFacts, cloneTargets, decideClone, servicesToSanitize, SNAPSHOT_API_VERSION, snapshotSources } from './clone.ts';
+export { type Claim, decideFill, type FillDecision, type FillFacts, sanitizeJobs, type Snapshot, type SnapshotContent, type StatefulSet, type VolumeFacts } from './fill.ts';
+export { type BackupTarget, backupTargets, type JobObject, jobOutcome, MOVER_DATA_PATH, moverJob, moverSecret } from './jobs.ts';
+export { restoreFor } from './restore.ts';
+export { backupFor, backupsApply, backupState, manualBackupName, scheduledBackup } from './schedule.ts';
