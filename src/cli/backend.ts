@@ -11,7 +11,7 @@ import type { AuditEvent, AuditFilter } from '../audit/index.ts';
 import { directStoreSink } from '../audit/sinks/index.ts';
 import { GroveError, messageOf } from '../errors/index.ts';
 import type { Kube } from '../kube/index.ts';
-import { type LifecycleVerb, type Operations, operations, type Requester } from '../service/index.ts';
+import { type LifecycleVerb, operations, type Requester } from '../service/index.ts';
 import { apiClient, type ApiClient } from './api-client.ts';
 
 export { SERVER_HELP, SERVER_OPTIONS } from './api-client.ts';
@@ -65,42 +65,39 @@ const CLI_MANAGER = 'grove-cli';
  * spec.s3.endpoint (from outside the cluster), for reading the trail and for writing to it.
  */
 export function kubeBackend(kube: Kube, now: () => number = Date.now, storeEndpoint?: string, warn: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Backend {
-  let ops: Promise<Operations> | undefined;
-  const service = (): Promise<Operations> =>
-    (ops ??= whoAmI(kube).then((requester) =>
-      operations({
-        kube,
-        now,
-        requester,
-        source: 'kubectl',
-        fieldManager: CLI_MANAGER,
-        ...(storeEndpoint ? { storeEndpoint } : {}),
-        audit: directStoreSink({ kube, writer: 'cli', ...(storeEndpoint ? { endpoint: storeEndpoint } : {}), onError: (err) => warn(`grove: done, but its audit event could not be written to the BackupStore: ${messageOf(err)}`) }),
-      }),
-    ));
+  const ops = operations({
+    kube,
+    now,
+    // Asked of the API server only by an operation that writes or records in the requester's name.
+    requester: () => whoAmI(kube),
+    source: 'kubectl',
+    fieldManager: CLI_MANAGER,
+    ...(storeEndpoint ? { storeEndpoint } : {}),
+    audit: directStoreSink({ kube, writer: 'cli', ...(storeEndpoint ? { endpoint: storeEndpoint } : {}), onError: (err) => warn(`grove: done, but its audit event could not be written to the BackupStore: ${messageOf(err)}`) }),
+  });
   return {
     longPolls: false,
-    listEnvironments: async (namespace, project) => (await service()).listEnvironments(namespace, project),
-    getEnvironment: async (namespace, name) => (await service()).getEnvironment(namespace, name),
-    pollEnvironment: async (namespace, name) => (await service()).getEnvironment(namespace, name),
-    createEnvironment: async (namespace, name, spec) => (await service()).createEnvironment(namespace, name, spec),
+    listEnvironments: (namespace, project) => ops.listEnvironments(namespace, project),
+    getEnvironment: (namespace, name) => ops.getEnvironment(namespace, name),
+    pollEnvironment: (namespace, name) => ops.getEnvironment(namespace, name),
+    createEnvironment: (namespace, name, spec) => ops.createEnvironment(namespace, name, spec),
     async deleteEnvironment(namespace, name) {
-      await (await service()).deleteEnvironment(namespace, name);
+      await ops.deleteEnvironment(namespace, name);
     },
-    lifecycle: async (namespace, name, verb) => (await service()).lifecycle(namespace, name, verb),
-    listBackups: async (namespace, env) => (await service()).listBackups(namespace, env),
-    createBackup: async (namespace, env, name, retain) => (await service()).createBackup(namespace, env, name, retain),
+    lifecycle: (namespace, name, verb) => ops.lifecycle(namespace, name, verb),
+    listBackups: (namespace, env) => ops.listBackups(namespace, env),
+    createBackup: (namespace, env, name, retain) => ops.createBackup(namespace, env, name, retain),
     createRestore: async (namespace, ask) =>
-      (await service()).createRestore(namespace, { backup: ask.backup, ...(ask.name ? { name: ask.name } : {}), ...(ask.target ? { targetEnvironment: ask.target } : {}), ...(ask.overwrite ? { overwriteExisting: true } : {}) }),
+      ops.createRestore(namespace, { backup: ask.backup, ...(ask.name ? { name: ask.name } : {}), ...(ask.target ? { targetEnvironment: ask.target } : {}), ...(ask.overwrite ? { overwriteExisting: true } : {}) }),
     async getRestore(namespace, name) {
       try {
-        return await (await service()).getRestore(namespace, name);
+        return await ops.getRestore(namespace, name);
       } catch (err) {
         if (err instanceof GroveError && err.code === 'NotFound') return undefined;
         throw err;
       }
     },
-    readAudit: async (namespace, project, filter) => (await service()).readAudit(namespace, project, filter),
+    readAudit: (namespace, project, filter) => ops.readAudit(namespace, project, filter),
   };
 }
 

@@ -32,7 +32,8 @@ export interface ServiceDeps {
   kube: Kube;
   now: () => number;
   audit: AuditSink;
-  requester: Requester;
+  /** Asked once, when an operation first needs it: reads need nobody's name. */
+  requester: () => Promise<Requester>;
   /** The door: Grove's API (`api`) or the kubeconfig's own rights (`kubectl`). */
   source: 'api' | 'kubectl';
   /** The field manager of the changes made for the requester. */
@@ -68,7 +69,9 @@ const notFound = (kind: string, name: string, namespace: string): GroveError => 
 export function operations(deps: ServiceDeps): Operations {
   const { kube } = deps;
   const ref = (kind: string, namespace: string, name: string) => ({ apiVersion: API_VERSION, kind, namespace, name });
-  const actor = { kubernetesUser: deps.requester.username };
+  let asked: Promise<Requester> | undefined;
+  const requester = (): Promise<Requester> => (asked ??= deps.requester());
+  const actor = async () => ({ kubernetesUser: (await requester()).username });
   const must = async <T extends KubeObject>(kind: string, namespace: string, name: string): Promise<T> => {
     const found = await kube.get<T>(ref(kind, namespace, name));
     if (!found) throw notFound(kind, name, namespace);
@@ -83,19 +86,19 @@ export function operations(deps: ServiceDeps): Operations {
       const project = await must<Project>('Project', namespace, spec.project);
       // Admission refuses this too for requests in the requester's own name; the API's requests
       // are the operator's, so Grove checks for its caller.
-      const denial = agentMayNotMakeProduction(project, [...deps.requester.groups], spec.type);
+      const denial = agentMayNotMakeProduction(project, [...(await requester()).groups], spec.type);
       if (denial) throw new GroveError('Forbidden', describeDenial(denial));
       // One action, one audit event: the Environment controller records the creation, from the
       // source label and the requester the admission policy keeps.
       const labels = { [LABELS.project]: spec.project, [LABELS.source]: deps.source };
-      return kube.create<Environment>(requestedBy(deps.requester, { apiVersion: API_VERSION, kind: 'Environment', metadata: { name, namespace, labels }, spec }));
+      return kube.create<Environment>(requestedBy(await requester(), { apiVersion: API_VERSION, kind: 'Environment', metadata: { name, namespace, labels }, spec }));
     },
 
     async deleteEnvironment(namespace, name) {
       const env = await environment(namespace, name);
       await kube.delete(ref('Environment', namespace, name), env.metadata.uid ? { uid: env.metadata.uid } : {});
       // The controller records a deletion it sees under the same id (the uid): readers count it once, as this one.
-      await deps.audit.record(environmentEvent({ env, action: 'delete', now: deps.now(), source: deps.source, discriminator: env.metadata.uid ?? '', actor }));
+      await deps.audit.record(environmentEvent({ env, action: 'delete', now: deps.now(), source: deps.source, discriminator: env.metadata.uid ?? '', actor: await actor() }));
       return env;
     },
 
@@ -107,7 +110,7 @@ export function operations(deps: ServiceDeps): Operations {
         if (isNotFound(err)) throw notFound('Environment', name, namespace);
         throw err;
       }
-      await deps.audit.record(environmentEvent({ env: patched, action: 'update', now: deps.now(), source: deps.source, message: `${verb} requested`, discriminator: `${verb} ${deps.now()}`, actor }));
+      await deps.audit.record(environmentEvent({ env: patched, action: 'update', now: deps.now(), source: deps.source, message: `${verb} requested`, discriminator: `${verb} ${deps.now()}`, actor: await actor() }));
       return patched;
     },
 
@@ -116,15 +119,15 @@ export function operations(deps: ServiceDeps): Operations {
     async createBackup(namespace, envName, name, retainSeconds) {
       const env = await environment(namespace, envName);
       const backupName = name ?? manualBackupName(envName, deps.now());
-      const created = await kube.create(requestedBy(deps.requester, backupFor(env, backupName, 'manual', retainSeconds)));
-      await deps.audit.record(environmentEvent({ env, action: 'backup', now: deps.now(), source: deps.source, result: 'started', message: `Backup ${backupName} requested`, discriminator: backupName, actor }));
+      const created = await kube.create(requestedBy(await requester(), backupFor(env, backupName, 'manual', retainSeconds)));
+      await deps.audit.record(environmentEvent({ env, action: 'backup', now: deps.now(), source: deps.source, result: 'started', message: `Backup ${backupName} requested`, discriminator: backupName, actor: await actor() }));
       return created;
     },
 
     async createRestore(namespace, ask) {
       const backup = await must<Backup>('Backup', namespace, ask.backup);
       const options = { ...(ask.name ? { name: ask.name } : {}), ...(ask.targetEnvironment ? { targetEnvironment: ask.targetEnvironment } : {}), ...(ask.overwriteExisting ? { overwriteExisting: true } : {}), now: new Date(deps.now()) };
-      const created = await kube.create(requestedBy(deps.requester, restoreFor(backup, options)));
+      const created = await kube.create(requestedBy(await requester(), restoreFor(backup, options)));
       await deps.audit.record(
         auditEvent({
           object: { kind: 'Restore', namespace, name: created.metadata.name as string },
@@ -132,7 +135,7 @@ export function operations(deps: ServiceDeps): Operations {
           environment: ask.targetEnvironment ?? backup.spec.environment,
           action: 'restore',
           now: deps.now(),
-          actor,
+          actor: await actor(),
           source: deps.source,
           result: 'started',
           message: `Restore of Backup ${ask.backup} requested`,

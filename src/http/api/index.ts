@@ -93,7 +93,7 @@ export async function perform(deps: ApiDeps, invocation: Invocation): Promise<Re
     const what = `${access.verb} ${access.resource}${access.name ? ` ${access.name}` : ''} in namespace ${access.namespace}`;
     throw new ApiProblem(403, 'Forbidden', `${caller.username} may not ${what}${verdict.reason ? `: ${verdict.reason}` : ''}`);
   }
-  const ops = operations({ kube: deps.kube, now: () => deps.clock.now(), audit: deps.audit, requester: caller, source: 'api', fieldManager: API_MANAGER });
+  const ops = operations({ kube: deps.kube, now: () => deps.clock.now(), audit: deps.audit, requester: () => Promise.resolve(caller), source: 'api', fieldManager: API_MANAGER });
   return HANDLERS[match.operation.id]({ deps, ops, ...invocation });
 }
 
