@@ -20,7 +20,7 @@ function kubeOf(objects: KubeObject[]): { kube: Kube; created: KubeObject[] } {
   return { kube: kube as unknown as Kube, created };
 }
 
-const project: Project = { apiVersion: 'grove.dev/v1alpha1', kind: 'Project', metadata: { name: 'shop', namespace: 'team-a' }, spec: { repository: { url: 'http://git.test/shop.git' }, policy: { agentsGroup: 'agents' } } } as Project;
+const project: Project = { apiVersion: 'grove.dev/v1alpha1', kind: 'Project', metadata: { name: 'shop', namespace: 'team-a' }, spec: { repo: { url: 'http://git.test/shop.git' }, policy: { agentsGroup: 'agents' } } };
 const env: Environment = { apiVersion: 'grove.dev/v1alpha1', kind: 'Environment', metadata: { name: 'shop-main', namespace: 'team-a', uid: 'u1' }, spec: { project: 'shop', branch: 'main' } };
 
 function service(requester: Requester) {
