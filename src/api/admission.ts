@@ -4,7 +4,9 @@
  * the operator is down. `npm run generate` renders them to `admission/`.
  *
  * - `grove.dev-protect-environments`: a production or protected Environment is deleted only when
- *   it carries `grove.dev/confirm-delete` equal to its name.
+ *   it carries `grove.dev/confirm-delete` equal to its name, which only a holder of the `confirm`
+ *   verb on it may set; demoting, unprotecting, shortening its TTL, re-parenting it or skipping
+ *   its final backup need that verb too.
  * - `grove.dev-environment-policy`: the `ttlSeconds` bounds of the Environment's Project
  *   (`limits.minTtlSeconds`/`maxTtlSeconds`); members of the Project's `policy.agentsGroup`
  *   cannot create or promote `type: production`; `grove.dev/requested-by` never changes. The
@@ -34,7 +36,58 @@ const labels = { 'app.kubernetes.io/part-of': 'grove' };
 /** `annotations[key]` of `obj` (a CEL expression), or '' when absent. */
 const annotation = (obj: string, key: string): string => `(has(${obj}.metadata.annotations) && '${key}' in ${obj}.metadata.annotations ? ${obj}.metadata.annotations['${key}'] : '')`;
 
-const guarded = "(has(oldObject.spec.type) && oldObject.spec.type == 'production') || (has(oldObject.spec.protected) && oldObject.spec.protected)";
+const wasProduction = "(has(oldObject.spec.type) && oldObject.spec.type == 'production')";
+const wasProtected = '(has(oldObject.spec.protected) && oldObject.spec.protected)';
+
+/**
+ * What guards production and protected Environments. Every change that could lose them or their
+ * data needs the `confirm` verb on that Environment (RBAC: `verbs: [confirm]` on
+ * `environments.grove.dev`), which Grove's project-admin role holds and its agent role does not:
+ * demoting, unprotecting, shortening the TTL, re-parenting, skipping the final backup, and the
+ * confirmation of deletion itself. Deletion stays two steps for everyone (a confirmer annotates,
+ * then anyone allowed to delete may), so a slip of `kubectl delete` never removes production, and
+ * the Project controller can still delete a confirmed Environment whose branch went away.
+ */
+function protectEnvironments(policy: string): KubeObject & Record<string, unknown> {
+  const confirmDelete = (obj: string) => annotation(obj, ANNOTATIONS.confirmDelete);
+  const skip = (obj: string) => annotation(obj, ANNOTATIONS.skipFinalBackup);
+  const updating = (condition: string, change: string) => ({
+    expression: `request.operation != 'UPDATE' || !(${condition}) || variables.mayConfirm`,
+    messageExpression: `'${change} of ' + variables.what + ' Environment ' + oldObject.metadata.name + ' needs the confirm right on it (verb confirm on environments.${GROUP} in namespace ' + oldObject.metadata.namespace + '), which the admins of the Project hold and its agents do not'`,
+    reason: 'Forbidden',
+  });
+  return {
+    apiVersion: ADMISSION,
+    kind: 'ValidatingAdmissionPolicy',
+    metadata: { name: policy, labels },
+    spec: {
+      failurePolicy: 'Fail',
+      matchConstraints: environments(['UPDATE', 'DELETE']),
+      variables: [
+        { name: 'guarded', expression: `${wasProduction} || ${wasProtected}` },
+        { name: 'what', expression: `${wasProduction} ? 'production' : 'protected'` },
+        // Evaluated only where a rule needs it: one authorization check, for guarded changes alone.
+        { name: 'mayConfirm', expression: `authorizer.group('${GROUP}').resource('environments').namespace(oldObject.metadata.namespace).name(oldObject.metadata.name).check('confirm').allowed()` },
+      ],
+      validations: [
+        {
+          expression: `request.operation != 'DELETE' || !variables.guarded || ${confirmDelete('oldObject')} == oldObject.metadata.name`,
+          messageExpression: `'Environment ' + oldObject.metadata.name + ' is ' + variables.what + ': it is deleted only after someone with the confirm right on it (verb confirm on environments.${GROUP}, which the admins of the Project hold) confirms by setting ${ANNOTATIONS.confirmDelete}=' + oldObject.metadata.name`,
+          reason: 'Forbidden',
+        },
+        updating(`variables.guarded && ${confirmDelete('object')} != '' && ${confirmDelete('object')} != ${confirmDelete('oldObject')}`, `Confirming the deletion (${ANNOTATIONS.confirmDelete})`),
+        updating(`variables.guarded && ${skip('object')} == 'true' && ${skip('oldObject')} != 'true'`, `Skipping the final backup (${ANNOTATIONS.skipFinalBackup})`),
+        updating(`${wasProduction} && (!has(object.spec.type) || object.spec.type != 'production')`, 'Changing spec.type'),
+        updating(`${wasProtected} && (!has(object.spec.protected) || !object.spec.protected)`, 'Turning off spec.protected'),
+        updating(
+          'variables.guarded && has(object.spec.ttlSeconds) && object.spec.ttlSeconds > 0 && (!has(oldObject.spec.ttlSeconds) || oldObject.spec.ttlSeconds == 0 || object.spec.ttlSeconds < oldObject.spec.ttlSeconds)',
+          'Shortening spec.ttlSeconds',
+        ),
+        updating("variables.guarded && (has(object.spec.parent) ? object.spec.parent : '') != (has(oldObject.spec.parent) ? oldObject.spec.parent : '')", 'Changing spec.parent'),
+      ],
+    },
+  };
+}
 
 export interface AdmissionOptions {
   /** Name prefix of every policy and binding (default `grove.dev`). */
@@ -55,22 +108,7 @@ export function admissionPolicies(opts: AdmissionOptions = {}): Array<KubeObject
   const operator = opts.operator;
   const requestedBy = annotation('object', ANNOTATIONS.requestedBy);
   return [
-    {
-      apiVersion: ADMISSION,
-      kind: 'ValidatingAdmissionPolicy',
-      metadata: { name: name('protect-environments'), labels },
-      spec: {
-        failurePolicy: 'Fail',
-        matchConstraints: environments(['DELETE']),
-        validations: [
-          {
-            expression: `!(${guarded}) || ${annotation('oldObject', ANNOTATIONS.confirmDelete)} == oldObject.metadata.name`,
-            messageExpression: `'Environment ' + oldObject.metadata.name + ' is ' + (has(oldObject.spec.type) && oldObject.spec.type == 'production' ? 'production' : 'protected') + '; annotate it ${ANNOTATIONS.confirmDelete}=' + oldObject.metadata.name + ' to delete it'`,
-            reason: 'Forbidden',
-          },
-        ],
-      },
-    },
+    protectEnvironments(name('protect-environments')),
     { apiVersion: ADMISSION, kind: 'ValidatingAdmissionPolicyBinding', metadata: { name: name('protect-environments'), labels }, spec: { policyName: name('protect-environments'), validationActions: ['Deny'] } },
     {
       apiVersion: ADMISSION,

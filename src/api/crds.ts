@@ -344,6 +344,10 @@ const environmentStatus = obj('Observed state of the Environment.', {
   'expiresAt?': time('When the Environment will be deleted for inactivity.'),
   'lastScheduledBackupTime?': time('The schedule slot of the last Backup made for the manifest\'s backup schedule.'),
   'lastRestore?': dnsLabel('The Restore whose Backup last filled the volumes.'),
+  'typesHeld?': list('Every type the Environment has had. Its final backup follows all of them, so one that was production is backed up even when it was demoted before its deletion.', oneOf(['production', 'staging', 'development'], 'A type.'), {
+    maxItems: 3,
+    'x-kubernetes-list-type': 'set',
+  }),
   'actor?': actor,
   'lineage?': lineage,
 });

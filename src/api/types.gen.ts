@@ -156,6 +156,8 @@ export interface EnvironmentStatus {
   lastScheduledBackupTime?: string;
   /** The Restore whose Backup last filled the volumes. */
   lastRestore?: string;
+  /** Every type the Environment has had. Its final backup follows all of them, so one that was production is backed up even when it was demoted before its deletion. */
+  typesHeld?: Array<'production' | 'staging' | 'development'>;
   /** Who caused an action and for whom, from commit trailers, the webhook or the Kubernetes user. */
   actor?: Actor;
   /** Where each volume's data came from. */

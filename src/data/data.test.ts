@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type Environment, moverJobName } from '../api/index.ts';
 import { parseManifest, resolveManifest } from '../manifest/index.ts';
 import { backupTargets, moverJob } from './jobs.ts';
-import { backupsApply, scheduledBackup } from './schedule.ts';
+import { backupsApply, finalBackupApplies, scheduledBackup, typesHeld } from './schedule.ts';
 import { waitForServer } from './mover/index.ts';
 import { summaryOf } from './restic/index.ts';
 
@@ -53,6 +53,21 @@ describe('scheduledBackup', () => {
   it('applies to production by default', () => {
     expect(backupsApply(nightly, 'production')).toBe(true);
     expect(backupsApply(nightly, 'development')).toBe(false);
+  });
+});
+
+describe('the final backup', () => {
+  const nightly = { schedule: '0 3 * * *' };
+  const demoted = { ...env('development'), status: { typesHeld: ['production' as const] } };
+  it('follows every type the Environment has had, not only its last', () => {
+    expect(typesHeld(demoted)).toEqual(['production', 'development']);
+    expect(finalBackupApplies(nightly, demoted)).toBe(true);
+    expect(finalBackupApplies(nightly, env('development'))).toBe(false);
+    expect(finalBackupApplies(undefined, demoted)).toBe(false);
+  });
+  it('records a type once', () => {
+    expect(typesHeld({ ...env('production'), status: { typesHeld: ['production' as const] } })).toEqual(['production']);
+    expect(typesHeld(env(undefined))).toEqual(['development']);
   });
 });
 

@@ -13,4 +13,4 @@ export { type CloneFacts, cloneTargets, decideClone, servicesToSanitize, SNAPSHO
 export { type Claim, decideFill, type FillDecision, type FillFacts, sanitizeJobs, type Snapshot, type SnapshotContent, type StatefulSet, type VolumeFacts } from './fill.ts';
 export { type BackupTarget, backupTargets, type JobObject, jobOutcome, MOVER_DATA_PATH, moverJob, moverSecret } from './jobs.ts';
 export { restoreFor } from './restore.ts';
-export { backupFor, backupsApply, backupState, manualBackupName, scheduledBackup } from './schedule.ts';
+export { backupFor, backupsApply, backupState, finalBackupApplies, manualBackupName, scheduledBackup, typesHeld } from './schedule.ts';

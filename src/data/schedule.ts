@@ -28,6 +28,21 @@ export function backupsApply(backups: Backups | undefined, type: string): backup
   return !!backups && (backups.types ?? ['production']).includes(type as 'production');
 }
 
+/** The types an Environment has had, its current one included, as its status keeps them. */
+export function typesHeld(env: Environment): NonNullable<NonNullable<Environment['status']>['typesHeld']> {
+  const current = env.spec.type ?? 'development';
+  const held = env.status?.typesHeld ?? [];
+  return held.includes(current) ? held : [...held, current];
+}
+
+/**
+ * Whether deleting `env` waits for a final Backup: when backups apply to any type it has had, so
+ * demoting production before deleting it does not skip its last backup.
+ */
+export function finalBackupApplies(backups: Backups | undefined, env: Environment): backups is Backups {
+  return typesHeld(env).some((type) => backupsApply(backups, type));
+}
+
 export function scheduledBackup(env: Environment, backups: Backups | undefined, now: number): ScheduleDecision {
   const type = env.spec.type ?? 'development';
   if (!backupsApply(backups, type)) return {};

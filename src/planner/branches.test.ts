@@ -88,7 +88,7 @@ describe('desiredEnvironments', () => {
     expect(r.deleted).toEqual([]);
     expect(r.skippedReasons).toEqual({ main: 'PolicyDenied', 'feature/keep': 'PolicyDenied' });
     expect(r.skipped[0]).toMatchObject({ rule: 'deletionNotConfirmed' });
-    expect(r.skipped[0]!.message).toContain(`annotate it grove.dev/confirm-delete=${environmentName('shop', 'main')}`);
+    expect(r.skipped[0]!.message).toContain(`it is deleted only after someone with the confirm right on it (verb confirm on environments.grove.dev, which the admins of the Project hold) confirms by setting grove.dev/confirm-delete=${environmentName('shop', 'main')}`);
   });
 
   it('deletes a protected Environment once the deletion is confirmed', () => {

@@ -119,12 +119,15 @@ export function resourceCeilingExceeded(project: Project, type: string, manifest
   return { rule: 'resourceCeilingExceeded', message: `the manifest requests ${parts.join(', ')}, beyond the ${type} quota of project ${project.metadata.name}` };
 }
 
-/** Deleting a production or protected Environment needs `grove.dev/confirm-delete` equal to its name. */
+/**
+ * Deleting a production or protected Environment needs `grove.dev/confirm-delete` equal to its
+ * name, which admission lets only a holder of the `confirm` verb on it set.
+ */
 export function deletionNotConfirmed(env: Environment): Denial | undefined {
   const name = env.metadata.name ?? '';
   const guarded = (env.spec.type ?? 'development') === 'production' ? 'production' : env.spec.protected ? 'protected' : undefined;
   if (!guarded || env.metadata.annotations?.[ANNOTATIONS.confirmDelete] === name) return undefined;
-  return { rule: 'deletionNotConfirmed', message: `Environment ${name} is ${guarded}; annotate it ${ANNOTATIONS.confirmDelete}=${name} to delete it` };
+  return { rule: 'deletionNotConfirmed', message: `Environment ${name} is ${guarded}: it is deleted only after someone with the confirm right on it (verb confirm on environments.grove.dev, which the admins of the Project hold) confirms by setting ${ANNOTATIONS.confirmDelete}=${name}` };
 }
 
 /** The checks on what one Environment's manifest declares, in order; the first denial wins. */

@@ -6,7 +6,7 @@
  */
 import { ANNOTATIONS, API_VERSION, type Backup, CONDITIONS, type Environment, environmentNamespace, FIELD_MANAGER, FINALIZER, findCondition, type KubeObject, LABELS, type Project, REASONS, setCondition } from '../../api/index.ts';
 import { environmentEvent } from '../../audit/index.ts';
-import { backupFor, backupsApply, backupState } from '../../data/index.ts';
+import { backupFor, backupState, finalBackupApplies } from '../../data/index.ts';
 import { messageOf } from '../../errors/index.ts';
 import type { Logger } from '../../log/index.ts';
 import { type Backups, parseDuration } from '../../manifest/index.ts';
@@ -24,7 +24,8 @@ export async function finalizeEnvironment(deps: StepDeps, env: Environment, log:
 }
 
 /**
- * Before an Environment whose type is backed up loses its namespace, a final Backup must complete.
+ * Before an Environment whose type is (or ever was) backed up loses its namespace, a final Backup
+ * must complete.
  * Until it has, the namespace stays and `BackedUp` says why; nothing deletes the data without it
  * unless the Environment carries `grove.dev/skip-final-backup: "true"`.
  */
@@ -49,7 +50,7 @@ async function finalBackup(deps: StepDeps, env: Environment, log: Logger): Promi
     await mark('False', REASONS.finalBackupFailed, `Cannot read the manifest to decide on a final backup: ${messageOf(err)}. Set ${ANNOTATIONS.skipFinalBackup}: "true" to delete without one.`);
     return { requeueAfterMs: 30_000 };
   }
-  if (!backupsApply(backups, env.spec.type ?? 'development')) return 'done';
+  if (!finalBackupApplies(backups, env)) return 'done';
 
   const name = `${env.metadata.name}-final`;
   const backup = await deps.read<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace: env.metadata.namespace, name });

@@ -1,12 +1,13 @@
 /**
  * The first step of every Environment reconcile: the finalizer, so deletion cannot race creation;
- * the namespace the Environment gets and who it acts for, in its status; and, the first time it
- * is seen, the audit record of its creation.
+ * the namespace the Environment gets, who it acts for and the types it has had, in its status;
+ * and, the first time it is seen, the audit record of its creation.
  *
  * @module
  */
 import { API_VERSION, type Environment, FIELD_MANAGER, FINALIZER } from '../../api/index.ts';
 import { actorOf, environmentEvent, sourceOf } from '../../audit/index.ts';
+import { typesHeld } from '../../data/index.ts';
 import type { EnvironmentStep, StepDeps } from './context.ts';
 
 export function registerStep(deps: StepDeps): EnvironmentStep {
@@ -25,6 +26,8 @@ export function registerStep(deps: StepDeps): EnvironmentStep {
         env.metadata.resourceVersion = patched.metadata.resourceVersion;
       }
       status.namespace = state.target;
+      // Kept for the final backup, which follows every type the Environment has had.
+      status.typesHeld = typesHeld(env);
       const actor = actorOf(env);
       if (Object.keys(actor).length) status.actor = { ...actor, source: sourceOf(env) };
       if (!env.status) await deps.audit.record(environmentEvent({ env, action: 'create', now, discriminator: env.metadata.uid ?? '' }));

@@ -119,7 +119,7 @@ describe('the HTTP API', () => {
     await expect.poll(async () => (await kube().get({ apiVersion: api, kind: 'Environment', namespace: ns, name: main }))?.metadata.name, { timeout: 30_000 }).toBe(main);
     const guarded = await call('DELETE', `${envs()}/${main}`, { token: tokens.agent });
     expect(guarded.status).toBe(403);
-    expect(guarded.json.detail).toContain(`annotate it grove.dev/confirm-delete=${main}`);
+    expect(guarded.json.detail).toContain(`is production: it is deleted only after someone with the confirm right on it (verb confirm on environments.grove.dev, which the admins of the Project hold) confirms by setting grove.dev/confirm-delete=${main}`);
   });
 
   it('refuses missing, invalid and malformed requests without changing anything', async () => {

@@ -151,6 +151,10 @@ describe('the Backup controller', () => {
     const served = async () => (await kube().get<Environment>({ apiVersion: api, kind: 'Environment', namespace: ns, name: 'nightly' }))?.status?.lastScheduledBackupTime?.replace(/[-T:]/g, '').slice(0, 12) ?? '';
     await expect.poll(async () => (await served()) >= slot, { timeout: 10_000 }).toBe(true);
 
+    // Demoted to a type that is not backed up before its deletion: it was staging, so its data
+    // still gets a final Backup.
+    await kube().mergePatch({ apiVersion: api, kind: 'Environment', namespace: ns, name: 'nightly' }, { spec: { type: 'development' } }, { fieldManager: 'test' });
+    await expect.poll(async () => (await kube().get<Environment>({ apiVersion: api, kind: 'Environment', namespace: ns, name: 'nightly' }))?.status?.typesHeld, { timeout: 30_000 }).toEqual(['staging', 'development']);
     await kube().delete({ apiVersion: api, kind: 'Environment', namespace: ns, name: 'nightly' });
     await expect.poll(async () => (await moverJobs(target, 'nightly-final')).length, { timeout: 30_000 }).toBe(2);
     const waiting = await kube().get<Environment>({ apiVersion: api, kind: 'Environment', namespace: ns, name: 'nightly' });

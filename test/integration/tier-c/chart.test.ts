@@ -105,6 +105,11 @@ describe('the chart', () => {
     expect(projectBindings.map((b) => b.metadata.namespace)).toEqual(['team-a', 'team-b']);
     expect(find(docs, 'ClusterRole', 'grove-project')?.rules[0]).toEqual({ apiGroups: [''], resources: ['secrets'], verbs: ['get'] });
 
+    // The roles for people and agents differ in the right to confirm what could lose production.
+    const verbsOf = (role: string) => (find(docs, 'ClusterRole', role)?.rules as typeof rules).filter((r) => r.resources.includes('environments')).flatMap((r) => r.verbs);
+    expect(verbsOf('grove-agent')).not.toContain('confirm');
+    expect(verbsOf('grove-project-admin')).toContain('confirm');
+
     // The admission policies name the release's ServiceAccount as the operator.
     const guard = find(docs, 'ValidatingAdmissionPolicy', 'grove-operator-namespaces');
     expect(guard?.spec.matchConditions[0].expression).toBe("request.userInfo.username == 'system:serviceaccount:grove-system:grove'");

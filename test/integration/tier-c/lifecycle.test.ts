@@ -255,7 +255,7 @@ describe('policy and admission', () => {
 
   it('refuses at admission to delete production without confirmation, and agents making production', async () => {
     const main = environmentName(project, 'main');
-    await expect(kube().delete(envRef(main))).rejects.toThrow(`Environment ${main} is production; annotate it grove.dev/confirm-delete=${main} to delete it`);
+    await expect(kube().delete(envRef(main))).rejects.toThrow(`Environment ${main} is production: it is deleted only after someone with the confirm right on it (verb confirm on environments.grove.dev, which the admins of the Project hold) confirms by setting grove.dev/confirm-delete=${main}`);
     expect((await getEnv(main))?.metadata.deletionTimestamp).toBeUndefined();
 
     await kube().mergePatch({ apiVersion: api, kind: 'Project', namespace: ns, name: project }, { spec: { policy: { agentsGroup: 'grove:agents' }, limits: { maxEnvironments: 4, maxTtlSeconds: 86400 } } }, { fieldManager: 'test' });
