@@ -78,6 +78,7 @@ export const CONDITIONS = {
 
 export const REASONS = {
   synced: 'Synced',
+  suspended: 'Suspended',
   progressing: 'Progressing',
   gitUnavailable: 'GitUnavailable',
   secretNotFound: 'SecretNotFound',

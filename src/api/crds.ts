@@ -199,6 +199,7 @@ const projectSpec = obj('A Git repository whose branches become Environments, an
     'x-kubernetes-validations': [{ rule: "!self.split('/').exists(s, s == '..')", message: 'must not contain ".." segments' }],
   }),
   'pollIntervalSeconds?': int('How often the branches are listed when no webhook arrives.', { default: 60, minimum: 10, maximum: 86400 }),
+  'suspend?': bool('Pause the Project: while true its branches are not listed and no Environment is created, moved to a new revision or deleted for them; running Environments stay as they are.'),
   'defaults?': obj(
     'Defaults for the Environments of this Project.',
     {

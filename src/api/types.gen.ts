@@ -236,6 +236,8 @@ export interface ProjectSpec {
   manifestPath?: string;
   /** How often the branches are listed when no webhook arrives. Default: `60`. */
   pollIntervalSeconds?: number;
+  /** Pause the Project: while true its branches are not listed and no Environment is created, moved to a new revision or deleted for them; running Environments stay as they are. */
+  suspend?: boolean;
   /** Defaults for the Environments of this Project. */
   defaults?: EnvironmentDefaults;
   /** Ceilings that keep a Project from exhausting the cluster. */

@@ -74,6 +74,21 @@ describe('the reconcile frame', () => {
     expect([h.condition('Stalled'), h.condition('Reconciling')]).toEqual([undefined, undefined]);
   });
 
+  it('ends at a step with nothing more to do (a paused object): Ready from it, later steps skipped', async () => {
+    const order: string[] = [];
+    const h = harness(
+      [
+        { name: 'paused', run: () => (order.push('paused'), Promise.resolve({ ready: { reason: 'Suspended', message: 'paused' }, last: true })) },
+        { name: 'work', run: () => (order.push('work'), Promise.resolve(undefined)) },
+      ],
+      { conditions: [{ type: 'Reconciling', status: 'True', reason: 'Busy', message: '', lastTransitionTime: '' }] },
+    );
+    await h.run();
+    expect(order).toEqual(['paused']);
+    expect(h.condition('Ready')).toMatchObject({ status: 'True', reason: 'Suspended', observedGeneration: 3 });
+    expect(h.condition('Reconciling')).toBeUndefined();
+  });
+
   it('leaves conditions a step owns to that step', async () => {
     const h = harness([{ name: 'data', owns: ['DataCloned'], run: ({ mark }) => (mark('DataCloned', 'True', 'Cloned', 'db from a snapshot'), Promise.resolve({ ready: { reason: 'Ready', message: 'ok' } })) }]);
     await h.run();

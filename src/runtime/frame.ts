@@ -39,6 +39,8 @@ export interface StepOutcome {
   ready?: { reason: string; message: string };
   /** The object is going away (this step deleted it): later steps do not run and Ready stays as it was. */
   halt?: boolean;
+  /** Nothing more to do this time (the object is paused): later steps do not run; Ready follows `ready`. */
+  last?: boolean;
   requeueAfterMs?: number;
 }
 
@@ -96,6 +98,7 @@ export function framedReconciler<T extends KubeObject & { status?: S }, S extend
           return result;
         }
         ready = outcome.ready ?? ready;
+        if (outcome.last) break;
       }
       drop(CONDITIONS.stalled, CONDITIONS.reconciling);
       if (ready) mark(CONDITIONS.ready, 'True', ready.reason, ready.message);

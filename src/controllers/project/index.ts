@@ -6,9 +6,11 @@
  * key, and each reconcile starts from the branches as they are now. Writes are server-side
  * applies of deterministic names, so a restart midway never makes duplicates.
  *
- * It runs in the reconcile frame as two steps: `branches` (`SourceAvailable`: could they be
- * listed) and `environments` (`Admitted`: did policy refuse any; `Ready`: the Environments match
- * the branches). When Git is unreachable, nothing is created, changed or deleted.
+ * It runs in the reconcile frame as three steps: `suspend` (a paused Project, `spec.suspend`, goes
+ * no further: nothing is listed or written, and `Ready` says it is suspended), `branches`
+ * (`SourceAvailable`: could they be listed) and `environments` (`Admitted`: did policy refuse any;
+ * `Ready`: the Environments match the branches). When Git is unreachable, nothing is created,
+ * changed or deleted.
  *
  * @module
  */
@@ -46,6 +48,14 @@ export function projectReconciler(deps: ProjectControllerDeps): Reconciler {
     writeStatus: (project, status) => writeStatus(deps.kube, project, status),
     clock: deps.clock,
     steps: [
+      {
+        name: 'suspend',
+        run({ object: project }) {
+          if (!project.spec.suspend) return Promise.resolve(undefined);
+          const message = 'Suspended (spec.suspend): branches are not listed, and no Environment is created, moved or deleted until it is resumed';
+          return Promise.resolve({ ready: { reason: REASONS.suspended, message }, last: true });
+        },
+      },
       {
         name: 'branches',
         owns: [CONDITIONS.sourceAvailable],

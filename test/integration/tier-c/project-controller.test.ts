@@ -134,6 +134,40 @@ describe('the Project controller', () => {
     expect((await environments(name)).map((e) => e.spec.branch)).toEqual(['main']);
   });
 
+  it('changes nothing while suspended, says so, and catches up when resumed', async () => {
+    const { repo, name, url } = await newRepo();
+    const main = await repo.commit('main', { 'platform.yaml': VALID });
+    await repo.push();
+    await project(name, url);
+    const op = await operator();
+    await expect.poll(async () => (await environment('main'))?.spec.revision, { timeout: 15_000 }).toBe(main);
+    const ref = { apiVersion: 'grove.dev/v1alpha1', kind: 'Project', namespace: ns, name };
+    const generation = (await kube().mergePatch<Project>(ref, { spec: { suspend: true } }, { fieldManager: 'test' })).metadata.generation;
+    const ready = async () => (await kube().get<Project>(ref))?.status?.conditions?.find((c) => c.type === 'Ready');
+    await expect.poll(async () => (await ready())?.observedGeneration, { timeout: 15_000 }).toBe(generation);
+    expect(await ready()).toMatchObject({ status: 'True', reason: 'Suspended' });
+
+    // A push, its webhook and a branch gone: none of them is acted on while suspended.
+    const moved = await repo.commit('main', { 'app.txt': 'moved' });
+    await repo.commit('feature/paused', { 'app.txt': 'new' });
+    await repo.push();
+    // Each reconcile of a Project is counted; the webhook's has run once the count grows.
+    const reconciles = async () =>
+      [...(await fetch(`${op.url}/metrics`).then((r) => r.text())).matchAll(/^grove_reconcile_total\{controller="project",[^}]*\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    const before = await reconciles();
+    const synced = (await ready())?.lastTransitionTime;
+    expect((await sendWebhook(op.url, ns, name, WEBHOOK_SECRET)).status).toBe(202);
+    await expect.poll(reconciles, { timeout: 15_000 }).toBeGreaterThan(before);
+    expect((await environment('main'))?.spec.revision).toBe(main);
+    expect(await environment('feature/paused')).toBeUndefined();
+    expect((await ready())?.lastTransitionTime).toBe(synced);
+
+    await kube().mergePatch(ref, { spec: { suspend: false } }, { fieldManager: 'test' });
+    await expect.poll(async () => (await environment('main'))?.spec.revision, { timeout: 15_000 }).toBe(moved);
+    await expect.poll(async () => (await environment('feature/paused'))?.spec.branch, { timeout: 15_000 }).toBe('feature/paused');
+    await expect.poll(async () => (await ready())?.reason, { timeout: 15_000 }).not.toBe('Suspended');
+  });
+
   it('makes up for a lost webhook by polling', async () => {
     const { repo, name, url } = await newRepo();
     await repo.commit('main', { 'platform.yaml': VALID });
