@@ -98,10 +98,48 @@ export async function pushLatencyBenchmark(): Promise<void> {
       }),
     );
     console.log('Targets: webhook p50 ≤ 300 ms, p99 ≤ 1000 ms. Polling is bounded by the poll interval (10 s here).');
+    await unsignedBurst(operatorUrl, ns, 'shop-webhook');
   } finally {
     operator.kill('SIGTERM');
     await cluster.stop();
   }
+}
+
+/**
+ * 200 unsigned webhooks, 20 at a time, while /healthz is asked in a loop: what the burst costs
+ * the API server (GETs the operator made meanwhile) and how long health answers took.
+ */
+async function unsignedBurst(operatorUrl: string, namespace: string, project: string): Promise<void> {
+  const gets = async () => Number(/^grove_kube_requests_total\{method="GET"\} (\d+)$/m.exec(await fetch(`${operatorUrl}/metrics`).then((r) => r.text()))?.[1] ?? 0);
+  const before = await gets();
+  let burst = true;
+  const health: number[] = [];
+  const probing = (async () => {
+    while (burst) {
+      const started = performance.now();
+      await fetch(`${operatorUrl}/healthz`);
+      health.push(performance.now() - started);
+    }
+  })();
+  const started = performance.now();
+  const statuses = new Map<number, number>();
+  for (let round = 0; round < 10; round++) {
+    for (const status of await Promise.all(Array.from({ length: 20 }, () => fetch(`${operatorUrl}/hooks/${namespace}/${project}`, { method: 'POST', body: '{}' }).then((r) => r.status)))) {
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    }
+  }
+  const elapsed = performance.now() - started;
+  burst = false;
+  await probing;
+  const h = summary(health);
+  table('200 unsigned webhooks, 20 at a time, with /healthz asked throughout', ['figure', 'value'], [
+    ['answers', [...statuses].map(([s, n]) => `${n}×${s}`).join(' ')],
+    ['burst, ms', Math.round(elapsed)],
+    ['API GETs during the burst', (await gets()) - before],
+    ['/healthz answers', h.n],
+    ['/healthz p50 ms', h.p50],
+    ['/healthz max ms', h.max],
+  ]);
 }
 
 async function listeningAddress(operator: ReturnType<typeof spawn>): Promise<string> {

@@ -15,6 +15,7 @@ export interface Metrics {
   reconcileDuration: Histogram<'controller'>;
   workqueueDepth: Gauge<'name'>;
   kubeRequests: Counter<'method'>;
+  webhookRequests: Counter<'result'>;
   /** Starts a controller's series at zero, as controller-runtime does, so rates exist from the start. */
   registerController(name: string): void;
 }
@@ -48,9 +49,16 @@ export function createMetrics(): Metrics {
     labelNames: ['method'] as const,
     registers: [registry],
   });
+  const webhookRequests = new Counter({
+    name: 'grove_webhook_requests_total',
+    help: 'Webhook requests by result: accepted, refused (bad or missing signature, or no such webhook), too_large, unavailable (the API could not be read).',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
   return {
     registry,
     kubeRequests,
+    webhookRequests,
     reconcileTotal,
     reconcileDuration,
     workqueueDepth,

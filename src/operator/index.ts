@@ -109,6 +109,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     kube,
     metrics,
     log,
+    clock,
     ready: () => !work.leading || work.synced,
     api: { kube, clock, log: log.child({ component: 'api' }), authorizer: kubernetesAuthorizer(kube, clock), audit, git },
     requestSync: async (namespace, name, push) => {

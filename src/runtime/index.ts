@@ -6,7 +6,7 @@
  * @module
  */
 export { InformerCache, type ObjectCache, withoutManagedFields } from './cache.ts';
-export { type Cancel, type Clock, systemClock } from './clock.ts';
+export { type Cancel, type Clock, FakeClock, systemClock } from './clock.ts';
 export { Controller, type Reconciler, type ReconcileResult } from './controller.ts';
 export { framedReconciler, type ReconcileStep } from './frame.ts';
 export { Informer } from './informer.ts';

@@ -111,7 +111,7 @@ describe('the Project controller', () => {
     await expect.poll(async () => conditionStatus(await environment('main'), 'ManifestValid'), { timeout: 15_000 }).toBe('True');
   });
 
-  it('answers a bad signature with 401 and changes nothing; an unknown project with a fixed 404', async () => {
+  it('answers an unknown Project and a bad signature alike, changes nothing, and reads the API at most once a burst', async () => {
     const { repo, name, url } = await newRepo();
     await repo.commit('main', { 'platform.yaml': VALID });
     await repo.push();
@@ -121,14 +121,36 @@ describe('the Project controller', () => {
 
     await repo.commit('feature/sneaky', { 'x.txt': 'x' });
     await repo.push();
-    expect((await sendWebhook(op.url, ns, name, 'wrong-secret')).status).toBe(401);
-    const unsigned = await fetch(`${op.url}/hooks/${ns}/${name}`, { method: 'POST', body: '{}' });
-    expect(unsigned.status).toBe(401);
-    const unknown = await sendWebhook(op.url, ns, 'no-such-project', WEBHOOK_SECRET);
-    expect(unknown.status).toBe(404);
-    expect(await unknown.text()).toBe('{"error":"not found"}\n');
+    const answer = async (res: Response) => [res.status, await res.text()];
+    const refusal = [401, '{"error":"unauthorized"}\n'];
+    expect(await answer(await sendWebhook(op.url, ns, name, 'wrong-secret'))).toEqual(refusal);
+    expect(await answer(await fetch(`${op.url}/hooks/${ns}/${name}`, { method: 'POST', body: '{}' }))).toEqual(refusal);
+    // Whether a Project exists cannot be learnt from the answer.
+    expect(await answer(await sendWebhook(op.url, ns, 'no-such-project', WEBHOOK_SECRET))).toEqual(refusal);
+    expect(await answer(await fetch(`${op.url}/hooks/${ns}/no-such-project`, { method: 'POST', body: '{}' }))).toEqual(refusal);
     const huge = await fetch(`${op.url}/hooks/${ns}/${name}`, { method: 'POST', body: 'x'.repeat(1024 * 1024 + 1) });
     expect(huge.status).toBe(413);
+
+    // A burst of 200 unsigned requests, 20 at a time, while /healthz is asked throughout: the
+    // receiver reads the Project and its Secret from its cache, and health keeps answering.
+    const gets = async () => Number(/^grove_kube_requests_total\{method="GET"\} (\d+)$/m.exec(await fetch(`${op.url}/metrics`).then((r) => r.text()))?.[1] ?? 0);
+    const before = await gets();
+    let burst = true;
+    const health: number[] = [];
+    const probing = (async () => {
+      while (burst) health.push((await fetch(`${op.url}/healthz`)).status);
+    })();
+    const statuses: number[] = [];
+    for (let round = 0; round < 10; round++) {
+      statuses.push(...(await Promise.all(Array.from({ length: 20 }, () => fetch(`${op.url}/hooks/${ns}/${name}`, { method: 'POST', body: '{}' }).then((r) => r.status)))));
+    }
+    burst = false;
+    await probing;
+    expect(statuses.filter((s) => s !== 401)).toEqual([]);
+    expect(health.length).toBeGreaterThan(0);
+    expect(health.filter((s) => s !== 200)).toEqual([]);
+    // The controllers' own reads go on meanwhile; the burst adds none past the cache's refresh.
+    expect((await gets()) - before).toBeLessThan(20);
     // Give a wrongly triggered sync every chance to happen.
     await new Promise((r) => setTimeout(r, 1500));
     expect((await environments(name)).map((e) => e.spec.branch)).toEqual(['main']);
