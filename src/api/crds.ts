@@ -133,6 +133,10 @@ const actor = obj(
     'task?': str('The task or ticket the work belongs to (Grove-Task trailer).', { maxLength: 253 }),
     'kubernetesUser?': str('The Kubernetes user that made the request, for objects made through the API.', { maxLength: 253 }),
     'pusher?': str('Who pushed the revision, as the Git host\'s webhook named them.', { maxLength: 253 }),
+    'identity?': str(
+      'Whom per-actor limits count this by, and how that is known: `pusher <name>` (the Git host\'s signed webhook), `user <name>` (the API server), or `agent <name> (claimed)` (a commit trailer, which any pusher can write).',
+      { maxLength: 300 },
+    ),
     'source?': oneOf(['push', 'webhook', 'kubectl', 'api', 'ttl', 'schedule'], 'Which interface the action came through.'),
   },
   { title: 'Actor' },

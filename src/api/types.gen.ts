@@ -14,6 +14,8 @@ export interface Actor {
   kubernetesUser?: string;
   /** Who pushed the revision, as the Git host's webhook named them. */
   pusher?: string;
+  /** Whom per-actor limits count this by, and how that is known: `pusher <name>` (the Git host's signed webhook), `user <name>` (the API server), or `agent <name> (claimed)` (a commit trailer, which any pusher can write). */
+  identity?: string;
   /** Which interface the action came through. */
   source?: 'push' | 'webhook' | 'kubectl' | 'api' | 'ttl' | 'schedule';
 }

@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ANNOTATIONS, type Environment, LABELS } from '../api/index.ts';
+import { actorKey } from '../policy/index.ts';
 
 export const AUDIT_SOURCES = ['push', 'webhook', 'kubectl', 'api', 'ttl', 'schedule'] as const;
 export type AuditSource = (typeof AUDIT_SOURCES)[number];
@@ -27,6 +28,12 @@ export interface AuditActor {
   kubernetesUser?: string;
   /** Who pushed, as the Git host's webhook named them. */
   pusher?: string;
+  /**
+   * Whom per-actor limits count this by, and how that is known: `pusher <name>` and `user <name>`
+   * were authenticated (by the Git host's signed webhook, by the API server); `agent <name>
+   * (claimed)` comes from a commit trailer alone. agent, onBehalfOf and task are always claims.
+   */
+  identity?: string;
 }
 
 export interface AuditObject {
@@ -63,9 +70,11 @@ export interface AuditSink {
 export const noAudit: AuditSink = { record: () => Promise.resolve() };
 
 /** Who acted on an object, from what Grove recorded on it: commit trailers, and the user recorded at admission. */
-export function actorOf(obj: { metadata: { annotations?: Record<string, string> } }): AuditActor {
+export function actorOf(obj: Environment | { metadata: { annotations?: Record<string, string>; labels?: Record<string, string> } }): AuditActor {
   const a = obj.metadata.annotations ?? {};
+  const identity = actorKey(obj as Environment);
   return {
+    ...(identity ? { identity } : {}),
     ...(a[ANNOTATIONS.agent] ? { agent: a[ANNOTATIONS.agent] } : {}),
     ...(a[ANNOTATIONS.onBehalfOf] ? { onBehalfOf: a[ANNOTATIONS.onBehalfOf] } : {}),
     ...(a[ANNOTATIONS.task] ? { task: a[ANNOTATIONS.task] } : {}),

@@ -163,7 +163,22 @@ describe('desiredEnvironments', () => {
       const r = run(p, { main: sha(1), a: sha(2), b: sha(3), c: sha(4) }, [existing('a', { agent: 'coder-7' })], { b: agent, c: agent });
       expect(Object.keys(r.applied).sort()).toEqual(['a', 'b', 'main']);
       expect(r.skipped).toEqual([expect.objectContaining({ branch: 'c', reason: 'PolicyDenied', rule: 'actorLimitReached' })]);
-      expect(r.skipped[0]!.message).toBe('actorLimitReached: coder-7 has 2 environments in project shop, which allows 2 per actor');
+      expect(r.skipped[0]!.message).toBe('actorLimitReached: agent coder-7 (claimed) has 2 environments in project shop, which allows 2 per actor');
+    });
+
+    it('limits by the pusher the Git host authenticated, whatever agents its commits claim to be', () => {
+      const p = project({ limits: { maxEnvironmentsPerActor: 2 } });
+      const claims = (agent: string): Steering => ({ agent, problems: [] });
+      const r = desiredEnvironments({
+        project: p,
+        branches: new Map([['main', sha(1)], ['a', sha(2)], ['b', sha(3)], ['c', sha(4)]]),
+        existing: [],
+        steering: new Map([['a', claims('agent-1')], ['b', claims('agent-2')], ['c', claims('agent-3')]]),
+        pushers: new Map([['main', 'ops'], ['a', 'mallory'], ['b', 'mallory'], ['c', 'mallory']]),
+        now: NOW,
+      });
+      expect(r.apply.map((e) => e.spec.branch).sort()).toEqual(['a', 'b', 'main']);
+      expect(r.skipped.map((s) => s.message)).toEqual(['actorLimitReached: pusher mallory has 2 environments in project shop, which allows 2 per actor']);
     });
 
     it('asks for the trailers of branches that are new or moved, and only those', () => {

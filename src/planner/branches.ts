@@ -21,7 +21,7 @@
  * @module
  */
 import { ANNOTATIONS, API_VERSION, type Environment, environmentName, EXPIRED_ANNOTATION_PREFIX, LABELS, type Project, REASONS } from '../api/index.ts';
-import { actorKey, actorLimitReached, branchNotAllowed, type Denial, deletionNotConfirmed, describeDenial, environmentLimitReached } from '../policy/index.ts';
+import { actorKey, actorLimitReached, branchNotAllowed, type Denial, deletionNotConfirmed, describeDenial, environmentLimitReached, identityKey } from '../policy/index.ts';
 import type { Steering } from '../source/git/index.ts';
 import { matchesAny } from '../util/index.ts';
 
@@ -129,10 +129,11 @@ export function desiredEnvironments(input: DesiredInput): DesiredChanges {
     }
     const trailers = steering.get(branch);
     if (!current && branch !== production) {
+      const identity = identityKey({ pusher: input.pushers?.get(branch), claimedAgent: trailers?.agent });
       const denial: Denial | undefined =
         branchNotAllowed(project, branch, trailers?.agent ? 'agent' : 'human') ??
         environmentLimitReached(project, admittedNames.size) ??
-        actorLimitReached(project, trailers?.agent, trailers?.agent ? (perActor.get(trailers.agent) ?? 0) : 0);
+        actorLimitReached(project, identity, identity ? (perActor.get(identity) ?? 0) : 0);
       if (denial) {
         skipped.push({ branch, reason: REASONS.policyDenied, rule: denial.rule, message: describeDenial(denial) });
         continue;

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { ANNOTATIONS, type Environment, type Project, type QuotaSpec } from '../api/index.ts';
+import { ANNOTATIONS, type Environment, LABELS, type Project, type QuotaSpec } from '../api/index.ts';
 import type { ResolvedManifest } from '../manifest/index.ts';
 import { serviceResources } from '../catalog/index.ts';
 import { matchesAny, parseQuantity } from '../util/index.ts';
@@ -23,10 +23,25 @@ export function describeDenial(d: Denial): string {
   return `${d.rule}: ${d.message}`;
 }
 
-/** Who an Environment counts against for per-actor limits: its agent, else the Kubernetes user that made it. */
+/**
+ * Who an Environment counts against for per-actor limits, authenticated wherever possible: the
+ * pusher named by the Git host's signed webhook, or, for one made through Kubernetes (kubectl,
+ * Grove's API), the user admission recorded. Only when neither is known does the agent a commit
+ * trailer claims count — a claim any pusher can write, so it never outranks an authenticated name.
+ */
 export function actorKey(env: Environment): string | undefined {
   const a = env.metadata.annotations ?? {};
-  return a[ANNOTATIONS.agent] ?? a[ANNOTATIONS.requestedBy];
+  // A Git-driven Environment is created by the operator, whose name admission records.
+  const user = env.metadata.labels?.[LABELS.source] === 'git' ? undefined : a[ANNOTATIONS.requestedBy];
+  return identityKey({ pusher: a[ANNOTATIONS.pushedBy], user, claimedAgent: a[ANNOTATIONS.agent] });
+}
+
+/** The key per-actor limits count by, saying how it is known: `pusher alice`, `user ada`, or `agent coder-7 (claimed)`. */
+export function identityKey(who: { pusher?: string | undefined; user?: string | undefined; claimedAgent?: string | undefined }): string | undefined {
+  if (who.pusher) return `pusher ${who.pusher}`;
+  if (who.user) return `user ${who.user}`;
+  if (who.claimedAgent) return `agent ${who.claimedAgent} (claimed)`;
+  return undefined;
 }
 
 /** Admitting one more Environment would exceed `limits.maxEnvironments`. */

@@ -50,9 +50,13 @@ describe('actorLimitReached', () => {
     ['an unknown actor is never limited', undefined, 50, false],
   ])('%s', (_t, actor, count, denied) => expect(actorLimitReached(p, actor, count) !== undefined).toBe(denied));
 
-  it('counts an agent first, then the Kubernetes user that created the Environment', () => {
-    expect(actorKey(env({ 'grove.dev/agent': 'coder-7', 'grove.dev/requested-by': 'ada' }))).toBe('coder-7');
-    expect(actorKey(env({ 'grove.dev/requested-by': 'ada' }))).toBe('ada');
+  it('counts whom the Git host or the API server vouched for before any claimed agent', () => {
+    const git = (annotations: Record<string, string>) => ({ ...env(annotations), metadata: { ...env(annotations).metadata, labels: { 'grove.dev/source': 'git' } } });
+    expect(actorKey(git({ 'grove.dev/pushed-by': 'alice', 'grove.dev/agent': 'coder-7' }))).toBe('pusher alice');
+    // The operator creates Git-driven Environments: the name admission recorded is its own.
+    expect(actorKey(git({ 'grove.dev/agent': 'coder-7', 'grove.dev/requested-by': 'system:serviceaccount:grove:grove' }))).toBe('agent coder-7 (claimed)');
+    expect(actorKey(env({ 'grove.dev/agent': 'coder-7', 'grove.dev/requested-by': 'ada' }))).toBe('user ada');
+    expect(actorKey(env({ 'grove.dev/agent': 'coder-7' }))).toBe('agent coder-7 (claimed)');
     expect(actorKey(env())).toBeUndefined();
   });
 });
