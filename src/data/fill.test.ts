@@ -26,6 +26,7 @@ function facts(lineage: VolumeLineage[], volumes: Record<string, VolumeFacts>, o
     revision: 'r'.repeat(40),
     now: NOW,
     namespace: 'shop-feature-x',
+    namespaceExists: true,
     moverImage: 'grove:1',
     lineage,
     targets: cloneTargets(manifest),
@@ -116,6 +117,14 @@ describe('decideFill, from a backup', () => {
     expect(d.moverSecret).toBe(true);
     expect(d.apply.map((o) => o.metadata.name)).toEqual([moverJobName('restore', 'shop-feature-x', 'cache')]);
     expect(d.outcome).toMatchObject({ kind: 'waiting', plan: { stage: 'fill', held: ['cache'] }, message: 'restoring cache from Backup shop-main-nightly; waiting for db to start before restoring it' });
+  });
+
+  it('writes nothing into a namespace that does not exist yet: the namespace comes first', () => {
+    // A Restore into a new Environment: the backup is complete before the namespace exists.
+    const backup = completed('shop-main-nightly', [{ name: 'cache', snapshotId: 's-cache' }, { name: 'db', snapshotId: 's-db' }]);
+    const d = decideFill(facts(lineage, { cache: { parent, parentBackups: [backup] }, db: { parent, parentBackups: [backup] } }, { namespaceExists: false }));
+    expect([d.create, d.apply, d.delete, d.moverSecret]).toEqual([[], [], [], false]);
+    expect(d.outcome).toMatchObject({ kind: 'waiting', plan: { stage: 'sources' }, message: 'waiting for namespace shop-feature-x' });
   });
 
   it('starts empty a volume the backup predates', () => {

@@ -61,6 +61,8 @@ export interface FillFacts {
   now: number;
   /** The child Environment's namespace. */
   namespace: string;
+  /** Whether it exists yet: nothing can be written into it before the apply step makes it. */
+  namespaceExists: boolean;
   moverImage: string;
   /** Each volume's source, as decided; entries of volumes the manifest no longer has are dropped. */
   lineage: readonly VolumeLineage[];
@@ -106,6 +108,12 @@ export function decideFill(facts: FillFacts): FillDecision {
   const decision: FillDecision = { lineage, create: [], moverSecret: false, apply: [], delete: [], notes: [], outcome: { kind: 'done', plan: { stage: 'ready' }, reason: '', message: '' } };
   const fail = (reason: string, message: string): FillDecision => ({ ...decision, create: [], apply: [], delete: [], moverSecret: false, outcome: { kind: 'failed', reason, message } });
   const volume = (name: string): VolumeFacts => facts.volumes.get(name) ?? {};
+
+  // 0. The namespace, with its isolation, comes first: claims, offered snapshots, the mover
+  // Secret and Jobs all go into it. The apply step makes it at the sources stage.
+  if (!facts.namespaceExists && lineage.some((e) => e.source !== 'empty')) {
+    return { ...decision, outcome: { kind: 'waiting', plan: { stage: 'sources' }, reason: REASONS.preparingSources, message: `waiting for namespace ${facts.namespace}`, requeueAfterMs: POLL_MS } };
+  }
 
   // 1. Sources.
   const pending: string[] = [];

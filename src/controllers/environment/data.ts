@@ -187,6 +187,7 @@ async function gatherFill(input: Step, lineage: readonly VolumeLineage[], target
     revision: input.revision,
     now: input.now,
     namespace,
+    namespaceExists: input.namespaceExists,
     moverImage: input.moverImage,
     lineage,
     targets,

@@ -27,8 +27,16 @@ let ns: string;
 let project: string;
 let op: OperatorProcess;
 
+/** Waits for Ready=True; on a timeout the failure shows where the object and its peers stood. */
 const ready = async (kind: string, name: string, timeout = 300_000): Promise<void> => {
-  await expect.poll(async () => conditionStatus(await kube().get({ apiVersion: api, kind, namespace: ns, name }), 'Ready'), { timeout, interval: 1000, message: `${kind} ${name} to become Ready` }).toBe('True');
+  try {
+    await expect.poll(async () => conditionStatus(await kube().get({ apiVersion: api, kind, namespace: ns, name }), 'Ready'), { timeout, interval: 1000, message: `${kind} ${name} to become Ready` }).toBe('True');
+  } catch (err) {
+    const objects = JSON.parse(await kubectl('get', 'environments,backups,restores', '-n', ns, '-o', 'json')) as { items: Array<{ kind: string; metadata: { name: string }; status?: { conditions?: Array<{ type: string; status: string; reason: string; message: string }> } }> };
+    const where = objects.items.map((o) => `${o.kind}/${o.metadata.name}: ${(o.status?.conditions ?? []).map((c) => `${c.type}=${c.status} ${c.reason}: ${c.message}`).join('; ')}`);
+    const jobs = await kubectl('get', 'jobs,pods,pvc', '-A', '-l', 'grove.dev/environment-namespace', '-o', 'wide').catch((e: unknown) => String(e));
+    throw new Error(`${(err as Error).message}\n${where.join('\n')}\n${jobs}`);
+  }
 };
 
 beforeAll(async () => {
