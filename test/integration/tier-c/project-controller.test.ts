@@ -59,14 +59,20 @@ async function operator(extra: string[] = []): Promise<OperatorProcess> {
   return op;
 }
 
+/** A new repository with a valid main branch, its Project, and an operator that has made main's Environment. */
+async function syncedProject(): Promise<{ repo: RepoBuilder; name: string; main: string; op: OperatorProcess }> {
+  const { repo, name, url } = await newRepo();
+  const main = await repo.commit('main', { 'platform.yaml': VALID });
+  await repo.push();
+  await project(name, url);
+  const op = await operator();
+  await expect.poll(async () => (await environment('main'))?.spec.revision, { timeout: 15_000 }).toBe(main);
+  return { repo, name, main, op };
+}
+
 describe('the Project controller', () => {
   it('creates an Environment per pushed branch, moves its revision on push, and deletes it with the branch', async () => {
-    const { repo, name, url } = await newRepo();
-    const main = await repo.commit('main', { 'platform.yaml': VALID });
-    await repo.push();
-    await project(name, url);
-    const op = await operator();
-    await expect.poll(async () => (await environment('main'))?.spec.revision, { timeout: 15_000 }).toBe(main);
+    const { repo, name, op } = await syncedProject();
     expect((await environment('main'))?.spec.type).toBe('production');
 
     const first = await repo.commit('feature/login', { 'app.txt': 'v1' }, 'Login\n\nGrove-Agent: coder-7\nOn-Behalf-Of: ada@example.com\nGrove-TTL: 24h');
@@ -112,12 +118,7 @@ describe('the Project controller', () => {
   });
 
   it('answers an unknown Project and a bad signature alike, changes nothing, and reads the API at most once a burst', async () => {
-    const { repo, name, url } = await newRepo();
-    await repo.commit('main', { 'platform.yaml': VALID });
-    await repo.push();
-    await project(name, url);
-    const op = await operator();
-    await expect.poll(async () => (await environments(name)).length, { timeout: 15_000 }).toBe(1);
+    const { repo, name, op } = await syncedProject();
 
     await repo.commit('feature/sneaky', { 'x.txt': 'x' });
     await repo.push();
@@ -157,12 +158,7 @@ describe('the Project controller', () => {
   });
 
   it('changes nothing while suspended, says so, and catches up when resumed', async () => {
-    const { repo, name, url } = await newRepo();
-    const main = await repo.commit('main', { 'platform.yaml': VALID });
-    await repo.push();
-    await project(name, url);
-    const op = await operator();
-    await expect.poll(async () => (await environment('main'))?.spec.revision, { timeout: 15_000 }).toBe(main);
+    const { repo, name, main, op } = await syncedProject();
     const ref = { apiVersion: 'grove.dev/v1alpha1', kind: 'Project', namespace: ns, name };
     const generation = (await kube().mergePatch<Project>(ref, { spec: { suspend: true } }, { fieldManager: 'test' })).metadata.generation;
     const ready = async () => (await kube().get<Project>(ref))?.status?.conditions?.find((c) => c.type === 'Ready');
