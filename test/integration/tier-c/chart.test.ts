@@ -194,6 +194,36 @@ describe('the chart installed on the local cluster', () => {
     expect(await canI('update', 'leases.coordination.k8s.io', '-n', 'kube-system')).toBe('no');
   });
 
+  it('gives agents and project admins the rights its roles document, and only the admins may confirm', async () => {
+    await kubectl('-n', projectNs, 'create', 'rolebinding', 'agents', `--clusterrole=${release}-agent`, '--group=team:agents');
+    await kubectl('-n', projectNs, 'create', 'rolebinding', 'admins', `--clusterrole=${release}-project-admin`, '--group=team:admins');
+    const as = { agent: ['--as=coder-7', '--as-group=team:agents'], admin: ['--as=ada', '--as-group=team:admins'] };
+    // kubectl warns about a verb it does not know (confirm) on stderr; the answer is stdout's first line.
+    const can = async (who: keyof typeof as, verb: string, resource: string) =>
+      (await kubectl('auth', 'can-i', ...as[who], '-n', projectNs, verb, ...resource.split(' ')).catch((err: { stdout?: string }) => err.stdout ?? '')).split('\n')[0]!.trim();
+    const matrix: Array<[string, string, string, string]> = [
+      ['get', 'environments.grove.dev', 'yes', 'yes'],
+      ['create', 'environments.grove.dev', 'yes', 'yes'],
+      ['delete', 'environments.grove.dev', 'yes', 'yes'],
+      ['confirm', 'environments.grove.dev', 'no', 'yes'],
+      ['create', 'backups.grove.dev', 'yes', 'yes'],
+      ['delete', 'backups.grove.dev', 'no', 'yes'],
+      ['create', 'restores.grove.dev', 'yes', 'yes'],
+      ['update', 'projects.grove.dev', 'no', 'yes'],
+      ['update', 'backupstores.grove.dev', 'no', 'yes'],
+      // Status is the controllers' word, not a person's.
+      ['update', 'environments.grove.dev --subresource=status', 'no', 'no'],
+      ['get', 'secrets', 'no', 'no'],
+    ];
+    const rows: string[] = [];
+    for (const [verb, resource, agent, admin] of matrix) {
+      const got = [await can('agent', verb, resource), await can('admin', verb, resource)];
+      rows.push(`  ${`${verb} ${resource}`.padEnd(50)} ${got[0]!.padEnd(6)} ${got[1]}`);
+      expect(got, `${verb} ${resource}`).toEqual([agent, admin]);
+    }
+    console.log(`kubectl auth can-i in a project namespace (${release}-agent, ${release}-project-admin):\n  ${'verb resource'.padEnd(50)} agent  admin\n${rows.join('\n')}`);
+  });
+
   it('reconciles an Environment with only those rights, and cannot reach beyond Grove\'s namespaces', async () => {
     // The operator runs on this host with the ServiceAccount's own token, as its pod would.
     const token = await kubectl('-n', releaseNs, 'create', 'token', release, '--duration', '1h');
