@@ -70,9 +70,9 @@ export interface AuditSink {
 export const noAudit: AuditSink = { record: () => Promise.resolve() };
 
 /** Who acted on an object, from what Grove recorded on it: commit trailers, and the user recorded at admission. */
-export function actorOf(obj: Environment | { metadata: { annotations?: Record<string, string>; labels?: Record<string, string> } }): AuditActor {
+export function actorOf(obj: { metadata: { annotations?: Record<string, string>; labels?: Record<string, string> } }): AuditActor {
   const a = obj.metadata.annotations ?? {};
-  const identity = actorKey(obj as Environment);
+  const identity = actorKey(obj);
   return {
     ...(identity ? { identity } : {}),
     ...(a[ANNOTATIONS.agent] ? { agent: a[ANNOTATIONS.agent] } : {}),

@@ -29,7 +29,7 @@ export function describeDenial(d: Denial): string {
  * Grove's API), the user admission recorded. Only when neither is known does the agent a commit
  * trailer claims count — a claim any pusher can write, so it never outranks an authenticated name.
  */
-export function actorKey(env: Environment): string | undefined {
+export function actorKey(env: { metadata: { annotations?: Record<string, string>; labels?: Record<string, string> } }): string | undefined {
   const a = env.metadata.annotations ?? {};
   // A Git-driven Environment is created by the operator, whose name admission records.
   const user = env.metadata.labels?.[LABELS.source] === 'git' ? undefined : a[ANNOTATIONS.requestedBy];
