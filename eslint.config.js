@@ -49,6 +49,7 @@ const PURE = [
   'src/catalog/**',
   'src/data/*.ts',
   'src/cli/tables/**',
+  'src/outbound/destinations.ts',
 ];
 
 function restrictImports(restrictions) {

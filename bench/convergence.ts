@@ -17,6 +17,7 @@ import { parseManifest, resolveManifest } from '../src/manifest/index.ts';
 import { OPERATOR_NODE_FLAGS } from '../src/operator/index.ts';
 import { planEnvironment } from '../src/planner/index.ts';
 import { benchCluster, table } from './harness.ts';
+import { outboundAllowArgs } from '../local/network.ts';
 
 const run = promisify(execFile);
 const COUNT = Number(process.env.GROVE_BENCH_ENVIRONMENTS ?? 1000);
@@ -68,7 +69,7 @@ export async function convergenceBenchmark(): Promise<void> {
     const started = performance.now();
     operator = spawn(
       process.execPath,
-      [...NODE_FLAGS, fileURLToPath(new URL('../dist/main.js', import.meta.url)), 'operator', '--kubeconfig', cluster.state.kubeconfig, '--namespace', ns, '--listen', '127.0.0.1:0', '--log-level', 'warn'],
+      [...NODE_FLAGS, fileURLToPath(new URL('../dist/main.js', import.meta.url)), 'operator', '--kubeconfig', cluster.state.kubeconfig, '--namespace', ns, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...outboundAllowArgs(cluster.state)],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
     let peakRss = 0;

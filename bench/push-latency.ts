@@ -9,6 +9,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { outboundAllowArgs } from '../local/network.ts';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type Environment, environmentName } from '../src/api/index.ts';
@@ -25,12 +26,12 @@ export async function pushLatencyBenchmark(): Promise<void> {
   const ns = 'bench';
   const operator = spawn(
     process.execPath,
-    [fileURLToPath(new URL('../src/main.ts', import.meta.url)), 'operator', '--kubeconfig', cluster.state.kubeconfig, '--namespace', ns, '--listen', '127.0.0.1:0', '--log-level', 'info'],
+    [fileURLToPath(new URL('../src/main.ts', import.meta.url)), 'operator', '--kubeconfig', cluster.state.kubeconfig, '--namespace', ns, '--listen', '127.0.0.1:0', '--log-level', 'info', ...outboundAllowArgs(cluster.state)],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   try {
     await kube.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-    await kube.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'webhook', namespace: ns }, stringData: { secret: SECRET } } as never);
+    await kube.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'webhook', namespace: ns, annotations: { 'grove.dev/usable-by': 'Project/shop-webhook, Project/shop-polling' } }, stringData: { secret: SECRET } } as never);
     const operatorUrl = await listeningAddress(operator);
 
     // Every Environment version the watch shows, with the time it was first seen.

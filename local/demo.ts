@@ -21,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { type Backup, CONDITIONS, type Environment, environmentName, findCondition, type KubeObject, type Project } from '../src/api/index.ts';
+import { ANNOTATIONS, type Backup, CONDITIONS, type Environment, environmentName, findCondition, type KubeObject, type Project } from '../src/api/index.ts';
 import { Restic } from '../src/data/restic/index.ts';
 import { projectStoreAccess, repositoryOf } from '../src/data/store/index.ts';
 import { GroveError, messageOf } from '../src/errors/index.ts';
@@ -39,7 +39,7 @@ import { ensureDatabase, HOST_KINDS, hostDatabaseName } from './mover-runner.ts'
 import { serverCanReach, startPostgres } from './postgres.ts';
 import { sendPushWebhook } from './git-server.ts';
 import { freePorts, groveMain, localMain, type ProcessRecord, startProcess } from './processes.ts';
-import { internalNetworkArgs } from './network.ts';
+import { internalNetworkArgs, outboundAllowArgs } from './network.ts';
 
 const run = promisify(execFile);
 const FIELD_MANAGER = 'grove-demo';
@@ -279,16 +279,22 @@ async function applyProjectNamespace(kube: Kube, state: ClusterState, namespace:
   } finally {
     s3.destroy();
   }
-  const secrets: Record<string, Record<string, string>> = {
-    s3: { AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey },
-    restic: { password: randomBytes(24).toString('base64url') },
-    hook: { secret: hookSecret },
+  const store = 'BackupStore/store';
+  const secrets: Record<string, { stringData: Record<string, string>; usableBy: string }> = {
+    s3: { stringData: { AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey }, usableBy: store },
+    restic: { stringData: { password: randomBytes(24).toString('base64url') }, usableBy: store },
+    hook: { stringData: { secret: hookSecret }, usableBy: `Project/${DEMO_PROJECT}` },
   };
-  for (const [name, stringData] of Object.entries(secrets)) {
+  for (const [name, { stringData, usableBy }] of Object.entries(secrets)) {
     const ref = { apiVersion: 'v1', kind: 'Secret', namespace, name };
-    // MinIO's keys change with each new cluster; the restic password must stay what it was.
-    if (name === 'restic' && (await kube.get(ref))) continue;
-    await kube.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, stringData } as KubeObject, { fieldManager: FIELD_MANAGER, force: true });
+    const annotations = { [ANNOTATIONS.usableBy]: usableBy };
+    // MinIO's keys change with each new cluster; the restic password must stay what it was (an
+    // apply without it would remove it), so an existing one only gains the annotation.
+    if (name === 'restic' && (await kube.getMetadata(ref))) {
+      await kube.mergePatch(ref, { metadata: { annotations } }, { fieldManager: FIELD_MANAGER });
+      continue;
+    }
+    await kube.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace, annotations }, stringData } as KubeObject, { fieldManager: FIELD_MANAGER, force: true });
   }
   for (const obj of demoObjects({ namespace, repoUrl, storageClass: state.csi!.storageClass, minio, ...(serviceImages ? { serviceImages } : {}) })) await kube.apply(obj, { fieldManager: FIELD_MANAGER, force: true });
   progress(`Project ${DEMO_PROJECT} and its BackupStore (MinIO bucket ${DEMO_BUCKET}) are in namespace ${namespace}`);
@@ -302,7 +308,7 @@ async function ensureOperator(dir: string, state: ClusterState, namespace: strin
   }
   const [port] = (await freePorts(1)) as [number];
   const url = `http://127.0.0.1:${port}`;
-  const args = [groveMain(), 'operator', '--kubeconfig', state.kubeconfig, '--namespace', namespace, '--listen', `127.0.0.1:${port}`, '--git-cache-dir', join(dir, 'demo', 'git-cache'), ...extra];
+  const args = [groveMain(), 'operator', '--kubeconfig', state.kubeconfig, '--namespace', namespace, '--listen', `127.0.0.1:${port}`, '--git-cache-dir', join(dir, 'demo', 'git-cache'), ...outboundAllowArgs(state), ...extra];
   const rec = startProcess({ name: ADDONS.operator, command: process.execPath, args, log: join(dir, 'logs', `${ADDONS.operator}.log`) });
   await recordAddon(dir, rec);
   await waitHttp(`${url}/readyz`, rec, 60_000);

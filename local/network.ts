@@ -115,3 +115,16 @@ export function conflicts(network: NodeNetwork, addresses: ReadonlyArray<{ local
   }
   return found;
 }
+
+/**
+ * The operator's `--outbound-allow` flags for the local cluster's own servers: its Git server and
+ * MinIO listen on loopback (tier C) or on the node's link (tier D), where the operator refuses
+ * to connect for a Project unless told; each is allowed on its own port, and nothing else there.
+ */
+export function outboundAllowArgs(servers: { git?: { url: string }; minio?: { url: string } }): string[] {
+  return [servers.git?.url, servers.minio?.url].flatMap((url) => {
+    if (!url) return [];
+    const { hostname, port } = new URL(url);
+    return [`--outbound-allow=${hostname}:${port}`];
+  });
+}

@@ -7,6 +7,8 @@
  *   it carries `grove.dev/confirm-delete` equal to its name, which only a holder of the `confirm`
  *   verb on it may set; demoting, unprotecting, shortening its TTL, re-parenting it or skipping
  *   its final backup need that verb too.
+ * - `grove.dev-secret-references`: whoever makes a Project or BackupStore name a Secret, or
+ *   moves the URL a named Secret is sent to, must be able to `get` that Secret.
  * - `grove.dev-environment-policy`: the `ttlSeconds` bounds of the Environment's Project
  *   (`limits.minTtlSeconds`/`maxTtlSeconds`); members of the Project's `policy.agentsGroup`
  *   cannot create or promote `type: production`; `grove.dev/requested-by` never changes. The
@@ -89,6 +91,50 @@ function protectEnvironments(policy: string): KubeObject & Record<string, unknow
   };
 }
 
+/**
+ * Where a Grove kind names Secrets (a path under `spec` to a `{ name }` reference) and, for
+ * those whose values Grove sends somewhere, the field that says where.
+ */
+const SECRET_REFERENCES: Record<'projects' | 'backupstores', Array<{ ref: string[]; sentTo?: string[] }>> = {
+  projects: [{ ref: ['repo', 'secretRef'], sentTo: ['repo', 'url'] }, { ref: ['webhook', 'secretRef'] }],
+  backupstores: [
+    { ref: ['credentialsSecretRef'], sentTo: ['s3', 'endpoint'] },
+    { ref: ['resticPasswordSecretRef'], sentTo: ['s3', 'endpoint'] },
+  ],
+};
+
+/**
+ * Whoever makes a Project or BackupStore name a Secret, or send a named Secret somewhere new,
+ * must be able to read that Secret: Grove sends a named Secret's values to the URL the object
+ * gives, so without this check naming a Secret, or moving the URL of an object that names one,
+ * would be a way to read it. Other writes (the operator's annotations, an edit of any other
+ * field) never need the right.
+ */
+function secretReferences(policy: string): KubeObject & Record<string, unknown> {
+  const field = (obj: string, path: string[]): string => `${obj}.spec.${path.join('.')}`;
+  const present = (obj: string, path: string[]): string => path.map((_, i) => `has(${field(obj, path.slice(0, i + 1))})`).join(' && ');
+  const same = (path: string[], suffix = ''): string => `${present('oldObject', path)} && ${field('oldObject', path)}${suffix} == ${field('object', path)}${suffix}`;
+  const validations = Object.entries(SECRET_REFERENCES).flatMap(([resource, refs]) =>
+    refs.map(({ ref, sentTo }) => {
+      const name = `${field('object', ref)}.name`;
+      const unchanged = `request.operation == 'UPDATE' && ${same(ref, '.name')}${sentTo ? ` && ${same(sentTo)}` : ''}`;
+      const readable = `authorizer.group('').resource('secrets').namespace(object.metadata.namespace).name(${name}).check('get').allowed()`;
+      const what = sentTo ? `' would send Secret ' + ${name} + ' (spec.${ref.join('.')}) to ' + ${field('object', sentTo)} + ', but you may not read that Secret` : `' names Secret ' + ${name} + ' in spec.${ref.join('.')}, which you may not read`;
+      return {
+        expression: `request.resource.resource != '${resource}' || !(${present('object', ref)}) || (${unchanged}) || ${readable}`,
+        messageExpression: `request.kind.kind + ' ' + object.metadata.name + ${what} (verb get on secrets in namespace ' + object.metadata.namespace + '): an object may name only Secrets its author can read'`,
+        reason: 'Forbidden',
+      };
+    }),
+  );
+  return {
+    apiVersion: ADMISSION,
+    kind: 'ValidatingAdmissionPolicy',
+    metadata: { name: policy, labels },
+    spec: { failurePolicy: 'Fail', matchConstraints: matching(Object.keys(SECRET_REFERENCES), ['CREATE', 'UPDATE']), validations },
+  };
+}
+
 export interface AdmissionOptions {
   /** Name prefix of every policy and binding (default `grove.dev`). */
   prefix?: string;
@@ -110,6 +156,8 @@ export function admissionPolicies(opts: AdmissionOptions = {}): Array<KubeObject
   return [
     protectEnvironments(name('protect-environments')),
     { apiVersion: ADMISSION, kind: 'ValidatingAdmissionPolicyBinding', metadata: { name: name('protect-environments'), labels }, spec: { policyName: name('protect-environments'), validationActions: ['Deny'] } },
+    secretReferences(name('secret-references')),
+    { apiVersion: ADMISSION, kind: 'ValidatingAdmissionPolicyBinding', metadata: { name: name('secret-references'), labels }, spec: { policyName: name('secret-references'), validationActions: ['Deny'] } },
     {
       apiVersion: ADMISSION,
       kind: 'ValidatingAdmissionPolicy',

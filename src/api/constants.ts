@@ -45,6 +45,12 @@ export const ANNOTATIONS = {
   renew: 'grove.dev/renew',
   /** The Kubernetes user whose request created the Environment, recorded at admission (never by clients). */
   requestedBy: 'grove.dev/requested-by',
+  /**
+   * On a Secret: the Grove objects that may use it, as `Kind/name` entries separated by commas
+   * (`Project/shop, BackupStore/s3`). Grove reads a Secret a Project or BackupStore names only
+   * when it lists that object, so naming someone else's Secret gets nothing sent anywhere.
+   */
+  usableBy: 'grove.dev/usable-by',
   /** Set by the Project controller when an Environment's branch disappears: the grace period runs from it. */
   branchGoneSince: 'grove.dev/branch-gone-since',
 } as const;
@@ -83,6 +89,10 @@ export const REASONS = {
   gitUnavailable: 'GitUnavailable',
   secretNotFound: 'SecretNotFound',
   credentialsInvalid: 'CredentialsInvalid',
+  /** The Secret an object names does not list that object in `grove.dev/usable-by`. */
+  secretNotUsable: 'SecretNotUsable',
+  /** An outbound request the operator would make for a Project goes to an address it may not reach. */
+  destinationRefused: 'DestinationRefused',
   manifestValid: 'ManifestValid',
   manifestInvalid: 'ManifestInvalid',
   manifestNotFound: 'ManifestNotFound',
@@ -122,3 +132,9 @@ export const REASONS = {
   notExpiring: 'NotExpiring',
   branchGone: 'BranchGone',
 } as const;
+
+/**
+ * Never "the internet": private, shared, link-local and loopback addresses (RFC 1918, 6598,
+ * 3927). Environment egress never reaches them, whatever its mode or allowlist.
+ */
+export const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '100.64.0.0/10', '127.0.0.0/8'] as const;

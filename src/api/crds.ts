@@ -11,6 +11,7 @@
  */
 import type { CelRule, Schema } from './schema.ts';
 import { bool, immutable, int, list, obj, oneOf, quantity, str, time } from './schema.ts';
+import { PRIVATE_RANGES } from './constants.ts';
 
 export const GROUP = 'grove.dev';
 export const VERSION = 'v1alpha1';
@@ -90,6 +91,33 @@ const quota = (description: string): Schema =>
       'pods?': int('Most pods.', { minimum: 1 }),
     },
     { title: 'QuotaSpec' },
+  );
+const privateRanges = `[${PRIVATE_RANGES.map((r) => `'${r}'`).join(', ')}]`;
+const egressRule = obj(
+  'An address range pods may reach, on the listed TCP ports (every port when none). The cluster\'s own networks and private ranges inside it stay unreachable.',
+  {
+    cidr: str('IPv4 or IPv6 range, such as 203.0.113.0/24.', { maxLength: 43 }),
+    'ports?': list('TCP ports.', int('A port.', { minimum: 1, maximum: 65535 }), { maxItems: 16, 'x-kubernetes-list-type': 'set' }),
+  },
+  {
+    title: 'EgressRule',
+    'x-kubernetes-validations': [
+      { rule: 'isCIDR(self.cidr)', message: 'cidr must be an address range such as 203.0.113.0/24' },
+      { rule: `!isCIDR(self.cidr) || !${privateRanges}.exists(r, cidr(r).containsCIDR(self.cidr))`, message: 'cidr lies inside a private, link-local or loopback range, which environments never reach' },
+    ],
+  },
+);
+const egress = (description: string): Schema =>
+  obj(
+    description,
+    {
+      'mode?': oneOf(['deny', 'allowlist', 'internet'], '`deny`: nothing outside the namespace; `allowlist`: the ranges in `allow`; `internet`: every address but private and cluster ones.', { default: 'deny' }),
+      'allow?': list('The ranges of `allowlist` mode.', egressRule, { maxItems: 32 }),
+    },
+    {
+      title: 'EgressSpec',
+      'x-kubernetes-validations': [{ rule: "!has(self.allow) || size(self.allow) == 0 || (has(self.mode) && self.mode == 'allowlist')", message: 'allow is used only with mode: allowlist' }],
+    },
   );
 const cloneStrategy = oneOf(
   ['auto', 'snapshot', 'backup', 'empty'],
@@ -265,7 +293,12 @@ const projectSpec = obj('A Git repository whose branches become Environments, an
   'network?': obj(
     'Network isolation of the environment namespaces.',
     {
-      'internetEgress?': bool('Allow pods to reach addresses outside the cluster (private ranges stay blocked).', { default: false }),
+      'egress?': egress('What pods may reach outside their namespace (besides DNS, and the BackupStore for mover pods), unless `egressByType` names their type. Deny-all by default.'),
+      'egressByType?': obj(
+        'Egress per environment type, overriding `egress`.',
+        { 'development?': egress('Egress of development environments.'), 'staging?': egress('Egress of staging environments.'), 'production?': egress('Egress of production environments.') },
+        { title: 'EgressByType' },
+      ),
       'ingressNamespace?': dnsLabel('Namespace of the ingress controller, the only one allowed to reach environment pods from outside.'),
       'ingressClassName?': str('IngressClass of route Ingresses.', { maxLength: 253 }),
     },

@@ -100,6 +100,32 @@ export interface Condition {
   message: string;
 }
 
+/** Egress per environment type, overriding `egress`. */
+export interface EgressByType {
+  /** Egress of development environments. */
+  development?: EgressSpec;
+  /** Egress of staging environments. */
+  staging?: EgressSpec;
+  /** Egress of production environments. */
+  production?: EgressSpec;
+}
+
+/** An address range pods may reach, on the listed TCP ports (every port when none). The cluster's own networks and private ranges inside it stay unreachable. */
+export interface EgressRule {
+  /** IPv4 or IPv6 range, such as 203.0.113.0/24. */
+  cidr: string;
+  /** TCP ports. */
+  ports?: Array<number>;
+}
+
+/** What pods may reach outside their namespace (besides DNS, and the BackupStore for mover pods), unless `egressByType` names their type. Deny-all by default. */
+export interface EgressSpec {
+  /** `deny`: nothing outside the namespace; `allowlist`: the ranges in `allow`; `internet`: every address but private and cluster ones. Default: `"deny"`. */
+  mode?: 'deny' | 'allowlist' | 'internet';
+  /** The ranges of `allowlist` mode. */
+  allow?: Array<EgressRule>;
+}
+
 /** Defaults for the Environments of this Project. */
 export interface EnvironmentDefaults {
   /** Inactivity time-to-live in seconds; 0 disables expiry. */
@@ -204,8 +230,10 @@ export interface LimitsSpec {
 
 /** Network isolation of the environment namespaces. */
 export interface NetworkSpec {
-  /** Allow pods to reach addresses outside the cluster (private ranges stay blocked). Default: `false`. */
-  internetEgress?: boolean;
+  /** What pods may reach outside their namespace (besides DNS, and the BackupStore for mover pods), unless `egressByType` names their type. Deny-all by default. */
+  egress?: EgressSpec;
+  /** Egress per environment type, overriding `egress`. */
+  egressByType?: EgressByType;
   /** Namespace of the ingress controller, the only one allowed to reach environment pods from outside. */
   ingressNamespace?: string;
   /** IngressClass of route Ingresses. */

@@ -3,7 +3,6 @@
  *
  * @module
  */
-import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,6 +11,8 @@ import { pino } from 'pino';
 import { createLogger } from '../log/index.ts';
 import { createMetrics } from '../metrics/index.ts';
 import { startOperator } from '../operator/index.ts';
+import { parseAllowed } from '../outbound/index.ts';
+import { parseRange } from '../util/index.ts';
 import { systemClock } from '../runtime/index.ts';
 import { kubeOf } from './common.ts';
 import type { CliIo } from './index.ts';
@@ -41,7 +42,11 @@ Options:
                            makes (least privilege: its only rights there; set by the Helm chart)
   --internal-network CIDR  The cluster's own pod, Service or node network, which Environments
                            allowed internet egress still cannot reach (repeatable; private ranges
-                           are always excluded)
+                           are always excluded); the operator never connects there for a Project
+  --outbound-allow DEST    An address range, optionally with a port (127.0.0.1:9000, 198.18.0.0/15,
+                           [::1]:9000), that the operator may connect to for Projects (Git, S3)
+                           although it is loopback, link-local or internal (repeatable; the API
+                           server is never allowed)
 `;
 
 export async function operatorCommand(argv: string[], io: CliIo): Promise<number> {
@@ -64,6 +69,7 @@ export async function operatorCommand(argv: string[], io: CliIo): Promise<number
         'audit-flush-seconds': { type: 'string', default: '5' },
         'namespace-role': { type: 'string' },
         'internal-network': { type: 'string', multiple: true },
+        'outbound-allow': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -105,6 +111,7 @@ export async function operatorCommand(argv: string[], io: CliIo): Promise<number
     moverImage: values['mover-image'],
     ...(values['namespace-role'] ? { namespaceRole: values['namespace-role'] } : {}),
     ...(values['internal-network'] ? { internalNetworks: values['internal-network'].map(parseCidr) } : {}),
+    ...(values['outbound-allow'] ? { outboundAllow: values['outbound-allow'].map((entry) => parseAllowed(entry).text) } : {}),
     audit: { flushMs: flushSeconds * 1000, destination: values['audit-log'] ? pino.destination({ dest: values['audit-log'], mkdir: true, sync: false }) : stdout },
   });
   log.info({ address: `${operator.address.address}:${operator.address.port}` }, 'Started the operator');
@@ -119,10 +126,7 @@ export async function operatorCommand(argv: string[], io: CliIo): Promise<number
 
 /** `198.18.0.0/16` as given; anything that is not an address with a prefix length is refused. */
 export function parseCidr(value: string): string {
-  const [address = '', prefix, extra] = value.split('/');
-  const family = isIP(address);
-  const bits = Number(prefix);
-  if (family === 0 || extra !== undefined || prefix === undefined || !/^\d+$/.test(prefix) || bits > (family === 4 ? 32 : 128)) {
+  if (!value.includes('/') || !parseRange(value)) {
     throw new GroveError('InvalidInput', `--internal-network must be an address range such as 198.18.0.0/16 (got "${value}")`);
   }
   return value;

@@ -2,18 +2,20 @@
  * The webhook secret of each Project, as the receiver needs it before it can check a signature.
  *
  * Read through a short-lived cache, so that a burst of requests — signed or not, for Projects
- * that exist or not — costs at most one read of the Project and one of its Secret per entry and
- * TTL, and at most `maxLookups` reads at a time: the receiver cannot be made to amplify traffic
+ * that exist or not — costs at most one read of the Project and two of its Secret (its metadata, then, if it lets
+ * the Project use it, its contents) per entry and TTL, and at most `maxLookups` reads at a time: the receiver cannot be made to amplify traffic
  * into the API server. Misses are cached too (the answer "no such webhook" is as cheap as a hit),
  * and the cache holds a bounded number of entries, the least recently used going first. A Secret
  * rotated in Git host and cluster is in force after at most one TTL.
  *
  * @module
  */
-import { API_VERSION, type KubeObject, type Project } from '../api/index.ts';
+import { API_VERSION, type Project } from '../api/index.ts';
+import { GroveError } from '../errors/index.ts';
 import type { Kube } from '../kube/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { Clock } from '../runtime/index.ts';
+import { readSecret } from '../secrets/index.ts';
 
 export interface WebhookSecretOptions {
   kube: Kube;
@@ -59,14 +61,16 @@ export class WebhookSecrets {
     const project = await this.#opts.kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name });
     const ref = project?.spec.webhook?.secretRef;
     if (!ref) return undefined;
-    const secret = await this.#opts.kube.get<KubeObject & { data?: Record<string, string> }>({ apiVersion: 'v1', kind: 'Secret', namespace, name: ref.name });
-    const encoded = secret?.data?.[ref.key ?? 'secret'];
-    if (!encoded) {
-      // Once per lookup, not per request: a misconfigured Project is worth one line per TTL.
-      this.#opts.log.warn({ namespace, name, kind: 'Project', secret: ref.name }, 'Webhooks for this Project are refused: its webhook Secret or its key is missing');
-      return undefined;
+    // Once per lookup, not per request: a misconfigured Project is worth one line per TTL.
+    const refuse = (why: string): undefined => void this.#opts.log.warn({ namespace, name, kind: 'Project', secret: ref.name }, `Webhooks for this Project are refused: ${why}`);
+    let data;
+    try {
+      data = await readSecret(this.#opts.kube, namespace, ref.name, { kind: 'Project', name });
+    } catch (err) {
+      if (err instanceof GroveError && err.code === 'Forbidden') return refuse(err.message);
+      throw err;
     }
-    return Buffer.from(encoded, 'base64').toString('utf8');
+    return data?.[ref.key ?? 'secret'] || refuse('its webhook Secret or its key is missing');
   }
 
   async #limited<T>(work: () => Promise<T>): Promise<T> {

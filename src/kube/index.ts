@@ -73,6 +73,11 @@ export interface Kube {
   create<T extends KubeObject>(obj: T): Promise<T>;
   /** The live object, or undefined when it does not exist. */
   get<T extends KubeObject>(ref: ObjectRef): Promise<T | undefined>;
+  /**
+   * The object's metadata alone (a PartialObjectMetadata), or undefined when it does not exist:
+   * for deciding whether to read an object, such as a Secret, before its contents are fetched.
+   */
+  getMetadata(ref: ObjectRef): Promise<KubeObject | undefined>;
   list<T extends KubeObject>(apiVersion: string, kind: string, opts?: ListOptions): Promise<List<T>>;
   /**
    * A JSON merge patch, for changes that are not the manager's whole intent (a finalizer, an
@@ -90,6 +95,8 @@ export interface Kube {
   watch(apiVersion: string, kind: string, opts: WatchOptions, onEvent: (event: WatchEvent) => void): Promise<void>;
   /** The server's version, e.g. `v1.36.4`. */
   serverVersion(): Promise<string>;
+  /** The API server's URL, as the credentials name it. */
+  serverUrl(): string;
 }
 
 export interface WatchOptions extends ListOptions {
@@ -189,6 +196,15 @@ class RestClient implements Kube {
     }
   }
 
+  async getMetadata(ref: ObjectRef): Promise<KubeObject | undefined> {
+    try {
+      return await this.#request<KubeObject>(`get the metadata of ${describe(ref)}`, 'GET', await this.#path(toMeta(ref), ref.name), { accept: PARTIAL_METADATA });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
   async list<T extends KubeObject>(apiVersion: string, kind: string, opts: ListOptions = {}): Promise<List<T>> {
     const path = await this.#path({ apiVersion, kind, metadata: opts.namespace ? { namespace: opts.namespace } : {} });
     const query: Record<string, string> = {};
@@ -265,6 +281,10 @@ class RestClient implements Kube {
     }
   }
 
+  serverUrl(): string {
+    return this.#server;
+  }
+
   async serverVersion(): Promise<string> {
     return (await this.#request<{ gitVersion: string }>('get /version', 'GET', '/version')).gitVersion;
   }
@@ -331,7 +351,7 @@ class RestClient implements Kube {
     what: string,
     method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
     path: string,
-    opts: { query?: Record<string, string>; body?: unknown; contentType?: string } = {},
+    opts: { query?: Record<string, string>; body?: unknown; contentType?: string; accept?: string } = {},
   ): Promise<T> {
     const url = new URL(this.#server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
@@ -343,7 +363,7 @@ class RestClient implements Kube {
         method,
         headers: {
           ...auth.headers,
-          accept: 'application/json',
+          accept: opts.accept ?? 'application/json',
           ...(opts.contentType ? { 'content-type': opts.contentType } : {}),
         },
         ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
@@ -360,6 +380,9 @@ class RestClient implements Kube {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 }
+
+/** Asks the API server for metadata only: the contents never leave it. */
+const PARTIAL_METADATA = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
 
 function toMeta(ref: ObjectRef): { apiVersion: string; kind: string; metadata: { namespace?: string } } {
   return { apiVersion: ref.apiVersion, kind: ref.kind, metadata: ref.namespace ? { namespace: ref.namespace } : {} };

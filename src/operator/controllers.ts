@@ -15,6 +15,7 @@ import type { Logger } from '../log/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { NamespaceAccess } from '../planner/index.ts';
 import { type Clock, Controller, type Reconciler } from '../runtime/index.ts';
+import type { Outbound } from '../outbound/index.ts';
 import type { GitSource } from '../source/git/index.ts';
 import type { PushLog } from './pushes.ts';
 
@@ -29,6 +30,8 @@ export interface Controllers {
 export interface ControllerDeps {
   kube: Kube;
   git: GitSource;
+  /** Where the operator may connect for Projects. */
+  outbound?: Outbound;
   clock: Clock;
   log: Logger;
   metrics: Metrics;
@@ -66,8 +69,8 @@ export function operatorControllers(deps: ControllerDeps): Controllers {
       }),
       deps.environmentWorkers ?? 4,
     ),
-    backups: controller('backup', backupReconciler({ kube, git, clock, audit, moverImage: deps.moverImage, ...(deps.resticCacheDir ? { resticCacheDir: deps.resticCacheDir } : {}) }), 2),
-    backupStores: controller('backupstore', backupStoreReconciler({ kube, clock }), 1),
+    backups: controller('backup', backupReconciler({ kube, git, clock, audit, moverImage: deps.moverImage, ...(deps.outbound ? { outbound: deps.outbound } : {}), ...(deps.resticCacheDir ? { resticCacheDir: deps.resticCacheDir } : {}) }), 2),
+    backupStores: controller('backupstore', backupStoreReconciler({ kube, clock, ...(deps.outbound ? { outbound: deps.outbound } : {}) }), 1),
     restores: controller('restore', restoreReconciler({ kube, clock, audit }), 1),
   };
 }

@@ -21,7 +21,9 @@ import { type Kube } from '../kube/index.ts';
 import type { Logger } from '../log/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { type Clock, type Controller, type Informer, InformerCache, LeaderElector } from '../runtime/index.ts';
+import { outbound as connections } from '../outbound/index.ts';
 import { GitSource } from '../source/git/index.ts';
+import { operatorDestinations } from './destinations.ts';
 import { allOf, operatorControllers } from './controllers.ts';
 import { namespaceAccess } from './identity.ts';
 import { PushLog } from './pushes.ts';
@@ -64,6 +66,8 @@ export interface OperatorOptions {
   namespaceRole?: string;
   /** The cluster's pod, Service and node networks, which internet egress never reaches. */
   internalNetworks?: readonly string[];
+  /** What the operator may connect to for Projects although the DestinationPolicy would refuse it. */
+  outboundAllow?: readonly string[];
 }
 
 export interface RunningOperator {
@@ -76,16 +80,19 @@ export interface RunningOperator {
 export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
   const { kube, log, clock } = opts;
   const metrics = opts.metrics ?? createMetrics();
-  const git = new GitSource({ cacheDir: opts.gitCacheDir });
+  const policy = await operatorDestinations(kube, log, { ...(opts.internalNetworks ? { internalNetworks: opts.internalNetworks } : {}), ...(opts.outboundAllow ? { allow: opts.outboundAllow } : {}) });
+  const outbound = connections(policy, { onRefused: (refusal) => log.warn({ component: 'outbound', reason: refusal.message }, 'Refused a connection for a Project') });
+  const git = new GitSource({ cacheDir: opts.gitCacheDir, outbound });
   const identity = opts.leaderElection?.identity ?? `${hostname()}-${process.pid}`;
   const access = opts.namespaceRole ? await namespaceAccess(kube, opts.namespaceRole) : undefined;
   const events = eventRecorder(kube, clock, log, identity);
-  const trail = storeSink({ kube, clock, log, writer: identity, ...(opts.audit?.flushMs !== undefined ? { flushMs: opts.audit.flushMs } : {}) });
+  const trail = storeSink({ kube, clock, log, writer: identity, outbound, ...(opts.audit?.flushMs !== undefined ? { flushMs: opts.audit.flushMs } : {}) });
   const audit = fanOut(log, [streamSink(opts.audit?.destination), kubernetesEventSink(events), trail]);
   const pushes = new PushLog();
   const controllers = operatorControllers({
     kube,
     git,
+    outbound,
     clock,
     log,
     metrics,
@@ -111,7 +118,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     log,
     clock,
     ready: () => !work.leading || work.synced,
-    api: { kube, clock, log: log.child({ component: 'api' }), authorizer: kubernetesAuthorizer(kube, clock), audit, git },
+    api: { kube, clock, log: log.child({ component: 'api' }), authorizer: kubernetesAuthorizer(kube, clock), audit, git, outbound },
     requestSync: async (namespace, name, push) => {
       if (push) pushes.record(namespace, name, push);
       if (work.leading) return controllers.projects.enqueue(`${namespace}/${name}`);

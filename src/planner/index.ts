@@ -12,10 +12,11 @@
  *
  * @module
  */
-import { credentialsSecret, type Environment, environmentNamespace, type InventoryEntry, type KubeObject, LABELS, type Project, type RouteURL, sanitizeJobName, serviceClaimName, SNAPSHOT_GROUP } from '../api/index.ts';
+import { credentialsSecret, type EgressSpec, type Environment, environmentNamespace, type InventoryEntry, type KubeObject, LABELS, PRIVATE_RANGES, type Project, type RouteURL, sanitizeJobName, serviceClaimName, SNAPSHOT_GROUP } from '../api/index.ts';
 import type { Application, ResolvedManifest } from '../manifest/index.ts';
 import { CATALOG, parseServiceType, serviceResources } from '../catalog/index.ts';
 import { DEFAULT_RESOURCES, quotaFor } from '../policy/index.ts';
+import { parseRange } from '../util/index.ts';
 
 /** A Project's Environments: which branches get one, and the changes that make the cluster match. */
 export { alreadyApplied, type DesiredChanges, type DesiredInput, desiredEnvironments, environmentFor, type Skipped } from './branches.ts';
@@ -198,7 +199,7 @@ function isolationObjects(ctx: PlanContext): KubeObject[] {
   const binding = roleBindingOf(ctx);
   if (binding) add(binding);
   add({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(WORKLOAD_SERVICE_ACCOUNT), automountServiceAccountToken: false });
-  for (const policy of networkPolicies(project, meta, input.storeEndpoint, input.internalNetworks ?? [])) add(policy);
+  for (const policy of networkPolicies(project, type, meta, input.storeEndpoint, input.internalNetworks ?? [])) add(policy);
 
   const quota = quotaFor(project, type);
   if (quota) {
@@ -446,10 +447,7 @@ export function inventoryEntry(o: KubeObject): InventoryEntry {
   return { id: `${o.metadata.namespace ?? ''}_${o.metadata.name}_${group}_${o.kind}`, v: o.apiVersion };
 }
 
-/** Never "the internet": private, shared, link-local and loopback addresses (RFC 1918, 6598, 3927). */
-const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '100.64.0.0/10', '127.0.0.0/8'];
-
-function networkPolicies(project: Project, meta: (name: string) => KubeObject['metadata'], storeEndpoint: string | undefined, internal: readonly string[]): Array<KubeObject & Record<string, unknown>> {
+function networkPolicies(project: Project, type: NonNullable<Environment['spec']['type']>, meta: (name: string) => KubeObject['metadata'], storeEndpoint: string | undefined, internal: readonly string[]): Array<KubeObject & Record<string, unknown>> {
   const ingressNamespace = project.spec.network?.ingressNamespace ?? DEFAULT_INGRESS_NAMESPACE;
   const policy = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: meta(name), spec });
   const policies = [
@@ -475,17 +473,38 @@ function networkPolicies(project: Project, meta: (name: string) => KubeObject['m
     }),
   ];
   if (storeEndpoint) policies.push(policy('allow-mover-to-store', moverEgress(storeEndpoint)));
-  if (project.spec.network?.internetEgress) {
-    policies.push(
-      policy('allow-internet-egress', {
-        podSelector: {},
-        policyTypes: ['Egress'],
-        // The internet, but not the cluster or other private networks.
-        egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: [...new Set([...PRIVATE_RANGES, ...internal])] } }] }],
-      }),
-    );
-  }
+  const egress = egressPolicy(project.spec.network?.egressByType?.[type] ?? project.spec.network?.egress, internal);
+  if (egress) policies.push(policy(egress.name, { podSelector: {}, policyTypes: ['Egress'], egress: egress.rules }));
   return policies;
+}
+
+/**
+ * The egress an Environment's type is given beyond its namespace: none (`deny`), the listed
+ * ranges and ports (`allowlist`), or every address but private and cluster ones (`internet`).
+ * Private ranges and the cluster's own networks are cut out of every range that holds them,
+ * and a range that lies inside the cluster's networks is dropped: the API server rejects an
+ * `except` outside its `cidr`, and the cluster is never a destination.
+ */
+export function egressPolicy(spec: EgressSpec | undefined, internal: readonly string[]): { name: string; rules: Array<Record<string, unknown>> } | undefined {
+  const mode = spec?.mode ?? 'deny';
+  if (mode === 'deny') return undefined;
+  const blocked = [...new Set([...PRIVATE_RANGES, ...internal])].flatMap((text) => {
+    const range = parseRange(text);
+    return range ? [range] : [];
+  });
+  const block = (cidr: string): Record<string, unknown> | undefined => {
+    const range = parseRange(cidr);
+    if (!range || blocked.some((b) => b.v6 === range.v6 && b.first <= range.first && range.last <= b.last)) return undefined;
+    const except = blocked.filter((b) => b.v6 === range.v6 && range.first <= b.first && b.last <= range.last && !(b.first === range.first && b.last === range.last)).map((b) => b.text);
+    return { cidr, ...(except.length ? { except } : {}) };
+  };
+  if (mode === 'internet') return { name: 'allow-internet-egress', rules: [{ to: [{ ipBlock: block('0.0.0.0/0') }] }] };
+  const rules = (spec?.allow ?? []).flatMap((rule) => {
+    const ipBlock = block(rule.cidr);
+    if (!ipBlock) return [];
+    return [{ to: [{ ipBlock }], ...(rule.ports?.length ? { ports: rule.ports.map((port) => ({ protocol: 'TCP', port })) } : {}) }];
+  });
+  return rules.length ? { name: 'allow-egress-allowlist', rules } : undefined;
 }
 
 /**

@@ -190,11 +190,33 @@ describe('planEnvironment', () => {
 
   it('allows internet egress only when the Project says so, never to private ranges', () => {
     expect(find(plan(shop), 'NetworkPolicy', 'allow-internet-egress')).toBeUndefined();
-    const egress = find(plan(shop, { project: { network: { internetEgress: true } } }), 'NetworkPolicy', 'allow-internet-egress')!;
-    expect(egress.spec.egress[0].to[0].ipBlock.except).toEqual(expect.arrayContaining(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '127.0.0.0/8']));
+    const egress = find(plan(shop, { project: { network: { egress: { mode: 'internet' } } } }), 'NetworkPolicy', 'allow-internet-egress')!;
+    expect(egress.spec.egress[0].to[0].ipBlock).toEqual({ cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '100.64.0.0/10', '127.0.0.0/8'] });
     // The cluster's own networks are other Environments' pods, whatever range they are in.
-    const local = find(plan(shop, { project: { network: { internetEgress: true } }, internalNetworks: ['198.18.0.0/20', '198.19.0.0/20'] }), 'NetworkPolicy', 'allow-internet-egress')!;
+    const local = find(plan(shop, { project: { network: { egress: { mode: 'internet' } } }, internalNetworks: ['198.18.0.0/20', '198.19.0.0/20'] }), 'NetworkPolicy', 'allow-internet-egress')!;
     expect(local.spec.egress[0].to[0].ipBlock.except).toEqual(expect.arrayContaining(['198.18.0.0/20', '198.19.0.0/20', '10.0.0.0/8']));
+  });
+
+  it('gives each environment type its own egress: deny, an allowlist of ranges and ports, or the internet', () => {
+    const network = {
+      egress: { mode: 'internet' as const },
+      egressByType: {
+        development: { mode: 'deny' as const },
+        staging: { mode: 'allowlist' as const, allow: [{ cidr: '203.0.113.0/24', ports: [443, 8443] }, { cidr: '198.0.0.0/8' }, { cidr: '198.18.4.0/24' }] },
+      },
+    };
+    const policies = (type: 'production' | 'staging' | 'development') =>
+      plan(shop, { type, branch: type === 'production' ? 'main' : 'feature/x', project: { network }, internalNetworks: ['198.18.0.0/15'] })
+        .objects.filter((o) => o.kind === 'NetworkPolicy')
+        .map((o) => o.metadata.name);
+    expect(policies('development').filter((n) => n?.includes('egress'))).toEqual([]);
+    expect(policies('production')).toContain('allow-internet-egress');
+    const staging = find(plan(shop, { type: 'staging', branch: 'feature/x', project: { network }, internalNetworks: ['198.18.0.0/15'] }), 'NetworkPolicy', 'allow-egress-allowlist')!;
+    expect(staging.spec.egress).toEqual([
+      { to: [{ ipBlock: { cidr: '203.0.113.0/24' } }], ports: [{ protocol: 'TCP', port: 443 }, { protocol: 'TCP', port: 8443 }] },
+      // A wide range keeps its way round the cluster's network; one inside it is dropped.
+      { to: [{ ipBlock: { cidr: '198.0.0.0/8', except: ['198.18.0.0/15'] } }] },
+    ]);
   });
 
   it('lets in only the configured ingress controller namespace', () => {
@@ -231,7 +253,7 @@ describe('security invariants, on every plan of every example and type', () => {
   for (const example of readdirSync(`${root}examples`)) {
     const text = readFileSync(`${root}examples/${example}/platform.yaml`, 'utf8');
     for (const type of ['production', 'staging', 'development'] as const) {
-      plans.push([`${example}/${type}`, plan(text, { type, branch: type === 'production' ? 'main' : 'feature/x', workloadsAvailable: true, project: { network: { internetEgress: true } } })]);
+      plans.push([`${example}/${type}`, plan(text, { type, branch: type === 'production' ? 'main' : 'feature/x', workloadsAvailable: true, project: { network: { egress: { mode: 'internet' } } } })]);
     }
   }
 

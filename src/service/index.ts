@@ -14,6 +14,7 @@
 import { ANNOTATIONS, API_VERSION, type Backup, type Environment, type KubeObject, LABELS, type Project, type Restore } from '../api/index.ts';
 import { auditEvent, type AuditEvent, type AuditFilter, type AuditSink, environmentEvent } from '../audit/index.ts';
 import { readProjectTrail } from '../audit/sinks/index.ts';
+import type { Outbound } from '../outbound/index.ts';
 import { backupFor, manualBackupName, restoreFor } from '../data/index.ts';
 import { GroveError } from '../errors/index.ts';
 import { isNotFound, type Kube } from '../kube/index.ts';
@@ -40,6 +41,8 @@ export interface ServiceDeps {
   fieldManager: string;
   /** Where the BackupStore answers from here, when not at its spec.s3.endpoint (outside the cluster). */
   storeEndpoint?: string;
+  /** Where the operator may connect for a Project (the HTTP API's service); anywhere when absent. */
+  outbound?: Outbound;
 }
 
 export interface RestoreAsk {
@@ -145,7 +148,7 @@ export function operations(deps: ServiceDeps): Operations {
     },
 
     getRestore: (namespace, name) => must<Restore>('Restore', namespace, name),
-    readAudit: (namespace, project, filter) => readProjectTrail(kube, namespace, project, filter, deps.now(), deps.storeEndpoint),
+    readAudit: (namespace, project, filter) => readProjectTrail(kube, namespace, project, filter, deps.now(), { ...(deps.storeEndpoint ? { endpoint: deps.storeEndpoint } : {}), ...(deps.outbound ? { outbound: deps.outbound } : {}) }),
   };
 }
 

@@ -2,7 +2,7 @@
 // a fresh namespace per test file so files can run side by side.
 import { randomBytes } from 'node:crypto';
 import { expect, inject } from 'vitest';
-import type { KubeObject } from '../../src/api/index.ts';
+import { ANNOTATIONS, type KubeObject } from '../../src/api/index.ts';
 import { type Kube, kubeFromFile } from '../../src/kube/index.ts';
 import { claimVolumePath } from '../../local/cluster.ts';
 
@@ -21,6 +21,18 @@ export async function testNamespace(prefix: string): Promise<string> {
   const name = `${prefix}-${randomBytes(3).toString('hex')}`;
   await kube().create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
   return name;
+}
+
+/** A Secret that the Grove objects `usableBy` (`Project/shop`, `BackupStore/store`) may use. */
+export async function createSecret(namespace: string, name: string, stringData: Record<string, string>, usableBy: string[]): Promise<void> {
+  await kube().create({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace, annotations: { [ANNOTATIONS.usableBy]: usableBy.join(', ') } }, stringData } as KubeObject);
+}
+
+/** Adds `user` (`Project/shop`) to the Grove objects a Secret lets use it. */
+export async function allowSecretUse(namespace: string, name: string, user: string): Promise<void> {
+  const secret = await kube().getMetadata({ apiVersion: 'v1', kind: 'Secret', namespace, name });
+  const users = (secret?.metadata.annotations?.[ANNOTATIONS.usableBy] ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+  await kube().mergePatch({ apiVersion: 'v1', kind: 'Secret', namespace, name }, { metadata: { annotations: { [ANNOTATIONS.usableBy]: [...users, user].join(', ') } } }, { fieldManager: 'test' });
 }
 
 export type Conditioned = KubeObject & { status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } };

@@ -8,7 +8,7 @@ import type { KubeObject } from '../../src/api/index.ts';
 import { finishPod as finishMoverPod, type MoverPod, readSecrets, runMoverPod } from '../../local/mover-runner.ts';
 import type { PostgresServer } from '../../local/postgres.ts';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { cluster, kube } from './helpers.ts';
+import { cluster, createSecret, kube } from './helpers.ts';
 
 interface Container {
   name: string;
@@ -76,9 +76,8 @@ export async function createBackupStore(namespace: string, bucket: string, resti
   const s3 = new S3Client({ endpoint: minio.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: minio.accessKey, secretAccessKey: minio.secretKey } });
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   s3.destroy();
-  const secret = (name: string, stringData: Record<string, string>) => kube().create({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, stringData } as KubeObject);
-  await secret('s3', { AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey });
-  await secret('restic', { password: resticPassword });
+  await createSecret(namespace, 's3', { AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey }, ['BackupStore/store']);
+  await createSecret(namespace, 'restic', { password: resticPassword }, ['BackupStore/store']);
   await kube().create({
     apiVersion: 'grove.dev/v1alpha1',
     kind: 'BackupStore',

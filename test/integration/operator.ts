@@ -2,6 +2,7 @@
 // and one of several replicas.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { outboundAllowArgs } from '../../local/network.ts';
 import { cluster } from './helpers.ts';
 
 const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
@@ -16,7 +17,7 @@ export interface OperatorProcess {
 
 /** Starts an operator for one namespace, with the cluster's admin credentials unless `kubeconfig` names others. */
 export async function startOperator(namespace: string, extra: string[] = [], kubeconfig = cluster().kubeconfig): Promise<OperatorProcess> {
-  const child = spawn(process.execPath, [main, 'operator', '--kubeconfig', kubeconfig, '--namespace', namespace, '--listen', '127.0.0.1:0', '--log-level', 'debug', ...extra], {
+  const child = spawn(process.execPath, [main, 'operator', '--kubeconfig', kubeconfig, '--namespace', namespace, '--listen', '127.0.0.1:0', '--log-level', 'debug', ...outboundAllowArgs(cluster()), ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Array<Record<string, unknown>> = [];

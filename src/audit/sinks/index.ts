@@ -10,6 +10,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-s
 import { pino, type DestinationStream } from 'pino';
 import { API_VERSION, type Project } from '../../api/index.ts';
 import { keyOf, projectStoreAccess, s3ClientOf, type StoreAccess } from '../../data/store/index.ts';
+import type { Outbound } from '../../outbound/index.ts';
 import { GroveError, messageOf } from '../../errors/index.ts';
 import type { EventRecorder } from '../../events/index.ts';
 import type { Kube } from '../../kube/index.ts';
@@ -88,6 +89,14 @@ export interface StoreSinkOptions {
   batchSize?: number;
   /** Most events kept per Project while its store cannot be written; older ones are dropped, with a warning. */
   maxPending?: number;
+  /** Where the operator may connect for a Project; anywhere when absent. */
+  outbound?: Outbound;
+}
+
+/** How a BackupStore is reached from here: at another endpoint (outside the cluster), through a DestinationPolicy. */
+export interface StoreReach {
+  endpoint?: string;
+  outbound?: Outbound;
 }
 
 export interface StoreSink extends AuditSink {
@@ -126,7 +135,7 @@ export function storeSink(opts: StoreSinkOptions): StoreSink {
     const events = batch.splice(0, batch.length);
     try {
       // No BackupStore: the stream and the Events hold the trail.
-      if (!(await appendBatch(opts.kube, namespace, project, events, { writer, sequence: sequence++ }, opts.clock.now()))) pending.delete(key);
+      if (!(await appendBatch(opts.kube, namespace, project, events, { writer, sequence: sequence++ }, opts.clock.now(), opts.outbound ? { outbound: opts.outbound } : {}))) pending.delete(key);
     } catch (err) {
       batch.unshift(...events);
       if (batch.length > maxPending) {
@@ -173,12 +182,12 @@ export function storeSink(opts: StoreSinkOptions): StoreSink {
  * Writes one batch of a Project's trail as a new object (`If-None-Match: *`: never over another);
  * false when the Project names no BackupStore. `endpoint` reaches the store from outside the cluster.
  */
-async function appendBatch(kube: Kube, namespace: string, project: string, events: readonly AuditEvent[], batch: { writer: string; sequence: number }, now: number, endpoint?: string): Promise<boolean> {
+async function appendBatch(kube: Kube, namespace: string, project: string, events: readonly AuditEvent[], batch: { writer: string; sequence: number }, now: number, reach: StoreReach): Promise<boolean> {
   const p = await kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: project });
   const found = p && (await projectStoreAccess(kube, p));
   if (!found) return false;
-  const access = endpoint ? { ...found, endpoint: endpoint.replace(/\/+$/, '') } : found;
-  const s3 = s3ClientOf(access);
+  const access = reach.endpoint ? { ...found, endpoint: reach.endpoint.replace(/\/+$/, '') } : found;
+  const s3 = s3ClientOf(access, reach.outbound);
   try {
     const objectKey = keyOf(access, auditKey(namespace, project, events[0]?.time ?? new Date(now).toISOString(), batch.writer, batch.sequence));
     await s3.send(new PutObjectCommand({ Bucket: access.bucket, Key: objectKey, Body: events.map((e) => JSON.stringify(e)).join('\n') + '\n', IfNoneMatch: '*', ContentType: 'application/x-ndjson' }));
@@ -199,7 +208,7 @@ export function directStoreSink(opts: { kube: Kube; writer: string; endpoint?: s
   return {
     async record(event) {
       try {
-        await appendBatch(opts.kube, event.object.namespace, event.project, [event], { writer, sequence: sequence++ }, Date.now(), opts.endpoint);
+        await appendBatch(opts.kube, event.object.namespace, event.project, [event], { writer, sequence: sequence++ }, Date.now(), opts.endpoint ? { endpoint: opts.endpoint } : {});
       } catch (err) {
         opts.onError(err);
       }
@@ -211,17 +220,17 @@ export function directStoreSink(opts: { kube: Kube; writer: string; endpoint?: s
  * The trail of a Project as `grove audit` and the API read it: from the BackupStore the Project
  * names, reached at `endpoint` instead of the store's own when given (from outside the cluster).
  */
-export async function readProjectTrail(kube: Kube, namespace: string, project: string, filter: AuditFilter, now: number, endpoint?: string): Promise<AuditEvent[]> {
+export async function readProjectTrail(kube: Kube, namespace: string, project: string, filter: AuditFilter, now: number, reach: StoreReach = {}): Promise<AuditEvent[]> {
   const p = await kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: project });
   if (!p) throw new GroveError('NotFound', `Project ${project} does not exist in namespace ${namespace}`);
   const access = await projectStoreAccess(kube, p);
   if (!access) throw new GroveError('NotFound', `Project ${project} names no backupStoreRef, so its trail is only in the operator's audit stream and Events`);
-  return readTrail(endpoint ? { ...access, endpoint: endpoint.replace(/\/+$/, '') } : access, namespace, project, filter, now);
+  return readTrail(reach.endpoint ? { ...access, endpoint: reach.endpoint.replace(/\/+$/, '') } : access, namespace, project, filter, now, reach.outbound);
 }
 
 /** Reads a Project's trail back from its BackupStore, filtered; each action once, oldest first. */
-export async function readTrail(access: StoreAccess, namespace: string, project: string, filter: AuditFilter, now: number): Promise<AuditEvent[]> {
-  const s3 = s3ClientOf(access);
+export async function readTrail(access: StoreAccess, namespace: string, project: string, filter: AuditFilter, now: number, outbound?: Outbound): Promise<AuditEvent[]> {
+  const s3 = s3ClientOf(access, outbound);
   try {
     const base = keyOf(access, `audit/${namespace}/${project}/`);
     const prefixes = filter.since !== undefined ? auditDays(filter.since, filter.until ?? now).map((d) => `${base}${d}/`) : [base];

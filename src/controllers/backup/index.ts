@@ -14,8 +14,9 @@ import { API_VERSION, type Backup, type BackupStatus, CONDITIONS, type Environme
 import { actorOf, auditEvent, auditObject, type AuditSink, type AuditSource, noAudit } from '../../audit/index.ts';
 import { backupState, backupTargets, jobOutcome, moverJob, moverSecret } from '../../data/index.ts';
 import { Restic, type ResticRepository } from '../../data/restic/index.ts';
-import { ReconcileError } from '../../errors/index.ts';
+import { messageOf, ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
+import { type Outbound, refusedIn } from '../../outbound/index.ts';
 import { type Clock, framedReconciler, type Reconciler } from '../../runtime/index.ts';
 import type { GitSource } from '../../source/git/index.ts';
 import { projectRepository } from '../../data/store/index.ts';
@@ -23,6 +24,8 @@ import { manifestAt, writeStatus } from '../shared.ts';
 
 export interface BackupControllerDeps {
   kube: Kube;
+  /** Where the operator may connect for a Project: restic's connections go through its proxy. */
+  outbound?: Outbound;
   git: GitSource;
   clock: Clock;
   /** The image mover Jobs run: Grove's own. */
@@ -60,7 +63,7 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
           const project = await deps.kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: backup.spec.project });
           if (!project) throw new ReconcileError('ProjectNotFound', `Project ${backup.spec.project} does not exist`, 'wait', { requeueAfterMs: 60_000 });
           const repo = await projectRepository(deps.kube, project);
-          const restic = resticFor(deps, repo);
+          const restic = await resticFor(deps, repo);
 
           const state = backupState(backup).state;
           if (state === 'completed') return await collect(deps, backup, restic, now, log);
@@ -171,10 +174,21 @@ async function collect(deps: BackupControllerDeps, backup: Backup, restic: Resti
   return {};
 }
 
-function resticFor(deps: BackupControllerDeps, repo: ResticRepository): Restic {
+/** restic for the operator's own reads and prunes, its connections going where the operator's may. */
+async function resticFor(deps: BackupControllerDeps, repo: ResticRepository): Promise<Restic> {
+  if (deps.outbound) {
+    // The endpoint itself first: restic sends requests for loopback hosts around any proxy.
+    try {
+      await deps.outbound.checkUrl(repo.location.replace(/^s3:/, ''));
+    } catch (err) {
+      if (refusedIn(err)) throw new ReconcileError(REASONS.destinationRefused, `cannot reach the BackupStore: ${messageOf(err)}`, 'wait', { cause: err, requeueAfterMs: 60_000 });
+      throw err;
+    }
+  }
   return new Restic(repo, {
     ...(deps.resticBinary ? { binary: deps.resticBinary } : {}),
     ...(deps.resticCacheDir ? { cacheDir: deps.resticCacheDir } : {}),
+    ...(deps.outbound ? { proxy: await deps.outbound.proxy() } : {}),
   });
 }
 

@@ -10,6 +10,7 @@ import { API_VERSION, type BackupStore, type BackupStoreStatus, REASONS } from '
 import { checkAccess, resolveStore } from '../../data/store/index.ts';
 import { messageOf, ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
+import { type Outbound, refusedIn } from '../../outbound/index.ts';
 import { type Clock, framedReconciler, type Reconciler } from '../../runtime/index.ts';
 import { writeStatus } from '../shared.ts';
 
@@ -18,6 +19,8 @@ export interface BackupStoreControllerDeps {
   clock: Clock;
   /** How often a working store is checked again. */
   recheckMs?: number;
+  /** Where the operator may connect for a Project; anywhere when absent. */
+  outbound?: Outbound;
 }
 
 export function backupStoreReconciler(deps: BackupStoreControllerDeps): Reconciler {
@@ -31,10 +34,10 @@ export function backupStoreReconciler(deps: BackupStoreControllerDeps): Reconcil
         async run({ object: store, status, now, log }) {
           const access = await resolveStore(deps.kube, store);
           try {
-            await checkAccess(access, new Date(now));
+            await checkAccess(access, new Date(now), deps.outbound);
           } catch (err) {
             log.info({ err: messageOf(err) }, 'Found the BackupStore unusable');
-            throw new ReconcileError(REASONS.storeUnreachable, messageOf(err), 'wait', { cause: err, requeueAfterMs: 60_000 });
+            throw new ReconcileError(refusedIn(err) ? REASONS.destinationRefused : REASONS.storeUnreachable, messageOf(err), 'wait', { cause: err, requeueAfterMs: 60_000 });
           }
           status.lastCheckedTime = new Date(now).toISOString();
           return {

@@ -8,6 +8,7 @@
  */
 import { API_VERSION, CONDITIONS, type Project, REASONS } from '../../api/index.ts';
 import { GroveError, messageOf, ReconcileError } from '../../errors/index.ts';
+import { refusedIn } from '../../outbound/index.ts';
 import { formatError, parseManifest, resolveManifest } from '../../manifest/index.ts';
 import { type GitRemote, type GitSource, remoteOf } from '../../source/git/index.ts';
 import type { EnvironmentStep, StepDeps } from './context.ts';
@@ -30,7 +31,7 @@ export function sourceStep(deps: StepDeps): EnvironmentStep {
         text = await deps.git.readFile(remote, { branch: env.spec.branch, commit: revision }, manifestPath);
       } catch (err) {
         if (err instanceof GroveError && err.code === 'NotFound') throw new ReconcileError(REASONS.revisionNotFound, messageOf(err), 'stall', { cause: err });
-        throw new ReconcileError(REASONS.gitUnavailable, messageOf(err), 'retry', { cause: err });
+        throw new ReconcileError(refusedIn(err) ? REASONS.destinationRefused : REASONS.gitUnavailable, messageOf(err), 'retry', { cause: err });
       }
       if (text === undefined) {
         state.invalid = { reason: REASONS.manifestNotFound, message: `${manifestPath} does not exist at ${revision}` };

@@ -17,6 +17,7 @@
 import { ANNOTATIONS, API_VERSION, CONDITIONS, type Environment, environmentName, EXPIRED_ANNOTATION_PREFIX, FIELD_MANAGER, findCondition, LABELS, type Project, type ProjectStatus, REASONS } from '../../api/index.ts';
 import { auditEvent, auditObject, type AuditSink, environmentEvent, noAudit } from '../../audit/index.ts';
 import { messageOf, ReconcileError } from '../../errors/index.ts';
+import { refusedIn } from '../../outbound/index.ts';
 import type { Kube } from '../../kube/index.ts';
 import { type Clock, framedReconciler, type Reconciler } from '../../runtime/index.ts';
 import type { Logger } from '../../log/index.ts';
@@ -64,8 +65,9 @@ export function projectReconciler(deps: ProjectControllerDeps): Reconciler {
           try {
             state.branches = await deps.git.listBranches(state.remote);
           } catch (err) {
-            mark(CONDITIONS.sourceAvailable, 'False', REASONS.gitUnavailable, messageOf(err));
-            throw new ReconcileError(REASONS.gitUnavailable, `The branches could not be listed (${messageOf(err)}); existing Environments are left as they are`, 'retry', { cause: err });
+            const reason = refusedIn(err) ? REASONS.destinationRefused : REASONS.gitUnavailable;
+            mark(CONDITIONS.sourceAvailable, 'False', reason, messageOf(err));
+            throw new ReconcileError(reason, `The branches could not be listed (${messageOf(err)}); existing Environments are left as they are`, 'retry', { cause: err });
           }
           mark(CONDITIONS.sourceAvailable, 'True', REASONS.synced, `Listed ${state.branches.size} branches`);
           return undefined;

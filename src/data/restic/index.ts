@@ -47,6 +47,8 @@ export interface ResticOptions {
   binary?: string;
   /** restic's cache; a Job with a read-only root filesystem points it at a scratch volume. */
   cacheDir?: string;
+  /** An HTTP proxy every connection of restic's goes through (the operator's checked one). */
+  proxy?: string;
 }
 
 export class Restic {
@@ -128,7 +130,7 @@ export class Restic {
     const child = spawn(this.#opts.binary ?? 'restic', [...cache, ...args], {
       ...(opts.cwd ? { cwd: opts.cwd } : {}),
       // TMPDIR: where restic writes packs before uploading them, which a read-only root forbids at /tmp.
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}), ...this.#repo.env, RESTIC_REPOSITORY: this.#repo.location, RESTIC_PASSWORD: this.#repo.password },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}), ...this.#repo.env, ...(this.#opts.proxy ? { HTTP_PROXY: this.#opts.proxy, HTTPS_PROXY: this.#opts.proxy } : {}), RESTIC_REPOSITORY: this.#repo.location, RESTIC_PASSWORD: this.#repo.password },
       stdio: [opts.stdin ?? 'ignore', opts.stdout ?? 'pipe', 'pipe'],
     });
     // The child has its own copies of handed-over pipes; this process's copies would keep a

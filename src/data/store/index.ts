@@ -6,9 +6,11 @@
  * @module
  */
 import { GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { API_VERSION, type BackupStore, type BackupStoreSpec, type KubeObject, type Project, REASONS } from '../../api/index.ts';
+import { API_VERSION, type BackupStore, type BackupStoreSpec, type Project, REASONS } from '../../api/index.ts';
 import type { Kube } from '../../kube/index.ts';
 import { GroveError, messageOf, ReconcileError } from '../../errors/index.ts';
+import { DestinationRefused, type Outbound, refusedIn } from '../../outbound/index.ts';
+import { readSecret } from '../../secrets/index.ts';
 import type { ResticRepository } from '../restic/index.ts';
 
 /** Everything needed to reach a BackupStore; holds secrets, so it is never logged. */
@@ -51,14 +53,13 @@ export function storeAccess(name: string, spec: BackupStoreSpec, secrets: Secret
   };
 }
 
-/** Reads a BackupStore's Secrets and resolves its settings; a missing Secret or key is a GroveError naming it. */
+/** Reads a BackupStore's Secrets and resolves its settings; a missing, unconsenting or incomplete Secret is a GroveError naming it. */
 export async function loadStoreAccess(kube: Kube, store: BackupStore): Promise<StoreAccess> {
   const namespace = store.metadata.namespace as string;
+  const user = { kind: 'BackupStore', name: store.metadata.name as string } as const;
   const secrets = new Map<string, Record<string, string> | undefined>();
   for (const ref of [store.spec.credentialsSecretRef.name, store.spec.resticPasswordSecretRef.name]) {
-    if (secrets.has(ref)) continue;
-    const secret = await kube.get<KubeObject & { data?: Record<string, string> }>({ apiVersion: 'v1', kind: 'Secret', namespace, name: ref });
-    secrets.set(ref, secret && Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')])));
+    if (!secrets.has(ref)) secrets.set(ref, await readSecret(kube, namespace, ref, user));
   }
   return storeAccess(store.metadata.name as string, store.spec, (ref) => secrets.get(ref));
 }
@@ -87,8 +88,10 @@ export function repositoryOf(store: StoreAccess, projectNamespace: string, proje
   };
 }
 
-export function s3ClientOf(store: StoreAccess): S3Client {
+/** `outbound` keeps the client's connections to where the operator may go for a Project. */
+export function s3ClientOf(store: StoreAccess, outbound?: Outbound): S3Client {
   return new S3Client({
+    ...(outbound ? { requestHandler: outbound.agents } : {}),
     endpoint: store.endpoint,
     region: store.region,
     forcePathStyle: store.forcePathStyle,
@@ -99,8 +102,8 @@ export function s3ClientOf(store: StoreAccess): S3Client {
 }
 
 /** Writes and reads back `<prefix>/.grove/access-check`; throws with the server's reason. */
-export async function checkAccess(store: StoreAccess, now: Date): Promise<void> {
-  const s3 = s3ClientOf(store);
+export async function checkAccess(store: StoreAccess, now: Date, outbound?: Outbound): Promise<void> {
+  const s3 = s3ClientOf(store, outbound);
   const key = keyOf(store, '.grove/access-check');
   const body = `grove access check ${now.toISOString()}`;
   try {
@@ -109,6 +112,8 @@ export async function checkAccess(store: StoreAccess, now: Date): Promise<void> 
     const text = await read.Body?.transformToString();
     if (text !== body) throw new GroveError('Backup', `s3://${store.bucket}/${key} read back different content`);
   } catch (err) {
+    const refused = refusedIn(err);
+    if (refused) throw new DestinationRefused(`cannot reach BackupStore endpoint ${store.endpoint}: ${refused.message}`);
     if (err instanceof GroveError) throw err;
     const reason = err instanceof S3ServiceException ? `${err.name}: ${err.message}` : messageOf(err);
     throw new GroveError('Backup', `cannot write and read s3://${store.bucket}/${key} at ${store.endpoint}: ${reason}`, { cause: err });
@@ -117,13 +122,13 @@ export async function checkAccess(store: StoreAccess, now: Date): Promise<void> 
   }
 }
 
-/** The store's settings and Secrets; a missing Secret or key is a `wait` with its name. */
+/** The store's settings and Secrets; a missing or unconsenting Secret, or a missing key, is a `wait` with its name. */
 export async function resolveStore(kube: Kube, store: BackupStore): Promise<StoreAccess> {
   try {
     return await loadStoreAccess(kube, store);
   } catch (err) {
     if (!(err instanceof GroveError)) throw err;
-    const reason = err.code === 'NotFound' ? REASONS.secretNotFound : REASONS.credentialsInvalid;
+    const reason = err.code === 'NotFound' ? REASONS.secretNotFound : err.code === 'Forbidden' ? REASONS.secretNotUsable : REASONS.credentialsInvalid;
     throw new ReconcileError(reason, err.message, 'wait', { cause: err, requeueAfterMs: 30_000 });
   }
 }

@@ -18,6 +18,7 @@ import { AUDIT_ACTIONS, type AuditAction, type AuditSink } from '../../audit/ind
 import { GroveError, messageOf } from '../../errors/index.ts';
 import { type Kube, KubeError } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';
+import type { Outbound } from '../../outbound/index.ts';
 import type { Clock } from '../../runtime/index.ts';
 import { type Operations, operations } from '../../service/index.ts';
 import type { GitSource } from '../../source/git/index.ts';
@@ -42,6 +43,8 @@ export interface ApiDeps {
   git?: GitSource;
   /** The longest a wait may last (seconds). */
   maxWaitSeconds?: number;
+  /** Where the operator may connect for a Project (reading audit trails from BackupStores). */
+  outbound?: Outbound;
 }
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -93,7 +96,7 @@ export async function perform(deps: ApiDeps, invocation: Invocation): Promise<Re
     const what = `${access.verb} ${access.resource}${access.name ? ` ${access.name}` : ''} in namespace ${access.namespace}`;
     throw new ApiProblem(403, 'Forbidden', `${caller.username} may not ${what}${verdict.reason ? `: ${verdict.reason}` : ''}`);
   }
-  const ops = operations({ kube: deps.kube, now: () => deps.clock.now(), audit: deps.audit, requester: () => Promise.resolve(caller), source: 'api', fieldManager: API_MANAGER });
+  const ops = operations({ kube: deps.kube, now: () => deps.clock.now(), audit: deps.audit, requester: () => Promise.resolve(caller), source: 'api', fieldManager: API_MANAGER, ...(deps.outbound ? { outbound: deps.outbound } : {}) });
   return HANDLERS[match.operation.id]({ deps, ops, ...invocation });
 }
 

@@ -4,20 +4,18 @@
  *
  * @module
  */
-import { type KubeObject, type Project, REASONS } from '../../api/index.ts';
-import { ReconcileError } from '../../errors/index.ts';
+import { type Project, REASONS } from '../../api/index.ts';
+import { GroveError, ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
+import { readSecret } from '../../secrets/index.ts';
 import type { GitRemote } from './repository.ts';
 
-/** Throws a `wait` ReconcileError (SecretNotFound, CredentialsInvalid) when the Secret is missing or unusable. */
+/** Throws a `wait` ReconcileError (SecretNotFound, SecretNotUsable, CredentialsInvalid) when the Secret is missing or unusable. */
 export async function remoteOf(kube: Kube, project: Project): Promise<GitRemote> {
   const ref = project.spec.repo.secretRef;
   if (!ref) return { url: project.spec.repo.url };
-  const secret = await kube.get<KubeObject & { data?: Record<string, string> }>({ apiVersion: 'v1', kind: 'Secret', namespace: project.metadata.namespace, name: ref.name });
-  if (!secret) {
-    throw new ReconcileError(REASONS.secretNotFound, `Secret ${ref.name} with the repository credentials does not exist`, 'wait', { requeueAfterMs: 30_000 });
-  }
-  const value = (k: string): string | undefined => (secret.data?.[k] !== undefined ? Buffer.from(secret.data[k], 'base64').toString('utf8') : undefined);
+  const data = await projectSecret(kube, project, ref.name, 'the repository credentials');
+  const value = (k: string): string | undefined => data[k];
   const token = value('token');
   const username = value('username');
   const password = value('password');
@@ -25,4 +23,17 @@ export async function remoteOf(kube: Kube, project: Project): Promise<GitRemote>
     throw new ReconcileError(REASONS.credentialsInvalid, `Secret ${ref.name} needs a key "token", or "username" and "password"`, 'wait', { requeueAfterMs: 30_000 });
   }
   return { url: project.spec.repo.url, credentials: { ...(token ? { token } : {}), ...(username !== undefined ? { username } : {}), ...(password !== undefined ? { password } : {}) } };
+}
+
+/** The values of a Secret the Project names; a missing or unconsenting Secret is a `wait` that says which. */
+async function projectSecret(kube: Kube, project: Project, name: string, holding: string): Promise<Record<string, string>> {
+  let data;
+  try {
+    data = await readSecret(kube, project.metadata.namespace as string, name, { kind: 'Project', name: project.metadata.name as string });
+  } catch (err) {
+    if (err instanceof GroveError && err.code === 'Forbidden') throw new ReconcileError(REASONS.secretNotUsable, err.message, 'wait', { cause: err, requeueAfterMs: 30_000 });
+    throw err;
+  }
+  if (!data) throw new ReconcileError(REASONS.secretNotFound, `Secret ${name} with ${holding} does not exist`, 'wait', { requeueAfterMs: 30_000 });
+  return data;
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git';
-import { fetch } from 'undici';
+import { type Dispatcher, fetch } from 'undici';
 
 export interface TransferStats {
   requests: number;
@@ -14,7 +14,8 @@ export interface TransferStats {
   bytesReceived: number;
 }
 
-export function createHttpClient(timeoutMs: number, stats?: TransferStats): HttpClient {
+/** `dispatcher` decides where connections may go; every redirect is a connection it makes too. */
+export function createHttpClient(timeoutMs: number, stats?: TransferStats, dispatcher?: Dispatcher): HttpClient {
   return {
     async request(req: GitHttpRequest): Promise<GitHttpResponse> {
       const body = req.body ? Buffer.concat(await collect(req.body)) : undefined;
@@ -27,6 +28,7 @@ export function createHttpClient(timeoutMs: number, stats?: TransferStats): Http
         headers: req.headers ?? {},
         ...(body ? { body } : {}),
         signal: AbortSignal.timeout(timeoutMs),
+        ...(dispatcher ? { dispatcher } : {}),
       });
       const headers: Record<string, string> = {};
       res.headers.forEach((value, key) => (headers[key] = value));

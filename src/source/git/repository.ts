@@ -18,6 +18,7 @@ import { mkdir, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import git, { type AuthCallback } from 'isomorphic-git';
 import { GroveError, messageOf } from '../../errors/index.ts';
+import { DestinationRefused, type Outbound, refusedIn } from '../../outbound/index.ts';
 import { createHttpClient, type TransferStats } from './http.ts';
 
 export interface GitCredentials {
@@ -48,6 +49,8 @@ export interface GitSourceOptions {
   timeoutMs?: number;
   /** Counts requests and bytes, for benchmarks. */
   stats?: TransferStats;
+  /** Where connections may go (the operator's DestinationPolicy); anywhere when absent. */
+  outbound?: Outbound;
 }
 
 const MAX_FILE_BYTES = 1024 * 1024;
@@ -55,7 +58,7 @@ const MAX_FILE_BYTES = 1024 * 1024;
 const FILE_MEMO_BYTES = 16 * 1024 * 1024;
 
 export class GitSource {
-  readonly #opts: Required<Omit<GitSourceOptions, 'stats'>>;
+  readonly #opts: Required<Omit<GitSourceOptions, 'stats' | 'outbound'>>;
   readonly #http;
   readonly #locks = new Map<string, Promise<unknown>>();
   /** Repositories fetched into since the cache size was last checked. */
@@ -66,7 +69,7 @@ export class GitSource {
 
   constructor(opts: GitSourceOptions) {
     this.#opts = { maxCacheBytes: 512 * 1024 * 1024, timeoutMs: 30_000, ...opts };
-    this.#http = createHttpClient(this.#opts.timeoutMs, opts.stats);
+    this.#http = createHttpClient(this.#opts.timeoutMs, opts.stats, opts.outbound?.dispatcher);
   }
 
   /** Branch name → commit SHA of every branch on the remote. */
@@ -191,6 +194,8 @@ export class GitSource {
     try {
       return await call();
     } catch (err) {
+      const refused = refusedIn(err);
+      if (refused) throw new DestinationRefused(`cannot ${what} ${redact(remote.url)}: ${refused.message}`);
       const code = (err as { code?: string; data?: { statusCode?: number } }).code;
       const status = (err as { data?: { statusCode?: number } }).data?.statusCode;
       // With credentials, a refusal surfaces as the cancelled retry of onAuthFailure.

@@ -158,6 +158,17 @@ describe('the other kinds', () => {
     expect((await rejection(project)).message).toContain('spec.repo.url: Invalid value');
   });
 
+  it('reject egress to what is not a range or lies in a private one, and an allowlist without its mode', async () => {
+    const project = (egress: Record<string, unknown>) => ({ apiVersion: 'grove.dev/v1alpha1', kind: 'Project', metadata: { name: 'e', namespace: ns }, spec: { repo: { url: 'https://git.example.com/shop.git' }, network: { egressByType: { staging: egress } } } });
+    expect((await rejection(project({ mode: 'allowlist', allow: [{ cidr: 'example.com/24' }] }))).message).toContain('cidr must be an address range such as 203.0.113.0/24');
+    expect((await rejection(project({ mode: 'allowlist', allow: [{ cidr: '10.1.2.0/24' }] }))).message).toContain('cidr lies inside a private, link-local or loopback range, which environments never reach');
+    expect((await rejection(project({ mode: 'allowlist', allow: [{ cidr: '169.254.169.254/32' }] }))).message).toContain('cidr lies inside a private');
+    expect((await rejection(project({ mode: 'internet', allow: [{ cidr: '203.0.113.0/24' }] }))).message).toContain('allow is used only with mode: allowlist');
+    expect((await rejection(project({ mode: 'allowlist', allow: [{ cidr: '203.0.113.0/24', ports: [0] }] }))).message).toContain('should be greater than or equal to 1');
+    const accepted = await kube().create(project({ mode: 'allowlist', allow: [{ cidr: '203.0.113.0/24', ports: [443] }, { cidr: '0.0.0.0/0' }] }) as KubeObject);
+    expect(accepted.metadata.uid).toBeTruthy();
+  });
+
   it('reject a BackupStore with an invalid bucket name', async () => {
     const store = {
       apiVersion: 'grove.dev/v1alpha1',

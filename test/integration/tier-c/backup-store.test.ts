@@ -4,19 +4,20 @@ import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupStore } from '../../../src/api/index.ts';
-import { cluster, kube, testNamespace } from '../helpers.ts';
+import { cluster, createSecret, kube, testNamespace } from '../helpers.ts';
 import { type OperatorProcess, startOperator } from '../operator.ts';
 
 let ns: string;
 let op: OperatorProcess;
 const bucket = `store-${randomBytes(3).toString('hex')}`;
 
-const secret = (name: string, data: Record<string, string>) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns }, stringData: data });
-const store = (name: string, credentials: string, bucketName = bucket): BackupStore => ({
+const STORES = ['main', 'late', 'wrong-key', 'no-bucket', 'at-api-server', 'at-metadata'].map((name) => `BackupStore/${name}`);
+const secret = (name: string, data: Record<string, string>, usableBy = STORES) => createSecret(ns, name, data, usableBy);
+const store = (name: string, credentials: string, bucketName = bucket, endpoint = cluster().minio!.url): BackupStore => ({
   apiVersion: 'grove.dev/v1alpha1',
   kind: 'BackupStore',
   metadata: { name, namespace: ns },
-  spec: { s3: { endpoint: cluster().minio!.url, bucket: bucketName, prefix: 'grove' }, credentialsSecretRef: { name: credentials }, resticPasswordSecretRef: { name: 'restic' } },
+  spec: { s3: { endpoint, bucket: bucketName, prefix: 'grove' }, credentialsSecretRef: { name: credentials }, resticPasswordSecretRef: { name: 'restic' } },
 });
 const readyOf = async (name: string) => {
   const s = await kube().get<BackupStore>({ apiVersion: 'grove.dev/v1alpha1', kind: 'BackupStore', namespace: ns, name });
@@ -30,9 +31,9 @@ beforeAll(async () => {
   const s3 = new S3Client({ endpoint: minio.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: minio.accessKey, secretAccessKey: minio.secretKey } });
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   s3.destroy();
-  await kube().create(secret('s3', { AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey }));
-  await kube().create(secret('s3-wrong', { AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: 'not-the-key' }));
-  await kube().create(secret('restic', { password: 'correct horse battery staple' }));
+  await secret('s3', { AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey });
+  await secret('s3-wrong', { AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: 'not-the-key' });
+  await secret('restic', { password: 'correct horse battery staple' }, [...STORES, 'BackupStore/borrowed']);
   op = await startOperator(ns);
 }, 60_000);
 
@@ -53,9 +54,31 @@ describe('BackupStore', () => {
     await kube().create(store('late', 's3-late'));
     await expect.poll(() => readyOf('late'), { timeout: 20_000 }).toBe('False SecretNotFound: BackupStore late: Secret s3-late (S3 credentials) does not exist');
     const minio = cluster().minio!;
-    await kube().create(secret('s3-late', { AWS_ACCESS_KEY_ID: minio.accessKey }));
+    await secret('s3-late', { AWS_ACCESS_KEY_ID: minio.accessKey });
     await expect.poll(() => readyOf('late'), { timeout: 45_000 }).toBe('False CredentialsInvalid: BackupStore late: missing Secret keys s3-late.AWS_SECRET_ACCESS_KEY');
   }, 90_000);
+
+  it('uses a Secret only when the Secret lets it, and heals once it does', async () => {
+    // Valid keys another team's Secret holds: without their consent, Grove sends them nowhere.
+    const minio = cluster().minio!;
+    await secret('team-keys', { AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey }, ['BackupStore/theirs']);
+    await kube().create(store('borrowed', 'team-keys'));
+    await expect
+      .poll(() => readyOf('borrowed'), { timeout: 20_000 })
+      .toBe('False SecretNotUsable: Secret team-keys does not let BackupStore borrowed use it: a Secret is used only by the Grove objects its annotation grove.dev/usable-by lists (add BackupStore/borrowed)');
+    await kube().mergePatch({ apiVersion: 'v1', kind: 'Secret', namespace: ns, name: 'team-keys' }, { metadata: { annotations: { 'grove.dev/usable-by': 'BackupStore/theirs, BackupStore/borrowed' } } }, { fieldManager: 'test' });
+    await expect.poll(() => readyOf('borrowed'), { timeout: 45_000 }).toMatch(/^True AccessVerified/);
+  }, 90_000);
+
+  it('sends its keys to neither the API server nor cloud metadata, and says why', async () => {
+    const api = new URL(cluster().apiserver.url);
+    await kube().create(store('at-api-server', 's3', bucket, cluster().apiserver.url));
+    await kube().create(store('at-metadata', 's3', bucket, 'http://169.254.169.254'));
+    await expect
+      .poll(() => readyOf('at-api-server'), { timeout: 20_000 })
+      .toBe(`False DestinationRefused: cannot reach BackupStore endpoint ${cluster().apiserver.url}: ${api.hostname}:${api.port} is the Kubernetes API server, which Grove never connects to on a Project's behalf`);
+    await expect.poll(() => readyOf('at-metadata'), { timeout: 20_000 }).toMatch(/^False DestinationRefused: cannot reach BackupStore endpoint http:\/\/169\.254\.169\.254: 169\.254\.169\.254:80 is link-local/);
+  });
 
   it('is not Ready with the server\'s reason when the key is wrong or the bucket is missing', async () => {
     await kube().create(store('wrong-key', 's3-wrong'));

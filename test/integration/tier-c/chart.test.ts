@@ -114,7 +114,7 @@ describe('the chart', () => {
     const guard = find(docs, 'ValidatingAdmissionPolicy', 'grove-operator-namespaces');
     expect(guard?.spec.matchConditions[0].expression).toBe("request.userInfo.username == 'system:serviceaccount:grove-system:grove'");
     expect(find(docs, 'MutatingAdmissionPolicy', 'grove-record-requester')?.spec.matchConditions[0].expression).toContain("'system:serviceaccount:grove-system:grove'");
-    expect(docs.filter((d) => d.kind.endsWith('AdmissionPolicy')).map((d) => d.metadata.name).sort()).toEqual(['grove-environment-policy', 'grove-operator-namespaces', 'grove-protect-environments', 'grove-record-requester']);
+    expect(docs.filter((d) => d.kind.endsWith('AdmissionPolicy')).map((d) => d.metadata.name).sort()).toEqual(['grove-environment-policy', 'grove-operator-namespaces', 'grove-protect-environments', 'grove-record-requester', 'grove-secret-references']);
     expect((await render('admissionPolicies.enabled=false')).filter((d) => d.kind.includes('Admission'))).toEqual([]);
   });
 
@@ -161,7 +161,8 @@ describe('the chart installed on the local cluster', () => {
     const rendered = await helm('template', release, CHART, '--namespace', releaseNs, '--set', 'replicas=2', '--set', 'ingress.enabled=true', '--set', 'ingress.host=grove.example.com', '--set', 'ingress.apiPaths=true', '--set', 'dashboard.enabled=true');
     const file = join(await mkdtemp(join(tmpdir(), 'grove-chart-')), 'rendered.yaml');
     await writeFile(file, rendered);
-    const out = await kubectl('apply', '--dry-run=server', '--server-side', '--force-conflicts', '--field-manager=helm', '-n', releaseNs, '-f', file);
+    // Every namespaced object names its namespace (the release's, or default for the API server's addresses).
+    const out = await kubectl('apply', '--dry-run=server', '--server-side', '--force-conflicts', '--field-manager=helm', '-f', file);
     for (const object of ['poddisruptionbudget.policy/', 'ingress.networking.k8s.io/', `configmap/${release}-dashboard`, `deployment.apps/${release}`]) expect(out).toContain(object);
   });
 

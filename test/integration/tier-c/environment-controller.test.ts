@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Environment, environmentName, type KubeObject, type Project } from '../../../src/api/index.ts';
 import { createRepo, type RepoBuilder } from '../git-fixtures.ts';
-import { cluster, type Conditioned, conditionStatus, kube, testNamespace } from '../helpers.ts';
+import { cluster, type Conditioned, conditionStatus, createSecret, kube, testNamespace } from '../helpers.ts';
 import { type OperatorProcess, sendWebhook, startOperator } from '../operator.ts';
 
 const SECRET = 'env-hook-secret';
@@ -65,7 +65,7 @@ beforeAll(async () => {
   repo = await createRepo(cluster().git!.root, project);
   await repo.commit('main', { 'platform.yaml': MANIFEST });
   await repo.push();
-  await kube().create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hook', namespace: ns }, stringData: { secret: SECRET } } as KubeObject);
+  await createSecret(ns, 'hook', { secret: SECRET }, [`Project/${project}`]);
   await kube().create<Project>({
     apiVersion: 'grove.dev/v1alpha1',
     kind: 'Project',

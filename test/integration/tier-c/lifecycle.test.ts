@@ -16,7 +16,7 @@ import type { AuditEvent } from '../../../src/audit/index.ts';
 import { readTrail } from '../../../src/audit/sinks/index.ts';
 import { runCli } from '../../../src/cli/index.ts';
 import { createRepo, type RepoBuilder } from '../git-fixtures.ts';
-import { cluster, conditionStatus, kube, testNamespace } from '../helpers.ts';
+import { cluster, conditionStatus, createSecret, kube, testNamespace } from '../helpers.ts';
 import { createBackupStore, moverJobs, runMoverJob } from '../movers.ts';
 import { type OperatorProcess, sendWebhook, startOperator } from '../operator.ts';
 
@@ -86,7 +86,7 @@ beforeAll(async () => {
   ns = await testNamespace('lifecycle');
   project = `shop${randomBytes(2).toString('hex')}`;
   await createBackupStore(ns, bucket, PASSWORD);
-  await kube().create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hook', namespace: ns }, stringData: { secret: SECRET } } as KubeObject);
+  await createSecret(ns, 'hook', { secret: SECRET }, [`Project/${project}`]);
   repo = await createRepo(cluster().git!.root, project);
   await repo.commit('main', { 'platform.yaml': MANIFEST });
   await repo.push();

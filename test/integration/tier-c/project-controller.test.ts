@@ -1,11 +1,12 @@
 // Push a branch, get an Environment: the Project controller against the real API server and the
 // real Git server, with `grove operator` running as a separate process.
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ANNOTATIONS, type Environment, environmentName, type Project } from '../../../src/api/index.ts';
 import { createGitServer } from '../../../local/git-server.ts';
 import { createRepo, type RepoBuilder } from '../git-fixtures.ts';
-import { cluster, conditionStatus, kube, testNamespace } from '../helpers.ts';
+import { allowSecretUse, cluster, conditionStatus, createSecret, kube, testNamespace } from '../helpers.ts';
 import { type OperatorProcess, sendWebhook, startOperator } from '../operator.ts';
 
 const WEBHOOK_SECRET = 'hook-secret-123';
@@ -25,6 +26,7 @@ afterEach(async () => {
 
 beforeAll(async () => {
   ns = await testNamespace('proj');
+  // Each Project of this file is added to the Grove objects it lets use it (see project()).
   await kube().create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'webhook', namespace: ns }, stringData: { secret: WEBHOOK_SECRET } });
 });
 
@@ -36,6 +38,7 @@ async function project(name: string, url: string, pollIntervalSeconds = 3600): P
     // No grace period: a deleted branch takes its Environment with it at the next sync.
     spec: { repo: { url }, pollIntervalSeconds, webhook: { secretRef: { name: 'webhook' } }, lifecycle: { branchGoneGraceSeconds: 0 } },
   });
+  await allowSecretUse(ns, 'webhook', `Project/${name}`);
 }
 
 async function newRepo(): Promise<{ repo: RepoBuilder; name: string; url: string }> {
@@ -212,7 +215,7 @@ describe('the Project controller', () => {
     let server = await start();
     const port = (server.address() as AddressInfo).port;
     await project(name, `http://127.0.0.1:${port}/${name}.git`);
-    const op = await operator();
+    const op = await operator([`--outbound-allow=127.0.0.1:${port}`]);
     await expect.poll(async () => (await environments(name)).length, { timeout: 15_000 }).toBe(2);
     const before = (await environments(name)).map((e) => `${e.metadata.name}@${e.metadata.generation}:${e.spec.revision}`).sort();
 
@@ -231,6 +234,39 @@ describe('the Project controller', () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
+  it('refuses repositories on the API server, cloud metadata, loopback, or behind a redirect to one, connecting to none', async () => {
+    // A server that must never be reached, and an allowed one that redirects to it.
+    let reached = 0;
+    const target = createServer((_req, res) => (reached++, res.end()));
+    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+    const targetPort = (target.address() as AddressInfo).port;
+    const redirector = createServer((req, res) => res.writeHead(302, { location: `http://127.0.0.1:${targetPort}${req.url ?? '/'}` }).end());
+    await new Promise<void>((resolve) => redirector.listen(0, '127.0.0.1', resolve));
+    const redirectorPort = (redirector.address() as AddressInfo).port;
+    const apiserver = new URL(cluster().apiserver.url);
+    const cases: Array<[string, string, string]> = [
+      ['the API server', `${cluster().apiserver.url}/shop.git`, `${apiserver.hostname}:${apiserver.port} is the Kubernetes API server, which Grove never connects to on a Project's behalf`],
+      ['cloud metadata', 'http://169.254.169.254/latest/meta-data.git', '169.254.169.254:80 is link-local, where cloud metadata services answer (169.254.0.0/16)'],
+      ['a loopback server', `http://localhost:${targetPort}/shop.git`, 'localhost resolves to an address Grove may not reach: '],
+      ['a redirect to it', `http://127.0.0.1:${redirectorPort}/shop.git`, `127.0.0.1:${targetPort} is loopback (127.0.0.0/8)`],
+    ];
+    const names = cases.map(() => `p-${uniq()}`);
+    for (const [i, [, url]] of cases.entries()) await project(names[i]!, url);
+    await operator([`--outbound-allow=127.0.0.1:${redirectorPort}`]);
+    const rows: string[] = [];
+    for (const [i, [what, , why]] of cases.entries()) {
+      const source = async () => (await kube().get<Project>({ apiVersion: 'grove.dev/v1alpha1', kind: 'Project', namespace: ns, name: names[i]! }))?.status?.conditions?.find((c) => c.type === 'SourceAvailable');
+      await expect.poll(async () => (await source())?.reason, { timeout: 20_000 }).toBe('DestinationRefused');
+      const message = (await source())?.message ?? '';
+      rows.push(`  ${what.padEnd(18)} ${message}`);
+      expect(message, what).toContain(why);
+      expect(await environments(names[i]!)).toEqual([]);
+    }
+    console.log(`Repository URLs the operator refused:\n${rows.join('\n')}`);
+    expect(reached).toBe(0);
+    for (const s of [target, redirector]) await new Promise<void>((resolve) => s.close(() => resolve()));
+  });
+
   it('reads private repositories with the token from the Project\'s Secret, and says when the Secret is missing', async () => {
     const { repo, name } = await newRepo();
     const main = await repo.commit('main', { 'platform.yaml': VALID });
@@ -244,11 +280,15 @@ describe('the Project controller', () => {
       metadata: { name, namespace: ns },
       spec: { repo: { url, secretRef: { name: `${name}-git` } }, pollIntervalSeconds: 3600, webhook: { secretRef: { name: 'webhook' } } },
     });
-    const op = await operator();
+    await allowSecretUse(ns, 'webhook', `Project/${name}`);
+    const op = await operator([`--outbound-allow=127.0.0.1:${(server.address() as AddressInfo).port}`]);
     const projectRef = { apiVersion: 'grove.dev/v1alpha1', kind: 'Project', namespace: ns, name };
     await expect.poll(async () => (await kube().get<Project>(projectRef))?.status?.conditions?.find((c) => c.type === 'Ready')?.reason, { timeout: 15_000 }).toBe('SecretNotFound');
 
-    await kube().create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `${name}-git`, namespace: ns }, stringData: { token: 'repo-token-42' } });
+    // A token in a Secret that has not consented is not read, let alone sent.
+    await createSecret(ns, `${name}-git`, { token: 'repo-token-42' }, ['Project/someone-else']);
+    await expect.poll(async () => (await kube().get<Project>(projectRef))?.status?.conditions?.find((c) => c.type === 'Ready')?.reason, { timeout: 45_000 }).toBe('SecretNotUsable');
+    await allowSecretUse(ns, `${name}-git`, `Project/${name}`);
     await sendWebhook(op.url, ns, name, WEBHOOK_SECRET);
     await expect.poll(async () => (await environment('main'))?.spec.revision, { timeout: 40_000, interval: 500 }).toBe(main);
     await expect.poll(async () => conditionStatus(await environment('main'), 'ManifestValid'), { timeout: 15_000 }).toBe('True');

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Environment, environmentName, environmentNamespace, type KubeObject, type Project, type ProjectSpec } from '../../../src/api/index.ts';
 import { SERVICE_IMAGES } from '../../../local/images.ts';
 import { createRepo, type RepoBuilder } from '../git-fixtures.ts';
-import { cluster, conditionStatus, kube, testNamespace } from '../helpers.ts';
+import { cluster, conditionStatus, createSecret, kube, testNamespace } from '../helpers.ts';
 import { createBackupStore } from '../movers.ts';
 import { type OperatorProcess, sendWebhook, startOperator } from '../operator.ts';
 import { image, kubectl, type Pod, readyPod, releaseEnvironments, restrictedContainer, restrictedPod, runToCompletion } from '../pods.ts';
@@ -100,7 +100,7 @@ beforeAll(async () => {
   ns = await testNamespace('catalog');
   project = `cat${randomBytes(2).toString('hex')}`;
   await createBackupStore(ns, `catalog-${randomBytes(3).toString('hex')}`, 'catalog');
-  await kube().create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hook', namespace: ns }, stringData: { secret: SECRET } } as KubeObject);
+  await createSecret(ns, 'hook', { secret: SECRET }, [`Project/${project}`]);
   repo = await createRepo(cluster().git!.root, project);
   await repo.commit('main', { 'platform.yaml': manifest() });
   await repo.push();

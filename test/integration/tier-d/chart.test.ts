@@ -17,10 +17,10 @@ import { SHOP_MANIFEST, withImages } from '../../../local/example.ts';
 import { pushWebhook } from '../../../local/git-server.ts';
 import { SERVICE_IMAGES } from '../../../local/images.ts';
 import { createRepo, type RepoBuilder } from '../git-fixtures.ts';
-import { cluster, kube, testNamespace } from '../helpers.ts';
+import { cluster, createSecret, kube, testNamespace } from '../helpers.ts';
 import { createBackupStore } from '../movers.ts';
 import { httpFrom, image, kubectl, type Pod, readyPod, releaseEnvironments } from '../pods.ts';
-import { internalNetworkArgs } from '../../../local/network.ts';
+import { internalNetworkArgs, outboundAllowArgs } from '../../../local/network.ts';
 
 const run = promisify(execFile);
 const CHART = fileURLToPath(new URL('../../../charts/grove', import.meta.url));
@@ -73,7 +73,7 @@ beforeAll(async () => {
   release = `grove-${randomBytes(2).toString('hex')}`;
 
   await createBackupStore(projectNs, `chart-${randomBytes(3).toString('hex')}`, 'chart on the node');
-  await kube().create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hook', namespace: projectNs }, stringData: { secret: SECRET } } as KubeObject);
+  await createSecret(projectNs, 'hook', { secret: SECRET }, [`Project/${project}`]);
   repo = await createRepo(cluster().git!.root, project);
   await repo.commit('main', { 'platform.yaml': withImages(await readFile(SHOP_MANIFEST, 'utf8'), { web: image('shop-web') }) });
   await repo.push();
@@ -92,7 +92,7 @@ beforeAll(async () => {
     // The node has the image and nothing to pull it from: "Never" proves it was not pulled.
     '--set', 'image.pullPolicy=Never',
     '--set', `projectNamespaces={${projectNs}}`, '--set', `watchNamespace=${projectNs}`,
-    '--set-json', `operator.extraArgs=${JSON.stringify(internalNetworkArgs(cluster().node!.network))}`,
+    '--set-json', `operator.extraArgs=${JSON.stringify([...internalNetworkArgs(cluster().node!.network), ...outboundAllowArgs(cluster())])}`,
     '--wait', '--timeout', '180s',
   );
   expect(out).toContain('STATUS: deployed');

@@ -11,7 +11,7 @@ import { type Environment, environmentName, environmentNamespace, type KubeObjec
 import { SHOP_MANIFEST, withImages } from '../../../local/example.ts';
 import { SERVICE_IMAGES } from '../../../local/images.ts';
 import { createRepo, type RepoBuilder } from '../git-fixtures.ts';
-import { cluster, conditionStatus, kube, testNamespace } from '../helpers.ts';
+import { cluster, conditionStatus, createSecret, kube, testNamespace } from '../helpers.ts';
 import { createBackupStore } from '../movers.ts';
 import { type OperatorProcess, sendWebhook, startOperator } from '../operator.ts';
 import { httpFrom, image, kubectl, type Pod, reachFrom, readyPod, releaseEnvironments, restrictedContainer, restrictedPod, runToCompletion, type Target } from '../pods.ts';
@@ -72,7 +72,7 @@ beforeAll(async () => {
   ns = await testNamespace('shop');
   project = `shop${randomBytes(2).toString('hex')}`;
   await createBackupStore(ns, `shop-${randomBytes(3).toString('hex')}`, 'tier d');
-  await kube().create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hook', namespace: ns }, stringData: { secret: SECRET } } as KubeObject);
+  await createSecret(ns, 'hook', { secret: SECRET }, [`Project/${project}`]);
   const manifest = withImages(await readFile(SHOP_MANIFEST, 'utf8'), { web: image('shop-web') });
   repo = await createRepo(cluster().git!.root, project);
   await repo.commit('main', { 'platform.yaml': manifest });
