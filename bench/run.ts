@@ -3,6 +3,7 @@
 import { backupBenchmark } from './backup.ts';
 import { convergenceBenchmark } from './convergence.ts';
 import { discoveryBenchmark } from './discovery.ts';
+import { lockdownBenchmark } from './lockdown.ts';
 import { pushLatencyBenchmark } from './push-latency.ts';
 
 const BENCHMARKS: Record<string, () => Promise<void>> = {
@@ -10,6 +11,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   'push-latency': pushLatencyBenchmark,
   convergence: convergenceBenchmark,
   backup: backupBenchmark,
+  lockdown: lockdownBenchmark,
 };
 
 const wanted = process.argv.slice(2);

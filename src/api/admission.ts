@@ -14,6 +14,8 @@
  *   cannot create or promote `type: production`; `grove.dev/requested-by` never changes. The
  *   Project is the policy's parameter: every Project in the request's namespace is evaluated,
  *   and each rule applies only where `params` is the Environment's own Project.
+ * - `grove.dev-lockdown` and the Project's `spec.lockdown` (in `environment-policy`): the kill
+ *   switch; while engaged, Environments other than production are neither created nor changed.
  * - `grove.dev-record-requester` (mutating): stamps `grove.dev/requested-by` with the requesting
  *   Kubernetes user on the create of an Environment, Backup or Restore, overwriting whatever the client sent. Recording the user at
  *   admission, rather than in Grove's HTTP API, attributes Environments made with plain kubectl
@@ -26,7 +28,7 @@
  *
  * @module
  */
-import { ANNOTATIONS, LABELS } from './constants.ts';
+import { ANNOTATIONS, LABELS, LOCKDOWN_CONFIGMAP } from './constants.ts';
 import { GROUP } from './crds.ts';
 import type { KubeObject } from './meta.ts';
 
@@ -145,6 +147,8 @@ export interface AdmissionOptions {
    * its own). Not for an operator running as a cluster admin, whose other work it would block.
    */
   guardNamespaces?: boolean;
+  /** The operator's own namespace, which holds the operator-wide kill switch (default `grove-system`). */
+  home?: string;
 }
 
 /** The admission policies, as objects to apply. Pure. */
@@ -168,6 +172,7 @@ export function admissionPolicies(opts: AdmissionOptions = {}): Array<KubeObject
         matchConstraints: environments(['CREATE', 'UPDATE']),
         variables: [
           { name: 'mine', expression: 'params.metadata.name == object.spec.project' },
+          { name: 'mayConfirm', expression: mayConfirmObject },
           // Only a change of the TTL is checked: tightening a Project's bounds never blocks other writes to existing Environments.
           { name: 'ttlChanged', expression: "has(object.spec.ttlSeconds) && (request.operation == 'CREATE' || !has(oldObject.spec.ttlSeconds) || oldObject.spec.ttlSeconds != object.spec.ttlSeconds)" },
         ],
@@ -186,6 +191,11 @@ export function admissionPolicies(opts: AdmissionOptions = {}): Array<KubeObject
             expression:
               "!variables.mine || !has(params.spec.policy) || !has(params.spec.policy.agentsGroup) || !(params.spec.policy.agentsGroup in request.userInfo.groups) || !has(object.spec.type) || object.spec.type != 'production' || (request.operation == 'UPDATE' && has(oldObject.spec.type) && oldObject.spec.type == 'production')",
             messageExpression: "'members of ' + params.spec.policy.agentsGroup + ' cannot create or promote a production Environment (policy.agentsGroup of Project ' + params.metadata.name + ')'",
+            reason: 'Forbidden',
+          },
+          {
+            expression: `!variables.mine || !has(params.spec.lockdown) || !params.spec.lockdown || ${lockdownExempt}`,
+            messageExpression: "'Project ' + params.metadata.name + ' is locked down (spec.lockdown): its Environments other than production are neither created nor changed until it is lifted, except by someone with the confirm right on them'",
             reason: 'Forbidden',
           },
           {
@@ -220,7 +230,47 @@ export function admissionPolicies(opts: AdmissionOptions = {}): Array<KubeObject
       },
     },
     { apiVersion: ADMISSION, kind: 'MutatingAdmissionPolicyBinding', metadata: { name: name('record-requester'), labels }, spec: { policyName: name('record-requester') } },
+    ...lockdownPolicy(name('lockdown'), opts.home ?? 'grove-system'),
     ...(operator && opts.guardNamespaces ? namespaceGuard(name('operator-namespaces'), operator) : []),
+  ];
+}
+
+/** A production Environment (and not being made one from another type), or one being deleted: what a lockdown leaves alone. */
+const lockdownExempt =
+  "(has(object.spec.type) && object.spec.type == 'production' && (request.operation == 'CREATE' || (has(oldObject.spec.type) && oldObject.spec.type == 'production'))) || has(object.metadata.deletionTimestamp) || variables.mayConfirm";
+const mayConfirmObject = `authorizer.group('${GROUP}').resource('environments').namespace(object.metadata.namespace).name(object.metadata.name).check('confirm').allowed()`;
+
+/**
+ * The operator-wide kill switch, held by the API server: while the ConfigMap grove-lockdown in
+ * the operator's namespace says `engaged: "true"`, no Environment but production ones is
+ * created or changed, by Grove or anyone, except by a holder of the confirm right on it.
+ */
+function lockdownPolicy(name: string, home: string): Array<KubeObject & Record<string, unknown>> {
+  return [
+    {
+      apiVersion: ADMISSION,
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name, labels },
+      spec: {
+        failurePolicy: 'Fail',
+        paramKind: { apiVersion: 'v1', kind: 'ConfigMap' },
+        matchConstraints: environments(['CREATE', 'UPDATE']),
+        variables: [{ name: 'mayConfirm', expression: mayConfirmObject }],
+        validations: [
+          {
+            expression: `!has(params.data) || !('engaged' in params.data) || params.data.engaged != 'true' || ${lockdownExempt}`,
+            messageExpression: `'Grove is locked down (ConfigMap ${LOCKDOWN_CONFIGMAP} in namespace ' + params.metadata.namespace + (has(params.data) && 'reason' in params.data ? ': ' + params.data.reason : '') + '): Environments other than production are neither created nor changed until it is lifted, except by someone with the confirm right on them'`,
+            reason: 'Forbidden',
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: ADMISSION,
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name, labels },
+      spec: { policyName: name, validationActions: ['Deny'], paramRef: { name: LOCKDOWN_CONFIGMAP, namespace: home, parameterNotFoundAction: 'Allow' } },
+    },
   ];
 }
 

@@ -51,6 +51,8 @@ export const ANNOTATIONS = {
    * when it lists that object, so naming someone else's Secret gets nothing sent anywhere.
    */
   usableBy: 'grove.dev/usable-by',
+  /** On a Project whose spec.lockdown is engaged: why, as whoever engaged it said. */
+  lockdownReason: 'grove.dev/lockdown-reason',
   /** Set by the Project controller when an Environment's branch disappears: the grace period runs from it. */
   branchGoneSince: 'grove.dev/branch-gone-since',
 } as const;
@@ -85,6 +87,8 @@ export const CONDITIONS = {
 export const REASONS = {
   synced: 'Synced',
   suspended: 'Suspended',
+  /** The kill switch is engaged (the Project's spec.lockdown or the operator-wide ConfigMap). */
+  lockedDown: 'LockedDown',
   progressing: 'Progressing',
   gitUnavailable: 'GitUnavailable',
   secretNotFound: 'SecretNotFound',
@@ -138,3 +142,6 @@ export const REASONS = {
  * 3927). Environment egress never reaches them, whatever its mode or allowlist.
  */
 export const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '100.64.0.0/10', '127.0.0.0/8'] as const;
+
+/** The operator-wide kill switch: a ConfigMap of this name in the operator's namespace, `data.engaged: "true"`. */
+export const LOCKDOWN_CONFIGMAP = 'grove-lockdown';

@@ -231,6 +231,9 @@ const projectSpec = obj('A Git repository whose branches become Environments, an
     'x-kubernetes-validations': [{ rule: "!self.split('/').exists(s, s == '..')", message: 'must not contain ".." segments' }],
   }),
   'pollIntervalSeconds?': int('How often the branches are listed when no webhook arrives.', { default: 60, minimum: 10, maximum: 86400 }),
+  'lockdown?': bool(
+    "The kill switch: while true, every Environment of this Project but production ones loses all egress beyond its own namespace (DNS and the BackupStore included), and neither Grove nor anyone without the confirm right creates or changes one; production keeps running. The operator-wide switch is the ConfigMap grove-lockdown (data.engaged: \"true\") in the operator's namespace.",
+  ),
   'suspend?': bool('Pause the Project: while true its branches are not listed and no Environment is created, moved to a new revision or deleted for them; running Environments stay as they are.'),
   'defaults?': obj(
     'Defaults for the Environments of this Project.',

@@ -266,6 +266,8 @@ export interface ProjectSpec {
   manifestPath?: string;
   /** How often the branches are listed when no webhook arrives. Default: `60`. */
   pollIntervalSeconds?: number;
+  /** The kill switch: while true, every Environment of this Project but production ones loses all egress beyond its own namespace (DNS and the BackupStore included), and neither Grove nor anyone without the confirm right creates or changes one; production keeps running. The operator-wide switch is the ConfigMap grove-lockdown (data.engaged: "true") in the operator's namespace. */
+  lockdown?: boolean;
   /** Pause the Project: while true its branches are not listed and no Environment is created, moved to a new revision or deleted for them; running Environments stay as they are. */
   suspend?: boolean;
   /** Defaults for the Environments of this Project. */

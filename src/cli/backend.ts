@@ -11,7 +11,7 @@ import type { AuditEvent, AuditFilter } from '../audit/index.ts';
 import { directStoreSink } from '../audit/sinks/index.ts';
 import { GroveError, messageOf } from '../errors/index.ts';
 import type { Kube } from '../kube/index.ts';
-import { type LifecycleVerb, operations, type Requester } from '../service/index.ts';
+import { type LifecycleVerb, type LockdownState, operations, type Requester } from '../service/index.ts';
 import { apiClient, type ApiClient } from './api-client.ts';
 
 export { SERVER_HELP, SERVER_OPTIONS } from './api-client.ts';
@@ -42,6 +42,8 @@ export interface Backend {
   createRestore(namespace: string, ask: RestoreAsk): Promise<Restore>;
   getRestore(namespace: string, name: string): Promise<Restore | undefined>;
   readAudit(namespace: string, project: string, filter: AuditFilter): Promise<AuditEvent[]>;
+  /** A Project's kill switch, or with no project the operator-wide one in `namespace` (the operator's). */
+  setLockdown(namespace: string, project: string | undefined, engaged: boolean, reason?: string): Promise<LockdownState>;
 }
 
 /** `--server` (else `$GROVE_SERVER`) with `--token` (else `$GROVE_TOKEN`): the HTTP API; otherwise the kubeconfig. */
@@ -98,6 +100,7 @@ export function kubeBackend(kube: Kube, now: () => number = Date.now, storeEndpo
       }
     },
     readAudit: (namespace, project, filter) => ops.readAudit(namespace, project, filter),
+    setLockdown: (namespace, project, engaged, reason) => ops.setLockdown(namespace, project, engaged, reason),
   };
 }
 
@@ -140,6 +143,10 @@ export function apiBackend(call: ApiClient): Backend {
       const time = (t: number | undefined): string | undefined => (t === undefined ? undefined : new Date(t).toISOString());
       const query = { environment: filter.environment, actor: filter.actor, action: filter.action, since: time(filter.since), until: time(filter.until) };
       return (await call<{ items: AuditEvent[] }>('readAudit', { params: { namespace, project }, query })).items;
+    },
+    setLockdown: (namespace, project, engaged, reason) => {
+      const body = { engaged, ...(reason ? { reason } : {}) };
+      return project ? call<LockdownState>('lockdownProject', { params: { namespace, project }, body }) : call<LockdownState>('lockdownOperator', { params: { namespace }, body });
     },
   };
 }

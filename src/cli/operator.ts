@@ -30,7 +30,8 @@ Options:
   --namespace NS           Watch one namespace only (default: all)
   --listen HOST:PORT       HTTP address for /hooks, /healthz, /readyz, /metrics (default: 0.0.0.0:8080)
   --leader-elect           Campaign for a Lease before reconciling
-  --lease-namespace NS     Namespace of the Lease (default: the watched namespace, or grove-system)
+  --lease-namespace NS     The operator's own namespace: its Lease, and its kill switch, the ConfigMap
+                           grove-lockdown (default: the watched namespace, or grove-system)
   --lease-name NAME        Name of the Lease (default: grove-operator)
   --identity ID            This replica's name in the Lease (default: hostname-pid)
   --git-cache-dir DIR      Object cache of the Git source (default: ~/.cache/grove/git)
@@ -96,6 +97,7 @@ export async function operatorCommand(argv: string[], io: CliIo): Promise<number
     log,
     clock: systemClock,
     ...(values.namespace ? { namespace: values.namespace } : {}),
+    homeNamespace: values['lease-namespace'] ?? values.namespace ?? 'grove-system',
     listen: { host: listen[1] as string, port: Number(listen[2]) },
     ...(values['leader-elect']
       ? {

@@ -40,9 +40,10 @@ function policiesYaml(policies: ReadonlyArray<Record<string, unknown>>): string 
  * YAML, because the YAML writer would escape a template call's quotes.
  */
 function chartAdmissionPolicies(): string {
-  const policies = policiesYaml(admissionPolicies({ prefix: 'GROVE_FULLNAME', operator: 'GROVE_OPERATOR_USER', guardNamespaces: true }))
+  const policies = policiesYaml(admissionPolicies({ prefix: 'GROVE_FULLNAME', operator: 'GROVE_OPERATOR_USER', guardNamespaces: true, home: 'GROVE_NAMESPACE' }))
     .replaceAll('GROVE_FULLNAME', '{{ include "grove.fullname" . }}')
     .replaceAll('GROVE_OPERATOR_USER', '{{ include "grove.operatorUser" . }}')
+    .replaceAll('GROVE_NAMESPACE', '{{ .Release.Namespace }}')
     .replaceAll('labels:\n    app.kubernetes.io/part-of: grove\n', 'labels:\n    {{- include "grove.labels" . | nindent 4 }}\n');
   return `{{- /* ${ADMISSION_HEADER.slice(2, -1)} */ -}}\n{{- if .Values.admissionPolicies.enabled }}\n${policies}{{- end }}\n`;
 }

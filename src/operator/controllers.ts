@@ -16,6 +16,7 @@ import type { Metrics } from '../metrics/index.ts';
 import type { NamespaceAccess } from '../planner/index.ts';
 import { type Clock, Controller, type Reconciler } from '../runtime/index.ts';
 import type { Outbound } from '../outbound/index.ts';
+import type { Lockdown } from '../policy/index.ts';
 import type { GitSource } from '../source/git/index.ts';
 import type { PushLog } from './pushes.ts';
 
@@ -32,6 +33,8 @@ export interface ControllerDeps {
   git: GitSource;
   /** Where the operator may connect for Projects. */
   outbound?: Outbound;
+  /** The operator-wide kill switch, as the informers last saw it. */
+  lockdown?: () => Lockdown | undefined;
   clock: Clock;
   log: Logger;
   metrics: Metrics;
@@ -53,7 +56,7 @@ export function operatorControllers(deps: ControllerDeps): Controllers {
   const controller = (name: string, reconcile: Reconciler, workers: number): Controller =>
     new Controller({ name, reconcile, clock, log, metrics, workers });
   return {
-    projects: controller('project', projectReconciler({ kube, git, clock, audit, pushes: (namespace, project) => deps.pushes.of(namespace, project) }), deps.projectWorkers ?? 2),
+    projects: controller('project', projectReconciler({ kube, git, clock, audit, pushes: (namespace, project) => deps.pushes.of(namespace, project), ...(deps.lockdown ? { lockdown: deps.lockdown } : {}) }), deps.projectWorkers ?? 2),
     environments: controller(
       'environment',
       environmentReconciler({
@@ -66,6 +69,7 @@ export function operatorControllers(deps: ControllerDeps): Controllers {
         cache: deps.cache,
         ...(deps.access ? { access: deps.access } : {}),
         ...(deps.internalNetworks ? { internalNetworks: deps.internalNetworks } : {}),
+        ...(deps.lockdown ? { lockdown: deps.lockdown } : {}),
       }),
       deps.environmentWorkers ?? 4,
     ),

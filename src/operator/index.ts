@@ -66,6 +66,8 @@ export interface OperatorOptions {
   namespaceRole?: string;
   /** The cluster's pod, Service and node networks, which internet egress never reaches. */
   internalNetworks?: readonly string[];
+  /** The operator's own namespace (the Lease's, the kill switch's); default: the watched namespace, or grove-system. */
+  homeNamespace?: string;
   /** What the operator may connect to for Projects although the DestinationPolicy would refuse it. */
   outboundAllow?: readonly string[];
 }
@@ -81,6 +83,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const { kube, log, clock } = opts;
   const metrics = opts.metrics ?? createMetrics();
   const policy = await operatorDestinations(kube, log, { ...(opts.internalNetworks ? { internalNetworks: opts.internalNetworks } : {}), ...(opts.outboundAllow ? { allow: opts.outboundAllow } : {}) });
+  const home = opts.homeNamespace ?? opts.namespace ?? 'grove-system';
   const outbound = connections(policy, { onRefused: (refusal) => log.warn({ component: 'outbound', reason: refusal.message }, 'Refused a connection for a Project') });
   const git = new GitSource({ cacheDir: opts.gitCacheDir, outbound });
   const identity = opts.leaderElection?.identity ?? `${hostname()}-${process.pid}`;
@@ -101,6 +104,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     pushes,
     // The informers are made for the controllers' queues, so the cache is reached lazily.
     cache: { lookup: (ref) => cache.lookup(ref) },
+    lockdown: () => watched.lockdown(),
     moverImage: opts.moverImage,
     ...(opts.resticCacheDir ? { resticCacheDir: opts.resticCacheDir } : {}),
     ...(access ? { access } : {}),
@@ -108,9 +112,9 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     ...(opts.projectWorkers !== undefined ? { projectWorkers: opts.projectWorkers } : {}),
     ...(opts.environmentWorkers !== undefined ? { environmentWorkers: opts.environmentWorkers } : {}),
   });
-  const informers = watches({ kube, clock, log, ...(opts.namespace ? { namespace: opts.namespace } : {}) }, controllers);
-  const cache = new InformerCache(informers);
-  const work = leaderWork(informers, allOf(controllers), trail, log, opts.namespace);
+  const watched = watches({ kube, clock, log, home, ...(opts.namespace ? { namespace: opts.namespace } : {}) }, controllers);
+  const cache = new InformerCache(watched.informers);
+  const work = leaderWork(watched.informers, allOf(controllers), trail, log, opts.namespace);
 
   const server: Server = createHttpServer({
     kube,
@@ -118,7 +122,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     log,
     clock,
     ready: () => !work.leading || work.synced,
-    api: { kube, clock, log: log.child({ component: 'api' }), authorizer: kubernetesAuthorizer(kube, clock), audit, git, outbound },
+    api: { kube, clock, log: log.child({ component: 'api' }), authorizer: kubernetesAuthorizer(kube, clock), audit, git, outbound, operator: { home, lockdown: () => watched.lockdown() } },
     requestSync: async (namespace, name, push) => {
       if (push) pushes.record(namespace, name, push);
       if (work.leading) return controllers.projects.enqueue(`${namespace}/${name}`);

@@ -12,12 +12,13 @@
  *
  * @module
  */
-import { ANNOTATIONS, API_VERSION, type Environment, type KubeObject, LABELS } from '../api/index.ts';
+import { ANNOTATIONS, API_VERSION, type Environment, type KubeObject, LABELS, LOCKDOWN_CONFIGMAP } from '../api/index.ts';
 import { isWorkload, observedForm, writtenByOthers } from '../applier/index.ts';
 import type { Kube } from '../kube/index.ts';
 import type { Logger } from '../log/index.ts';
 import { PLANNED_KINDS } from '../planner/index.ts';
-import { type Clock, type Controller, Informer, withoutManagedFields } from '../runtime/index.ts';
+import { type Lockdown, operatorLockdown } from '../policy/index.ts';
+import { type Clock, type Controller, Informer, objectKey, withoutManagedFields } from '../runtime/index.ts';
 import type { Controllers } from './controllers.ts';
 
 export interface WatchOptions {
@@ -26,11 +27,39 @@ export interface WatchOptions {
   log: Logger;
   /** Watch only this namespace's Grove objects and the children of its Environments. */
   namespace?: string;
+  /** The operator's own namespace, where its kill switch (the ConfigMap grove-lockdown) lives. */
+  home: string;
+}
+
+export interface Watches {
+  informers: Informer[];
+  /** The operator-wide kill switch as last seen. */
+  lockdown: () => Lockdown | undefined;
 }
 
 /** One informer per watched kind, each enqueueing the keys its changes concern. */
-export function watches(opts: WatchOptions, controllers: Controllers): Informer[] {
-  return [...ownKinds(opts, controllers), ...children(opts, controllers)];
+export function watches(opts: WatchOptions, controllers: Controllers): Watches {
+  const own = ownKinds(opts, controllers);
+  // Engaging or lifting the switch concerns every Project and Environment at once.
+  const all = () => {
+    for (const informer of own) {
+      const controller = informer.kind === 'Project' ? controllers.projects : informer.kind === 'Environment' ? controllers.environments : undefined;
+      for (const obj of controller ? informer.list() : []) controller?.enqueue(objectKey(obj));
+    }
+  };
+  const lockdownSwitch = new Informer({
+    kube: opts.kube,
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    namespace: opts.home,
+    fieldSelector: `metadata.name=${LOCKDOWN_CONFIGMAP}`,
+    clock: opts.clock,
+    log: opts.log,
+    onChange: (_key, obj, deleted, previous) => {
+      if (JSON.stringify(operatorLockdown(deleted ? undefined : obj)) !== JSON.stringify(operatorLockdown(previous))) all();
+    },
+  });
+  return { informers: [...own, lockdownSwitch, ...children(opts, controllers)], lockdown: () => operatorLockdown(lockdownSwitch.list()[0]) };
 }
 
 function ownKinds(opts: WatchOptions, { projects, environments, backupStores, backups, restores }: Controllers): Informer[] {
@@ -41,18 +70,24 @@ function ownKinds(opts: WatchOptions, { projects, environments, backupStores, ba
   const onSpecChange = (controller: Controller) => (key: string, obj: KubeObject, deleted: boolean, previous: KubeObject | undefined) => {
     if (!deleted && (!previous || specOrAnnotationsChanged(previous, obj))) controller.enqueue(key);
   };
-  return [
-    own('Project', (key, obj, deleted, previous) => {
-      if (deleted || !previous || specOrAnnotationsChanged(previous, obj)) projects.enqueue(key);
-    }),
-    own('Environment', (key, obj, deleted, previous) => {
+  const envs = own('Environment', (key, obj, deleted, previous) => {
       // A Git-driven Environment deleted by hand comes back while its branch exists.
       if (deleted) projects.enqueue(`${obj.metadata.namespace}/${(obj as Environment).spec.project}`);
       else onSpecChange(environments)(key, obj, deleted, previous);
       // A Restore reports how its Environment's data fills, status changes included.
       const restore = obj.metadata.annotations?.[ANNOTATIONS.restore];
       if (restore) restores.enqueue(`${obj.metadata.namespace}/${restore}`);
+  });
+  return [
+    own('Project', (key, obj, deleted, previous) => {
+      if (!deleted && previous && !specOrAnnotationsChanged(previous, obj)) return;
+      projects.enqueue(key);
+      // What a Project's spec says of its Environments (lockdown, egress) reaches each at once.
+      if (previous && previous.metadata.generation !== obj.metadata.generation) {
+        for (const env of envs.list()) if (env.metadata.namespace === obj.metadata.namespace && (env as Environment).spec.project === obj.metadata.name) environments.enqueue(objectKey(env));
+      }
     }),
+    envs,
     own('BackupStore', onSpecChange(backupStores)),
     own('Backup', onSpecChange(backups)),
     own('Restore', onSpecChange(restores)),

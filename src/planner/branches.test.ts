@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ANNOTATIONS, type Environment, environmentName, LABELS, type Project, type ProjectSpec } from '../api/index.ts';
 import type { Steering } from '../source/git/index.ts';
-import { alreadyApplied, desiredEnvironments } from './branches.ts';
+import { alreadyApplied, desiredEnvironments, lockdownChanges } from './branches.ts';
 
 const sha = (n: number) => n.toString(16).padStart(40, '0');
 
@@ -239,5 +239,29 @@ describe('alreadyApplied', () => {
     expect(alreadyApplied({ ...live, spec: { ...live.spec, revision: sha(3) } }, desired)).toBe(false);
     const { [LABELS.source]: _dropped, ...withoutSource } = live.metadata.labels!;
     expect(alreadyApplied({ ...live, metadata: { ...live.metadata, labels: withoutSource } }, desired)).toBe(false);
+  });
+});
+
+describe('lockdownChanges', () => {
+  const held = (type: string | undefined) => type !== 'production';
+
+  it('lets through only what changes production: nothing is created, moved, marked or deleted for the others', () => {
+    const envs = [existing('main', { type: 'production' }), existing('feature/a'), existing('feature/gone'), existing('feature/back', { goneSince: new Date(NOW - 1000).toISOString() })];
+    const wanted = desiredEnvironments({
+      project: project({ lifecycle: { branchGoneGraceSeconds: 0 } }),
+      branches: new Map([['main', sha(2)], ['feature/a', sha(3)], ['feature/new', sha(4)], ['feature/back', sha(5)]]),
+      existing: envs,
+      steering: new Map(),
+      now: NOW,
+    });
+    // Without the switch: main and feature/a move, feature/new is made, feature/gone goes.
+    expect(wanted.apply.map((e) => e.spec.branch).sort()).toEqual(['feature/a', 'feature/back', 'feature/new', 'main']);
+    expect(wanted.delete.map((d) => d.name).length + wanted.markGone.length).toBeGreaterThan(0);
+    const let_ = lockdownChanges(wanted, envs, held);
+    expect(let_.apply.map((e) => e.spec.branch)).toEqual(['main']);
+    expect(let_.apply[0]?.spec.revision).toBe(sha(2));
+    expect(let_.delete).toEqual([]);
+    expect(let_.markGone).toEqual([]);
+    expect(let_.clearGone).toEqual([]);
   });
 });

@@ -236,3 +236,20 @@ export function alreadyApplied(live: Environment, desired: Environment): boolean
     contains(live.spec as unknown as Record<string, unknown>, desired.spec as unknown as Record<string, unknown>)
   );
 }
+
+/**
+ * What of `changes` a lockdown still lets through: changes to production Environments only.
+ * Every other Environment stays as it is — not created, moved, marked or deleted.
+ */
+export function lockdownChanges(changes: DesiredChanges, existing: readonly Environment[], held: (type: string | undefined) => boolean): DesiredChanges {
+  const typeOf = new Map(existing.map((e) => [e.metadata.name ?? '', e.spec.type]));
+  const kept = (name: string, type = typeOf.get(name)) => !held(type);
+  return {
+    ...changes,
+    // An existing Environment keeps its own type's answer; a new one is judged by the type it would get.
+    apply: changes.apply.filter((e) => kept(e.metadata.name ?? '', typeOf.get(e.metadata.name ?? '') ?? e.spec.type) && !held(e.spec.type)),
+    delete: changes.delete.filter((d) => kept(d.name)),
+    markGone: changes.markGone.filter((m) => kept(m.name)),
+    clearGone: changes.clearGone.filter((n) => kept(n)),
+  };
+}

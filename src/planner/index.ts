@@ -19,7 +19,7 @@ import { DEFAULT_RESOURCES, quotaFor } from '../policy/index.ts';
 import { parseRange } from '../util/index.ts';
 
 /** A Project's Environments: which branches get one, and the changes that make the cluster match. */
-export { alreadyApplied, type DesiredChanges, type DesiredInput, desiredEnvironments, environmentFor, type Skipped } from './branches.ts';
+export { alreadyApplied, type DesiredChanges, type DesiredInput, desiredEnvironments, environmentFor, lockdownChanges, type Skipped } from './branches.ts';
 
 export interface ServiceCredentials {
   username: string;
@@ -50,6 +50,11 @@ export interface PlanInput {
    * Environment's pods.
    */
   internalNetworks?: readonly string[];
+  /**
+   * Held by the kill switch: no egress beyond the namespace at all — no DNS, no BackupStore, no
+   * allowlist or internet — while its pods keep running and talking among themselves.
+   */
+  lockdown?: boolean;
 }
 
 /**
@@ -199,7 +204,7 @@ function isolationObjects(ctx: PlanContext): KubeObject[] {
   const binding = roleBindingOf(ctx);
   if (binding) add(binding);
   add({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(WORKLOAD_SERVICE_ACCOUNT), automountServiceAccountToken: false });
-  for (const policy of networkPolicies(project, type, meta, input.storeEndpoint, input.internalNetworks ?? [])) add(policy);
+  for (const policy of networkPolicies(project, type, meta, input.storeEndpoint, input.internalNetworks ?? [], input.lockdown ?? false)) add(policy);
 
   const quota = quotaFor(project, type);
   if (quota) {
@@ -447,12 +452,22 @@ export function inventoryEntry(o: KubeObject): InventoryEntry {
   return { id: `${o.metadata.namespace ?? ''}_${o.metadata.name}_${group}_${o.kind}`, v: o.apiVersion };
 }
 
-function networkPolicies(project: Project, type: NonNullable<Environment['spec']['type']>, meta: (name: string) => KubeObject['metadata'], storeEndpoint: string | undefined, internal: readonly string[]): Array<KubeObject & Record<string, unknown>> {
+function networkPolicies(project: Project, type: NonNullable<Environment['spec']['type']>, meta: (name: string) => KubeObject['metadata'], storeEndpoint: string | undefined, internal: readonly string[], lockdown: boolean): Array<KubeObject & Record<string, unknown>> {
   const ingressNamespace = project.spec.network?.ingressNamespace ?? DEFAULT_INGRESS_NAMESPACE;
   const policy = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: meta(name), spec });
-  const policies = [
+  const inside = [
     policy('default-deny', { podSelector: {}, policyTypes: ['Ingress', 'Egress'] }),
     policy('allow-same-namespace', { podSelector: {}, policyTypes: ['Ingress', 'Egress'], ingress: [{ from: [{ podSelector: {} }] }], egress: [{ to: [{ podSelector: {} }] }] }),
+    policy('allow-ingress-controller', {
+      podSelector: { matchLabels: { 'app.kubernetes.io/component': 'application' } },
+      policyTypes: ['Ingress'],
+      ingress: [{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ingressNamespace } } }] }],
+    }),
+  ];
+  // NetworkPolicies only ever allow: cutting egress means planning none of the policies that do.
+  if (lockdown) return inside;
+  const policies = [
+    ...inside,
     policy('allow-dns', {
       podSelector: {},
       policyTypes: ['Egress'],
@@ -465,11 +480,6 @@ function networkPolicies(project: Project, type: NonNullable<Environment['spec']
           ],
         },
       ],
-    }),
-    policy('allow-ingress-controller', {
-      podSelector: { matchLabels: { 'app.kubernetes.io/component': 'application' } },
-      policyTypes: ['Ingress'],
-      ingress: [{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ingressNamespace } } }] }],
     }),
   ];
   if (storeEndpoint) policies.push(policy('allow-mover-to-store', moverEgress(storeEndpoint)));

@@ -10,7 +10,7 @@ const REV = 'ab'.repeat(20);
 
 function plan(
   manifestText: string,
-  opts: { type?: EnvironmentType; branch?: string; project?: Partial<ProjectSpec>; workloadsAvailable?: boolean; data?: DataPlan; storeEndpoint?: string; sleeping?: boolean; access?: NamespaceAccess; internalNetworks?: string[] } = {},
+  opts: { type?: EnvironmentType; branch?: string; project?: Partial<ProjectSpec>; workloadsAvailable?: boolean; data?: DataPlan; storeEndpoint?: string; sleeping?: boolean; access?: NamespaceAccess; internalNetworks?: string[]; lockdown?: boolean } = {},
 ): Plan {
   const parsed = parseManifest(manifestText);
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
@@ -33,6 +33,7 @@ function plan(
     ...(opts.sleeping ? { sleeping: true } : {}),
     ...(opts.access ? { access: opts.access } : {}),
     ...(opts.internalNetworks ? { internalNetworks: opts.internalNetworks } : {}),
+    ...(opts.lockdown ? { lockdown: true } : {}),
   });
 }
 
@@ -195,6 +196,16 @@ describe('planEnvironment', () => {
     // The cluster's own networks are other Environments' pods, whatever range they are in.
     const local = find(plan(shop, { project: { network: { egress: { mode: 'internet' } } }, internalNetworks: ['198.18.0.0/20', '198.19.0.0/20'] }), 'NetworkPolicy', 'allow-internet-egress')!;
     expect(local.spec.egress[0].to[0].ipBlock.except).toEqual(expect.arrayContaining(['198.18.0.0/20', '198.19.0.0/20', '10.0.0.0/8']));
+  });
+
+  it('under lockdown plans no policy that lets a pod out of its namespace, and keeps the rest', () => {
+    const names = (p: ReturnType<typeof plan>) => p.objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.metadata.name).sort();
+    const network = { egress: { mode: 'internet' as const } };
+    expect(names(plan(shop, { project: { network }, storeEndpoint: 'http://198.51.100.7:9000' }))).toEqual(['allow-dns', 'allow-ingress-controller', 'allow-internet-egress', 'allow-mover-to-store', 'allow-same-namespace', 'default-deny']);
+    const held = plan(shop, { project: { network }, storeEndpoint: 'http://198.51.100.7:9000', lockdown: true });
+    expect(names(held)).toEqual(['allow-ingress-controller', 'allow-same-namespace', 'default-deny']);
+    // The workloads themselves are untouched: the switch cuts the network, not the pods.
+    expect(held.objects.filter((o) => o.kind === 'Deployment').length).toBe(plan(shop, { project: { network } }).objects.filter((o) => o.kind === 'Deployment').length);
   });
 
   it('gives each environment type its own egress: deny, an allowlist of ranges and ports, or the internet', () => {

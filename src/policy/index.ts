@@ -160,3 +160,4 @@ export function agentMayNotMakeProduction(project: Project, callerGroups: readon
   if (!group || type !== 'production' || !callerGroups.includes(group)) return undefined;
   return { rule: 'agentMayNotMakeProduction', message: `members of ${group} cannot create or promote a production Environment (policy.agentsGroup of project ${project.metadata.name})` };
 }
+export { describeLockdown, heldByLockdown, type Lockdown, lockdownOf, operatorLockdown } from './lockdown.ts';

@@ -3,6 +3,10 @@ import type { Environment, Project, ProjectSpec } from '../api/index.ts';
 import { parseManifest, resolveManifest, type ResolvedManifest } from '../manifest/index.ts';
 import {
   actorKey,
+  describeLockdown,
+  heldByLockdown,
+  lockdownOf,
+  operatorLockdown,
   agentMayNotMakeProduction,
   actorLimitReached,
   branchNotAllowed,
@@ -141,4 +145,31 @@ describe('agentMayNotMakeProduction', () => {
     [['developers'], 'production', false],
   ])('groups %j asking for %s', (groups, type, denied) => expect(agentMayNotMakeProduction(p, groups, type) !== undefined).toBe(denied));
   it('holds nobody back when the Project names no agents group', () => expect(agentMayNotMakeProduction(project(), ['grove:agents'], 'production')).toBeUndefined());
+});
+
+describe('the kill switch', () => {
+  const shop = (lockdown?: boolean, reason?: string): Project => ({
+    apiVersion: 'grove.dev/v1alpha1',
+    kind: 'Project',
+    metadata: { name: 'shop', namespace: 'team', ...(reason ? { annotations: { 'grove.dev/lockdown-reason': reason } } : {}) },
+    spec: { repo: { url: 'https://git.example.com/shop.git' }, ...(lockdown !== undefined ? { lockdown } : {}) },
+  });
+  const configMap = (data: Record<string, string>) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'grove-lockdown', namespace: 'grove-system' }, data });
+
+  it('is engaged by the Project or by the operator\'s ConfigMap saying exactly "true"', () => {
+    expect(operatorLockdown(configMap({ engaged: 'true', reason: ' drill ' }))).toEqual({ by: 'ConfigMap grove-system/grove-lockdown', reason: 'drill' });
+    for (const engaged of ['false', 'yes', 'TRUE', '']) expect(operatorLockdown(configMap({ engaged })), engaged).toBeUndefined();
+    expect(operatorLockdown(undefined)).toBeUndefined();
+    expect(lockdownOf(shop(true, 'incident 42'), undefined)).toEqual({ by: 'Project shop (spec.lockdown)', reason: 'incident 42' });
+    expect(lockdownOf(shop(false), operatorLockdown(configMap({ engaged: 'true' })))).toEqual({ by: 'ConfigMap grove-system/grove-lockdown' });
+    expect(lockdownOf(shop(false), undefined)).toBeUndefined();
+  });
+
+  it('holds every type but production', () => {
+    const on = { by: 'Project shop (spec.lockdown)' };
+    expect(['development', 'staging', undefined].map((t) => heldByLockdown(on, t))).toEqual([true, true, true]);
+    expect(heldByLockdown(on, 'production')).toBe(false);
+    expect(heldByLockdown(undefined, 'development')).toBe(false);
+    expect(describeLockdown(on)).toBe('Locked down by Project shop (spec.lockdown): Environments other than production have no egress beyond their namespace, and none is created, changed or deleted until it is lifted');
+  });
 });

@@ -9,5 +9,5 @@ export { InformerCache, type ObjectCache, withoutManagedFields } from './cache.t
 export { type Cancel, type Clock, FakeClock, systemClock } from './clock.ts';
 export { Controller, type Reconciler, type ReconcileResult } from './controller.ts';
 export { framedReconciler, type ReconcileStep } from './frame.ts';
-export { Informer } from './informer.ts';
+export { Informer, objectKey } from './informer.ts';
 export { LeaderElector } from './leader.ts';

@@ -27,6 +27,8 @@ export interface InformerOptions {
   kind: string;
   namespace?: string;
   labelSelector?: string;
+  /** One object by name, say (`metadata.name=x`). */
+  fieldSelector?: string;
   clock: Clock;
   log: Logger;
   /**
@@ -103,7 +105,7 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   async #run(relist: boolean): Promise<void> {
     if (this.#stopped) return;
-    const { kube, apiVersion, kind, namespace, labelSelector, log } = this.#opts;
+    const { kube, apiVersion, kind, namespace, labelSelector, fieldSelector, log } = this.#opts;
     try {
       if (relist) await this.#relist();
       this.#abort = new AbortController();
@@ -117,6 +119,7 @@ export class Informer<T extends KubeObject = KubeObject> {
           signal: this.#abort.signal,
           ...(namespace ? { namespace } : {}),
           ...(labelSelector ? { labelSelector } : {}),
+          ...(fieldSelector ? { fieldSelector } : {}),
         },
         (event) => this.#handle(event),
       );
@@ -136,8 +139,8 @@ export class Informer<T extends KubeObject = KubeObject> {
   #needsRelist = false;
 
   async #relist(): Promise<void> {
-    const { kube, apiVersion, kind, namespace, labelSelector } = this.#opts;
-    const result = await kube.list<T>(apiVersion, kind, { ...(namespace ? { namespace } : {}), ...(labelSelector ? { labelSelector } : {}) });
+    const { kube, apiVersion, kind, namespace, labelSelector, fieldSelector } = this.#opts;
+    const result = await kube.list<T>(apiVersion, kind, { ...(namespace ? { namespace } : {}), ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}) });
     this.lists++;
     this.#needsRelist = false;
     this.#touch();

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { ANNOTATIONS, API_VERSION, type Backup, type Environment, type KubeObject, LABELS, type Project, type Restore } from '../api/index.ts';
+import { ANNOTATIONS, API_VERSION, type Backup, type Environment, type KubeObject, LABELS, LOCKDOWN_CONFIGMAP, type Project, type Restore } from '../api/index.ts';
 import { auditEvent, type AuditEvent, type AuditFilter, type AuditSink, environmentEvent } from '../audit/index.ts';
 import { readProjectTrail } from '../audit/sinks/index.ts';
 import type { Outbound } from '../outbound/index.ts';
@@ -19,7 +19,7 @@ import { backupFor, manualBackupName, restoreFor } from '../data/index.ts';
 import { GroveError } from '../errors/index.ts';
 import { isNotFound, type Kube } from '../kube/index.ts';
 import { lifecyclePatch } from '../lifecycle/index.ts';
-import { agentMayNotMakeProduction, describeDenial } from '../policy/index.ts';
+import { agentMayNotMakeProduction, describeDenial, describeLockdown, heldByLockdown, type Lockdown, lockdownOf } from '../policy/index.ts';
 
 export type LifecycleVerb = 'renew' | 'sleep' | 'wake';
 
@@ -43,6 +43,11 @@ export interface ServiceDeps {
   storeEndpoint?: string;
   /** Where the operator may connect for a Project (the HTTP API's service); anywhere when absent. */
   outbound?: Outbound;
+  /**
+   * The operator-wide kill switch and the operator's namespace, for the HTTP API: its requests
+   * are the operator's, so Grove itself refuses what the admission policy would refuse its caller.
+   */
+  operator?: { home: string; lockdown: () => Lockdown | undefined };
 }
 
 export interface RestoreAsk {
@@ -65,6 +70,18 @@ export interface Operations {
   /** Throws NotFound when absent. */
   getRestore(namespace: string, name: string): Promise<Restore>;
   readAudit(namespace: string, project: string, filter: AuditFilter): Promise<AuditEvent[]>;
+  /**
+   * Engages or lifts the kill switch of one Project (`project`), or the operator-wide one (the
+   * ConfigMap grove-lockdown in `namespace`, the operator's own), and records who did.
+   */
+  setLockdown(namespace: string, project: string | undefined, engaged: boolean, reason?: string): Promise<LockdownState>;
+}
+
+export interface LockdownState {
+  engaged: boolean;
+  /** The Project or ConfigMap that holds the switch. */
+  by: string;
+  reason?: string;
 }
 
 const notFound = (kind: string, name: string, namespace: string): GroveError => new GroveError('NotFound', `${kind} ${name} does not exist in namespace ${namespace}`);
@@ -81,6 +98,10 @@ export function operations(deps: ServiceDeps): Operations {
     return found;
   };
   const environment = (namespace: string, name: string) => must<Environment>('Environment', namespace, name);
+  const refuseWhileLockedDown = (project: Project, type: string | undefined): void => {
+    const lockdown = lockdownOf(project, deps.operator?.lockdown());
+    if (heldByLockdown(lockdown, type)) throw new GroveError('Forbidden', describeLockdown(lockdown as Lockdown));
+  };
   return {
     listEnvironments: async (namespace, project) => (await kube.list<Environment>(API_VERSION, 'Environment', { namespace })).items.filter((e) => !project || e.spec.project === project),
     getEnvironment: environment,
@@ -91,6 +112,7 @@ export function operations(deps: ServiceDeps): Operations {
       // are the operator's, so Grove checks for its caller.
       const denial = agentMayNotMakeProduction(project, [...(await requester()).groups], spec.type);
       if (denial) throw new GroveError('Forbidden', describeDenial(denial));
+      refuseWhileLockedDown(project, spec.type);
       // One action, one audit event: the Environment controller records the creation, from the
       // source label and the requester the admission policy keeps.
       const labels = { [LABELS.project]: spec.project, [LABELS.source]: deps.source };
@@ -106,6 +128,9 @@ export function operations(deps: ServiceDeps): Operations {
     },
 
     async lifecycle(namespace, name, verb) {
+      const current = await environment(namespace, name);
+      const project = await kube.get<Project>(ref('Project', namespace, current.spec.project));
+      if (project) refuseWhileLockedDown(project, current.spec.type);
       let patched: Environment;
       try {
         patched = await kube.mergePatch<Environment>(ref('Environment', namespace, name), lifecyclePatch(verb, new Date(deps.now())), { fieldManager: deps.fieldManager });
@@ -148,6 +173,43 @@ export function operations(deps: ServiceDeps): Operations {
     },
 
     getRestore: (namespace, name) => must<Restore>('Restore', namespace, name),
+    async setLockdown(namespace, project, engaged, reason) {
+      const who = await requester();
+      const note = reason?.trim() ? reason.trim() : undefined;
+      let state: LockdownState;
+      let object: { kind: string; namespace: string; name: string };
+      if (project) {
+        const annotations = { [ANNOTATIONS.lockdownReason]: engaged && note ? note : null };
+        try {
+          await kube.mergePatch<Project>(ref('Project', namespace, project), { metadata: { annotations }, spec: { lockdown: engaged } }, { fieldManager: deps.fieldManager });
+        } catch (err) {
+          if (isNotFound(err)) throw notFound('Project', project, namespace);
+          throw err;
+        }
+        state = { engaged, by: `Project ${project} (spec.lockdown)`, ...(engaged && note ? { reason: note } : {}) };
+        object = { kind: 'Project', namespace, name: project };
+      } else {
+        if (deps.operator && namespace !== deps.operator.home) throw new GroveError('NotFound', `the operator's kill switch is in its own namespace, ${deps.operator.home}, not ${namespace}`);
+        const data = { engaged: String(engaged), ...(engaged && note ? { reason: note } : {}), changedBy: who.username };
+        await kube.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: LOCKDOWN_CONFIGMAP, namespace }, data } as KubeObject, { fieldManager: deps.fieldManager, force: true });
+        state = { engaged, by: `ConfigMap ${namespace}/${LOCKDOWN_CONFIGMAP}`, ...(engaged && note ? { reason: note } : {}) };
+        object = { kind: 'ConfigMap', namespace, name: LOCKDOWN_CONFIGMAP };
+      }
+      await deps.audit.record(
+        auditEvent({
+          object,
+          project: project ?? '',
+          action: 'lockdown',
+          now: deps.now(),
+          actor: { kubernetesUser: who.username },
+          source: deps.source,
+          message: `${engaged ? 'Engaged' : 'Lifted'} the kill switch of ${state.by}${note ? `: ${note}` : ''}`,
+          discriminator: `${engaged} ${deps.now()}`,
+        }),
+      );
+      return state;
+    },
+
     readAudit: (namespace, project, filter) => readProjectTrail(kube, namespace, project, filter, deps.now(), { ...(deps.storeEndpoint ? { endpoint: deps.storeEndpoint } : {}), ...(deps.outbound ? { outbound: deps.outbound } : {}) }),
   };
 }

@@ -41,6 +41,7 @@ const EVENT_REASONS: Record<AuditAction, string> = {
   wake: 'Woke',
   expire: 'Expired',
   deny: 'PolicyDenied',
+  lockdown: 'LockdownChanged',
 };
 
 /** A Kubernetes Event on the object, saying who did it, so `kubectl describe` shows the trail too. */
@@ -55,7 +56,7 @@ export function kubernetesEventSink(events: EventRecorder): AuditSink {
         e.actor.pusher && `pushed by ${e.actor.pusher}`,
       ].filter(Boolean);
       const note = `${e.action} ${e.result} via ${e.source}${who.length ? ` by ${who.join(', ')}` : ''}${e.revision ? ` at ${e.revision.slice(0, 12)}` : ''}${e.message ? `: ${e.message}` : ''} (audit ${e.id})`;
-      const regarding = { apiVersion: API_VERSION, kind: e.object.kind, metadata: { name: e.object.name, namespace: e.object.namespace, ...(e.object.uid ? { uid: e.object.uid } : {}) } };
+      const regarding = { apiVersion: e.object.kind === 'ConfigMap' ? 'v1' : API_VERSION, kind: e.object.kind, metadata: { name: e.object.name, namespace: e.object.namespace, ...(e.object.uid ? { uid: e.object.uid } : {}) } };
       await events.record(regarding, e.decision === 'denied' || e.result === 'failed' ? 'Warning' : 'Normal', EVENT_REASONS[e.action], e.action, note);
     },
   };
@@ -162,6 +163,8 @@ export function storeSink(opts: StoreSinkOptions): StoreSink {
 
   return {
     async record(event) {
+      // An operator-wide action has no Project, so no BackupStore: the stream and Events keep it.
+      if (!event.project) return;
       const key = `${event.object.namespace}/${event.project}`;
       const batch = pending.get(key) ?? [];
       batch.push(event);
@@ -207,6 +210,7 @@ export function directStoreSink(opts: { kube: Kube; writer: string; endpoint?: s
   let sequence = 0;
   return {
     async record(event) {
+      if (!event.project) return;
       try {
         await appendBatch(opts.kube, event.object.namespace, event.project, [event], { writer, sequence: sequence++ }, Date.now(), opts.endpoint ? { endpoint: opts.endpoint } : {});
       } catch (err) {

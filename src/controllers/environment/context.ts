@@ -13,6 +13,7 @@ import type { Kube } from '../../kube/index.ts';
 import type { LifecycleDecision } from '../../lifecycle/index.ts';
 import type { ResolvedManifest } from '../../manifest/index.ts';
 import type { NamespaceAccess, Plan, PlanInput } from '../../planner/index.ts';
+import type { Lockdown } from '../../policy/index.ts';
 import type { Clock, ObjectCache, ReconcileStep } from '../../runtime/index.ts';
 import type { GitRemote, GitSource } from '../../source/git/index.ts';
 import type { Read } from '../shared.ts';
@@ -36,6 +37,8 @@ export interface EnvironmentControllerDeps {
   access?: NamespaceAccess;
   /** The cluster's pod, Service and node networks, kept out of reach of internet egress. */
   internalNetworks?: readonly string[];
+  /** The operator-wide kill switch, as last seen. */
+  lockdown?: () => Lockdown | undefined;
 }
 
 /** The dependencies with their defaults filled in, and the controller's memory across reconciles. */

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { API_VERSION, type BackupStore, CONDITIONS, credentialsSecret, FIELD_MANAGER, findCondition, type KubeObject } from '../../api/index.ts';
 import { isForbidden, type Kube } from '../../kube/index.ts';
 import { operatorRoleBinding, type PlanInput, type ServiceCredentials } from '../../planner/index.ts';
+import { heldByLockdown, lockdownOf } from '../../policy/index.ts';
 import { type Read, readConfirmed } from '../shared.ts';
 import { type EnvironmentStep, given, type StepDeps } from './context.ts';
 
@@ -32,6 +33,7 @@ export function credentialsStep(deps: StepDeps): EnvironmentStep {
         ...(store ? { storeEndpoint: store.spec.s3.endpoint } : {}),
         ...(deps.access ? { access: deps.access } : {}),
         ...(deps.internalNetworks ? { internalNetworks: deps.internalNetworks } : {}),
+        ...(heldByLockdown(lockdownOf(project, deps.lockdown?.()), env.spec.type) ? { lockdown: true } : {}),
       });
       const credentials = await credentialsFor(deps.kube, deps.read, namespaceExists ? target : undefined, services).catch(async (err: unknown) => {
         if (!deps.access || !isForbidden(err)) throw err;

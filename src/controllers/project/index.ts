@@ -22,7 +22,8 @@ import type { Kube } from '../../kube/index.ts';
 import { type Clock, framedReconciler, type Reconciler } from '../../runtime/index.ts';
 import type { Logger } from '../../log/index.ts';
 import { type GitRemote, type GitSource, parseTrailers, type Push, type Steering, remoteOf } from '../../source/git/index.ts';
-import { alreadyApplied, desiredEnvironments } from '../../planner/index.ts';
+import { alreadyApplied, desiredEnvironments, lockdownChanges } from '../../planner/index.ts';
+import { describeLockdown, heldByLockdown, type Lockdown, lockdownOf } from '../../policy/index.ts';
 
 export interface ProjectControllerDeps {
   kube: Kube;
@@ -32,6 +33,8 @@ export interface ProjectControllerDeps {
   audit?: AuditSink;
   /** The last push each webhook reported for a Project's branches (branch → push). */
   pushes?: (namespace: string, project: string) => ReadonlyMap<string, Push>;
+  /** The operator-wide kill switch, as last seen. */
+  lockdown?: () => Lockdown | undefined;
 }
 
 interface ProjectWork {
@@ -105,7 +108,9 @@ export function projectReconciler(deps: ProjectControllerDeps): Reconciler {
           }
           // A webhook's pusher attributes the revision it named, and only that one.
           const pushers = new Map([...(deps.pushes?.(namespace, name) ?? new Map<string, Push>())].filter(([b, p]) => branches.get(b) === p.revision).map(([b, p]) => [b, p.pusher]));
-          const changes = desiredEnvironments({ ...base, steering, pushers });
+          const lockdown = lockdownOf(project, deps.lockdown?.());
+          const wanted = desiredEnvironments({ ...base, steering, pushers });
+          const changes = lockdown ? lockdownChanges(wanted, existing, (type) => heldByLockdown(lockdown, type)) : wanted;
           await applyChanges(deps, audit, project, existing, changes, log);
 
           const denials = changes.skipped.filter((s) => s.reason === REASONS.policyDenied);
@@ -122,7 +127,9 @@ export function projectReconciler(deps: ProjectControllerDeps): Reconciler {
           status.environmentCount = existing.length + changes.apply.filter((e) => !existing.some((x) => x.metadata.name === e.metadata.name)).length - changes.delete.length;
           const refused = changes.skipped.length ? `; ${changes.skipped.map((s) => `${s.branch}: ${s.message}`).join('; ')}` : '';
           return {
-            ready: { reason: REASONS.synced, message: `${status.environmentCount} environments for ${changes.selected} selected branches${refused}` },
+            ready: lockdown
+              ? { reason: REASONS.lockedDown, message: `${describeLockdown(lockdown)}; ${status.environmentCount} environments for ${changes.selected} selected branches` }
+              : { reason: REASONS.synced, message: `${status.environmentCount} environments for ${changes.selected} selected branches${refused}` },
             requeueAfterMs: changes.nextAt === undefined ? jittered : Math.max(1000, Math.min(jittered, changes.nextAt - now)),
           };
         },

@@ -21,7 +21,8 @@ export interface Caller {
 
 export interface Access {
   verb: 'get' | 'list' | 'create' | 'patch' | 'delete';
-  resource: 'environments' | 'backups' | 'restores' | 'projects';
+  /** Grove's kinds, or the ConfigMap that is the operator-wide kill switch. */
+  resource: 'environments' | 'backups' | 'restores' | 'projects' | 'configmaps';
   namespace: string;
   name?: string;
 }
@@ -67,7 +68,7 @@ export function kubernetesAuthorizer(kube: Kube, clock: Clock, cacheMs = 10_000)
             ...(caller.uid ? { uid: caller.uid } : {}),
             groups: caller.groups,
             ...(caller.extra ? { extra: caller.extra } : {}),
-            resourceAttributes: { group: GROUP, resource: access.resource, verb: access.verb, namespace: access.namespace, ...(access.name ? { name: access.name } : {}) },
+            resourceAttributes: { group: access.resource === 'configmaps' ? '' : GROUP, resource: access.resource, verb: access.verb, namespace: access.namespace, ...(access.name ? { name: access.name } : {}) },
           },
         } as AccessReview);
         return { allowed: review.status?.allowed === true && review.status.denied !== true, ...(review.status?.reason ? { reason: review.status.reason } : {}) };

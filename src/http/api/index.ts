@@ -19,6 +19,7 @@ import { GroveError, messageOf } from '../../errors/index.ts';
 import { type Kube, KubeError } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';
 import type { Outbound } from '../../outbound/index.ts';
+import type { Lockdown } from '../../policy/index.ts';
 import type { Clock } from '../../runtime/index.ts';
 import { type Operations, operations } from '../../service/index.ts';
 import type { GitSource } from '../../source/git/index.ts';
@@ -45,6 +46,8 @@ export interface ApiDeps {
   maxWaitSeconds?: number;
   /** Where the operator may connect for a Project (reading audit trails from BackupStores). */
   outbound?: Outbound;
+  /** The operator's namespace and its kill switch as last seen. */
+  operator?: { home: string; lockdown: () => Lockdown | undefined };
 }
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -63,7 +66,7 @@ export async function serveApi(deps: ApiDeps, req: IncomingMessage, res: ServerR
     if (!matched) throw new ApiProblem(404, 'Not Found', `no API operation at ${url.pathname}; see /openapi.json`);
     if ('methods' in matched) throw new ApiProblem(405, 'Method Not Allowed', `${url.pathname} allows ${matched.methods.join(', ')}`, { allow: matched.methods.join(', ') });
     const caller = await authenticateRequest(deps, req);
-    const body = req.method === 'POST' ? await readJson(req) : {};
+    const body = req.method === 'POST' || req.method === 'PUT' ? await readJson(req) : {};
     let gone = false;
     req.once('close', () => (gone = true));
     const { status, value, headers } = await perform(deps, { caller, match: matched, body, query: url.searchParams, gone: () => gone });
@@ -96,7 +99,7 @@ export async function perform(deps: ApiDeps, invocation: Invocation): Promise<Re
     const what = `${access.verb} ${access.resource}${access.name ? ` ${access.name}` : ''} in namespace ${access.namespace}`;
     throw new ApiProblem(403, 'Forbidden', `${caller.username} may not ${what}${verdict.reason ? `: ${verdict.reason}` : ''}`);
   }
-  const ops = operations({ kube: deps.kube, now: () => deps.clock.now(), audit: deps.audit, requester: () => Promise.resolve(caller), source: 'api', fieldManager: API_MANAGER, ...(deps.outbound ? { outbound: deps.outbound } : {}) });
+  const ops = operations({ kube: deps.kube, now: () => deps.clock.now(), audit: deps.audit, requester: () => Promise.resolve(caller), source: 'api', fieldManager: API_MANAGER, ...(deps.outbound ? { outbound: deps.outbound } : {}), ...(deps.operator ? { operator: deps.operator } : {}) });
   return HANDLERS[match.operation.id]({ deps, ops, ...invocation });
 }
 
@@ -112,6 +115,14 @@ export async function authenticateRequest(deps: ApiDeps, req: IncomingMessage): 
 }
 
 type Request = Invocation & { deps: ApiDeps; ops: Operations };
+
+function lockdownAsk(body: Record<string, unknown>): [boolean, string | undefined] {
+  const unknown = Object.keys(body).filter((k) => k !== 'engaged' && k !== 'reason');
+  if (unknown.length) throw new ApiProblem(400, 'Bad Request', `unknown fields ${unknown.join(', ')}; a kill switch takes engaged and reason`);
+  const reason = field(body, 'reason', 'string', false) as string | undefined;
+  if (reason !== undefined && reason.length > 500) throw new ApiProblem(400, 'Bad Request', 'reason must be at most 500 characters');
+  return [field(body, 'engaged', 'boolean', true) as boolean, reason];
+}
 
 const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
   async listEnvironments({ ops, match, query }) {
@@ -174,6 +185,8 @@ const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
     const ask = { branch: field(body, 'branch', 'string', true) as string, revision: field(body, 'revision', 'string', false) as string | undefined };
     return planBranch({ ...deps, now: deps.clock.now() }, ns(match), match.params.project as string, ask);
   },
+  lockdownProject: async ({ ops, match, body }) => ({ status: 200, value: await ops.setLockdown(ns(match), match.params.project, ...lockdownAsk(body)) }),
+  lockdownOperator: async ({ ops, match, body }) => ({ status: 200, value: await ops.setLockdown(ns(match), undefined, ...lockdownAsk(body)) }),
   async getRestore({ ops, match }) {
     return { status: 200, value: await ops.getRestore(ns(match), name(match)) };
   },

@@ -29,6 +29,13 @@ const problem = {
 /** A body field that names an object: what the path placeholders accept too. */
 const objectName = (description: string) => ({ type: 'string', minLength: 1, maxLength: 63, pattern: `^${DNS_LABEL}$`, description });
 
+const lockdownBody = {
+  type: 'object',
+  required: ['engaged'],
+  additionalProperties: false,
+  properties: { engaged: { type: 'boolean', description: 'true engages the switch, false lifts it.' }, reason: { type: 'string', maxLength: 500, description: 'Why, for whoever looks at it next.' } },
+};
+
 const BODIES: Partial<Record<Operation['id'], Record<string, unknown>>> = {
   createEnvironment: {
     type: 'object',
@@ -54,6 +61,8 @@ const BODIES: Partial<Record<Operation['id'], Record<string, unknown>>> = {
     additionalProperties: false,
     properties: { backup: objectName('The Backup to restore.'), targetEnvironment: objectName('The Environment to restore into; a new one when absent.'), overwriteExisting: { type: 'boolean' }, name: objectName('The Restore; generated when absent.') },
   },
+  lockdownProject: lockdownBody,
+  lockdownOperator: lockdownBody,
   planBranch: {
     type: 'object',
     required: ['branch'],
@@ -73,6 +82,13 @@ const QUERIES: Partial<Record<Operation['id'], Array<{ name: string; description
     { name: 'since', description: 'From this RFC 3339 time.', schema: { type: 'string', format: 'date-time' } },
     { name: 'until', description: 'Up to this RFC 3339 time.', schema: { type: 'string', format: 'date-time' } },
   ],
+};
+
+const lockdownState = {
+  type: 'object',
+  description: 'A kill switch as it now stands.',
+  required: ['engaged', 'by'],
+  properties: { engaged: { type: 'boolean' }, by: { type: 'string', description: 'The Project or ConfigMap that holds it.' }, reason: { type: 'string' } },
 };
 
 const ref = (kind: string) => ({ $ref: `#/components/schemas/${kind}` });
@@ -99,6 +115,8 @@ const RESPONSES: Record<Operation['id'], Record<string, unknown>> = {
   getRestore: ref('Restore'),
   readAudit: listOf('AuditEvent'),
   planBranch: ref('BranchPlan'),
+  lockdownProject: ref('Lockdown'),
+  lockdownOperator: ref('Lockdown'),
 };
 
 const auditEvent = {
@@ -170,7 +188,7 @@ export function openApiDocument(): Record<string, unknown> {
 }
 
 function renderOpenApi(): Record<string, unknown> {
-  const schemas: Record<string, unknown> = { Problem: problem, AuditEvent: auditEvent, BranchPlan: branchPlan };
+  const schemas: Record<string, unknown> = { Problem: problem, AuditEvent: auditEvent, BranchPlan: branchPlan, Lockdown: lockdownState };
   for (const def of KINDS) {
     const crd = customResourceDefinition(def) as { spec: { versions: Array<{ schema: { openAPIV3Schema: unknown } }> } };
     schemas[def.kind] = crd.spec.versions[0]?.schema.openAPIV3Schema;

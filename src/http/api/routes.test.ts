@@ -14,6 +14,9 @@ describe('matchRoute', () => {
     ['GET', '/api/v1/namespaces/team/restores/r-1', 'getRestore', { verb: 'get', resource: 'restores', namespace: 'team', name: 'r-1' }],
     // Planning reads the Project: it needs what reading the Project needs, and writes nothing.
     ['POST', '/api/v1/namespaces/team/projects/shop/plan', 'planBranch', { verb: 'get', resource: 'projects', namespace: 'team', name: 'shop' }],
+    // The kill switches need what changing them with kubectl needs: the Project, or the operator's ConfigMap.
+    ['PUT', '/api/v1/namespaces/team/projects/shop/lockdown', 'lockdownProject', { verb: 'patch', resource: 'projects', namespace: 'team', name: 'shop' }],
+    ['PUT', '/api/v1/namespaces/grove-system/lockdown', 'lockdownOperator', { verb: 'patch', resource: 'configmaps', namespace: 'grove-system', name: 'grove-lockdown' }],
   ])('%s %s is %s, needing %j', (method, path, id, access) => {
     const m = matchRoute(method, path);
     expect(m && 'operation' in m && m.operation.id).toBe(id);

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { LOCKDOWN_CONFIGMAP } from '../../api/index.ts';
 import type { Access } from './auth.ts';
 
 export type OperationId =
@@ -20,11 +21,13 @@ export type OperationId =
   | 'createRestore'
   | 'getRestore'
   | 'readAudit'
-  | 'planBranch';
+  | 'planBranch'
+  | 'lockdownProject'
+  | 'lockdownOperator';
 
 export interface Operation {
   id: OperationId;
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** With `{namespace}`, `{name}`, `{project}` placeholders. */
   path: string;
   summary: string;
@@ -54,6 +57,24 @@ export const OPERATIONS: readonly Operation[] = [
   // Reading the Project is what it takes: a plan shows what the Project's repository already
   // declares, to whoever may read the Project; it writes nothing and shows no secret.
   { id: 'planBranch', method: 'POST', path: `${NS}/projects/{project}/plan`, summary: 'Plan a branch: the Environment, objects, URLs and policy denials a push would bring, without writing anything', verb: 'get', resource: 'projects', readOnly: true },
+  {
+    id: 'lockdownProject',
+    method: 'PUT',
+    path: `${NS}/projects/{project}/lockdown`,
+    summary: "Engage or lift a Project's kill switch: its Environments other than production lose all egress and are neither created nor changed until it is lifted",
+    verb: 'patch',
+    resource: 'projects',
+    readOnly: false,
+  },
+  {
+    id: 'lockdownOperator',
+    method: 'PUT',
+    path: `${NS}/lockdown`,
+    summary: "Engage or lift the operator-wide kill switch (the ConfigMap grove-lockdown in the operator's namespace, which the path names): every Project's Environments other than production",
+    verb: 'patch',
+    resource: 'configmaps',
+    readOnly: false,
+  },
 ];
 
 export interface Match {
@@ -83,6 +104,6 @@ export function matchRoute(method: string, pathname: string): Match | { methods:
 /** The RBAC check of one matched request. */
 export function accessOf(match: Match): Access {
   const { operation, params } = match;
-  const name = operation.resource === 'projects' ? params.project : params.name;
+  const name = operation.resource === 'projects' ? params.project : operation.resource === 'configmaps' ? LOCKDOWN_CONFIGMAP : params.name;
   return { verb: operation.verb, resource: operation.resource, namespace: params.namespace as string, ...(name ? { name } : {}) };
 }

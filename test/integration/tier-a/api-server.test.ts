@@ -165,7 +165,7 @@ describe('the other kinds', () => {
     expect((await rejection(project({ mode: 'allowlist', allow: [{ cidr: '169.254.169.254/32' }] }))).message).toContain('cidr lies inside a private');
     expect((await rejection(project({ mode: 'internet', allow: [{ cidr: '203.0.113.0/24' }] }))).message).toContain('allow is used only with mode: allowlist');
     expect((await rejection(project({ mode: 'allowlist', allow: [{ cidr: '203.0.113.0/24', ports: [0] }] }))).message).toContain('should be greater than or equal to 1');
-    const accepted = await kube().create(project({ mode: 'allowlist', allow: [{ cidr: '203.0.113.0/24', ports: [443] }, { cidr: '0.0.0.0/0' }] }) as KubeObject);
+    const accepted = await kube().create<KubeObject>(project({ mode: 'allowlist', allow: [{ cidr: '203.0.113.0/24', ports: [443] }, { cidr: '0.0.0.0/0' }] }));
     expect(accepted.metadata.uid).toBeTruthy();
   });
 

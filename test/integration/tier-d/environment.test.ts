@@ -220,4 +220,28 @@ describe('isolation between Environments, enforced by the network', () => {
     const mover = { 'app.kubernetes.io/component': 'mover' };
     expect(await reachFrom(branch, own, [store, dbOf('main'), outside], mover)).toEqual({ [at(store)]: 'connected', [at(dbOf('main'))]: 'refused', [at(outside)]: 'refused' });
   });
+
+  it('under the kill switch, lets a branch\'s pods reach nothing outside their namespace, and production keeps its DNS', async () => {
+    const url = new URL(cluster().minio!.url);
+    const store: Target = { host: url.hostname, port: Number(url.port) };
+    const branch = namespaceOf('feature/checkout');
+    const ip = async (namespace: string, name: string) => (await kube().get<KubeObject & { spec: { clusterIP: string } }>({ apiVersion: 'v1', kind: 'Service', namespace, name }))!.spec.clusterIP;
+    // Addresses rather than names where a name needs DNS, which the switch cuts too.
+    const ownDb: Target = { host: await ip(branch, 'db'), port: 5432 };
+    const dns: Target = { host: await ip('kube-system', 'kube-dns'), port: 53 };
+    const mover = { 'app.kubernetes.io/component': 'mover' };
+    const projectRef = { apiVersion: api, kind: 'Project', namespace: ns, name: project };
+    const egress = async () => (await kube().list<KubeObject>('networking.k8s.io/v1', 'NetworkPolicy', { namespace: branch })).items.map((p) => p.metadata.name).sort();
+    await kube().mergePatch(projectRef, { spec: { lockdown: true } }, { fieldManager: 'test' });
+    try {
+      await expect.poll(egress, { timeout: 30_000 }).toEqual(['allow-ingress-controller', 'allow-same-namespace', 'default-deny']);
+      expect(await reachFrom(branch, ownDb, [{ host: 'cache', port: 6379 }, dns, store], mover)).toEqual({ 'cache:6379': 'refused', [at(dns)]: 'refused', [at(store)]: 'refused' });
+      expect(await reachFrom(branch, ownDb, [{ host: await ip(branch, 'cache'), port: 6379 }])).toEqual({ [`${await ip(branch, 'cache')}:6379`]: 'connected' });
+      expect(await reachFrom(namespaceOf('main'), own, [dns, dbOf('main')])).toEqual({ [at(dns)]: 'connected', [at(dbOf('main'))]: 'connected' });
+    } finally {
+      await kube().mergePatch(projectRef, { spec: { lockdown: false } }, { fieldManager: 'test' });
+    }
+    await expect.poll(egress, { timeout: 30_000 }).toContain('allow-dns');
+    expect(await reachFrom(branch, own, [{ host: 'cache', port: 6379 }])).toEqual({ 'cache:6379': 'connected' });
+  });
 });
