@@ -16,6 +16,8 @@
  *   and each rule applies only where `params` is the Environment's own Project.
  * - `grove.dev-lockdown` and the Project's `spec.lockdown` (in `environment-policy`): the kill
  *   switch; while engaged, Environments other than production are neither created nor changed.
+ * - `grove.dev-environment-isolation`: in Environment namespaces, NetworkPolicies, ResourceQuotas
+ *   and LimitRanges are changed by Grove alone, not by the agent holding `admin` there.
  * - `grove.dev-record-requester` (mutating): stamps `grove.dev/requested-by` with the requesting
  *   Kubernetes user on the create of an Environment, Backup or Restore, overwriting whatever the client sent. Recording the user at
  *   admission, rather than in Grove's HTTP API, attributes Environments made with plain kubectl
@@ -231,6 +233,7 @@ export function admissionPolicies(opts: AdmissionOptions = {}): Array<KubeObject
     },
     { apiVersion: ADMISSION, kind: 'MutatingAdmissionPolicyBinding', metadata: { name: name('record-requester'), labels }, spec: { policyName: name('record-requester') } },
     ...lockdownPolicy(name('lockdown'), opts.home ?? 'grove-system'),
+    ...isolationGuard(name('environment-isolation')),
     ...(operator && opts.guardNamespaces ? namespaceGuard(name('operator-namespaces'), operator) : []),
   ];
 }
@@ -271,6 +274,41 @@ function lockdownPolicy(name: string, home: string): Array<KubeObject & Record<s
       metadata: { name, labels },
       spec: { policyName: name, validationActions: ['Deny'], paramRef: { name: LOCKDOWN_CONFIGMAP, namespace: home, parameterNotFoundAction: 'Allow' } },
     },
+  ];
+}
+
+/**
+ * An agent holds `admin` in its Environment's namespace, and `admin` may write NetworkPolicies:
+ * one allow-all policy of its own would undo the default-deny Grove planned, since policies only
+ * ever add. So in Environment namespaces the isolation objects — NetworkPolicies, the
+ * ResourceQuota and LimitRange — are Grove's alone: only someone who may write Environments'
+ * status in the owning project namespace (the operator; cluster admins) changes them, and the
+ * namespace controller still empties a namespace being deleted.
+ */
+function isolationGuard(name: string): Array<KubeObject & Record<string, unknown>> {
+  const owner = `namespaceObject.metadata.labels['${LABELS.environmentNamespace}']`;
+  const rule = (apiGroup: string, resources: string[]) => ({ apiGroups: [apiGroup], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources });
+  return [
+    {
+      apiVersion: ADMISSION,
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name, labels },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: {
+          namespaceSelector: { matchLabels: { [LABELS.managedBy]: 'grove' }, matchExpressions: [{ key: LABELS.environmentNamespace, operator: 'Exists' }] },
+          resourceRules: [rule('networking.k8s.io', ['networkpolicies']), rule('', ['resourcequotas', 'limitranges'])],
+        },
+        validations: [
+          {
+            expression: `has(namespaceObject.metadata.deletionTimestamp) || authorizer.group('${GROUP}').resource('environments').subresource('status').namespace(${owner}).check('update').allowed()`,
+            messageExpression: `'the ' + request.resource.resource + ' of Environment namespace ' + request.namespace + ' are its isolation, which only Grove changes (it plans them from the Project and platform.yaml; egress is set by spec.network.egress of the Project)'`,
+            reason: 'Forbidden',
+          },
+        ],
+      },
+    },
+    { apiVersion: ADMISSION, kind: 'ValidatingAdmissionPolicyBinding', metadata: { name, labels }, spec: { policyName: name, validationActions: ['Deny'] } },
   ];
 }
 
