@@ -225,10 +225,12 @@ describe('isolation between Environments, enforced by the network', () => {
     const url = new URL(cluster().minio!.url);
     const store: Target = { host: url.hostname, port: Number(url.port) };
     const branch = namespaceOf('feature/checkout');
-    const ip = async (namespace: string, name: string) => (await kube().get<KubeObject & { spec: { clusterIP: string } }>({ apiVersion: 'v1', kind: 'Service', namespace, name }))!.spec.clusterIP;
-    // Addresses rather than names where a name needs DNS, which the switch cuts too.
+    // Addresses rather than names where a name needs DNS, which the switch cuts too: the services'
+    // pods (their Services are headless) and the DNS Service.
+    const ip = async (namespace: string, name: string) => (await readyPod(namespace, `app.kubernetes.io/name=${name}`)).status!.podIP as string;
     const ownDb: Target = { host: await ip(branch, 'db'), port: 5432 };
-    const dns: Target = { host: await ip('kube-system', 'kube-dns'), port: 53 };
+    const dnsService = await kube().get<KubeObject & { spec: { clusterIP: string } }>({ apiVersion: 'v1', kind: 'Service', namespace: 'kube-system', name: 'kube-dns' });
+    const dns: Target = { host: dnsService!.spec.clusterIP, port: 53 };
     const mover = { 'app.kubernetes.io/component': 'mover' };
     const projectRef = { apiVersion: api, kind: 'Project', namespace: ns, name: project };
     const egress = async () => (await kube().list<KubeObject>('networking.k8s.io/v1', 'NetworkPolicy', { namespace: branch })).items.map((p) => p.metadata.name).sort();
