@@ -113,7 +113,7 @@ describe('the agent as the adversary', () => {
     ];
     for (const [what, args, input, refusal] of requests) {
       const result = await kubectl(AGENT, args, input);
-      rows.push([what, 'request refused', result.ok ? `ACCEPTED: ${result.out.trim()}` : result.out.trim().split('\n')[0]!.replace(/^Error from server \(\w+\): /, '').slice(0, 160)]);
+      rows.push([what, 'request refused', result.ok ? `ACCEPTED: ${result.out.trim()}` : result.out.trim().split('\n')[0]!.replace(/^.*denied request: /, '').replace(/^Error from server \(\w+\): /, '').slice(0, 200)]);
       expect(result.ok, `${what}: ${result.out}`).toBe(false);
       expect(result.out, what).toMatch(refusal);
     }
