@@ -11,7 +11,7 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { messageOf } from '../errors/index.ts';
-import { type ApiDeps, argumentsOf, asProblem, authenticateRequest, type Caller, inputSchemaOf, OPERATIONS, perform } from './api/index.ts';
+import { type ApiDeps, argumentsOf, asProblem, authenticateRequest, type Caller, inputSchemaOf, OPERATIONS, perform, rbacResource } from './api/index.ts';
 
 export const MCP_PATH = '/mcp';
 
@@ -42,7 +42,7 @@ function mcpServer(deps: ApiDeps, caller: Caller): Server {
     Promise.resolve({
       tools: OPERATIONS.map((op) => ({
         name: op.id,
-        description: `${op.summary}. Needs RBAC ${op.verb} on ${op.resource}.grove.dev in the namespace.`,
+        description: `${op.summary}. Needs RBAC ${op.verb} on ${rbacResource(op)} in the namespace.`,
         inputSchema: inputSchemaOf(op),
         annotations: { readOnlyHint: op.readOnly, destructiveHint: op.id === 'deleteEnvironment' },
       })),

@@ -32,7 +32,7 @@ import { accessOf, DNS_LABEL, type Match, matchRoute, type OperationId } from '.
 export { ApiProblem } from './problem.ts';
 export { type Caller, kubernetesAuthorizer } from './auth.ts';
 export { argumentsOf, inputSchemaOf, llmsText } from './openapi.ts';
-export { type OperationId, OPERATIONS } from './routes.ts';
+export { type OperationId, OPERATIONS, rbacResource } from './routes.ts';
 
 export interface ApiDeps {
   kube: Kube;

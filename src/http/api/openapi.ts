@@ -6,7 +6,7 @@
  */
 import { customResourceDefinition, KINDS } from '../../api/index.ts';
 import { AUDIT_ACTIONS, AUDIT_SOURCES } from '../../audit/index.ts';
-import { DNS_LABEL, OPERATIONS, type Operation } from './routes.ts';
+import { DNS_LABEL, OPERATIONS, type Operation, rbacResource } from './routes.ts';
 
 const problem = {
   type: 'object',
@@ -215,7 +215,7 @@ function renderOpenApi(): Record<string, unknown> {
     (paths[op.path] ??= {})[op.method.toLowerCase()] = {
       operationId: op.id,
       summary: op.summary,
-      description: `Needs RBAC verb \`${op.verb}\` on \`${op.resource}.grove.dev\` in the namespace.`,
+      description: `Needs RBAC verb \`${op.verb}\` on \`${rbacResource(op)}\` in the namespace.`,
       parameters: [...params, ...query],
       ...(body ? { requestBody: { required: true, content: { 'application/json': { schema: body } } } } : {}),
       responses: { [op.id.startsWith('create') ? '201' : op.id === 'deleteEnvironment' ? '202' : '200']: { description: 'Done', content: { 'application/json': { schema: RESPONSES[op.id] } } }, ...errors },
@@ -233,7 +233,7 @@ function renderOpenApi(): Record<string, unknown> {
 
 /** `/llms.txt`: the API in words, for agents. */
 export function llmsText(): string {
-  const lines = OPERATIONS.map((op) => `- ${op.method} ${op.path} — ${op.summary} (RBAC: ${op.verb} ${op.resource}.grove.dev)`);
+  const lines = OPERATIONS.map((op) => `- ${op.method} ${op.path} — ${op.summary} (RBAC: ${op.verb} ${rbacResource(op)})`);
   const bodies = OPERATIONS.filter((op) => BODIES[op.id]).map((op) => {
     const body = BODIES[op.id] as { properties: Record<string, { description?: string }>; required?: string[] };
     const fields = Object.entries(body.properties).map(([name, f]) => `  - ${name}${body.required?.includes(name) ? ' (required)' : ''}${f.description ? `: ${f.description}` : ''}`);

@@ -101,6 +101,11 @@ export function matchRoute(method: string, pathname: string): Match | { methods:
   return methods.length ? { methods } : undefined;
 }
 
+/** The resource an operation's RBAC check names, as kubectl writes it (`environments.grove.dev`, `configmaps`). */
+export function rbacResource(operation: Operation): string {
+  return operation.resource === 'configmaps' ? operation.resource : `${operation.resource}.grove.dev`;
+}
+
 /** The RBAC check of one matched request. */
 export function accessOf(match: Match): Access {
   const { operation, params } = match;
