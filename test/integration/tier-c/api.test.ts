@@ -167,7 +167,7 @@ describe('the HTTP API', () => {
     const doc = (await call('GET', '/openapi.json')).json;
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.values(doc.paths as Record<string, Record<string, { operationId: string }>>).flatMap((p) => Object.values(p).map((o) => o.operationId)).sort()).toEqual(
-      ['createBackup', 'createEnvironment', 'createRestore', 'deleteEnvironment', 'getEnvironment', 'getRestore', 'listBackups', 'listEnvironments', 'planBranch', 'readAudit', 'renewEnvironment', 'sleepEnvironment', 'waitEnvironment', 'wakeEnvironment'],
+      ['createBackup', 'createEnvironment', 'createRestore', 'deleteEnvironment', 'getEnvironment', 'getRestore', 'listBackups', 'listEnvironments', 'lockdownOperator', 'lockdownProject', 'planBranch', 'readAudit', 'renewEnvironment', 'sleepEnvironment', 'waitEnvironment', 'wakeEnvironment'],
     );
     const llms = await (await fetch(`${op.url}/llms.txt`)).text();
     expect(llms).toContain('Authorization: Bearer');

@@ -114,7 +114,7 @@ describe('the chart', () => {
     const guard = find(docs, 'ValidatingAdmissionPolicy', 'grove-operator-namespaces');
     expect(guard?.spec.matchConditions[0].expression).toBe("request.userInfo.username == 'system:serviceaccount:grove-system:grove'");
     expect(find(docs, 'MutatingAdmissionPolicy', 'grove-record-requester')?.spec.matchConditions[0].expression).toContain("'system:serviceaccount:grove-system:grove'");
-    expect(docs.filter((d) => d.kind.endsWith('AdmissionPolicy')).map((d) => d.metadata.name).sort()).toEqual(['grove-environment-policy', 'grove-operator-namespaces', 'grove-protect-environments', 'grove-record-requester', 'grove-secret-references']);
+    expect(docs.filter((d) => d.kind.endsWith('AdmissionPolicy')).map((d) => d.metadata.name).sort()).toEqual(['grove-environment-isolation', 'grove-environment-policy', 'grove-lockdown', 'grove-operator-namespaces', 'grove-protect-environments', 'grove-record-requester', 'grove-secret-references']);
     expect((await render('admissionPolicies.enabled=false')).filter((d) => d.kind.includes('Admission'))).toEqual([]);
   });
 
