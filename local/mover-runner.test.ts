@@ -1,26 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import { moverJob } from '../src/data/index.ts';
-import { claimOf, hostDatabaseName, kindOf, type MoverPod, moverInvocation, secretsOf, terminatedStatus, terminationMessage } from './mover-runner.ts';
+import { claimOf, hostDatabaseName, kindOf, type MoverPod, moverInvocation, secretsOf, servedNamespace, terminatedStatus, terminationMessage } from './mover-runner.ts';
 
 /** The pod a mover Job makes: its template, as the Job controller copies it. */
 function podOf(job: ReturnType<typeof moverJob>, name = 'backup-db-1-abcde'): MoverPod {
   const template = (job as unknown as { spec: { template: { metadata: { labels: Record<string, string> }; spec: MoverPod['spec'] } } }).spec.template;
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'shop-main', labels: template.metadata.labels }, spec: template.spec, status: { phase: 'Running' } };
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: job.metadata.namespace, labels: template.metadata.labels }, spec: template.spec, status: { phase: 'Running' } };
 }
 
-const base = { owner: 'nightly', environment: 'main', namespace: 'shop-main', image: 'grove:1', labels: {} };
-const dbBackup = podOf(moverJob({ ...base, action: 'backup', target: { name: 'db', kind: 'postgresql', credentialsSecret: 'db-credentials' } }));
+const base = { owner: 'nightly', ownerNamespace: 'demo', environment: 'main', namespace: 'shop-main', movers: { image: 'grove:1', namespace: 'grove-system' }, labels: {} };
+const dbJob = moverJob({ ...base, action: 'backup', target: { name: 'db', kind: 'postgresql', credentialsSecret: 'db-credentials', port: 5432 } });
+const dbBackup = podOf(dbJob);
 const filesRestore = podOf(moverJob({ ...base, action: 'restore', snapshotId: 'abc123', target: { name: 'web-uploads', kind: 'files', claimName: 'web-uploads' } }), 'restore-web-uploads-1-xyz');
+const repository = { RESTIC_REPOSITORY: 's3:http://minio/bucket/grove/restic/demo/shop', RESTIC_PASSWORD: 'pw', AWS_ACCESS_KEY_ID: 'key' };
 const secrets = {
-  'grove-backup-store': { RESTIC_REPOSITORY: 's3:http://minio/bucket/grove/restic/demo/shop', RESTIC_PASSWORD: 'pw', AWS_ACCESS_KEY_ID: 'key' },
-  'db-credentials': { host: 'db.shop-main.svc', port: '5432', username: 'app', password: 'secret', database: 'app' },
+  'grove-backup-store': repository,
+  [dbJob.metadata.name as string]: { ...repository, DB_HOST: 'db.shop-main.svc', DB_PORT: '5432', DB_USER: 'app', DB_PASSWORD: 'secret', DB_NAME: 'app' },
 };
 
 describe('what the mover runner reads from a mover pod', () => {
-  it('finds the Secrets, the kind and the claim', () => {
-    expect(secretsOf(dbBackup)).toEqual(['db-credentials', 'grove-backup-store']);
+  it('finds the Secrets, the kind, the claim and the namespace whose data it moves', () => {
+    expect(secretsOf(dbBackup)).toEqual([dbJob.metadata.name]);
     expect(kindOf(dbBackup)).toBe('postgresql');
     expect(claimOf(dbBackup)).toBeUndefined();
+    expect([dbBackup.metadata.namespace, servedNamespace(dbBackup)]).toEqual(['grove-system', 'shop-main']);
+    expect(servedNamespace(filesRestore)).toBe('shop-main');
     expect(secretsOf(filesRestore)).toEqual(['grove-backup-store']);
     expect(kindOf(filesRestore)).toBe('files');
     expect(claimOf(filesRestore)).toBe('web-uploads');
@@ -56,7 +60,7 @@ describe('moverInvocation', () => {
   });
 
   it('refuses a pod whose Secret it was not given', () => {
-    expect(() => moverInvocation(dbBackup, { 'grove-backup-store': {} }, { work: '/w' })).toThrow(/Secret db-credentials of pod backup-db-1-abcde was not given/);
+    expect(() => moverInvocation(dbBackup, { 'grove-backup-store': {} }, { work: '/w' })).toThrow(`Secret ${dbJob.metadata.name} of pod backup-db-1-abcde was not given`);
   });
 });
 

@@ -85,6 +85,11 @@ export function kindOf(pod: MoverPod): string | undefined {
   return at >= 0 ? args[at + 1] : undefined;
 }
 
+/** The Environment namespace whose data the pod moves: its own, or the one a mover in Grove's namespace is labelled for. */
+export function servedNamespace(pod: MoverPod): string {
+  return pod.metadata.labels?.[LABELS.targetNamespace] ?? (pod.metadata.namespace as string);
+}
+
 /** The claim mounted at `/data`, if the pod works on a volume's files. */
 export function claimOf(pod: MoverPod): string | undefined {
   return pod.spec.volumes?.find((v) => v.name === 'data')?.persistentVolumeClaim?.claimName;
@@ -246,7 +251,7 @@ async function runOne(opts: RunnerOptions, pod: MoverPod): Promise<void> {
     if (claim) host.dataDir = await claimDirectory(opts, namespace, claim);
     if (kind === 'postgresql') {
       const service = pod.metadata.labels?.[LABELS.volume] ?? 'db';
-      host.database = { ...opts.postgres, name: hostDatabaseName(namespace, service) };
+      host.database = { ...opts.postgres, name: hostDatabaseName(servedNamespace(pod), service) };
       await ensureDatabase(host.database);
     }
     const started = performance.now();

@@ -23,6 +23,11 @@ export const LABELS = {
   restore: 'grove.dev/restore',
   /** On a volume's mover Job, snapshot and clone objects: the volume. */
   volume: 'grove.dev/volume',
+  /**
+   * On mover pods in Grove's namespace: the Environment namespace whose data they move. That
+   * namespace admits Grove's mover pods carrying its own name here, and no others.
+   */
+  targetNamespace: 'grove.dev/target-namespace',
 } as const;
 
 export const ANNOTATIONS = {

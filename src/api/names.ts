@@ -84,8 +84,11 @@ export function cloneSnapshotNames(child: { metadata: { name?: string; namespace
   return { snapshot: `clone-${volume.slice(0, 63 - 15)}-${hash.slice(0, 8)}`.replace(/-+/g, '-'), content: `grove-clone-${hash.slice(0, 32)}` };
 }
 
-/** A Job name that is unique per backup and volume, and at most 63 characters. */
-export function moverJobName(action: 'backup' | 'restore', owner: string, volume: string): string {
-  const hash = createHash('sha256').update(`${owner}/${volume}`).digest('hex').slice(0, 8);
+/**
+ * A Job name that is unique per backup (or restore) and volume, and at most 63 characters. The
+ * owner's namespace is part of it: the Jobs of every project namespace share Grove's own.
+ */
+export function moverJobName(action: 'backup' | 'restore', owner: { namespace: string; name: string }, volume: string): string {
+  const hash = createHash('sha256').update(`${owner.namespace}/${owner.name}/${volume}`).digest('hex').slice(0, 8);
   return `${action}-${volume.slice(0, 63 - action.length - 10)}-${hash}`.replace(/-+/g, '-');
 }

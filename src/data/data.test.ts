@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type Environment, moverJobName } from '../api/index.ts';
 import { parseManifest, resolveManifest } from '../manifest/index.ts';
-import { backupTargets, moverJob } from './jobs.ts';
+import { backupTargets, moverJob, moverJobSecret } from './jobs.ts';
 import { backupsApply, finalBackupApplies, scheduledBackup, typesHeld } from './schedule.ts';
 import { waitForServer } from './mover/index.ts';
 import { summaryOf } from './restic/index.ts';
@@ -85,29 +85,34 @@ services:
 
   it('backs up every database with its dump tool and every mount as files', () => {
     expect(targets).toEqual([
-      { name: 'db', kind: 'postgresql', credentialsSecret: 'db-credentials' },
-      { name: 'legacy', kind: 'mariadb', credentialsSecret: 'legacy-credentials' },
-      { name: 'sessions', kind: 'redis', credentialsSecret: 'sessions-credentials' },
+      { name: 'db', kind: 'postgresql', credentialsSecret: 'db-credentials', port: 5432 },
+      { name: 'legacy', kind: 'mariadb', credentialsSecret: 'legacy-credentials', port: 3306 },
+      { name: 'sessions', kind: 'redis', credentialsSecret: 'sessions-credentials', port: 6379 },
       { name: 'web-cache', kind: 'files', claimName: 'web-cache' },
       { name: 'web-uploads', kind: 'files', claimName: 'web-uploads' },
     ]);
   });
 
-  it('names Jobs uniquely per owner and volume, within 63 characters', () => {
-    expect(moverJobName('backup', 'nightly', 'db')).not.toBe(moverJobName('backup', 'weekly', 'db'));
-    expect(moverJobName('backup', 'x', 'v'.repeat(80)).length).toBeLessThanOrEqual(63);
+  it('names Jobs uniquely per owner, its namespace and volume, within 63 characters', () => {
+    const nightly = { namespace: 'team-a', name: 'nightly' };
+    expect(moverJobName('backup', nightly, 'db')).not.toBe(moverJobName('backup', { ...nightly, name: 'weekly' }, 'db'));
+    expect(moverJobName('backup', nightly, 'db')).not.toBe(moverJobName('backup', { ...nightly, namespace: 'team-b' }, 'db'));
+    expect(moverJobName('backup', nightly, 'v'.repeat(80)).length).toBeLessThanOrEqual(63);
   });
+
+  const movers = { image: 'grove:1', namespace: 'grove-system' };
+  const base = { owner: 'nightly', ownerNamespace: 'team', environment: 'shop-main', namespace: 'shop-main', movers, labels: {} };
 
   it('runs restricted, without an API token, with the volume read-only for a backup', () => {
     for (const target of targets) {
-      const job = moverJob({ action: 'backup', owner: 'nightly', environment: 'shop-main', namespace: 'shop-main', target, image: 'grove:1', labels: {} }) as any;
+      const job = moverJob({ ...base, action: 'backup', target }) as any;
       const pod = job.spec.template.spec;
       expect(pod.automountServiceAccountToken).toBe(false);
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
       expect(pod.containers[0].securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
       expect(JSON.stringify(pod)).not.toMatch(/hostPath|privileged|hostNetwork/);
       if (target.kind === 'files') expect(pod.volumes).toContainEqual({ name: 'data', persistentVolumeClaim: { claimName: target.claimName, readOnly: true } });
-      else expect(pod.containers[0].env.map((e: { name: string }) => e.name)).toEqual(['RESTIC_CACHE_DIR', 'HOME', 'TMPDIR', 'DB_HOST', 'DB_PORT', 'DB_USER', 'DB_PASSWORD', 'DB_NAME']);
+      else expect(pod.containers[0].env.map((e: { name: string }) => e.name)).toEqual(['RESTIC_CACHE_DIR', 'HOME', 'TMPDIR']);
       // Everything restic writes (cache, temporary packs) goes to the emptyDir: the root is read-only.
       const env = Object.fromEntries(pod.containers[0].env.filter((e: { value?: string }) => e.value).map((e: { name: string; value: string }) => [e.name, e.value]));
       expect(env).toMatchObject({ RESTIC_CACHE_DIR: '/cache', HOME: '/cache', TMPDIR: '/cache' });
@@ -115,8 +120,32 @@ services:
     }
   });
 
+  it('moves databases from Grove\'s namespace, with a Secret of their own; files in the Environment\'s', () => {
+    const place = (action: 'backup' | 'restore') => targets.map((target) => [target.name, moverJob({ ...base, action, target }).metadata.namespace]);
+    expect(place('backup')).toEqual([['db', 'grove-system'], ['legacy', 'grove-system'], ['sessions', 'grove-system'], ['web-cache', 'shop-main'], ['web-uploads', 'shop-main']]);
+    // Redis reads its file when it starts: its restore writes into the claim, before the server runs.
+    expect(place('restore')).toEqual([['db', 'grove-system'], ['legacy', 'grove-system'], ['sessions', 'shop-main'], ['web-cache', 'shop-main'], ['web-uploads', 'shop-main']]);
+    const db = moverJob({ ...base, action: 'backup', target: targets[0]! }) as any;
+    expect(db.spec.template.metadata.labels).toMatchObject({ 'app.kubernetes.io/component': 'mover', 'grove.dev/target-namespace': 'shop-main' });
+    expect(db.spec.template.spec.containers[0].envFrom).toEqual([{ secretRef: { name: db.metadata.name } }]);
+    expect(db.spec.template.spec.serviceAccountName).toBeUndefined();
+    const files = moverJob({ ...base, action: 'backup', target: targets[3]! }) as any;
+    expect(files.spec.template.metadata.labels['grove.dev/target-namespace']).toBeUndefined();
+    expect(files.spec.template.spec.containers[0].envFrom).toEqual([{ secretRef: { name: 'grove-backup-store' } }]);
+  });
+
+  it('gives a database mover Grove\'s own address for the server, whatever the credentials Secret says', () => {
+    const job = moverJob({ ...base, action: 'backup', target: targets[1]! });
+    const repo = { location: 's3:http://198.51.100.7:9000/b/grove/restic/team/shop', password: 'pw', env: { AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's' } };
+    // The Environment's admin may rewrite its credentials Secret to point at another server.
+    const credentials = { host: 'db.shop-prod.svc', port: '5432', username: 'app', password: 'secret', database: 'shop' };
+    const secret = moverJobSecret({ job, target: targets[1]!, namespace: 'shop-main', repo, credentials, jobUid: 'u-1' }) as any;
+    expect(secret.metadata).toMatchObject({ name: job.metadata.name, namespace: 'grove-system', ownerReferences: [{ kind: 'Job', name: job.metadata.name, uid: 'u-1' }] });
+    expect(secret.stringData).toEqual({ RESTIC_REPOSITORY: repo.location, RESTIC_PASSWORD: 'pw', AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's', DB_HOST: 'legacy.shop-main.svc', DB_PORT: '3306', DB_USER: 'app', DB_PASSWORD: 'secret', DB_NAME: 'shop' });
+  });
+
   it('mounts the volume writable for a restore, and names the snapshot', () => {
-    const job = moverJob({ action: 'restore', owner: 'r1', environment: 'e', namespace: 'e', target: targets[4]!, image: 'grove:1', snapshotId: 'abc', labels: {} }) as any;
+    const job = moverJob({ ...base, action: 'restore', owner: 'r1', target: targets[4]!, snapshotId: 'abc' }) as any;
     expect(job.spec.template.spec.volumes).toContainEqual({ name: 'data', persistentVolumeClaim: { claimName: 'web-uploads', readOnly: false } });
     expect(job.spec.template.spec.containers[0].args).toEqual(['mover', 'restore', '--name', 'web-uploads', '--kind', 'files', '--path', '/data', '--snapshot', 'abc', '--replace']);
   });

@@ -27,7 +27,7 @@ function facts(lineage: VolumeLineage[], volumes: Record<string, VolumeFacts>, o
     now: NOW,
     namespace: 'shop-feature-x',
     namespaceExists: true,
-    moverImage: 'grove:1',
+    movers: { image: 'grove:1', namespace: 'grove-system' },
     lineage,
     targets: cloneTargets(manifest),
     snapshotClass: { name: 'csi', driver: 'hostpath.csi' },
@@ -93,7 +93,7 @@ describe('decideFill, by snapshot', () => {
     const broken = { ...ready(snapshotOf('db')), status: { error: { message: 'disk on fire' } } };
     const d = decideFill(facts(lineage, { cache: { parent, parentClaimExists: true }, db: { parent, sourceSnapshot: broken } }));
     expect(d.outcome).toMatchObject({ kind: 'failed', message: 'the snapshot of db in shop-main failed: disk on fire' });
-    expect([d.create, d.apply, d.delete]).toEqual([[], [], []]);
+    expect([d.create, d.movers, d.delete]).toEqual([[], [], []]);
   });
 });
 
@@ -109,21 +109,30 @@ describe('decideFill, from a backup', () => {
     expect(d.outcome).toMatchObject({ kind: 'waiting', message: 'waiting for Backup shop-main-clone-202612011200' });
   });
 
-  it('uses a complete backup: Redis\'s claim first, the database once it runs, each Job after the mover Secret', () => {
+  it('uses a complete backup: Redis\'s claim first, the database once it runs', () => {
     const backup = completed('shop-main-nightly', [{ name: 'cache', snapshotId: 's-cache' }, { name: 'db', snapshotId: 's-db' }]);
     const d = decideFill(facts(lineage, { cache: { parent, parentBackups: [backup] }, db: { parent, parentBackups: [backup] } }));
     expect(d.lineage.map((l) => l.snapshotId)).toEqual(['s-cache', 's-db']);
     expect(kinds(d.create)).toEqual(['PersistentVolumeClaim in shop-feature-x']);
-    expect(d.moverSecret).toBe(true);
-    expect(d.apply.map((o) => o.metadata.name)).toEqual([moverJobName('restore', 'shop-feature-x', 'cache')]);
+    expect(d.movers.map(({ target, job }) => [target.name, job.metadata.namespace, job.metadata.name])).toEqual([['cache', 'shop-feature-x', moverJobName('restore', { namespace: 'team', name: 'shop-feature-x' }, 'cache')]]);
     expect(d.outcome).toMatchObject({ kind: 'waiting', plan: { stage: 'fill', held: ['cache'] }, message: 'restoring cache from Backup shop-main-nightly; waiting for db to start before restoring it' });
+  });
+
+  it("restores a database from Grove's namespace once its server runs", () => {
+    const backup = completed('shop-main-nightly', [{ name: 'cache', snapshotId: 's-cache' }, { name: 'db', snapshotId: 's-db' }]);
+    const running = { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db', namespace: 'shop-feature-x' }, status: { readyReplicas: 1 } };
+    const d = decideFill(facts(lineage, { cache: { parent, parentBackups: [backup] }, db: { parent, parentBackups: [backup], statefulSet: running } }));
+    expect(d.movers.map(({ target, job }) => [target.name, job.metadata.namespace])).toEqual([
+      ['cache', 'shop-feature-x'],
+      ['db', 'grove-system'],
+    ]);
   });
 
   it('writes nothing into a namespace that does not exist yet: the namespace comes first', () => {
     // A Restore into a new Environment: the backup is complete before the namespace exists.
     const backup = completed('shop-main-nightly', [{ name: 'cache', snapshotId: 's-cache' }, { name: 'db', snapshotId: 's-db' }]);
     const d = decideFill(facts(lineage, { cache: { parent, parentBackups: [backup] }, db: { parent, parentBackups: [backup] } }, { namespaceExists: false }));
-    expect([d.create, d.apply, d.delete, d.moverSecret]).toEqual([[], [], [], false]);
+    expect([d.create, d.movers, d.delete]).toEqual([[], [], []]);
     expect(d.outcome).toMatchObject({ kind: 'waiting', plan: { stage: 'sources' }, message: 'waiting for namespace shop-feature-x' });
   });
 

@@ -17,11 +17,11 @@
  *
  * @module
  */
-import { ANNOTATIONS, type Backup, cloneSnapshotNames, type Environment, type KubeObject, LABELS, moverJobName, type Project, REASONS, sanitizeJobName, volumeClaimName, type VolumeLineage } from '../api/index.ts';
+import { ANNOTATIONS, type Backup, cloneSnapshotNames, type Environment, type KubeObject, LABELS, type Project, REASONS, sanitizeJobName, volumeClaimName, type VolumeLineage } from '../api/index.ts';
 import type { ResolvedManifest } from '../manifest/index.ts';
 import type { DataPlan } from '../planner/index.ts';
 import { anythingCloned, childSnapshot, childSnapshotContent, cloneBackup, parentSnapshot, SNAPSHOT_API_VERSION, servicesToSanitize, snapshotSources, usableBackup } from './clone.ts';
-import { type BackupTarget, type JobObject, jobOutcome, moverJob } from './jobs.ts';
+import { type BackupTarget, type JobObject, jobOutcome, moverJob, type Movers } from './jobs.ts';
 import { backupState } from './schedule.ts';
 
 export type Snapshot = KubeObject & { status?: { readyToUse?: boolean; boundVolumeSnapshotContentName?: string; creationTime?: string; error?: { message?: string } } };
@@ -63,7 +63,7 @@ export interface FillFacts {
   namespace: string;
   /** Whether it exists yet: nothing can be written into it before the apply step makes it. */
   namespaceExists: boolean;
-  moverImage: string;
+  movers: Movers;
   /** Each volume's source, as decided; entries of volumes the manifest no longer has are dropped. */
   lineage: readonly VolumeLineage[];
   targets: readonly BackupTarget[];
@@ -85,10 +85,8 @@ export interface FillDecision {
   lineage: VolumeLineage[];
   /** Objects of deterministic names to create unless they exist. */
   create: KubeObject[];
-  /** The Project's mover Secret must be in the namespace before `apply` (restore Jobs read it). */
-  moverSecret: boolean;
-  /** Objects to server-side apply (restore Jobs). */
-  apply: KubeObject[];
+  /** Restore Jobs to start, each with the volume it fills (its Secret depends on where it runs). */
+  movers: Array<{ target: BackupTarget; job: KubeObject }>;
   /** Objects to delete, absent ones being fine: only the clone's snapshots. */
   delete: Array<{ apiVersion: string; kind: string; namespace?: string; name: string }>;
   /** What to say in the log. */
@@ -105,8 +103,8 @@ const POLL_MS = 3_000;
 export function decideFill(facts: FillFacts): FillDecision {
   const targets = new Map(facts.targets.map((t) => [t.name, t]));
   const lineage = structuredClone(facts.lineage.filter((l) => targets.has(l.volume)));
-  const decision: FillDecision = { lineage, create: [], moverSecret: false, apply: [], delete: [], notes: [], outcome: { kind: 'done', plan: { stage: 'ready' }, reason: '', message: '' } };
-  const fail = (reason: string, message: string): FillDecision => ({ ...decision, create: [], apply: [], delete: [], moverSecret: false, outcome: { kind: 'failed', reason, message } });
+  const decision: FillDecision = { lineage, create: [], movers: [], delete: [], notes: [], outcome: { kind: 'done', plan: { stage: 'ready' }, reason: '', message: '' } };
+  const fail = (reason: string, message: string): FillDecision => ({ ...decision, create: [], movers: [], delete: [], outcome: { kind: 'failed', reason, message } });
   const volume = (name: string): VolumeFacts => facts.volumes.get(name) ?? {};
 
   // 0. The namespace, with its isolation, comes first: claims, offered snapshots, the mover
@@ -259,10 +257,11 @@ function restoreInto(facts: FillFacts, entry: VolumeLineage, target: BackupTarge
   const envName = facts.env.metadata.name ?? '';
   // Each Restore has its own Jobs; a clone's are the Environment's.
   const owner = facts.env.metadata.annotations?.[ANNOTATIONS.restore] ?? envName;
-  const name = moverJobName('restore', owner, target.name);
+  const job = moverJob({ action: 'restore', owner, ownerNamespace: facts.env.metadata.namespace ?? '', environment: envName, namespace: facts.namespace, target, movers: facts.movers, snapshotId: entry.snapshotId ?? '', labels: restoreLabels(facts) });
+  const name = job.metadata.name as string;
   const outcome = jobOutcome(found.restoreJob);
   if (outcome.complete) return undefined;
-  if (outcome.failed) return { failed: `restoring ${target.name} from Backup ${entry.backup} failed: ${outcome.failed}; delete Job ${name} in ${facts.namespace} to try again` };
+  if (outcome.failed) return { failed: `restoring ${target.name} from Backup ${entry.backup} failed: ${outcome.failed}; delete Job ${name} in ${job.metadata.namespace ?? ''} to try again` };
   const restoring = { waiting: `restoring ${target.name} from Backup ${entry.backup}` };
   if (found.restoreJob) return restoring;
   if (target.kind === 'postgresql' || target.kind === 'mariadb') {
@@ -274,12 +273,14 @@ function restoreInto(facts: FillFacts, entry: VolumeLineage, target: BackupTarge
   } else if (!found.claim) {
     return { waiting: `waiting for claim ${volumeClaimName(target)}` };
   }
-  const labels = { [LABELS.project]: facts.env.spec.project, [LABELS.environment]: envName, [LABELS.environmentNamespace]: facts.env.metadata.namespace ?? '' };
-  decision.moverSecret = true;
   // The sources stage has set the snapshot of every volume that gets here.
-  decision.apply.push(moverJob({ action: 'restore', owner, environment: envName, namespace: facts.namespace, target, image: facts.moverImage, snapshotId: entry.snapshotId ?? '', labels }));
+  decision.movers.push({ target, job });
   decision.notes.push({ message: 'Started restoring a volume', fields: { volume: target.name, backup: entry.backup } });
   return restoring;
+}
+
+function restoreLabels(facts: FillFacts): Record<string, string> {
+  return { [LABELS.project]: facts.env.spec.project, [LABELS.environment]: facts.env.metadata.name ?? '', [LABELS.environmentNamespace]: facts.env.metadata.namespace ?? '' };
 }
 
 /** The sanitize Job name of each application with a sanitize hook, at `revision`. */

@@ -11,6 +11,6 @@
  */
 export { type CloneFacts, cloneTargets, decideClone, servicesToSanitize, SNAPSHOT_API_VERSION, snapshotSources } from './clone.ts';
 export { type Claim, decideFill, type FillDecision, type FillFacts, sanitizeJobs, type Snapshot, type SnapshotContent, type StatefulSet, type VolumeFacts } from './fill.ts';
-export { type BackupTarget, backupTargets, type JobObject, jobOutcome, MOVER_DATA_PATH, moverJob, moverSecret } from './jobs.ts';
+export { type BackupTarget, backupTargets, type JobObject, jobOutcome, MOVER_DATA_PATH, moverJob, moverJobRef, moverJobSecret, type Movers, moverSecret, movesOverNetwork } from './jobs.ts';
 export { restoreFor } from './restore.ts';
 export { backupFor, backupsApply, backupState, finalBackupApplies, manualBackupName, scheduledBackup, typesHeld } from './schedule.ts';

@@ -10,6 +10,7 @@ import { environmentReconciler, type EnvironmentControllerDeps } from '../contro
 import { projectReconciler } from '../controllers/project/index.ts';
 import { restoreReconciler } from '../controllers/restore/index.ts';
 import type { EventRecorder } from '../events/index.ts';
+import type { Movers } from '../data/index.ts';
 import type { Kube } from '../kube/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { Metrics } from '../metrics/index.ts';
@@ -43,7 +44,7 @@ export interface ControllerDeps {
   pushes: PushLog;
   /** What the informers hold, for the Environment controller's reads of its children. */
   cache: EnvironmentControllerDeps['cache'];
-  moverImage: string;
+  movers: Movers;
   resticCacheDir?: string;
   access?: NamespaceAccess;
   internalNetworks?: readonly string[];
@@ -65,7 +66,7 @@ export function operatorControllers(deps: ControllerDeps): Controllers {
         clock,
         events: deps.events,
         audit,
-        moverImage: deps.moverImage,
+        movers: deps.movers,
         cache: deps.cache,
         ...(deps.access ? { access: deps.access } : {}),
         ...(deps.internalNetworks ? { internalNetworks: deps.internalNetworks } : {}),
@@ -73,7 +74,7 @@ export function operatorControllers(deps: ControllerDeps): Controllers {
       }),
       deps.environmentWorkers ?? 4,
     ),
-    backups: controller('backup', backupReconciler({ kube, git, clock, audit, moverImage: deps.moverImage, ...(deps.outbound ? { outbound: deps.outbound } : {}), ...(deps.resticCacheDir ? { resticCacheDir: deps.resticCacheDir } : {}) }), 2),
+    backups: controller('backup', backupReconciler({ kube, git, clock, audit, movers: deps.movers, ...(deps.outbound ? { outbound: deps.outbound } : {}), ...(deps.resticCacheDir ? { resticCacheDir: deps.resticCacheDir } : {}) }), 2),
     backupStores: controller('backupstore', backupStoreReconciler({ kube, clock, ...(deps.outbound ? { outbound: deps.outbound } : {}) }), 1),
     restores: controller('restore', restoreReconciler({ kube, clock, audit }), 1),
   };

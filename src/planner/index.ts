@@ -40,6 +40,11 @@ export interface PlanInput {
   data?: DataPlan;
   /** The BackupStore's endpoint URL, which mover pods may reach through the default-deny policy. */
   storeEndpoint?: string;
+  /**
+   * Grove's own namespace, whose mover pods back up and restore the databases over the network:
+   * the only pods from outside (besides the ingress controller's traffic) the namespace admits.
+   */
+  moverNamespace?: string;
   /** Asleep: every Deployment and StatefulSet at zero replicas, every CronJob suspended; volumes and data stay. */
   sleeping?: boolean;
   /** The operator's rights in the namespace, when they come from a RoleBinding it plans itself. */
@@ -204,7 +209,7 @@ function isolationObjects(ctx: PlanContext): KubeObject[] {
   const binding = roleBindingOf(ctx);
   if (binding) add(binding);
   add({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(WORKLOAD_SERVICE_ACCOUNT), automountServiceAccountToken: false });
-  for (const policy of networkPolicies(project, type, meta, input.storeEndpoint, input.internalNetworks ?? [], input.lockdown ?? false)) add(policy);
+  for (const policy of networkPolicies(project, type, meta, namespace, input)) add(policy);
 
   const quota = quotaFor(project, type);
   if (quota) {
@@ -452,7 +457,9 @@ export function inventoryEntry(o: KubeObject): InventoryEntry {
   return { id: `${o.metadata.namespace ?? ''}_${o.metadata.name}_${group}_${o.kind}`, v: o.apiVersion };
 }
 
-function networkPolicies(project: Project, type: NonNullable<Environment['spec']['type']>, meta: (name: string) => KubeObject['metadata'], storeEndpoint: string | undefined, internal: readonly string[], lockdown: boolean): Array<KubeObject & Record<string, unknown>> {
+function networkPolicies(project: Project, type: NonNullable<Environment['spec']['type']>, meta: (name: string) => KubeObject['metadata'], namespace: string, input: PlanInput): Array<KubeObject & Record<string, unknown>> {
+  const { storeEndpoint, moverNamespace } = input;
+  const internal = input.internalNetworks ?? [];
   const ingressNamespace = project.spec.network?.ingressNamespace ?? DEFAULT_INGRESS_NAMESPACE;
   const policy = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: meta(name), spec });
   const inside = [
@@ -464,8 +471,21 @@ function networkPolicies(project: Project, type: NonNullable<Environment['spec']
       ingress: [{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ingressNamespace } } }] }],
     }),
   ];
+  if (moverNamespace) {
+    // Only the movers labelled with this namespace: a mover sent to another Environment's data,
+    // where that Environment's admin could point its Service at this one, is refused here.
+    const movers = { 'app.kubernetes.io/component': 'mover', [LABELS.targetNamespace]: namespace };
+    inside.push(
+      policy('allow-grove-movers', {
+        podSelector: { matchLabels: { 'app.kubernetes.io/component': 'service' } },
+        policyTypes: ['Ingress'],
+        ingress: [{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': moverNamespace } }, podSelector: { matchLabels: movers } }] }],
+      }),
+    );
+  }
   // NetworkPolicies only ever allow: cutting egress means planning none of the policies that do.
-  if (lockdown) return inside;
+  // A held Environment's data can still be backed up: the movers' way in is ingress.
+  if (input.lockdown) return inside;
   const policies = [
     ...inside,
     policy('allow-dns', {

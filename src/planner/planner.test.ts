@@ -10,7 +10,7 @@ const REV = 'ab'.repeat(20);
 
 function plan(
   manifestText: string,
-  opts: { type?: EnvironmentType; branch?: string; project?: Partial<ProjectSpec>; workloadsAvailable?: boolean; data?: DataPlan; storeEndpoint?: string; sleeping?: boolean; access?: NamespaceAccess; internalNetworks?: string[]; lockdown?: boolean } = {},
+  opts: { type?: EnvironmentType; branch?: string; project?: Partial<ProjectSpec>; workloadsAvailable?: boolean; data?: DataPlan; storeEndpoint?: string; sleeping?: boolean; access?: NamespaceAccess; internalNetworks?: string[]; lockdown?: boolean; moverNamespace?: string } = {},
 ): Plan {
   const parsed = parseManifest(manifestText);
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
@@ -30,6 +30,7 @@ function plan(
     ...(opts.workloadsAvailable ? { workloadsAvailable: true } : {}),
     ...(opts.data ? { data: opts.data } : {}),
     ...(opts.storeEndpoint ? { storeEndpoint: opts.storeEndpoint } : {}),
+    ...(opts.moverNamespace ? { moverNamespace: opts.moverNamespace } : {}),
     ...(opts.sleeping ? { sleeping: true } : {}),
     ...(opts.access ? { access: opts.access } : {}),
     ...(opts.internalNetworks ? { internalNetworks: opts.internalNetworks } : {}),
@@ -206,6 +207,18 @@ describe('planEnvironment', () => {
     expect(names(held)).toEqual(['allow-ingress-controller', 'allow-same-namespace', 'default-deny']);
     // The workloads themselves are untouched: the switch cuts the network, not the pods.
     expect(held.objects.filter((o) => o.kind === 'Deployment').length).toBe(plan(shop, { project: { network } }).objects.filter((o) => o.kind === 'Deployment').length);
+  });
+
+  it("admits to its services Grove's movers labelled for this namespace, and only them, lockdown or not", () => {
+    const p = plan(shop, { moverNamespace: 'grove-system' });
+    const movers = find(p, 'NetworkPolicy', 'allow-grove-movers')!;
+    expect(movers.spec).toEqual({
+      podSelector: { matchLabels: { 'app.kubernetes.io/component': 'service' } },
+      policyTypes: ['Ingress'],
+      ingress: [{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'grove-system' } }, podSelector: { matchLabels: { 'app.kubernetes.io/component': 'mover', 'grove.dev/target-namespace': movers.metadata.namespace } } }] }],
+    });
+    expect(find(plan(shop, { moverNamespace: 'grove-system', lockdown: true }), 'NetworkPolicy', 'allow-grove-movers')!.spec).toEqual(movers.spec);
+    expect(find(plan(shop), 'NetworkPolicy', 'allow-grove-movers')).toBeUndefined();
   });
 
   it('gives each environment type its own egress: deny, an allowlist of ranges and ports, or the internet', () => {

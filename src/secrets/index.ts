@@ -38,7 +38,12 @@ export async function readSecret(kube: Kube, namespace: string, name: string, us
       `Secret ${name} does not let ${user.kind} ${user.name} use it: a Secret is used only by the Grove objects its annotation ${ANNOTATIONS.usableBy} lists (add ${user.kind}/${user.name})`,
     );
   }
-  const secret = await kube.get<KubeObject & { data?: Record<string, string> }>(ref);
+  return await readOwnSecret(kube, namespace, name);
+}
+
+/** The decoded values of a Secret Grove wrote itself (an Environment's service credentials), or undefined when it does not exist. */
+export async function readOwnSecret(kube: Kube, namespace: string, name: string): Promise<Record<string, string> | undefined> {
+  const secret = await kube.get<KubeObject & { data?: Record<string, string> }>({ apiVersion: 'v1', kind: 'Secret', namespace, name });
   if (!secret) return undefined;
   return Object.fromEntries(Object.entries(secret.data ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64').toString('utf8')]));
 }

@@ -4,7 +4,7 @@
 // reported finished the way a kubelet reports it. Here a test says which directory and database
 // stand for the Job's; the local cluster's runner decides that by itself. And the BackupStore such
 // Jobs read and write.
-import type { KubeObject } from '../../src/api/index.ts';
+import { type KubeObject, LABELS } from '../../src/api/index.ts';
 import { finishPod as finishMoverPod, type MoverPod, readSecrets, runMoverPod } from '../../local/mover-runner.ts';
 import type { PostgresServer } from '../../local/postgres.ts';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
@@ -62,9 +62,14 @@ async function runningPod(job: Job): Promise<MoverPod> {
   throw new Error(`the pod of Job ${job.metadata.name} never ran`);
 }
 
-/** The mover Jobs of a Backup (`grove.dev/backup`) or of a restore into an Environment (`grove.dev/restore`). */
+/**
+ * The mover Jobs of a Backup (`grove.dev/backup`) or of a restore into an Environment
+ * (`grove.dev/restore`) that move the data of Environment namespace `namespace`: in it (volumes),
+ * or in Grove's namespace labelled for it (databases).
+ */
 export async function moverJobs(namespace: string, selector: string): Promise<Job[]> {
-  return (await kube().list<Job>('batch/v1', 'Job', { namespace, labelSelector: selector })).items;
+  const jobs = (await kube().list<Job>('batch/v1', 'Job', { labelSelector: selector })).items;
+  return jobs.filter((j) => j.metadata.namespace === namespace || j.metadata.labels?.[LABELS.targetNamespace] === namespace);
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * The Backup controller: a Backup → one mover Job per volume or database in the Environment's
- * namespace → a status built from the repository itself.
+ * The Backup controller: a Backup → one mover Job per volume or database (a database's in Grove's
+ * namespace, a volume's in the Environment's) → a status built from the repository itself.
  *
  * A Job's success is not taken on trust: a volume counts as backed up only when the Project's
  * restic repository holds a snapshot tagged with this Backup and that volume. Figures (bytes,
@@ -10,9 +10,9 @@
  *
  * @module
  */
-import { API_VERSION, type Backup, type BackupStatus, CONDITIONS, type Environment, environmentNamespace, FIELD_MANAGER, findCondition, type KubeObject, LABELS, moverJobName, type Project, REASONS, type VolumeBackup } from '../../api/index.ts';
+import { API_VERSION, type Backup, type BackupStatus, CONDITIONS, type Environment, environmentNamespace, findCondition, type KubeObject, LABELS, type Project, REASONS, type VolumeBackup } from '../../api/index.ts';
 import { actorOf, auditEvent, auditObject, type AuditSink, type AuditSource, noAudit } from '../../audit/index.ts';
-import { backupState, backupTargets, jobOutcome, moverJob, moverSecret } from '../../data/index.ts';
+import { backupState, type BackupTarget, backupTargets, jobOutcome, moverJob, moverJobRef, type Movers } from '../../data/index.ts';
 import { Restic, type ResticRepository } from '../../data/restic/index.ts';
 import { messageOf, ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
@@ -20,6 +20,7 @@ import { type Outbound, refusedIn } from '../../outbound/index.ts';
 import { type Clock, framedReconciler, type Reconciler } from '../../runtime/index.ts';
 import type { GitSource } from '../../source/git/index.ts';
 import { projectRepository } from '../../data/store/index.ts';
+import { startMovers } from '../movers.ts';
 import { manifestAt, writeStatus } from '../shared.ts';
 
 export interface BackupControllerDeps {
@@ -28,8 +29,8 @@ export interface BackupControllerDeps {
   outbound?: Outbound;
   git: GitSource;
   clock: Clock;
-  /** The image mover Jobs run: Grove's own. */
-  moverImage: string;
+  /** Grove's image and namespace, where mover Jobs run. */
+  movers: Movers;
   /** restic's cache for the operator's own repository reads. */
   resticCacheDir?: string;
   resticBinary?: string;
@@ -78,22 +79,25 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
           const manifest = await manifestAt(deps.kube, deps.git, project, env, revision);
           if (!manifest) throw new ReconcileError(BACKUP_REASONS.failed, `the manifest at ${revision} cannot be read, so its volumes are unknown`, 'stall');
           const targets = backupTargets(manifest);
+          const labels = { [LABELS.project]: backup.spec.project, [LABELS.environment]: backup.spec.environment, [LABELS.environmentNamespace]: namespace };
+          const jobOf = (t: BackupTarget) => moverJob({ action: 'backup', owner: name, ownerNamespace: namespace, environment: backup.spec.environment, namespace: target, target: t, movers: deps.movers, labels });
 
           if (!status.startTime) {
             status.startTime = new Date(now).toISOString();
             status.branch = env.spec.branch;
             status.revision = revision;
             await restic.ensureRepository();
-            await deps.kube.apply(moverSecret(repo, target), { fieldManager: FIELD_MANAGER, force: true });
-            const labels = { [LABELS.project]: backup.spec.project, [LABELS.environment]: backup.spec.environment, [LABELS.environmentNamespace]: namespace };
-            for (const t of targets) {
-              await deps.kube.apply(moverJob({ action: 'backup', owner: name, environment: backup.spec.environment, namespace: target, target: t, image: deps.moverImage, labels }), { fieldManager: FIELD_MANAGER, force: true });
-            }
+            await startMovers(deps.kube, { project, namespace: target, jobs: targets.map((t) => ({ target: t, job: jobOf(t) })) });
             log.info({ environment: backup.spec.environment, volumes: targets.length }, 'Started the mover Jobs');
           }
 
           // Where the Jobs are.
-          const jobs = await Promise.all(targets.map(async (t) => ({ target: t, job: await deps.kube.get<JobObject>({ apiVersion: 'batch/v1', kind: 'Job', namespace: target, name: moverJobName('backup', name, t.name) }) })));
+          const jobs = await Promise.all(
+            targets.map(async (t) => {
+              const ref = moverJobRef({ action: 'backup', owner: name, ownerNamespace: namespace, namespace: target, target: t, movers: deps.movers });
+              return { target: t, job: await deps.kube.get<JobObject>(ref) };
+            }),
+          );
           const failed = jobs.filter(({ job }) => jobOutcome(job).failed);
           if (failed.length) throw new ReconcileError(BACKUP_REASONS.failed, `mover Jobs failed: ${failed.map(({ job }) => `${job!.metadata.name} (${jobOutcome(job).failed})`).join('; ')}`, 'stall');
           const missing = jobs.filter(({ job }) => !job);
@@ -114,7 +118,7 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
               absent.push(t.name);
               continue;
             }
-            const reported = await terminationResult(deps.kube, target, job!.metadata.name as string);
+            const reported = await terminationResult(deps.kube, job!.metadata.namespace as string, job!.metadata.name as string);
             // The mover names the snapshot as restic printed it (a prefix of the full id).
             const confirmed = reported?.snapshotId && snapshot.id.startsWith(reported.snapshotId) ? reported : {};
             volumes.push({ ...confirmed, name: t.name, kind: t.kind, snapshotId: snapshot.id });

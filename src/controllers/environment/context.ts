@@ -8,6 +8,7 @@
 import type { Environment, EnvironmentStatus, Project } from '../../api/index.ts';
 import type { AppliedRecord, ApplyOutcome } from '../../applier/index.ts';
 import type { AuditSink } from '../../audit/index.ts';
+import type { Movers } from '../../data/index.ts';
 import type { EventRecorder } from '../../events/index.ts';
 import type { Kube } from '../../kube/index.ts';
 import type { LifecycleDecision } from '../../lifecycle/index.ts';
@@ -30,8 +31,8 @@ export interface EnvironmentControllerDeps {
   resyncMs?: number;
   /** The operator's informers; without them every read goes to the API server and every object is applied. */
   cache?: ObjectCache;
-  /** The image of restore Jobs (Grove's own). */
-  moverImage: string;
+  /** Grove's image and namespace, where restore Jobs run. */
+  movers: Movers;
   audit?: AuditSink;
   /** The operator's RoleBinding in each Environment's namespace, when its rights come from one. */
   access?: NamespaceAccess;

@@ -31,6 +31,7 @@ export function credentialsStep(deps: StepDeps): EnvironmentStep {
         workloadsAvailable,
         sleeping: life.sleeping,
         ...(store ? { storeEndpoint: store.spec.s3.endpoint } : {}),
+        moverNamespace: deps.movers.namespace,
         ...(deps.access ? { access: deps.access } : {}),
         ...(deps.internalNetworks ? { internalNetworks: deps.internalNetworks } : {}),
         ...(heldByLockdown(lockdownOf(project, deps.lockdown?.()), env.spec.type) ? { lockdown: true } : {}),

@@ -15,14 +15,14 @@
  *
  * @module
  */
-import { ANNOTATIONS, API_VERSION, type Backup, cloneSnapshotNames, CONDITIONS, type Environment, environmentName, type EnvironmentStatus, FIELD_MANAGER, findCondition, type KubeObject, moverJobName, type Project, REASONS, type Restore, volumeClaimName, type VolumeLineage } from '../../api/index.ts';
-import { type BackupTarget, type Claim, type CloneFacts, cloneTargets, decideClone, decideFill, type FillDecision, type FillFacts, type JobObject, jobOutcome, moverSecret, sanitizeJobs, servicesToSanitize, type Snapshot, SNAPSHOT_API_VERSION, type SnapshotContent, snapshotSources, type StatefulSet, type VolumeFacts } from '../../data/index.ts';
-import { projectRepository } from '../../data/store/index.ts';
+import { ANNOTATIONS, API_VERSION, type Backup, cloneSnapshotNames, CONDITIONS, type Environment, environmentName, type EnvironmentStatus, findCondition, type KubeObject, type Project, REASONS, type Restore, volumeClaimName, type VolumeLineage } from '../../api/index.ts';
+import { type BackupTarget, type Claim, type CloneFacts, cloneTargets, decideClone, decideFill, type FillDecision, type FillFacts, type JobObject, jobOutcome, moverJobRef, type Movers, sanitizeJobs, servicesToSanitize, type Snapshot, SNAPSHOT_API_VERSION, type SnapshotContent, snapshotSources, type StatefulSet, type VolumeFacts } from '../../data/index.ts';
 import { ReconcileError } from '../../errors/index.ts';
 import { isNotFound, type Kube } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';
 import type { ResolvedManifest } from '../../manifest/index.ts';
 import { type DataPlan, type Plan, planEnvironment, serviceClaim } from '../../planner/index.ts';
+import { startMovers } from '../movers.ts';
 import { createOnce, type Read } from '../shared.ts';
 import { type EnvironmentStep, given, type StepDeps } from './context.ts';
 
@@ -31,7 +31,7 @@ interface DataStepInput {
   read: Read;
   log: Logger;
   now: number;
-  moverImage: string;
+  movers: Movers;
   env: Environment;
   project: Project;
   manifest: ResolvedManifest;
@@ -65,7 +65,7 @@ export function dataStep(deps: StepDeps): EnvironmentStep {
     owns: [CONDITIONS.dataCloned],
     async run({ object: env, status, state, mark, log, now }) {
       const { project, manifest, revision, planInput, target, namespaceExists } = given(state, 'project', 'manifest', 'revision', 'planInput', 'namespaceExists');
-      const input = { kube: deps.kube, read: deps.read, log, now, moverImage: deps.moverImage, env, project, manifest, status, namespace: target, namespaceExists, revision, fullPlan: () => planEnvironment(planInput) };
+      const input = { kube: deps.kube, read: deps.read, log, now, movers: deps.movers, env, project, manifest, status, namespace: target, namespaceExists, revision, fullPlan: () => planEnvironment(planInput) };
       const data = await advanceData(input).catch((err: unknown) => {
         if (err instanceof ReconcileError) mark(CONDITIONS.dataCloned, 'False', err.reason, err.message);
         throw err;
@@ -157,7 +157,7 @@ async function gatherFill(input: Step, lineage: readonly VolumeLineage[], target
         const backup = await kube.get<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace: envNamespace, name: entry.backup });
         if (backup) found.backup = backup;
       }
-      const job = here ? await read<JobObject>({ apiVersion: 'batch/v1', kind: 'Job', namespace, name: moverJobName('restore', owner, target.name) }) : undefined;
+      const job = here ? await read<JobObject>(moverJobRef({ action: 'restore', owner, ownerNamespace: envNamespace, namespace, target, movers: input.movers })) : undefined;
       if (job) found.restoreJob = job;
       if (here && (target.kind === 'postgresql' || target.kind === 'mariadb')) {
         const sts = await read<StatefulSet>({ apiVersion: 'apps/v1', kind: 'StatefulSet', namespace, name: target.name });
@@ -188,7 +188,7 @@ async function gatherFill(input: Step, lineage: readonly VolumeLineage[], target
     now: input.now,
     namespace,
     namespaceExists: input.namespaceExists,
-    moverImage: input.moverImage,
+    movers: input.movers,
     lineage,
     targets,
     ...(snapshotClass ? { snapshotClass } : {}),
@@ -200,12 +200,11 @@ async function gatherFill(input: Step, lineage: readonly VolumeLineage[], target
   };
 }
 
-/** Carries a fill decision out: creates (once), the mover Secret, applies, then deletions. */
+/** Carries a fill decision out: creates (once), starts restore Jobs, then deletions. */
 async function execute(input: Step, decision: FillDecision): Promise<void> {
   const { kube } = input;
   for (const obj of decision.create) await createOnce(kube, obj);
-  if (decision.moverSecret) await kube.apply(moverSecret(await projectRepository(kube, input.project), input.namespace), { fieldManager: FIELD_MANAGER, force: true });
-  for (const obj of decision.apply) await kube.apply(obj, { fieldManager: FIELD_MANAGER, force: true });
+  await startMovers(kube, { project: input.project, namespace: input.namespace, jobs: decision.movers });
   for (const ref of decision.delete) await kube.delete(ref).catch(ignoreNotFound);
   for (const note of decision.notes) input.log.info(note.fields, note.message);
 }

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backup, Environment, Project } from '../../../src/api/index.ts';
+import type { Backup, Environment, KubeObject, Project } from '../../../src/api/index.ts';
 import { Restic } from '../../../src/data/restic/index.ts';
 import { repositoryOf } from '../../../src/data/store/index.ts';
 import { type PostgresServer, startPostgres } from '../../../local/postgres.ts';
@@ -84,11 +84,18 @@ describe('the Backup controller', () => {
     const jobs = await moverJobs(target, 'nightly-1');
     const byVolume = Object.fromEntries(jobs.map((j) => [j.metadata.labels?.['grove.dev/volume'], j]));
 
+    // The database is dumped from the operator's namespace (here the watched one), over the
+    // network, with a Secret of the Job's own that the Job owns; the volume from its namespace.
+    expect(byVolume.db!.metadata.namespace).toBe(ns);
     const db = byVolume.db!.spec.template.spec;
     expect(db.containers[0].image).toBe('ghcr.io/grove-dev/grove:0.1.0');
     expect(db.containers[0].args).toEqual(['mover', 'backup', '--name', 'db', '--kind', 'postgresql', '--backup', 'nightly-1', '--environment', 'staging', '--result-file', '/dev/termination-log']);
-    expect(db.containers[0].env).toContainEqual({ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db-credentials', key: 'password' } } });
-    expect(db.containers[0].envFrom).toEqual([{ secretRef: { name: 'grove-backup-store' } }]);
+    expect(db.containers[0].envFrom).toEqual([{ secretRef: { name: byVolume.db!.metadata.name } }]);
+    const dbSecret = await kube().get<KubeObject & { metadata: { ownerReferences?: Array<{ kind: string; uid: string }> } }>({ apiVersion: 'v1', kind: 'Secret', namespace: ns, name: byVolume.db!.metadata.name as string });
+    expect(dbSecret?.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Job', uid: byVolume.db!.metadata.uid })]);
+    const dbEnv = await secretData(ns, byVolume.db!.metadata.name as string);
+    expect([dbEnv.DB_HOST, dbEnv.DB_PORT, dbEnv.RESTIC_REPOSITORY]).toEqual([`db.${target}.svc`, '5432', `s3:${cluster().minio!.url}/${bucket}/grove/restic/${ns}/${project}`]);
+    expect(byVolume['web-uploads']!.metadata.namespace).toBe(target);
     expect(db.automountServiceAccountToken).toBe(false);
     expect(db.containers[0].securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     const files = byVolume['web-uploads']!.spec.template.spec;

@@ -104,6 +104,9 @@ describe('the chart', () => {
     const projectBindings = docs.filter((d) => d.kind === 'RoleBinding' && d.metadata.name === 'grove-project');
     expect(projectBindings.map((b) => b.metadata.namespace)).toEqual(['team-a', 'team-b']);
     expect(find(docs, 'ClusterRole', 'grove-project')?.rules[0]).toEqual({ apiGroups: [''], resources: ['secrets'], verbs: ['get'] });
+    // The movers' Secrets are written in the release's namespace only.
+    const writesSecrets = docs.filter((d) => (d.kind === 'Role' || d.kind === 'ClusterRole') && (d.rules as typeof rules).some((r) => r.resources.includes('secrets') && r.verbs.includes('create')));
+    expect(writesSecrets.map((d) => `${d.kind}/${d.metadata.name} ${d.metadata.namespace ?? ''}`.trim())).toEqual(['ClusterRole/grove-environment', 'Role/grove-movers grove-system']);
 
     // The roles for people and agents differ in the right to confirm what could lose production.
     const verbsOf = (role: string) => (find(docs, 'ClusterRole', role)?.rules as typeof rules).filter((r) => r.resources.includes('environments')).flatMap((r) => r.verbs);

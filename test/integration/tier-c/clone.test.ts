@@ -245,7 +245,11 @@ async function restoreOnHostAfterChecks(target: string, snapshotOf: (volume: str
   const jobs = await moverJobs(target, 'grove.dev/restore=feature');
   const byVolume = Object.fromEntries(jobs.map((j) => [j.metadata.labels?.['grove.dev/volume'], j.spec.template.spec]));
   expect(byVolume.db.containers[0].args).toEqual(['mover', 'restore', '--name', 'db', '--kind', 'postgresql', '--snapshot', snapshotOf('db')]);
-  expect(byVolume.db.containers[0].env).toContainEqual({ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db-credentials', key: 'password' } } });
+  // The dump goes in through the server, from the operator's namespace, with the Job's own Secret.
+  const dbJob = jobs.find((j) => j.metadata.labels?.['grove.dev/volume'] === 'db')!;
+  expect(dbJob.metadata.namespace).toBe(ns);
+  expect(byVolume.db.containers[0].envFrom).toEqual([{ secretRef: { name: dbJob.metadata.name } }]);
+  expect(await kube().get({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', namespace: target, name: 'allow-grove-movers' })).toBeDefined();
   expect(byVolume['web-uploads'].containers[0].args).toEqual(['mover', 'restore', '--name', 'web-uploads', '--kind', 'files', '--path', '/data', '--snapshot', snapshotOf('web-uploads'), '--replace']);
   // Writable: the API server drops readOnly: false.
   expect(byVolume['web-uploads'].volumes).toContainEqual({ name: 'data', persistentVolumeClaim: { claimName: 'web-uploads' } });

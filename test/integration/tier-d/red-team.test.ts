@@ -86,6 +86,16 @@ describe('the agent as the adversary', () => {
     const prod = namespaceOf('main');
     const main = envName('main');
     const rows: Array<[string, string, string]> = [];
+    // The agent backs up its own Environment, as it may: the database's mover runs in Grove's
+    // namespace and reaches the server through the one door its namespace opens for it.
+    const backupName = `${project}-mine-1`;
+    expect((await kubectl(AGENT, ['-n', ns, 'create', '-f', '-'], { apiVersion: api, kind: 'Backup', metadata: { name: backupName, namespace: ns }, spec: { project, environment: envName('agent/work') } })).ok).toBe(true);
+    const backedUp = async () => conditionStatus(await kube().get({ apiVersion: api, kind: 'Backup', namespace: ns, name: backupName }), 'Ready');
+    for (const deadline = Date.now() + 180_000; (await backedUp()) !== 'True'; await new Promise((resolve) => setTimeout(resolve, 1000))) {
+      if (Date.now() > deadline) throw new Error(`Backup ${backupName} never completed: ${JSON.stringify(await kube().get({ apiVersion: api, kind: 'Backup', namespace: ns, name: backupName }))}`);
+    }
+    const [moverJob] = (await kube().list<KubeObject>('batch/v1', 'Job', { namespace: ns, labelSelector: `grove.dev/backup=${backupName}` })).items;
+    expect(moverJob?.metadata.labels?.['grove.dev/target-namespace']).toBe(own);
     const before = { main: (await env(main))?.metadata.resourceVersion, project: (await kube().get<Project>({ apiVersion: api, kind: 'Project', namespace: ns, name: project }))?.metadata.resourceVersion };
 
     // Requests, each refused by the API server.
@@ -93,6 +103,7 @@ describe('the agent as the adversary', () => {
     const requests: Array<[string, string[], object | undefined, RegExp]> = [
       ['read the store credentials', ['-n', ns, 'get', 'secret', 's3', '-o', 'yaml'], undefined, /forbidden: User "coder-7" cannot get resource "secrets"/],
       ['list the project namespace Secrets', ['-n', ns, 'get', 'secrets'], undefined, /cannot list resource "secrets"/],
+      ["read its backup mover's Secret", ['-n', ns, 'get', 'secret', moverJob!.metadata.name as string, '-o', 'yaml'], undefined, /cannot get resource "secrets"/],
       ['read production Secrets', ['-n', prod, 'get', 'secrets'], undefined, /cannot list resource "secrets"/],
       ['delete production', ['-n', ns, 'delete', 'environment', main], undefined, /is production: it is deleted only after someone with the confirm right/],
       ['demote production', ['-n', ns, 'patch', 'environment', main, '--type=merge', '-p', '{"spec":{"type":"development"}}'], undefined, /Changing spec.type of production Environment .* needs the confirm right/],
@@ -117,6 +128,14 @@ describe('the agent as the adversary', () => {
       expect(result.ok, `${what}: ${result.out}`).toBe(false);
       expect(result.out, what).toMatch(refusal);
     }
+
+    // What it may read, its own namespace's Secrets, holds none of the store's keys.
+    const ownSecrets = await kubectl(AGENT, ['-n', own, 'get', 'secrets', '-o', 'json']);
+    expect(ownSecrets.ok, ownSecrets.out).toBe(true);
+    const values = (JSON.parse(ownSecrets.out) as { items: Array<{ metadata: { name: string }; data?: Record<string, string> }> }).items.flatMap((s) => Object.values(s.data ?? {}).map((v) => Buffer.from(v, 'base64').toString('utf8')));
+    const keys = [cluster().minio!.secretKey, 'red team'].filter((k) => values.some((v) => v.includes(k)));
+    rows.push(['find store keys in its own Secrets', 'none there', keys.length ? `FOUND ${keys.length}` : `none in ${values.length} values`]);
+    expect(keys).toEqual([]);
 
     // A forged identity: the agent makes the one Environment its limit allows, then another whose
     // annotations claim someone else; it still counts against the Kubernetes user admission recorded.
@@ -156,6 +175,11 @@ describe('the agent as the adversary', () => {
       rows.push([what, 'connection refused', result ?? 'not tried']);
       expect(result, what).toBe('refused');
     }
+    // Dressed as Grove's mover for production: production admits movers from Grove's namespace only.
+    const disguised = { host: await podIp(prod, 'cache'), port: 6379 };
+    const posed = await reachFrom(own, { host: 'cache', port: 6379 }, [disguised], { 'app.kubernetes.io/component': 'mover', 'grove.dev/target-namespace': prod });
+    rows.push(["pose as Grove's mover for production", 'connection refused', posed[`${disguised.host}:${disguised.port}`] ?? 'not tried']);
+    expect(posed[`${disguised.host}:${disguised.port}`]).toBe('refused');
 
     console.log(`The agent's escapes (${rows.length}), as coder-7 in grove:agents with admin in ${own}:\n${rows.map(([a, e, r]) => `  ${a.padEnd(40)} ${e.padEnd(28)} ${r}`).join('\n')}`);
     expect(rows.length).toBeGreaterThanOrEqual(15);
