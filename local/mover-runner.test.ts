@@ -11,10 +11,11 @@ function podOf(job: ReturnType<typeof moverJob>, name = 'backup-db-1-abcde'): Mo
 const base = { owner: 'nightly', ownerNamespace: 'demo', environment: 'main', namespace: 'shop-main', movers: { image: 'grove:1', namespace: 'grove-system' }, labels: {} };
 const dbJob = moverJob({ ...base, action: 'backup', target: { name: 'db', kind: 'postgresql', credentialsSecret: 'db-credentials', port: 5432 } });
 const dbBackup = podOf(dbJob);
-const filesRestore = podOf(moverJob({ ...base, action: 'restore', snapshotId: 'abc123', target: { name: 'web-uploads', kind: 'files', claimName: 'web-uploads' } }), 'restore-web-uploads-1-xyz');
+const filesJob = moverJob({ ...base, action: 'restore', snapshotId: 'abc123', target: { name: 'web-uploads', kind: 'files', claimName: 'restore-web-uploads-1' } });
+const filesRestore = podOf(filesJob, 'restore-web-uploads-1-xyz');
 const repository = { RESTIC_REPOSITORY: 's3:http://minio/bucket/grove/restic/demo/shop', RESTIC_PASSWORD: 'pw', AWS_ACCESS_KEY_ID: 'key' };
 const secrets = {
-  'grove-backup-store': repository,
+  [filesJob.metadata.name as string]: repository,
   [dbJob.metadata.name as string]: { ...repository, DB_HOST: 'db.shop-main.svc', DB_PORT: '5432', DB_USER: 'app', DB_PASSWORD: 'secret', DB_NAME: 'app' },
 };
 
@@ -25,9 +26,9 @@ describe('what the mover runner reads from a mover pod', () => {
     expect(claimOf(dbBackup)).toBeUndefined();
     expect([dbBackup.metadata.namespace, servedNamespace(dbBackup)]).toEqual(['grove-system', 'shop-main']);
     expect(servedNamespace(filesRestore)).toBe('shop-main');
-    expect(secretsOf(filesRestore)).toEqual(['grove-backup-store']);
+    expect(secretsOf(filesRestore)).toEqual([filesJob.metadata.name]);
     expect(kindOf(filesRestore)).toBe('files');
-    expect(claimOf(filesRestore)).toBe('web-uploads');
+    expect(claimOf(filesRestore)).toBe('restore-web-uploads-1');
   });
 });
 
@@ -60,7 +61,7 @@ describe('moverInvocation', () => {
   });
 
   it('refuses a pod whose Secret it was not given', () => {
-    expect(() => moverInvocation(dbBackup, { 'grove-backup-store': {} }, { work: '/w' })).toThrow(`Secret ${dbJob.metadata.name} of pod backup-db-1-abcde was not given`);
+    expect(() => moverInvocation(dbBackup, { [filesJob.metadata.name as string]: {} }, { work: '/w' })).toThrow(`Secret ${dbJob.metadata.name} of pod backup-db-1-abcde was not given`);
   });
 });
 

@@ -85,6 +85,21 @@ export function cloneSnapshotNames(child: { metadata: { name?: string; namespace
 }
 
 /**
+ * Names of the snapshot objects that offer one volume of one Backup to Grove's namespace, unique
+ * per Backup and volume; the claim made there from the offered snapshot has the snapshot's name.
+ */
+export function backupSnapshotNames(backup: { namespace: string; name: string }, volume: string): { snapshot: string; content: string } {
+  const hash = createHash('sha256').update(`backup/${backup.namespace}/${backup.name}/${volume}`).digest('hex');
+  return { snapshot: `backup-${volume.slice(0, 63 - 16)}-${hash.slice(0, 8)}`.replace(/-+/g, '-'), content: `grove-backup-${hash.slice(0, 32)}` };
+}
+
+/** Names of the claim a restore fills in Grove's namespace and of the snapshot objects that offer it back, unique per restore and volume. */
+export function restoreSnapshotNames(owner: { namespace: string; name: string }, volume: string): { snapshot: string; content: string } {
+  const hash = createHash('sha256').update(`restore/${owner.namespace}/${owner.name}/${volume}`).digest('hex');
+  return { snapshot: `restore-${volume.slice(0, 63 - 17)}-${hash.slice(0, 8)}`.replace(/-+/g, '-'), content: `grove-restore-${hash.slice(0, 32)}` };
+}
+
+/**
  * A Job name that is unique per backup (or restore) and volume, and at most 63 characters. The
  * owner's namespace is part of it: the Jobs of every project namespace share Grove's own.
  */

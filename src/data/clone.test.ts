@@ -122,8 +122,8 @@ describe('snapshot objects', () => {
     expect(cloneSnapshotNames(env(), 'v'.repeat(80)).snapshot).toMatch(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/);
   });
 
-  it('gives the planner each snapshot-cloned volume\'s VolumeSnapshot', () => {
-    expect(snapshotSources([{ volume: 'db', source: 'snapshot', snapshot: 's1' }, { volume: 'web-uploads', source: 'snapshot' }, { volume: 'cache', source: 'backup', snapshot: 'x' }])).toEqual({ db: 's1' });
+  it('gives the planner the VolumeSnapshot each claim is made from: a clone\'s, or a restore\'s offer', () => {
+    expect(snapshotSources([{ volume: 'db', source: 'snapshot', snapshot: 's1' }, { volume: 'web-uploads', source: 'snapshot' }, { volume: 'cache', source: 'backup', snapshot: 'x' }, { volume: 'logs', source: 'empty' }])).toEqual({ db: 's1', cache: 'x' });
   });
 });
 

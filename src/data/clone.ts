@@ -6,21 +6,20 @@
  * decision out; these functions also name and shape every object it creates for a clone, so the
  * same input always gives the same objects.
  *
- * Snapshots cross namespaces the way the CSI snapshotter supports without alpha feature gates: a
- * VolumeSnapshot of the parent's claim; a pre-provisioned VolumeSnapshotContent bound to a
- * VolumeSnapshot in the child's namespace, naming the same snapshot handle; claims created from
- * that VolumeSnapshot.
+ * Snapshots cross from the parent's namespace to the child's as `offer.ts` describes.
  *
  * @module
  */
-import { type Backup, cloneSnapshotNames, type Environment, type KubeObject, LABELS, type Project, serviceClaimName, SNAPSHOT_GROUP, volumeClaimName, type VolumeLineage } from '../api/index.ts';
+import { type Backup, cloneSnapshotNames, type Environment, type KubeObject, LABELS, type Project, serviceClaimName, volumeClaimName, type VolumeLineage } from '../api/index.ts';
 import type { ResolvedManifest } from '../manifest/index.ts';
 import { compactTime } from '../util/index.ts';
 import { type BackupTarget, backupTargets } from './jobs.ts';
 import { backupFor, backupState } from './schedule.ts';
+import { type Offer, offeredContent, offeredSnapshot, sourceSnapshot } from './offer.ts';
+
+export { SNAPSHOT_API_VERSION } from './offer.ts';
 
 export type CloneStrategy = NonNullable<Environment['spec']['clone']>;
-export const SNAPSHOT_API_VERSION = `${SNAPSHOT_GROUP}/v1`;
 
 /** What the controller found out before deciding. */
 export interface CloneFacts {
@@ -125,50 +124,36 @@ function cloneLabels(child: Environment, volume: string): Record<string, string>
   return { [LABELS.managedBy]: 'grove', [LABELS.project]: child.spec.project, 'grove.dev/clone-for': child.metadata.name ?? '', [LABELS.volume]: volume };
 }
 
-/** The VolumeSnapshot of the parent's claim, in the parent's namespace. */
-export function parentSnapshot(input: SnapshotObjectsInput): KubeObject & Record<string, unknown> {
+/** A parent's volume offered to its child. */
+export function cloneOffer(input: SnapshotObjectsInput & { driver?: string }): Offer {
   return {
-    apiVersion: SNAPSHOT_API_VERSION,
-    kind: 'VolumeSnapshot',
-    metadata: { name: cloneSnapshotNames(input.child, input.volume.name).snapshot, namespace: input.parentNamespace, labels: cloneLabels(input.child, input.volume.name) },
-    spec: { volumeSnapshotClassName: input.snapshotClass, source: { persistentVolumeClaimName: volumeClaimName(input.volume) } },
+    from: { namespace: input.parentNamespace, claim: volumeClaimName(input.volume) },
+    to: input.childNamespace,
+    names: cloneSnapshotNames(input.child, input.volume.name),
+    snapshotClass: { name: input.snapshotClass, driver: input.driver ?? '' },
+    labels: cloneLabels(input.child, input.volume.name),
+    volume: input.volume.name,
   };
 }
 
-/**
- * The pre-provisioned content naming the parent's snapshot handle, bound to the child's
- * VolumeSnapshot. `Retain`: the handle belongs to the parent's snapshot, which deletes it.
- */
+/** The VolumeSnapshot of the parent's claim, in the parent's namespace. */
+export function parentSnapshot(input: SnapshotObjectsInput): KubeObject & Record<string, unknown> {
+  return sourceSnapshot(cloneOffer(input));
+}
+
+/** The pre-provisioned content naming the parent's snapshot handle, bound to the child's VolumeSnapshot. */
 export function childSnapshotContent(input: SnapshotObjectsInput & { driver: string; snapshotHandle: string }): KubeObject & Record<string, unknown> {
-  const names = cloneSnapshotNames(input.child, input.volume.name);
-  return {
-    apiVersion: SNAPSHOT_API_VERSION,
-    kind: 'VolumeSnapshotContent',
-    metadata: { name: names.content, labels: cloneLabels(input.child, input.volume.name) },
-    spec: {
-      deletionPolicy: 'Retain',
-      driver: input.driver,
-      source: { snapshotHandle: input.snapshotHandle },
-      sourceVolumeMode: 'Filesystem',
-      volumeSnapshotClassName: input.snapshotClass,
-      volumeSnapshotRef: { name: names.snapshot, namespace: input.childNamespace },
-    },
-  };
+  return offeredContent(cloneOffer(input), input.snapshotHandle);
 }
 
 export function childSnapshot(input: SnapshotObjectsInput): KubeObject & Record<string, unknown> {
-  const names = cloneSnapshotNames(input.child, input.volume.name);
-  return {
-    apiVersion: SNAPSHOT_API_VERSION,
-    kind: 'VolumeSnapshot',
-    metadata: { name: names.snapshot, namespace: input.childNamespace, labels: cloneLabels(input.child, input.volume.name) },
-    spec: { volumeSnapshotClassName: input.snapshotClass, source: { volumeSnapshotContentName: names.content } },
-  };
+  return offeredSnapshot(cloneOffer(input));
 }
 
 /** Volume → VolumeSnapshot its claim is created from, for the planner. */
 export function snapshotSources(lineage: readonly VolumeLineage[] | undefined): Record<string, string> {
-  return Object.fromEntries((lineage ?? []).filter((l) => l.source === 'snapshot' && l.snapshot).map((l) => [l.volume, l.snapshot as string]));
+  // A clone's snapshot of its parent, or a restore's of the claim it filled in Grove's namespace.
+  return Object.fromEntries((lineage ?? []).filter((l) => l.source !== 'empty' && l.snapshot).map((l) => [l.volume, l.snapshot as string]));
 }
 
 /** Whether any volume got data. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Backup, cloneSnapshotNames, type Environment, moverJobName, type Project, type VolumeLineage } from '../api/index.ts';
+import { type Backup, cloneSnapshotNames, type Environment, moverJobName, type Project, restoreSnapshotNames, type VolumeLineage } from '../api/index.ts';
 import { parseManifest, resolveManifest } from '../manifest/index.ts';
 import { cloneTargets } from './clone.ts';
 import { decideFill, type FillFacts, type VolumeFacts } from './fill.ts';
@@ -35,7 +35,7 @@ function facts(lineage: VolumeLineage[], volumes: Record<string, VolumeFacts>, o
     answering: new Set(),
     hooks: {},
     hasClaims: false,
-    serviceClaim: (service) => ({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: `data-${service}-0`, namespace: 'shop-feature-x' } }),
+    plannedClaim: (target) => ({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: target.claimName ?? '', namespace: 'shop-feature-x' }, spec: { storageClassName: 'csi', resources: { requests: { storage: '64Mi' } } } }),
     ...over,
   };
 }
@@ -65,8 +65,11 @@ describe('decideFill, by snapshot', () => {
   });
 
   it('offers a ready snapshot in the child\'s namespace through a content of the same handle', () => {
-    const content = { apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotContent', metadata: { name: 'snapcontent-1' }, spec: { driver: 'hostpath.csi' }, status: { snapshotHandle: 'h-1' } };
+    const content = { apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotContent', metadata: { name: 'snapcontent-1' }, spec: { driver: 'hostpath.csi', volumeSnapshotRef: { namespace: 'shop-main', name: snapshotOf('db') } }, status: { snapshotHandle: 'h-1' } };
     const d = decideFill(facts([lineage[1]!], { db: { parent, sourceSnapshot: ready(snapshotOf('db')), content } }));
+    // A content that names another snapshot is never used, whatever the snapshot's status claims.
+    const other = { ...content, spec: { ...content.spec, volumeSnapshotRef: { namespace: 'shop-other', name: snapshotOf('db') } } };
+    expect(decideFill(facts([lineage[1]!], { db: { parent, sourceSnapshot: ready(snapshotOf('db')), content: other } })).outcome).toMatchObject({ kind: 'failed', message: 'the snapshot of db in shop-main claims VolumeSnapshotContent snapcontent-1, which belongs to another snapshot' });
     expect(kinds(d.create)).toEqual(['VolumeSnapshotContent', 'VolumeSnapshot in shop-feature-x']);
     expect(JSON.stringify(d.create[0])).toContain('h-1');
     expect(d.outcome).toMatchObject({ kind: 'waiting', message: 'offering the snapshot of db in shop-feature-x' });
@@ -109,23 +112,47 @@ describe('decideFill, from a backup', () => {
     expect(d.outcome).toMatchObject({ kind: 'waiting', message: 'waiting for Backup shop-main-clone-202612011200' });
   });
 
-  it('uses a complete backup: Redis\'s claim first, the database once it runs', () => {
-    const backup = completed('shop-main-nightly', [{ name: 'cache', snapshotId: 's-cache' }, { name: 'db', snapshotId: 's-db' }]);
+  const complete = { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'j' }, status: { conditions: [{ type: 'Complete', status: 'True' }] } };
+  const restoreNames = restoreSnapshotNames({ namespace: 'team', name: 'shop-feature-x' }, 'cache');
+  const content = { apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotContent', metadata: { name: 'snapcontent-1' }, spec: { driver: 'hostpath.csi', volumeSnapshotRef: { namespace: 'grove-system', name: restoreNames.snapshot } }, status: { snapshotHandle: 'h-1' } };
+  const offered = { ...ready(restoreNames.snapshot), metadata: { name: restoreNames.snapshot, namespace: 'shop-feature-x' } };
+  const backup = completed('shop-main-nightly', [{ name: 'cache', snapshotId: 's-cache' }, { name: 'db', snapshotId: 's-db' }]);
+  const bound = (name: string, dataSource?: string) => ({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name }, ...(dataSource ? { spec: { dataSource: { name: dataSource } } } : {}), status: { phase: 'Bound' } });
+
+  it("restores Redis's file into a claim in Grove's namespace, where the store's keys are, then offers it here", () => {
     const d = decideFill(facts(lineage, { cache: { parent, parentBackups: [backup] }, db: { parent, parentBackups: [backup] } }));
     expect(d.lineage.map((l) => l.snapshotId)).toEqual(['s-cache', 's-db']);
-    expect(kinds(d.create)).toEqual(['PersistentVolumeClaim in shop-feature-x']);
-    expect(d.movers.map(({ target, job }) => [target.name, job.metadata.namespace, job.metadata.name])).toEqual([['cache', 'shop-feature-x', moverJobName('restore', { namespace: 'team', name: 'shop-feature-x' }, 'cache')]]);
-    expect(d.outcome).toMatchObject({ kind: 'waiting', plan: { stage: 'fill', held: ['cache'] }, message: 'restoring cache from Backup shop-main-nightly; waiting for db to start before restoring it' });
+    expect(kinds(d.create)).toEqual(['PersistentVolumeClaim in grove-system']);
+    expect(d.create[0]).toMatchObject({ metadata: { name: restoreNames.snapshot }, spec: { storageClassName: 'csi', resources: { requests: { storage: '64Mi' } } } });
+    expect(d.movers.map(({ target, job }) => [target.name, target.claimName, job.metadata.namespace, job.metadata.name])).toEqual([['cache', restoreNames.snapshot, 'grove-system', moverJobName('restore', { namespace: 'team', name: 'shop-feature-x' }, 'cache')]]);
+    expect(d.outcome).toMatchObject({ kind: 'waiting', plan: { stage: 'sources' }, message: 'restoring cache from Backup shop-main-nightly' });
+
+    const restored: VolumeLineage[] = d.lineage;
+    const staged = bound(restoreNames.snapshot);
+    const snapshotting = decideFill(facts(restored, { cache: { parent, restoreJob: complete, staged }, db: { parent } }));
+    expect(kinds(snapshotting.create)).toEqual(['VolumeSnapshot in grove-system']);
+    expect(snapshotting.create[0]).toMatchObject({ spec: { source: { persistentVolumeClaimName: restoreNames.snapshot } } });
+    const offering = decideFill(facts(restored, { cache: { parent, restoreJob: complete, staged, sourceSnapshot: ready(restoreNames.snapshot), content }, db: { parent } }));
+    expect(kinds(offering.create)).toEqual(['VolumeSnapshotContent', 'VolumeSnapshot in shop-feature-x']);
+
+    // Offered: the claim here is made from it, as for a snapshot clone; the database waits for its server.
+    const filling = decideFill(facts(restored, { cache: { parent, restoreJob: complete, staged, sourceSnapshot: ready(restoreNames.snapshot), content, offered }, db: { parent } }));
+    expect(filling.lineage[0]).toMatchObject({ volume: 'cache', source: 'backup', snapshotId: 's-cache', snapshot: restoreNames.snapshot });
+    expect(filling.outcome).toMatchObject({ kind: 'waiting', plan: { stage: 'fill', held: [], snapshots: { cache: restoreNames.snapshot } }, message: 'waiting for claim data-cache-0 to be provisioned from its snapshot; waiting for db to start before restoring it' });
   });
 
   it("restores a database from Grove's namespace once its server runs", () => {
-    const backup = completed('shop-main-nightly', [{ name: 'cache', snapshotId: 's-cache' }, { name: 'db', snapshotId: 's-db' }]);
+    const filled: VolumeLineage[] = [{ ...lineage[0]!, backup: 'shop-main-nightly', snapshotId: 's-cache', snapshot: restoreNames.snapshot }, { ...lineage[1]!, backup: 'shop-main-nightly', snapshotId: 's-db' }];
     const running = { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db', namespace: 'shop-feature-x' }, status: { readyReplicas: 1 } };
-    const d = decideFill(facts(lineage, { cache: { parent, parentBackups: [backup] }, db: { parent, parentBackups: [backup], statefulSet: running } }));
-    expect(d.movers.map(({ target, job }) => [target.name, job.metadata.namespace])).toEqual([
-      ['cache', 'shop-feature-x'],
-      ['db', 'grove-system'],
-    ]);
+    const d = decideFill(facts(filled, { cache: { parent, claim: bound('data-cache-0', restoreNames.snapshot) }, db: { parent, statefulSet: running } }));
+    expect(d.movers.map(({ target, job }) => [target.name, job.metadata.namespace])).toEqual([['db', 'grove-system']]);
+  });
+
+  it('replaces a claim a Restore overwrites: the old one goes (its data was backed up first), the new one comes from the snapshot', () => {
+    const filled: VolumeLineage[] = [{ ...lineage[0]!, backup: 'shop-main-nightly', snapshotId: 's-cache', snapshot: restoreNames.snapshot }, { ...lineage[1]!, backup: 'shop-main-nightly', snapshotId: 's-db' }];
+    const d = decideFill(facts(filled, { cache: { parent, claim: bound('data-cache-0') }, db: { parent, restoreJob: complete } }, { hasClaims: true }));
+    expect(d.delete).toEqual([{ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: 'shop-feature-x', name: 'data-cache-0' }]);
+    expect(d.outcome).toMatchObject({ kind: 'waiting', plan: { stage: 'fill', held: ['cache'] }, message: 'replacing claim data-cache-0 with one made from the restored data' });
   });
 
   it('writes nothing into a namespace that does not exist yet: the namespace comes first', () => {
@@ -134,6 +161,13 @@ describe('decideFill, from a backup', () => {
     const d = decideFill(facts(lineage, { cache: { parent, parentBackups: [backup] }, db: { parent, parentBackups: [backup] } }, { namespaceExists: false }));
     expect([d.create, d.movers, d.delete]).toEqual([[], [], []]);
     expect(d.outcome).toMatchObject({ kind: 'waiting', plan: { stage: 'sources' }, message: 'waiting for namespace shop-feature-x' });
+  });
+
+  it("cleans up once the data is in: the restore's Job, claim and snapshots in Grove's namespace", () => {
+    const filled: VolumeLineage[] = [{ ...lineage[0]!, backup: 'shop-main-nightly', snapshotId: 's-cache', snapshot: restoreNames.snapshot }, { ...lineage[1]!, backup: 'shop-main-nightly', snapshotId: 's-db' }];
+    const d = decideFill(facts(filled, { cache: { parent, claim: bound('data-cache-0', restoreNames.snapshot) }, db: { parent, restoreJob: complete } }, { answering: new Set(['db']), hooks: { web: { job: complete } } }));
+    expect(d.outcome).toMatchObject({ kind: 'done' });
+    expect(d.delete.map((r) => `${r.kind} ${r.namespace ?? ''}`.trim())).toEqual(['Job grove-system', 'PersistentVolumeClaim grove-system', 'VolumeSnapshot shop-feature-x', 'VolumeSnapshotContent', 'VolumeSnapshot grove-system']);
   });
 
   it('starts empty a volume the backup predates', () => {

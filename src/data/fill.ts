@@ -10,34 +10,39 @@
  * 1. sources — the parent's VolumeSnapshot taken and offered here (a VolumeSnapshotContent bound
  *    to a VolumeSnapshot in this namespace), or the parent's Backup chosen (a fresh one asked for
  *    when the latest is too old) and complete;
- * 2. fill — claims provisioned from the offered snapshots; restore Jobs run into new claims
- *    (Redis, files) or running database servers (PostgreSQL, MariaDB);
+ *    — or, for files and Redis from a Backup, the backup restored into a claim in Grove's
+ *    namespace, and that claim offered here the same way;
+ * 2. fill — claims provisioned from the offered snapshots (an existing claim a Restore replaces
+ *    goes first); restore Jobs run into running database servers (PostgreSQL, MariaDB);
  * 3. sanitize — the services marked `clone: sanitized` answer, then each sanitize hook succeeds;
- * 4. the clone's snapshots are released: the only deletions this module ever asks for.
+ * 4. what carried the data is released: the clone's snapshots, a restore's Job, claim and
+ *    snapshots in Grove's namespace — the only deletions this module asks for, with the claim a
+ *    Restore replaces once its data is backed up.
  *
  * @module
  */
-import { ANNOTATIONS, type Backup, cloneSnapshotNames, type Environment, type KubeObject, LABELS, type Project, REASONS, sanitizeJobName, volumeClaimName, type VolumeLineage } from '../api/index.ts';
+import { ANNOTATIONS, type Backup, type Environment, type KubeObject, LABELS, type Project, REASONS, sanitizeJobName, volumeClaimName, type VolumeLineage } from '../api/index.ts';
 import type { ResolvedManifest } from '../manifest/index.ts';
 import type { DataPlan } from '../planner/index.ts';
-import { anythingCloned, childSnapshot, childSnapshotContent, cloneBackup, parentSnapshot, SNAPSHOT_API_VERSION, servicesToSanitize, snapshotSources, usableBackup } from './clone.ts';
+import { anythingCloned, cloneBackup, cloneOffer, servicesToSanitize, snapshotSources, usableBackup } from './clone.ts';
+import { advanceOffer, releaseOffer, type Snapshot, type SnapshotContent } from './offer.ts';
 import { type BackupTarget, type JobObject, jobOutcome, moverJob, type Movers } from './jobs.ts';
+import { type BackupClaim, releaseRestoreVolume, restoreClaim, restoreOffer } from './transfer.ts';
 import { backupState } from './schedule.ts';
 
-export type Snapshot = KubeObject & { status?: { readyToUse?: boolean; boundVolumeSnapshotContentName?: string; creationTime?: string; error?: { message?: string } } };
-export type SnapshotContent = KubeObject & { spec?: { driver?: string }; status?: { snapshotHandle?: string } };
-export type Claim = KubeObject & { status?: { phase?: string } };
+export type { Snapshot, SnapshotContent } from './offer.ts';
+export type Claim = KubeObject & { spec?: { dataSource?: { name?: string } }; status?: { phase?: string } };
 export type StatefulSet = KubeObject & { status?: { readyReplicas?: number } };
 
 /** What exists for one volume, as far as its stage needs to know. */
 export interface VolumeFacts {
   /** The parent Environment the volume is cloned from, when it exists. */
   parent?: Environment;
-  /** The parent's VolumeSnapshot of this volume, in the parent's namespace. */
+  /** The VolumeSnapshot offered from: the parent's of its claim, or the one of the claim a restore filled in Grove's namespace. */
   sourceSnapshot?: Snapshot;
   /** Whether the parent has this volume's claim at all (asked only while it has no snapshot). */
   parentClaimExists?: boolean;
-  /** The VolumeSnapshotContent the parent's snapshot is bound to. */
+  /** The VolumeSnapshotContent that source snapshot is bound to. */
   content?: SnapshotContent;
   /** The VolumeSnapshot offered in the child's namespace. */
   offered?: Snapshot;
@@ -49,6 +54,8 @@ export interface VolumeFacts {
   claim?: Claim;
   /** The Job restoring this volume. */
   restoreJob?: JobObject;
+  /** The claim a restore of files fills in Grove's namespace. */
+  staged?: Claim;
   /** The service's StatefulSet in the child's namespace. */
   statefulSet?: StatefulSet;
 }
@@ -76,8 +83,8 @@ export interface FillFacts {
   hooks: Readonly<Record<string, { job?: JobObject; output?: string }>>;
   /** Whether the Environment already has claims (they stay planned whatever the stage: never prune data). */
   hasClaims: boolean;
-  /** The claim a service's StatefulSet would make, for a restore that fills it before the service starts. */
-  serviceClaim: (service: string) => KubeObject;
+  /** The claim the plan gives a volume (a mount's, or the one a service's StatefulSet makes), whose class and size a restore copies. */
+  plannedClaim: (target: BackupTarget) => BackupClaim | undefined;
 }
 
 export interface FillDecision {
@@ -87,7 +94,7 @@ export interface FillDecision {
   create: KubeObject[];
   /** Restore Jobs to start, each with the volume it fills (its Secret depends on where it runs). */
   movers: Array<{ target: BackupTarget; job: KubeObject }>;
-  /** Objects to delete, absent ones being fine: only the clone's snapshots. */
+  /** Objects to delete, absent ones being fine: what carried the data, and a claim a Restore replaces. */
   delete: Array<{ apiVersion: string; kind: string; namespace?: string; name: string }>;
   /** What to say in the log. */
   notes: Array<{ message: string; fields: Record<string, unknown> }>;
@@ -117,7 +124,8 @@ export function decideFill(facts: FillFacts): FillDecision {
   const pending: string[] = [];
   for (const entry of lineage) {
     const target = targets.get(entry.volume) as BackupTarget;
-    const step = entry.source === 'snapshot' ? snapshotSource(facts, entry, target, volume(entry.volume), decision) : entry.source === 'backup' ? backupSource(facts, entry, volume(entry.volume), decision) : undefined;
+    const found = volume(entry.volume);
+    const step = entry.source === 'snapshot' ? snapshotSource(facts, entry, target, found, decision) : entry.source === 'backup' ? (backupSource(facts, entry, found, decision) ?? stagedRestore(facts, entry, target, found, decision)) : undefined;
     if (step && 'failed' in step) return fail(REASONS.cloneFailed, step.failed);
     if (step) pending.push(step.waiting);
   }
@@ -129,17 +137,16 @@ export function decideFill(facts: FillFacts): FillDecision {
 
   // 2. Fill.
   const held: string[] = [];
+  const replacing: string[] = [];
   for (const entry of lineage) {
     const target = targets.get(entry.volume) as BackupTarget;
     const found = volume(entry.volume);
-    const step = entry.source === 'snapshot' ? claimBound(target, found) : entry.source === 'backup' ? restoreInto(facts, entry, target, found, decision) : undefined;
+    const step = entry.source === 'snapshot' ? claimBound(target, found) : entry.source === 'backup' ? (restoredAsFiles(target) ? claimFromRestore(facts, target, entry, found, decision, { held, replacing }) : restoreInto(facts, entry, target, found, decision)) : undefined;
     if (step && 'failed' in step) return fail(REASONS.cloneFailed, step.failed);
-    if (!step) continue;
-    pending.push(step.waiting);
-    if (target.kind === 'redis' && entry.source === 'backup') held.push(target.name);
+    if (step) pending.push(step.waiting);
   }
   const snapshots = snapshotSources(lineage);
-  if (pending.length) return { ...decision, outcome: { kind: 'waiting', plan: { stage: 'fill', held, snapshots }, reason: REASONS.filling, message: pending.join('; '), requeueAfterMs: POLL_MS } };
+  if (pending.length) return { ...decision, outcome: { kind: 'waiting', plan: { stage: 'fill', held, snapshots, ...(replacing.length ? { replacing } : {}) }, reason: REASONS.filling, message: pending.join('; '), requeueAfterMs: POLL_MS } };
 
   // 3. Sanitize the copies marked `clone: sanitized`, before anything serves them. The manifest
   // cannot mark one without an application that has a sanitize hook.
@@ -165,11 +172,18 @@ export function decideFill(facts: FillFacts): FillDecision {
   // 4. The clone's snapshots have done their work once the claims are bound: the child's, then the parent's.
   for (const entry of lineage) {
     if (entry.source !== 'snapshot') continue;
-    const names = cloneSnapshotNames(facts.env, entry.volume);
-    decision.delete.push({ apiVersion: SNAPSHOT_API_VERSION, kind: 'VolumeSnapshot', namespace: facts.namespace, name: names.snapshot });
-    decision.delete.push({ apiVersion: SNAPSHOT_API_VERSION, kind: 'VolumeSnapshotContent', name: names.content });
     const parentNamespace = volume(entry.volume).parent?.status?.namespace;
-    if (parentNamespace) decision.delete.push({ apiVersion: SNAPSHOT_API_VERSION, kind: 'VolumeSnapshot', namespace: parentNamespace, name: names.snapshot });
+    const offer = cloneOffer({ child: facts.env, childNamespace: facts.namespace, parentNamespace: parentNamespace ?? '', volume: targets.get(entry.volume) as BackupTarget, snapshotClass: '' });
+    // Without the parent its snapshot cannot be named: it went with the parent's namespace.
+    decision.delete.push(...releaseOffer(offer).filter((ref) => parentNamespace || ref.namespace !== ''));
+  }
+  // A restore's claim in Grove's namespace and its offer, once the claim here is made from it;
+  // the Job first, whose pod holds that claim (its Secret, with the store's keys, goes with it).
+  for (const entry of lineage) {
+    const target = targets.get(entry.volume) as BackupTarget;
+    if (entry.source !== 'backup' || !restoredAsFiles(target)) continue;
+    const { offer, job } = restoreOf(facts, target, entry);
+    decision.delete.push({ apiVersion: 'batch/v1', kind: 'Job', namespace: job.metadata.namespace, name: job.metadata.name as string }, ...releaseRestoreVolume(offer));
   }
   const summary = lineage.map((l) => `${l.volume} ${l.source === 'empty' ? 'empty' : `from ${l.source === 'snapshot' ? `a snapshot of ${l.parent}` : `Backup ${l.backup}`}`}`).join(', ');
   const sanitized = hooks.length ? `; ${scrubbed.join(', ')} sanitized by the hook of ${hooks.join(', ')}` : '';
@@ -185,32 +199,19 @@ function snapshotSource(facts: FillFacts, entry: VolumeLineage, target: BackupTa
   const parentNamespace = found.parent?.status?.namespace;
   if (!parentNamespace) return { failed: `the parent Environment ${entry.parent} went away before ${target.name} was cloned` };
   if (!facts.snapshotClass) return { failed: 'the VolumeSnapshotClass used for the clone is gone' };
-  const objects = { child: facts.env, childNamespace: facts.namespace, parentNamespace, volume: target, snapshotClass: facts.snapshotClass.name };
-  const source = found.sourceSnapshot;
-  if (!source) {
-    if (!found.parentClaimExists) {
-      // The parent has no such volume (its manifest differs): this one starts empty.
-      Object.assign(entry, { source: 'empty' });
-      delete entry.parent;
-      return undefined;
-    }
-    decision.create.push(parentSnapshot(objects));
-    return { waiting: `taking a snapshot of ${target.name} in ${parentNamespace}` };
+  if (!found.sourceSnapshot && !found.parentClaimExists) {
+    // The parent has no such volume (its manifest differs): this one starts empty.
+    Object.assign(entry, { source: 'empty' });
+    delete entry.parent;
+    return undefined;
   }
-  if (source.status?.error?.message) return { failed: `the snapshot of ${target.name} in ${parentNamespace} failed: ${source.status.error.message}` };
-  if (!source.status?.readyToUse || !source.status.boundVolumeSnapshotContentName) return { waiting: `waiting for the snapshot of ${target.name} in ${parentNamespace}` };
-  const handle = found.content?.status?.snapshotHandle;
-  if (!handle) return { waiting: `waiting for the snapshot handle of ${target.name}` };
-  decision.create.push(childSnapshotContent({ ...objects, driver: found.content?.spec?.driver ?? facts.snapshotClass.driver, snapshotHandle: handle }));
-  const offered = found.offered;
-  if (!offered) {
-    decision.create.push(childSnapshot(objects));
-    return { waiting: `offering the snapshot of ${target.name} in ${facts.namespace}` };
-  }
-  if (offered.status?.error?.message) return { failed: `the snapshot of ${target.name} could not be bound in ${facts.namespace}: ${offered.status.error.message}` };
-  if (!offered.status?.readyToUse) return { waiting: `waiting for the snapshot of ${target.name} to be ready in ${facts.namespace}` };
-  entry.snapshot = cloneSnapshotNames(facts.env, target.name).snapshot;
-  if (source.status.creationTime) entry.time = source.status.creationTime;
+  const offer = cloneOffer({ child: facts.env, childNamespace: facts.namespace, parentNamespace, volume: target, snapshotClass: facts.snapshotClass.name, driver: facts.snapshotClass.driver });
+  const step = advanceOffer(offer, { ...(found.sourceSnapshot ? { source: found.sourceSnapshot } : {}), ...(found.content ? { content: found.content } : {}), ...(found.offered ? { offered: found.offered } : {}) });
+  if (step.state === 'failed') return { failed: step.message };
+  decision.create.push(...step.create);
+  if (step.state === 'waiting') return { waiting: step.message };
+  entry.snapshot = offer.names.snapshot;
+  if (step.time) entry.time = step.time;
   return undefined;
 }
 
@@ -252,31 +253,79 @@ function claimBound(target: BackupTarget, found: VolumeFacts): Step {
   return found.claim?.status?.phase === 'Bound' ? undefined : { waiting: `waiting for claim ${volumeClaimName(target)} to be provisioned from its snapshot` };
 }
 
-/** The restore Job of one volume, once what it writes into exists. */
-function restoreInto(facts: FillFacts, entry: VolumeLineage, target: BackupTarget, found: VolumeFacts, decision: FillDecision): Step {
+/** Files, and Redis's file (which it reads when it starts), are restored into a claim; dumps through their server. */
+function restoredAsFiles(target: BackupTarget): boolean {
+  return target.kind === 'files' || target.kind === 'redis';
+}
+
+/** The restore Job of one volume (each Restore has its own; a clone's are the Environment's), and for files the claim it fills and offers. */
+function restoreOf(facts: FillFacts, target: BackupTarget, entry: VolumeLineage) {
   const envName = facts.env.metadata.name ?? '';
-  // Each Restore has its own Jobs; a clone's are the Environment's.
-  const owner = facts.env.metadata.annotations?.[ANNOTATIONS.restore] ?? envName;
-  const job = moverJob({ action: 'restore', owner, ownerNamespace: facts.env.metadata.namespace ?? '', environment: envName, namespace: facts.namespace, target, movers: facts.movers, snapshotId: entry.snapshotId ?? '', labels: restoreLabels(facts) });
-  const name = job.metadata.name as string;
+  const owner = { namespace: facts.env.metadata.namespace ?? '', name: facts.env.metadata.annotations?.[ANNOTATIONS.restore] ?? envName };
+  const offer = restoreOffer({ owner, project: facts.env.spec.project, target, namespace: facts.namespace, movers: facts.movers, snapshotClass: facts.snapshotClass ?? { name: '', driver: '' } });
+  const reads = restoredAsFiles(target) ? { ...target, claimName: offer.from.claim } : target;
+  const job = moverJob({ action: 'restore', owner: owner.name, ownerNamespace: owner.namespace, environment: envName, namespace: facts.namespace, target: reads, movers: facts.movers, snapshotId: entry.snapshotId ?? '', labels: restoreLabels(facts) });
+  return { offer, job, reads };
+}
+
+/** How a restore Job stands: undefined once complete; started (with what it needs) when absent. */
+function runRestore(facts: FillFacts, target: BackupTarget, entry: VolumeLineage, found: VolumeFacts, decision: FillDecision, start: () => Step): Step {
+  const { job, reads } = restoreOf(facts, target, entry);
   const outcome = jobOutcome(found.restoreJob);
   if (outcome.complete) return undefined;
-  if (outcome.failed) return { failed: `restoring ${target.name} from Backup ${entry.backup} failed: ${outcome.failed}; delete Job ${name} in ${job.metadata.namespace ?? ''} to try again` };
+  if (outcome.failed) return { failed: `restoring ${target.name} from Backup ${entry.backup} failed: ${outcome.failed}; delete Job ${job.metadata.name ?? ''} in ${job.metadata.namespace ?? ''} to try again` };
   const restoring = { waiting: `restoring ${target.name} from Backup ${entry.backup}` };
   if (found.restoreJob) return restoring;
-  if (target.kind === 'postgresql' || target.kind === 'mariadb') {
-    // A dump is restored through the database server, which must be up.
-    if (!found.statefulSet?.status?.readyReplicas) return { waiting: `waiting for ${target.name} to start before restoring it` };
-  } else if (target.kind === 'redis') {
-    // Redis reads its RDB file when it starts: the file goes into the claim first.
-    if (!found.claim) decision.create.push(facts.serviceClaim(target.name));
-  } else if (!found.claim) {
-    return { waiting: `waiting for claim ${volumeClaimName(target)}` };
-  }
-  // The sources stage has set the snapshot of every volume that gets here.
-  decision.movers.push({ target, job });
+  const waiting = start();
+  if (waiting) return waiting;
+  decision.movers.push({ target: reads, job });
   decision.notes.push({ message: 'Started restoring a volume', fields: { volume: target.name, backup: entry.backup } });
   return restoring;
+}
+
+/** A dump restored through the database server, which must be up. */
+function restoreInto(facts: FillFacts, entry: VolumeLineage, target: BackupTarget, found: VolumeFacts, decision: FillDecision): Step {
+  return runRestore(facts, target, entry, found, decision, () => (found.statefulSet?.status?.readyReplicas ? undefined : { waiting: `waiting for ${target.name} to start before restoring it` }));
+}
+
+/**
+ * Files (or Redis's file) from a Backup: restored into a claim in Grove's namespace, where the
+ * store's keys are, then offered here by snapshot — the claim here is made from it in the fill
+ * stage, as for a snapshot clone.
+ */
+function stagedRestore(facts: FillFacts, entry: VolumeLineage, target: BackupTarget, found: VolumeFacts, decision: FillDecision): Step {
+  if (entry.source !== 'backup' || !restoredAsFiles(target) || entry.snapshot) return undefined;
+  if (!facts.snapshotClass) return { failed: `restoring ${target.name} needs a VolumeSnapshotClass for the driver of storage class ${facts.project.spec.storageClassName ?? '(the default)'}, so that the restored files reach ${facts.namespace} as a snapshot; there is none` };
+  const { offer } = restoreOf(facts, target, entry);
+  const restored = runRestore(facts, target, entry, found, decision, () => {
+    const planned = facts.plannedClaim(target);
+    if (!planned) return { failed: `the plan has no claim for ${target.name}` };
+    if (!found.staged) decision.create.push(restoreClaim(offer, planned));
+    return undefined;
+  });
+  if (restored) return restored;
+  const step = advanceOffer(offer, { ...(found.sourceSnapshot ? { source: found.sourceSnapshot } : {}), ...(found.content ? { content: found.content } : {}), ...(found.offered ? { offered: found.offered } : {}) });
+  if (step.state === 'failed') return { failed: step.message };
+  decision.create.push(...step.create);
+  if (step.state === 'waiting') return { waiting: step.message };
+  entry.snapshot = offer.names.snapshot;
+  return undefined;
+}
+
+/**
+ * The claim made from a restore's offered snapshot. A claim that is already there holds the
+ * data a Restore replaces (which it backed up first): it goes, and comes back from the snapshot —
+ * a mount's left out of the plan, a service's once its StatefulSet is held.
+ */
+function claimFromRestore(facts: FillFacts, target: BackupTarget, entry: VolumeLineage, found: VolumeFacts, decision: FillDecision, plan: { held: string[]; replacing: string[] }): Step {
+  const claim = found.claim;
+  if (claim && claim.spec?.dataSource?.name !== entry.snapshot) {
+    if (target.kind === 'files') plan.replacing.push(target.name);
+    else plan.held.push(target.name);
+    decision.delete.push({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: facts.namespace, name: volumeClaimName(target) });
+    return { waiting: `replacing claim ${volumeClaimName(target)} with one made from the restored data` };
+  }
+  return claimBound(target, found);
 }
 
 function restoreLabels(facts: FillFacts): Record<string, string> {

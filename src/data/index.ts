@@ -11,6 +11,8 @@
  */
 export { type CloneFacts, cloneTargets, decideClone, servicesToSanitize, SNAPSHOT_API_VERSION, snapshotSources } from './clone.ts';
 export { type Claim, decideFill, type FillDecision, type FillFacts, sanitizeJobs, type Snapshot, type SnapshotContent, type StatefulSet, type VolumeFacts } from './fill.ts';
-export { type BackupTarget, backupTargets, type JobObject, jobOutcome, MOVER_DATA_PATH, moverJob, moverJobRef, moverJobSecret, type Movers, moverSecret, movesOverNetwork } from './jobs.ts';
+export { type BackupTarget, backupTargets, type JobObject, jobOutcome, LEGACY_MOVER_SECRET, MOVER_DATA_PATH, moverJob, moverJobRef, moverJobSecret, type Movers } from './jobs.ts';
 export { restoreFor } from './restore.ts';
 export { backupFor, backupsApply, backupState, finalBackupApplies, manualBackupName, scheduledBackup, typesHeld } from './schedule.ts';
+export { type BackupClaim, backupOffer, type BackupVolumeFacts, prepareBackupVolume, releaseBackupVolume, releaseRestoreVolume, restoreClaim, restoreOffer, stagingClaim } from './transfer.ts';
+export { advanceOffer, type Offer, type OfferFacts, releaseOffer } from './offer.ts';

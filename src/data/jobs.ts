@@ -3,10 +3,11 @@
  * Environment (from its manifest) and one mover Job per volume, running Grove's own image. Pure,
  * so the Jobs' specs are tested as tables.
  *
- * A database is moved over the network from Grove's own namespace, where the store's keys are:
- * its Job gets one Secret there, with the repository and the database's credentials, and the
- * Environment's namespace admits only that namespace's mover pods labelled with its own name.
- * A volume's files are moved by a Job that mounts the claim, in the Environment's namespace.
+ * Every mover runs in Grove's own namespace, where the store's keys are: each Job gets one Secret
+ * there, with the repository (and a database's credentials). A database is reached over the
+ * network — the Environment's namespace admits only Grove's mover pods labelled with its own
+ * name — and a volume's files move as snapshots between a claim there and one in Grove's
+ * namespace (`transfer.ts`). No Environment namespace ever holds the store's keys.
  *
  * @module
  */
@@ -14,10 +15,10 @@ import { credentialsSecret, type KubeObject, LABELS, moverJobName, type VolumeBa
 import type { ResticRepository } from './restic/index.ts';
 import type { ResolvedManifest } from '../manifest/index.ts';
 import { CATALOG, parseServiceType, type ServiceKind } from '../catalog/index.ts';
-import { APPLICATION_FS_GROUP, WORKLOAD_SERVICE_ACCOUNT } from '../planner/index.ts';
+import { APPLICATION_FS_GROUP } from '../planner/index.ts';
 
-/** The Secret, in an Environment's namespace, that gives the Jobs mounting its volumes the repository and its store. */
-export const MOVER_SECRET = 'grove-backup-store';
+/** The Secret earlier versions kept in each Environment's namespace for its movers: removed where found. */
+export const LEGACY_MOVER_SECRET = 'grove-backup-store';
 /** Where a mover Job mounts the volume it backs up or restores. */
 export const MOVER_DATA_PATH = '/data';
 /** The applications' volume group, so moving their files never changes who owns them. */
@@ -27,17 +28,6 @@ const MOVER_UID = APPLICATION_FS_GROUP;
 export interface Movers {
   image: string;
   namespace: string;
-}
-
-/** The Secret mover Jobs in an Environment's namespace read the repository and its store's keys from. */
-export function moverSecret(repo: ResticRepository, namespace: string): KubeObject & Record<string, unknown> {
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: MOVER_SECRET, namespace, labels: { [LABELS.managedBy]: 'grove' } },
-    type: 'Opaque',
-    stringData: repositoryEnv(repo),
-  };
 }
 
 function repositoryEnv(repo: ResticRepository): Record<string, string> {
@@ -51,7 +41,7 @@ export interface BackupTarget {
   /** For databases: the Secret with username, password and database, and the port the server listens on. */
   credentialsSecret?: string;
   port?: number;
-  /** For files, and for a Redis volume being restored: the PVC. */
+  /** For files, and for Redis's restored file: the PVC (for a mover, the one in Grove's namespace it mounts). */
   claimName?: string;
 }
 
@@ -72,19 +62,9 @@ export function backupTargets(manifest: ResolvedManifest): BackupTarget[] {
   return [...services, ...mounts];
 }
 
-/**
- * Whether a volume's mover runs in Grove's namespace, reaching a database over the network, or
- * in the Environment's, mounting the claim: files, and a Redis file restored before its server
- * starts.
- */
-export function movesOverNetwork(target: BackupTarget, action: 'backup' | 'restore'): boolean {
-  return target.kind !== 'files' && !(target.kind === 'redis' && action === 'restore');
-}
-
-/** Where a volume's mover Job runs, and its name. */
-export function moverJobRef(input: Pick<MoverJobInput, 'action' | 'owner' | 'ownerNamespace' | 'namespace' | 'target' | 'movers'>): { apiVersion: 'batch/v1'; kind: 'Job'; namespace: string; name: string } {
-  const namespace = movesOverNetwork(input.target, input.action) ? input.movers.namespace : input.namespace;
-  return { apiVersion: 'batch/v1', kind: 'Job', namespace, name: moverJobName(input.action, { namespace: input.ownerNamespace, name: input.owner }, input.target.name) };
+/** A volume's mover Job: in Grove's namespace, named for its owner and volume. */
+export function moverJobRef(input: Pick<MoverJobInput, 'action' | 'owner' | 'ownerNamespace' | 'target' | 'movers'>): { apiVersion: 'batch/v1'; kind: 'Job'; namespace: string; name: string } {
+  return { apiVersion: 'batch/v1', kind: 'Job', namespace: input.movers.namespace, name: moverJobName(input.action, { namespace: input.ownerNamespace, name: input.owner }, input.target.name) };
 }
 
 export interface MoverJobInput {
@@ -106,7 +86,6 @@ export interface MoverJobInput {
 
 export function moverJob(input: MoverJobInput): KubeObject & Record<string, unknown> {
   const { target, action } = input;
-  const remote = movesOverNetwork(target, action);
   const { namespace, name } = moverJobRef(input);
   const labels = {
     ...input.labels,
@@ -114,7 +93,7 @@ export function moverJob(input: MoverJobInput): KubeObject & Record<string, unkn
     'app.kubernetes.io/component': 'mover',
     [LABELS.volume]: target.name,
     [action === 'backup' ? LABELS.backup : LABELS.restore]: input.owner,
-    ...(remote ? { [LABELS.targetNamespace]: input.namespace } : {}),
+    [LABELS.targetNamespace]: input.namespace,
   };
   const args = [
     'mover',
@@ -123,25 +102,13 @@ export function moverJob(input: MoverJobInput): KubeObject & Record<string, unkn
     target.name,
     '--kind',
     target.kind,
-    ...(target.claimName && !remote ? ['--path', MOVER_DATA_PATH] : []),
+    ...(target.claimName ? ['--path', MOVER_DATA_PATH] : []),
     // A restored volume holds exactly the snapshot: it is new, or its data was backed up first.
-    ...(action === 'backup' ? ['--backup', input.owner, '--environment', input.environment, '--result-file', '/dev/termination-log'] : ['--snapshot', input.snapshotId ?? '', ...(target.claimName && !remote ? ['--replace'] : [])]),
+    ...(action === 'backup' ? ['--backup', input.owner, '--environment', input.environment, '--result-file', '/dev/termination-log'] : ['--snapshot', input.snapshotId ?? '', ...(target.claimName ? ['--replace'] : [])]),
   ];
-  const db = target.credentialsSecret;
-  // In Grove's namespace the Job's own Secret holds everything; in the Environment's, the database's come from its Secret.
-  const dbEnv =
-    db && !remote
-      ? [
-          ['DB_HOST', 'host'],
-          ['DB_PORT', 'port'],
-          ['DB_USER', 'username'],
-          ['DB_PASSWORD', 'password'],
-          ['DB_NAME', 'database'],
-        ].map(([variable, key]) => ({ name: variable, valueFrom: { secretKeyRef: { name: db, key } } }))
-      : [];
   const volumes: Array<Record<string, unknown>> = [{ name: 'cache', emptyDir: {} }];
   const mounts: Array<Record<string, unknown>> = [{ name: 'cache', mountPath: '/cache' }];
-  if (target.claimName && !remote) {
+  if (target.claimName) {
     volumes.push({ name: 'data', persistentVolumeClaim: { claimName: target.claimName, readOnly: action === 'backup' } });
     mounts.push({ name: 'data', mountPath: MOVER_DATA_PATH, readOnly: action === 'backup' });
   }
@@ -158,8 +125,6 @@ export function moverJob(input: MoverJobInput): KubeObject & Record<string, unkn
         metadata: { labels },
         spec: {
           restartPolicy: 'Never',
-          // Grove's namespace has its default ServiceAccount; the Environment's, the workloads' one.
-          ...(remote ? {} : { serviceAccountName: WORKLOAD_SERVICE_ACCOUNT }),
           automountServiceAccountToken: false,
           securityContext: { runAsNonRoot: true, runAsUser: MOVER_UID, runAsGroup: MOVER_UID, fsGroup: MOVER_UID, fsGroupChangePolicy: 'OnRootMismatch', seccompProfile: { type: 'RuntimeDefault' } },
           containers: [
@@ -167,9 +132,9 @@ export function moverJob(input: MoverJobInput): KubeObject & Record<string, unkn
               name: 'mover',
               image: input.movers.image,
               args,
-              envFrom: [{ secretRef: { name: remote ? name : MOVER_SECRET } }],
+              envFrom: [{ secretRef: { name } }],
               // restic writes its pack files to TMPDIR while it uploads them: the root is read-only.
-              env: [{ name: 'RESTIC_CACHE_DIR', value: '/cache' }, { name: 'HOME', value: '/cache' }, { name: 'TMPDIR', value: '/cache' }, ...dbEnv],
+              env: [{ name: 'RESTIC_CACHE_DIR', value: '/cache' }, { name: 'HOME', value: '/cache' }, { name: 'TMPDIR', value: '/cache' }],
               volumeMounts: mounts,
               resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } },
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
@@ -184,12 +149,12 @@ export function moverJob(input: MoverJobInput): KubeObject & Record<string, unkn
 }
 
 /**
- * The Secret of a mover Job in Grove's namespace: the repository, and how to reach the database.
+ * The Secret of a mover Job in Grove's namespace: the repository, and for a database how to reach it.
  * The address is Grove's own — the service's name in the Environment's namespace and its
  * catalog port — never the one in the Environment's credentials Secret, which its admin may
  * rewrite to point at any server. Owned by the Job once it exists, so it goes with it.
  */
-export function moverJobSecret(input: { job: KubeObject; target: BackupTarget; namespace: string; repo: ResticRepository; credentials: Readonly<Record<string, string>>; jobUid?: string }): KubeObject & Record<string, unknown> {
+export function moverJobSecret(input: { job: KubeObject; target: BackupTarget; namespace: string; repo: ResticRepository; credentials?: Readonly<Record<string, string>>; jobUid?: string }): KubeObject & Record<string, unknown> {
   const { job, target } = input;
   return {
     apiVersion: 'v1',
@@ -203,11 +168,15 @@ export function moverJobSecret(input: { job: KubeObject; target: BackupTarget; n
     type: 'Opaque',
     stringData: {
       ...repositoryEnv(input.repo),
-      DB_HOST: `${target.name}.${input.namespace}.svc`,
-      DB_PORT: String(target.port ?? ''),
-      DB_USER: input.credentials.username ?? '',
-      DB_PASSWORD: input.credentials.password ?? '',
-      DB_NAME: input.credentials.database ?? '',
+      ...(input.credentials
+        ? {
+            DB_HOST: `${target.name}.${input.namespace}.svc`,
+            DB_PORT: String(target.port ?? ''),
+            DB_USER: input.credentials.username ?? '',
+            DB_PASSWORD: input.credentials.password ?? '',
+            DB_NAME: input.credentials.database ?? '',
+          }
+        : {}),
     },
   };
 }

@@ -38,8 +38,6 @@ export interface PlanInput {
   workloadsAvailable?: boolean;
   /** Where the Environment's data stands; absent means ready. */
   data?: DataPlan;
-  /** The BackupStore's endpoint URL, which mover pods may reach through the default-deny policy. */
-  storeEndpoint?: string;
   /**
    * Grove's own namespace, whose mover pods back up and restore the databases over the network:
    * the only pods from outside (besides the ingress controller's traffic) the namespace admits.
@@ -86,8 +84,10 @@ export const OPERATOR_ROLE_BINDING = 'grove-operator';
  */
 export interface DataPlan {
   stage: 'sources' | 'fill' | 'sanitize' | 'ready';
-  /** Services whose StatefulSet waits until its volume has been restored from files (Redis). */
+  /** Services whose StatefulSet waits while the claim it would use is replaced (a Restore of Redis). */
   held?: readonly string[];
+  /** Mounts whose claim is left out while a Restore replaces it with one made from the restored data. */
+  replacing?: readonly string[];
   /** Volume name → the VolumeSnapshot, in the Environment's namespace, its claim is created from. */
   snapshots?: Readonly<Record<string, string>>;
 }
@@ -146,7 +146,8 @@ export function planEnvironment(input: PlanInput): Plan {
 
   const stage = input.data?.stage ?? 'ready';
   const held = new Set(input.data?.held ?? []);
-  const planned = objects.filter((o) => !HELD_KINDS[stage].has(o.kind) && !(o.kind === 'StatefulSet' && held.has(o.metadata.name ?? '')));
+  const replacing = new Set(input.data?.replacing ?? []);
+  const planned = objects.filter((o) => !HELD_KINDS[stage].has(o.kind) && !(o.kind === 'StatefulSet' && held.has(o.metadata.name ?? '')) && !(o.kind === 'PersistentVolumeClaim' && replacing.has(o.metadata.name ?? '')));
   const sorted = planned.map(clean).sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
   return { namespace: ctx.namespace, objects: sorted, inventory: sorted.map(inventoryEntry), urls };
 }
@@ -458,7 +459,7 @@ export function inventoryEntry(o: KubeObject): InventoryEntry {
 }
 
 function networkPolicies(project: Project, type: NonNullable<Environment['spec']['type']>, meta: (name: string) => KubeObject['metadata'], namespace: string, input: PlanInput): Array<KubeObject & Record<string, unknown>> {
-  const { storeEndpoint, moverNamespace } = input;
+  const { moverNamespace } = input;
   const internal = input.internalNetworks ?? [];
   const ingressNamespace = project.spec.network?.ingressNamespace ?? DEFAULT_INGRESS_NAMESPACE;
   const policy = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: meta(name), spec });
@@ -502,7 +503,6 @@ function networkPolicies(project: Project, type: NonNullable<Environment['spec']
       ],
     }),
   ];
-  if (storeEndpoint) policies.push(policy('allow-mover-to-store', moverEgress(storeEndpoint)));
   const egress = egressPolicy(project.spec.network?.egressByType?.[type] ?? project.spec.network?.egress, internal);
   if (egress) policies.push(policy(egress.name, { podSelector: {}, policyTypes: ['Egress'], egress: egress.rules }));
   return policies;
@@ -535,23 +535,6 @@ export function egressPolicy(spec: EgressSpec | undefined, internal: readonly st
     return [{ to: [{ ipBlock }], ...(rule.ports?.length ? { ports: rule.ports.map((port) => ({ protocol: 'TCP', port })) } : {}) }];
   });
   return rules.length ? { name: 'allow-egress-allowlist', rules } : undefined;
-}
-
-/**
- * Backup and restore pods, and only they, may reach the BackupStore. A NetworkPolicy cannot name a
- * host, so a store addressed by name is allowed on its port only; one addressed by IP, on that
- * address alone.
- */
-function moverEgress(endpoint: string): Record<string, unknown> {
-  const url = new URL(endpoint);
-  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const ip = /^\d{1,3}(\.\d{1,3}){3}$/.test(host) ? `${host}/32` : host.includes(':') ? `${host}/128` : undefined;
-  return {
-    podSelector: { matchLabels: { 'app.kubernetes.io/component': 'mover' } },
-    policyTypes: ['Egress'],
-    egress: [{ ...(ip ? { to: [{ ipBlock: { cidr: ip } }] } : {}), ports: [{ protocol: 'TCP', port }] }],
-  };
 }
 
 /**

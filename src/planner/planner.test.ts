@@ -10,7 +10,7 @@ const REV = 'ab'.repeat(20);
 
 function plan(
   manifestText: string,
-  opts: { type?: EnvironmentType; branch?: string; project?: Partial<ProjectSpec>; workloadsAvailable?: boolean; data?: DataPlan; storeEndpoint?: string; sleeping?: boolean; access?: NamespaceAccess; internalNetworks?: string[]; lockdown?: boolean; moverNamespace?: string } = {},
+  opts: { type?: EnvironmentType; branch?: string; project?: Partial<ProjectSpec>; workloadsAvailable?: boolean; data?: DataPlan; sleeping?: boolean; access?: NamespaceAccess; internalNetworks?: string[]; lockdown?: boolean; moverNamespace?: string } = {},
 ): Plan {
   const parsed = parseManifest(manifestText);
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
@@ -29,7 +29,6 @@ function plan(
     credentials,
     ...(opts.workloadsAvailable ? { workloadsAvailable: true } : {}),
     ...(opts.data ? { data: opts.data } : {}),
-    ...(opts.storeEndpoint ? { storeEndpoint: opts.storeEndpoint } : {}),
     ...(opts.moverNamespace ? { moverNamespace: opts.moverNamespace } : {}),
     ...(opts.sleeping ? { sleeping: true } : {}),
     ...(opts.access ? { access: opts.access } : {}),
@@ -202,8 +201,8 @@ describe('planEnvironment', () => {
   it('under lockdown plans no policy that lets a pod out of its namespace, and keeps the rest', () => {
     const names = (p: ReturnType<typeof plan>) => p.objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.metadata.name).sort();
     const network = { egress: { mode: 'internet' as const } };
-    expect(names(plan(shop, { project: { network }, storeEndpoint: 'http://198.51.100.7:9000' }))).toEqual(['allow-dns', 'allow-ingress-controller', 'allow-internet-egress', 'allow-mover-to-store', 'allow-same-namespace', 'default-deny']);
-    const held = plan(shop, { project: { network }, storeEndpoint: 'http://198.51.100.7:9000', lockdown: true });
+    expect(names(plan(shop, { project: { network } }))).toEqual(['allow-dns', 'allow-ingress-controller', 'allow-internet-egress', 'allow-same-namespace', 'default-deny']);
+    const held = plan(shop, { project: { network }, lockdown: true });
     expect(names(held)).toEqual(['allow-ingress-controller', 'allow-same-namespace', 'default-deny']);
     // The workloads themselves are untouched: the switch cuts the network, not the pods.
     expect(held.objects.filter((o) => o.kind === 'Deployment').length).toBe(plan(shop, { project: { network } }).objects.filter((o) => o.kind === 'Deployment').length);
@@ -367,13 +366,11 @@ describe('planEnvironment while the data comes in', () => {
     expect(p.inventory.some((e) => e.id.includes('data-cache-0'))).toBe(false);
   });
 
-  it('lets only mover pods reach the BackupStore through the default-deny policy', () => {
-    expect(find(plan(shop), 'NetworkPolicy', 'allow-mover-to-store')).toBeUndefined();
-    expect(find(plan(shop, { storeEndpoint: 'https://s3.example.com' }), 'NetworkPolicy', 'allow-mover-to-store')?.spec).toEqual({
-      podSelector: { matchLabels: { 'app.kubernetes.io/component': 'mover' } },
-      policyTypes: ['Egress'],
-      egress: [{ ports: [{ protocol: 'TCP', port: 443 }] }],
-    });
-    expect(find(plan(shop, { storeEndpoint: 'http://10.1.2.3:9000' }), 'NetworkPolicy', 'allow-mover-to-store')?.spec.egress).toEqual([{ to: [{ ipBlock: { cidr: '10.1.2.3/32' } }], ports: [{ protocol: 'TCP', port: 9000 }] }]);
+  it('leaves a mount out while a Restore replaces its claim, and holds a service whose claim it replaces', () => {
+    const p = plan(shop, { data: { stage: 'fill', replacing: ['web-uploads'], held: ['cache'], snapshots: { 'web-uploads': 'restore-web-uploads-1' } } });
+    expect(find(p, 'PersistentVolumeClaim', 'web-uploads')).toBeUndefined();
+    expect(find(p, 'StatefulSet', 'cache')).toBeUndefined();
+    const back = plan(shop, { data: { stage: 'fill', snapshots: { 'web-uploads': 'restore-web-uploads-1' } } });
+    expect(find(back, 'PersistentVolumeClaim', 'web-uploads')?.spec.dataSource).toEqual({ apiGroup: 'snapshot.storage.k8s.io', kind: 'VolumeSnapshot', name: 'restore-web-uploads-1' });
   });
 });

@@ -5,10 +5,10 @@
 // stand for the Job's; the local cluster's runner decides that by itself. And the BackupStore such
 // Jobs read and write.
 import { type KubeObject, LABELS } from '../../src/api/index.ts';
-import { finishPod as finishMoverPod, type MoverPod, readSecrets, runMoverPod } from '../../local/mover-runner.ts';
+import { claimOf, finishPod as finishMoverPod, type MoverPod, readSecrets, runMoverPod } from '../../local/mover-runner.ts';
 import type { PostgresServer } from '../../local/postgres.ts';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { cluster, createSecret, kube } from './helpers.ts';
+import { cluster, createSecret, kube, volumeDir } from './helpers.ts';
 
 interface Container {
   name: string;
@@ -29,7 +29,7 @@ export async function secretData(namespace: string, name: string): Promise<Recor
 export interface MoverHost {
   /** Scratch space: restic's cache and the Jobs' result files. */
   work: string;
-  /** The directory the Job's volume stands for. */
+  /** The directory the Job's volume stands for; by default its claim's, on the local CSI driver. */
   dataDir?: string;
   /** The real server behind the Job's database, and the database it stands for. */
   pg?: PostgresServer;
@@ -40,9 +40,11 @@ export interface MoverHost {
 export async function runMoverJob(job: Job, host: MoverHost): Promise<void> {
   const pod = await runningPod(job);
   const { pg } = host;
+  const claim = claimOf(pod);
+  const dataDir = host.dataDir ?? (claim ? await volumeDir(job.metadata.namespace as string, claim) : undefined);
   await runMoverPod(kube(), pod, {
     work: host.work,
-    ...(host.dataDir ? { dataDir: host.dataDir } : {}),
+    ...(dataDir ? { dataDir } : {}),
     ...(pg ? { database: { host: pg.host, port: pg.port, username: pg.username, password: pg.password, name: host.database ?? 'app' } } : {}),
   });
 }

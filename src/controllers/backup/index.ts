@@ -12,7 +12,7 @@
  */
 import { API_VERSION, type Backup, type BackupStatus, CONDITIONS, type Environment, environmentNamespace, findCondition, type KubeObject, LABELS, type Project, REASONS, type VolumeBackup } from '../../api/index.ts';
 import { actorOf, auditEvent, auditObject, type AuditSink, type AuditSource, noAudit } from '../../audit/index.ts';
-import { backupState, type BackupTarget, backupTargets, jobOutcome, moverJob, moverJobRef, type Movers } from '../../data/index.ts';
+import { type BackupClaim, backupOffer, backupState, type BackupTarget, backupTargets, type BackupVolumeFacts, jobOutcome, moverJob, moverJobRef, type Movers, type Offer, prepareBackupVolume, releaseBackupVolume } from '../../data/index.ts';
 import { Restic, type ResticRepository } from '../../data/restic/index.ts';
 import { messageOf, ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
@@ -21,7 +21,8 @@ import { type Clock, framedReconciler, type Reconciler } from '../../runtime/ind
 import type { GitSource } from '../../source/git/index.ts';
 import { projectRepository } from '../../data/store/index.ts';
 import { startMovers } from '../movers.ts';
-import { manifestAt, writeStatus } from '../shared.ts';
+import { createOnce, manifestAt, writeStatus } from '../shared.ts';
+import { offerFacts, snapshotClassFor } from '../snapshots.ts';
 
 export interface BackupControllerDeps {
   kube: Kube;
@@ -87,25 +88,51 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
             status.branch = env.spec.branch;
             status.revision = revision;
             await restic.ensureRepository();
-            await startMovers(deps.kube, { project, namespace: target, jobs: targets.map((t) => ({ target: t, job: jobOf(t) })) });
-            log.info({ environment: backup.spec.environment, volumes: targets.length }, 'Started the mover Jobs');
           }
 
-          // Where the Jobs are.
-          const jobs = await Promise.all(
-            targets.map(async (t) => {
-              const ref = moverJobRef({ action: 'backup', owner: name, ownerNamespace: namespace, namespace: target, target: t, movers: deps.movers });
-              return { target: t, job: await deps.kube.get<JobObject>(ref) };
-            }),
-          );
+          // Each volume's Job, started once what it reads is there: a database's at once, a
+          // volume's once its snapshot is offered to Grove's namespace and a claim made from it.
+          const snapshotClass = targets.some((t) => t.kind === 'files') ? await snapshotClassFor(deps.kube, project.spec.storageClassName) : undefined;
+          const offers = snapshotClass ? targets.filter((t) => t.kind === 'files').map((t) => backupOffer({ backup: { namespace, name }, project: backup.spec.project, target: t, namespace: target, movers: deps.movers, snapshotClass })) : [];
+          const release = async () => {
+            for (const ref of offers.flatMap(releaseBackupVolume)) await deps.kube.delete(ref);
+          };
+          const fail = async (message: string): Promise<never> => {
+            await release();
+            throw new ReconcileError(BACKUP_REASONS.failed, message, 'stall');
+          };
+          const jobs: Array<{ target: BackupTarget; job: JobObject | undefined }> = [];
+          const preparing: string[] = [];
+          for (const t of targets) {
+            const job = await deps.kube.get<JobObject>(moverJobRef({ action: 'backup', owner: name, ownerNamespace: namespace, target: t, movers: deps.movers }));
+            if (job) {
+              jobs.push({ target: t, job });
+              continue;
+            }
+            let reads = t;
+            if (t.kind === 'files') {
+              const offer = offers.find((o) => o.volume === t.name);
+              if (!offer) return await fail(`backing up the files of ${t.name} needs a VolumeSnapshotClass for the driver of storage class ${project.spec.storageClassName ?? '(the default)'}, so that they reach Grove's namespace as a snapshot; there is none`);
+              const step = prepareBackupVolume(offer, await backupVolumeFacts(deps.kube, offer));
+              for (const obj of step.create) await createOnce(deps.kube, obj);
+              if (step.state === 'failed') return await fail(step.message);
+              if (step.state === 'waiting') {
+                preparing.push(step.message);
+                continue;
+              }
+              reads = { ...t, claimName: step.claim };
+            }
+            await startMovers(deps.kube, { project, namespace: target, jobs: [{ target: reads, job: jobOf(reads) }] });
+            log.info({ environment: backup.spec.environment, volume: t.name }, 'Started a mover Job');
+            jobs.push({ target: t, job: undefined });
+          }
           const failed = jobs.filter(({ job }) => jobOutcome(job).failed);
-          if (failed.length) throw new ReconcileError(BACKUP_REASONS.failed, `mover Jobs failed: ${failed.map(({ job }) => `${job!.metadata.name} (${jobOutcome(job).failed})`).join('; ')}`, 'stall');
-          const missing = jobs.filter(({ job }) => !job);
-          if (missing.length) throw new ReconcileError(BACKUP_REASONS.failed, `mover Jobs disappeared: ${missing.map(({ target: t }) => t.name).join(', ')}`, 'stall');
+          if (failed.length) return await fail(`mover Jobs failed: ${failed.map(({ job }) => `${job!.metadata.name} (${jobOutcome(job).failed})`).join('; ')}`);
           const running = jobs.filter(({ job }) => !jobOutcome(job).complete);
-          if (running.length) {
+          if (running.length || preparing.length) {
             // The Jobs' informer wakes this Backup when they finish; the requeue is a safety net.
-            return { progressing: { reason: BACKUP_REASONS.inProgress, message: `Backing up ${running.map(({ target: t }) => t.name).join(', ')}` }, requeueAfterMs: 30_000 };
+            const message = [...preparing, ...(running.length ? [`backing up ${running.map(({ target: t }) => t.name).join(', ')}`] : [])].join('; ');
+            return { progressing: { reason: BACKUP_REASONS.inProgress, message: message.charAt(0).toUpperCase() + message.slice(1) }, requeueAfterMs: preparing.length ? 3_000 : 30_000 };
           }
 
           // Every Job says it is done: believe the repository.
@@ -127,8 +154,12 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
             const finished = Math.max(...jobs.map(({ job }) => Date.parse(job?.status?.completionTime ?? '') || now));
             const message = `the repository has no snapshot of ${absent.join(', ')} although the mover Jobs completed`;
             if (now - finished < (deps.snapshotGraceMs ?? 30_000)) throw new ReconcileError(BACKUP_REASONS.inProgress, message, 'wait', { requeueAfterMs: 3_000 });
-            throw new ReconcileError(BACKUP_REASONS.failed, message, 'stall');
+            return await fail(message);
           }
+          // Done: the Jobs go, and with them their pods (which hold the claims) and their Secrets
+          // (which hold the store's keys). A failed backup keeps its Jobs for their logs.
+          for (const { job } of jobs) if (job) await deps.kube.delete({ apiVersion: 'batch/v1', kind: 'Job', namespace: job.metadata.namespace, name: job.metadata.name as string });
+          await release();
           status.volumes = volumes;
           status.sizeBytes = volumes.reduce((sum, v) => sum + (v.bytesTotal ?? 0), 0);
           status.completionTime = new Date(now).toISOString();
@@ -176,6 +207,13 @@ async function collect(deps: BackupControllerDeps, backup: Backup, restic: Resti
   await deps.kube.delete({ apiVersion: API_VERSION, kind: 'Backup', namespace: backup.metadata.namespace, name: backup.metadata.name as string }, backup.metadata.uid ? { uid: backup.metadata.uid } : {});
   log.info({ snapshots: ids.length }, 'Forgot and pruned an expired backup');
   return {};
+}
+
+/** What exists of a volume's offer to Grove's namespace, and the claims at both ends. */
+async function backupVolumeFacts(kube: Kube, offer: Offer): Promise<BackupVolumeFacts> {
+  const claim = (namespace: string, name: string) => kube.get<BackupClaim>({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace, name });
+  const found = { claim: await claim(offer.from.namespace, offer.from.claim), staged: await claim(offer.to, offer.names.snapshot) };
+  return { ...(await offerFacts(kube, offer)), ...(found.claim ? { claim: found.claim } : {}), ...(found.staged ? { staged: found.staged } : {}) };
 }
 
 /** restic for the operator's own reads and prunes, its connections going where the operator's may. */

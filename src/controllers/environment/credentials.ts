@@ -5,7 +5,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { API_VERSION, type BackupStore, CONDITIONS, credentialsSecret, FIELD_MANAGER, findCondition, type KubeObject } from '../../api/index.ts';
+import { CONDITIONS, credentialsSecret, FIELD_MANAGER, findCondition, type KubeObject } from '../../api/index.ts';
 import { isForbidden, type Kube } from '../../kube/index.ts';
 import { operatorRoleBinding, type PlanInput, type ServiceCredentials } from '../../planner/index.ts';
 import { heldByLockdown, lockdownOf } from '../../policy/index.ts';
@@ -19,8 +19,6 @@ export function credentialsStep(deps: StepDeps): EnvironmentStep {
       const { project, manifest, revision, life, target, namespaceExists } = given(state, 'project', 'manifest', 'revision', 'life', 'namespaceExists');
       // The deploy hook runs once the workloads of this very revision are available.
       const workloadsAvailable = status.observedRevision === revision && findCondition(status.conditions, CONDITIONS.workloadsAvailable)?.status === 'True';
-      const namespace = env.metadata.namespace as string;
-      const store = project.spec.backupStoreRef && (await deps.read<BackupStore>({ apiVersion: API_VERSION, kind: 'BackupStore', namespace, name: project.spec.backupStoreRef.name }));
       const services = Object.keys(manifest.services);
       const planFor = (credentials: PlanInput['credentials']): PlanInput => ({
         environment: env,
@@ -30,7 +28,6 @@ export function credentialsStep(deps: StepDeps): EnvironmentStep {
         credentials,
         workloadsAvailable,
         sleeping: life.sleeping,
-        ...(store ? { storeEndpoint: store.spec.s3.endpoint } : {}),
         moverNamespace: deps.movers.namespace,
         ...(deps.access ? { access: deps.access } : {}),
         ...(deps.internalNetworks ? { internalNetworks: deps.internalNetworks } : {}),

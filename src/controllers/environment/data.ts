@@ -16,13 +16,14 @@
  * @module
  */
 import { ANNOTATIONS, API_VERSION, type Backup, cloneSnapshotNames, CONDITIONS, type Environment, environmentName, type EnvironmentStatus, findCondition, type KubeObject, type Project, REASONS, type Restore, volumeClaimName, type VolumeLineage } from '../../api/index.ts';
-import { type BackupTarget, type Claim, type CloneFacts, cloneTargets, decideClone, decideFill, type FillDecision, type FillFacts, type JobObject, jobOutcome, moverJobRef, type Movers, sanitizeJobs, servicesToSanitize, type Snapshot, SNAPSHOT_API_VERSION, type SnapshotContent, snapshotSources, type StatefulSet, type VolumeFacts } from '../../data/index.ts';
+import { type BackupTarget, type Claim, type CloneFacts, cloneTargets, decideClone, decideFill, type FillDecision, type FillFacts, type JobObject, jobOutcome, moverJobRef, type Movers, restoreOffer, sanitizeJobs, servicesToSanitize, type Snapshot, SNAPSHOT_API_VERSION, type SnapshotContent, snapshotSources, type StatefulSet, type VolumeFacts } from '../../data/index.ts';
 import { ReconcileError } from '../../errors/index.ts';
-import { isNotFound, type Kube } from '../../kube/index.ts';
+import type { Kube } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';
 import type { ResolvedManifest } from '../../manifest/index.ts';
 import { type DataPlan, type Plan, planEnvironment, serviceClaim } from '../../planner/index.ts';
-import { startMovers } from '../movers.ts';
+import { clearLegacyMoverSecret, startMovers } from '../movers.ts';
+import { offerFacts, snapshotClassFor } from '../snapshots.ts';
 import { createOnce, type Read } from '../shared.ts';
 import { type EnvironmentStep, given, type StepDeps } from './context.ts';
 
@@ -86,6 +87,7 @@ async function advanceData(dataInput: DataStepInput): Promise<DataStepResult> {
   const restoreName = env.metadata.annotations?.[ANNOTATIONS.restore];
   // A Restore over this Environment's data (the Restore controller has backed that data up first).
   const restorePending = !!restoreName && status.lastRestore !== restoreName;
+  if (input.namespaceExists) await clearLegacyMoverSecret(input.kube, input.namespace);
   if (cloned?.status === 'True') {
     if (!restorePending) return { plan: { stage: 'ready', snapshots: snapshotSources(status.lineage) } };
     delete status.lineage;
@@ -157,8 +159,16 @@ async function gatherFill(input: Step, lineage: readonly VolumeLineage[], target
         const backup = await kube.get<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace: envNamespace, name: entry.backup });
         if (backup) found.backup = backup;
       }
-      const job = here ? await read<JobObject>(moverJobRef({ action: 'restore', owner, ownerNamespace: envNamespace, namespace, target, movers: input.movers })) : undefined;
+      const job = here ? await read<JobObject>(moverJobRef({ action: 'restore', owner, ownerNamespace: envNamespace, target, movers: input.movers })) : undefined;
       if (job) found.restoreJob = job;
+      if (here && (target.kind === 'files' || target.kind === 'redis') && entry.snapshotId && !entry.snapshot) {
+        // Restored in Grove's namespace, then offered here: what of that exists.
+        const offer = restoreOffer({ owner: { namespace: envNamespace, name: owner }, project: env.spec.project, target, namespace, movers: input.movers, snapshotClass: { name: '', driver: '' } });
+        const staged = await kube.get<Claim>({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: offer.from.namespace, name: offer.from.claim });
+        if (staged) found.staged = staged;
+        const { source, content, offered } = await offerFacts(kube, offer);
+        Object.assign(found, { ...(source ? { sourceSnapshot: source } : {}), ...(content ? { content } : {}), ...(offered ? { offered } : {}) });
+      }
       if (here && (target.kind === 'postgresql' || target.kind === 'mariadb')) {
         const sts = await read<StatefulSet>({ apiVersion: 'apps/v1', kind: 'StatefulSet', namespace, name: target.name });
         if (sts) found.statefulSet = sts;
@@ -179,7 +189,8 @@ async function gatherFill(input: Step, lineage: readonly VolumeLineage[], target
     const output = jobOutcome(job).failed ? await hookOutput(kube, namespace, name) : undefined;
     hooks[app] = { ...(job ? { job } : {}), ...(output ? { output } : {}) };
   }
-  const snapshotClass = lineage.some((l) => l.source === 'snapshot' && !l.snapshot) ? await input.snapshotClass() : undefined;
+  const offering = (l: VolumeLineage) => !l.snapshot && (l.source === 'snapshot' || (l.source === 'backup' && ['files', 'redis'].includes(targets.find((t) => t.name === l.volume)?.kind ?? '')));
+  const snapshotClass = lineage.some(offering) ? await input.snapshotClass() : undefined;
   return {
     env,
     project: input.project,
@@ -196,7 +207,7 @@ async function gatherFill(input: Step, lineage: readonly VolumeLineage[], target
     answering,
     hooks,
     hasClaims: (input.status.inventory ?? []).some((e) => e.id.endsWith('_PersistentVolumeClaim')),
-    serviceClaim: (service) => serviceClaim(input.fullPlan(), service),
+    plannedClaim: (target) => (target.kind === 'files' ? input.fullPlan().objects.find((o) => o.kind === 'PersistentVolumeClaim' && o.metadata.name === target.claimName) : serviceClaim(input.fullPlan(), target.name)),
   };
 }
 
@@ -205,7 +216,7 @@ async function execute(input: Step, decision: FillDecision): Promise<void> {
   const { kube } = input;
   for (const obj of decision.create) await createOnce(kube, obj);
   await startMovers(kube, { project: input.project, namespace: input.namespace, jobs: decision.movers });
-  for (const ref of decision.delete) await kube.delete(ref).catch(ignoreNotFound);
+  for (const ref of decision.delete) await kube.delete(ref);
   for (const note of decision.notes) input.log.info(note.fields, note.message);
 }
 
@@ -252,33 +263,4 @@ async function productionOf(input: Step): Promise<string | undefined> {
   // By spec, not label: Environments made with kubectl carry no labels.
   const all = await input.kube.list<Environment>(API_VERSION, 'Environment', { namespace });
   return all.items.find((e) => e.spec.type === 'production' && e.spec.project === env.spec.project && !e.metadata.deletionTimestamp)?.metadata.name;
-}
-
-/**
- * The VolumeSnapshotClass whose driver provisions the storage class (the named one, else the
- * cluster's default); the class marked default wins when several match. None when the snapshot
- * API is not installed.
- */
-async function snapshotClassFor(kube: Kube, storageClassName: string | undefined): Promise<{ name: string; driver: string } | undefined> {
-  type StorageClass = KubeObject & { provisioner?: string };
-  type SnapshotClass = KubeObject & { driver?: string };
-  const classes = (await kube.list<StorageClass>('storage.k8s.io/v1', 'StorageClass')).items;
-  const storage = storageClassName
-    ? classes.find((c) => c.metadata.name === storageClassName)
-    : classes.find((c) => c.metadata.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true');
-  if (!storage?.provisioner) return undefined;
-  let snapshotClasses: SnapshotClass[];
-  try {
-    snapshotClasses = (await kube.list<SnapshotClass>(SNAPSHOT_API_VERSION, 'VolumeSnapshotClass')).items;
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
-  const matching = snapshotClasses.filter((c) => c.driver === storage.provisioner);
-  const chosen = matching.find((c) => c.metadata.annotations?.['snapshot.storage.kubernetes.io/is-default-class'] === 'true') ?? matching[0];
-  return chosen ? { name: chosen.metadata.name as string, driver: storage.provisioner } : undefined;
-}
-
-function ignoreNotFound(err: unknown): void {
-  if (!isNotFound(err)) throw err;
 }

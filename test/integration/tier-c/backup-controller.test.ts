@@ -1,20 +1,21 @@
 // The Backup controller on the local cluster with MinIO, restic and PostgreSQL; the mover Jobs
 // run on this host (movers.ts).
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backup, Environment, KubeObject, Project } from '../../../src/api/index.ts';
+import { type Backup, backupSnapshotNames, type Environment, type KubeObject, type Project } from '../../../src/api/index.ts';
 import { Restic } from '../../../src/data/restic/index.ts';
 import { repositoryOf } from '../../../src/data/store/index.ts';
 import { type PostgresServer, startPostgres } from '../../../local/postgres.ts';
 import { createRepo } from '../git-fixtures.ts';
-import { cluster, conditionStatus, kube, testNamespace } from '../helpers.ts';
+import { cluster, conditionStatus, kube, testNamespace, volumeDir } from '../helpers.ts';
 import { createBackupStore, finishPod, moverJobs as jobsWith, runMoverJob as runOnHost, secretData, type Job } from '../movers.ts';
 import { type OperatorProcess, startOperator } from '../operator.ts';
 
-const runMoverJob = (job: Job, dataDir: string) => runOnHost(job, { work, dataDir, pg, database: 'shop' });
+// Each Job's volume is its claim's on the local CSI driver: a backup's, the one made from the offered snapshot.
+const runMoverJob = (job: Job) => runOnHost(job, { work, pg, database: 'shop' });
 const moverJobs = (namespace: string, backupName: string) => jobsWith(namespace, `grove.dev/backup=${backupName}`);
 
 const MANIFEST = `version: 1
@@ -58,7 +59,7 @@ beforeAll(async () => {
   const revision = await repo.commit('main', { 'platform.yaml': MANIFEST });
   scheduledRevision = await repo.commit('nightly', { 'platform.yaml': `${MANIFEST}backups: { schedule: "* * * * *", retain: 1h, types: [staging] }\n` });
   await repo.push();
-  await kube().create<Project>({ apiVersion: api, kind: 'Project', metadata: { name: project, namespace: ns }, spec: { repo: { url: `${cluster().git!.url}/${project}.git` }, pollIntervalSeconds: 3600, backupStoreRef: { name: 'store' }, branches: { include: ['nothing-here'] } } });
+  await kube().create<Project>({ apiVersion: api, kind: 'Project', metadata: { name: project, namespace: ns }, spec: { repo: { url: `${cluster().git!.url}/${project}.git` }, pollIntervalSeconds: 3600, backupStoreRef: { name: 'store' }, storageClassName: cluster().csi!.storageClass, branches: { include: ['nothing-here'] } } });
   // Made with kubectl, pinned to the commit: no branch tracking needed for this test; empty
   // volumes, since cloning production's is another test's subject.
   await kube().create<Environment>({ apiVersion: api, kind: 'Environment', metadata: { name: 'staging', namespace: ns }, spec: { project, branch: 'main', revision, type: 'staging', clone: 'empty' } });
@@ -75,9 +76,14 @@ describe('the Backup controller', () => {
   it('runs one restricted mover Job per volume and database, and completes from the repository', async () => {
     await expect.poll(async () => conditionStatus(await kube().get({ apiVersion: api, kind: 'Environment', namespace: ns, name: 'staging' }), 'Ready'), { timeout: 60_000, interval: 500 }).toBe('True');
     const target = `${project}-staging`;
-    const uploads = join(work, 'uploads');
-    await mkdir(uploads, { recursive: true });
-    await writeFile(join(uploads, 'photo.jpg'), randomBytes(200_000));
+    // An earlier version left the store's keys here for its movers; an operator that starts removes them.
+    await kube().create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'grove-backup-store', namespace: target }, stringData: { RESTIC_PASSWORD: 'correct horse battery staple' } } as KubeObject);
+    await op.kill('SIGKILL');
+    op = await startOperator(ns);
+    await expect.poll(() => kube().get({ apiVersion: 'v1', kind: 'Secret', namespace: target, name: 'grove-backup-store' }), { timeout: 30_000 }).toBeUndefined();
+
+    const photo = randomBytes(200_000);
+    await writeFile(join(await volumeDir(target, 'web-uploads'), 'photo.jpg'), photo);
 
     await kube().create<Backup>({ apiVersion: api, kind: 'Backup', metadata: { name: 'nightly-1', namespace: ns }, spec: { project, environment: 'staging', retentionSeconds: 86_400 } });
     await expect.poll(async () => (await moverJobs(target, 'nightly-1')).length, { timeout: 20_000 }).toBe(2);
@@ -95,15 +101,20 @@ describe('the Backup controller', () => {
     expect(dbSecret?.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Job', uid: byVolume.db!.metadata.uid })]);
     const dbEnv = await secretData(ns, byVolume.db!.metadata.name as string);
     expect([dbEnv.DB_HOST, dbEnv.DB_PORT, dbEnv.RESTIC_REPOSITORY]).toEqual([`db.${target}.svc`, '5432', `s3:${cluster().minio!.url}/${bucket}/grove/restic/${ns}/${project}`]);
-    expect(byVolume['web-uploads']!.metadata.namespace).toBe(target);
+    // The volume's files reach the operator's namespace as a claim made from an offered snapshot.
+    const staged = backupSnapshotNames({ namespace: ns, name: 'nightly-1' }, 'web-uploads').snapshot;
+    expect(byVolume['web-uploads']!.metadata.namespace).toBe(ns);
+    expect(await kube().get({ apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshot', namespace: target, name: staged })).toBeDefined();
     expect(db.automountServiceAccountToken).toBe(false);
     expect(db.containers[0].securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     const files = byVolume['web-uploads']!.spec.template.spec;
-    expect(files.volumes).toContainEqual({ name: 'data', persistentVolumeClaim: { claimName: 'web-uploads', readOnly: true } });
+    expect(files.volumes).toContainEqual({ name: 'data', persistentVolumeClaim: { claimName: staged, readOnly: true } });
     expect(files.containers[0].args).toContain('/data');
-    expect((await secretData(target, 'grove-backup-store')).RESTIC_REPOSITORY).toBe(`s3:${cluster().minio!.url}/${bucket}/grove/restic/${ns}/${project}`);
+    // The store's keys are in the operator's namespace only: the Environment's has no mover Secret.
+    expect(await secretData(ns, byVolume['web-uploads']!.metadata.name as string)).toMatchObject({ RESTIC_PASSWORD: 'correct horse battery staple' });
+    expect(await kube().get({ apiVersion: 'v1', kind: 'Secret', namespace: target, name: 'grove-backup-store' })).toBeUndefined();
 
-    for (const job of jobs) await runMoverJob(job, uploads);
+    for (const job of jobs) await runMoverJob(job);
     await expect.poll(async () => conditionStatus(await backup('nightly-1'), 'Ready'), { timeout: 150_000, interval: 1000 }).toBe('True');
     const done = (await backup('nightly-1'))!;
     const snapshots = await restic().snapshots({ backup: 'nightly-1' });
@@ -112,6 +123,13 @@ describe('the Backup controller', () => {
     );
     expect(done.status?.branch).toBe('main');
     expect(Date.parse(done.status!.expiresAt!) - Date.parse(done.status!.completionTime!)).toBe(86_400_000);
+    // The files in the repository are the volume's, through the snapshot.
+    const restored = join(work, 'restored');
+    await restic().restoreDirectory(done.status!.volumes!.find((v) => v.name === 'web-uploads')!.snapshotId!, restored);
+    expect((await readFile(join(restored, 'photo.jpg'))).equals(photo)).toBe(true);
+    // What carried them is gone: the claim made in the operator's namespace, and the snapshots.
+    await expect.poll(() => kube().get({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: ns, name: staged }), { timeout: 30_000 }).toBeUndefined();
+    for (const namespace of [ns, target]) expect(await kube().get({ apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshot', namespace, name: staged })).toBeUndefined();
   }, 200_000);
 
   it('marks a backup failed, never complete, when a Job completes but the repository has no snapshot', async () => {
@@ -168,10 +186,7 @@ describe('the Backup controller', () => {
     expect(waiting?.status?.conditions?.find((c) => c.type === 'BackedUp')).toMatchObject({ status: 'False', reason: 'FinalBackupRunning' });
     expect(await kube().get({ apiVersion: 'v1', kind: 'Namespace', name: target })).toBeDefined();
 
-    const uploads = join(work, 'nightly-uploads');
-    await mkdir(uploads, { recursive: true });
-    await writeFile(join(uploads, 'last-words.txt'), 'kept');
-    for (const job of await moverJobs(target, 'nightly-final')) await runMoverJob(job, uploads);
+    for (const job of await moverJobs(target, 'nightly-final')) await runMoverJob(job);
     await expect.poll(() => kube().get({ apiVersion: api, kind: 'Environment', namespace: ns, name: 'nightly' }), { timeout: 120_000, interval: 1000 }).toBeUndefined();
     expect(await kube().get({ apiVersion: 'v1', kind: 'Namespace', name: target })).toBeUndefined();
     const final = await backup('nightly-final');

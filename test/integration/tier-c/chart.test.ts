@@ -196,6 +196,10 @@ describe('the chart installed on the local cluster', () => {
     expect(await canI('create', 'clusterrolebindings')).toBe('no');
     expect(await canI('impersonate', 'users')).toBe('no');
     expect(await canI('update', 'leases.coordination.k8s.io', '-n', 'kube-system')).toBe('no');
+    // The movers' Secrets and claims: in the release's namespace, where its backup movers run.
+    expect(await canI('create', 'secrets', '-n', releaseNs)).toBe('yes');
+    expect(await canI('create', 'persistentvolumeclaims', '-n', releaseNs)).toBe('yes');
+    expect(await canI('create', 'secrets', '-n', projectNs)).toBe('no');
   });
 
   it('gives agents and project admins the rights its roles document, and only the admins may confirm', async () => {
@@ -273,7 +277,8 @@ describe('the chart installed on the local cluster', () => {
       metadata: { name: project, namespace: projectNs },
       spec: { repo: { url: `${cluster().git!.url}/${project}.git` }, pollIntervalSeconds: 3600, backupStoreRef: { name: 'store' }, storageClassName: cluster().csi!.storageClass, branches: { include: ['feature/*'] } },
     });
-    op = await startOperator(projectNs, ['--namespace-role', `${release}-environment`], kubeconfig);
+    // Its own namespace is the release's, as in its pod: the backup movers run there.
+    op = await startOperator(projectNs, ['--namespace-role', `${release}-environment`, '--lease-namespace', releaseNs], kubeconfig);
 
     const name = `${project}-main`;
     const environment = () => kube().get<Environment>({ apiVersion: api, kind: 'Environment', namespace: projectNs, name });
@@ -287,12 +292,14 @@ describe('the chart installed on the local cluster', () => {
     expect(await canI('create', 'deployments.apps', '-n', name)).toBe('yes');
     expect(await canI('get', 'secrets', '-n', name)).toBe('yes');
 
-    // A backup: mover Jobs and their Secret in the Environment's namespace, the store's Secrets in the project's.
+    // A backup: the volume offered by snapshot to the release's namespace, where its mover Job and that Job's Secret are.
     const uploads = await volumeDir(name, 'web-uploads');
     await writeFile(join(uploads, 'logo.png'), randomBytes(50_000));
     await kube().create<Backup>({ apiVersion: api, kind: 'Backup', metadata: { name: 'least-privilege', namespace: projectNs }, spec: { project, environment: name } });
     await expect.poll(async () => (await moverJobs(name, 'grove.dev/backup=least-privilege')).length, { timeout: 30_000 }).toBe(1);
-    for (const job of await moverJobs(name, 'grove.dev/backup=least-privilege')) await runMoverJob(job, { work: dir, dataDir: uploads });
+    const [job] = await moverJobs(name, 'grove.dev/backup=least-privilege');
+    expect(job?.metadata.namespace).toBe(releaseNs);
+    await runMoverJob(job!, { work: dir });
     await expect.poll(async () => conditionStatus(await kube().get({ apiVersion: api, kind: 'Backup', namespace: projectNs, name: 'least-privilege' }), 'Ready'), { timeout: 60_000, interval: 500 }).toBe('True');
 
     // A branch cloned by snapshot: VolumeSnapshots in both namespaces, a VolumeSnapshotContent between them.

@@ -4,18 +4,18 @@
 // The mover Jobs run on this host (movers.ts).
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backup, Environment, KubeObject, Project, Restore } from '../../../src/api/index.ts';
+import { type Backup, type Environment, type KubeObject, type Project, type Restore, restoreSnapshotNames } from '../../../src/api/index.ts';
 import { Restic } from '../../../src/data/restic/index.ts';
 import { repositoryOf } from '../../../src/data/store/index.ts';
 import { type PostgresServer, startPostgres } from '../../../local/postgres.ts';
 import { createRepo } from '../git-fixtures.ts';
-import { cluster, type Conditioned, conditionStatus, kube, testNamespace } from '../helpers.ts';
+import { cluster, type Conditioned, conditionStatus, kube, testNamespace, volumeDir } from '../helpers.ts';
 import { createBackupStore, type Job, moverJobs, runMoverJob } from '../movers.ts';
 import { type OperatorProcess, startOperator } from '../operator.ts';
 
@@ -58,14 +58,26 @@ async function environmentReady(name: string, timeout = 120_000): Promise<Enviro
   return (await environment(name))!;
 }
 
-/** Runs the restore Jobs of an Environment on this host, once both are there. */
-async function restoreOnHost(env: string, dataDir: string, database: string): Promise<Job[]> {
+/**
+ * A restore Job of an Environment's volume, once the operator starts it: the files' first (into
+ * a claim in the operator's namespace, offered to the Environment's), the database's once its
+ * server runs.
+ */
+async function restoreJob(namespace: string, selector: string, volume: string): Promise<Job> {
+  const find = async () => (await moverJobs(namespace, selector)).find((j) => j.metadata.labels?.['grove.dev/volume'] === volume);
+  await expect.poll(find, { timeout: 90_000, interval: 500 }).toBeDefined();
+  return (await find())!;
+}
+
+/** Runs the restore Jobs of an Environment on this host, each once it is there. */
+async function restoreOnHost(env: string, database: string, selector = `grove.dev/restore=${env}`): Promise<Job[]> {
   const namespace = `${project}-${env}`;
-  await expect.poll(async () => (await moverJobs(namespace, `grove.dev/restore=${env}`)).length, { timeout: 60_000, interval: 500 }).toBe(2);
-  const jobs = await moverJobs(namespace, `grove.dev/restore=${env}`);
-  await pg.sql('postgres', `create database ${database}`);
-  for (const job of jobs) await runMoverJob(job, { work, dataDir, pg, database });
-  return jobs;
+  const files = await restoreJob(namespace, selector, 'web-uploads');
+  await runMoverJob(files, { work });
+  const db = await restoreJob(namespace, selector, 'db');
+  await pg.sql('postgres', `create database ${database}`).catch(() => undefined);
+  await runMoverJob(db, { work, pg, database });
+  return [files, db];
 }
 
 beforeAll(async () => {
@@ -79,7 +91,7 @@ beforeAll(async () => {
   const repo = await createRepo(cluster().git!.root, project);
   revision = await repo.commit('main', { 'platform.yaml': MANIFEST });
   await repo.push();
-  await kube().create<Project>({ apiVersion: api, kind: 'Project', metadata: { name: project, namespace: ns }, spec: { repo: { url: `${cluster().git!.url}/${project}.git` }, pollIntervalSeconds: 3600, backupStoreRef: { name: 'store' }, branches: { include: ['nothing-here'] } } });
+  await kube().create<Project>({ apiVersion: api, kind: 'Project', metadata: { name: project, namespace: ns }, spec: { repo: { url: `${cluster().git!.url}/${project}.git` }, pollIntervalSeconds: 3600, backupStoreRef: { name: 'store' }, storageClassName: cluster().csi!.storageClass, defaults: { clone: 'backup' }, branches: { include: ['nothing-here'] } } });
   op = await startOperator(ns);
 
   // Production's data lives in a directory and a database here.
@@ -105,9 +117,11 @@ describe('data for new Environments', () => {
       { volume: 'web-uploads', source: 'empty' },
     ]);
 
+    // Production's files go into its volume; a copy stays here to compare with.
+    await cp(join(work, 'prod-uploads'), await volumeDir(prod, 'web-uploads'), { recursive: true });
     await kube().create<Backup>({ apiVersion: api, kind: 'Backup', metadata: { name: 'prod-nightly', namespace: ns }, spec: { project, environment: prod } });
     await expect.poll(async () => (await moverJobs(prod, 'grove.dev/backup=prod-nightly')).length, { timeout: 30_000 }).toBe(2);
-    for (const job of await moverJobs(prod, 'grove.dev/backup=prod-nightly')) await runMoverJob(job, { work, dataDir: join(work, 'prod-uploads'), pg, database: 'prod_db' });
+    for (const job of await moverJobs(prod, 'grove.dev/backup=prod-nightly')) await runMoverJob(job, { work, pg, database: 'prod_db' });
     await expect.poll(async () => conditionStatus(await get<Backup>('Backup', 'prod-nightly'), 'Ready'), { timeout: 120_000, interval: 1000 }).toBe('True');
   }, 200_000);
 
@@ -131,11 +145,15 @@ describe('data for new Environments', () => {
     expect(feature.status?.conditions?.find((c) => c.type === 'DataCloned')).toMatchObject({ status: 'True', reason: 'Cloned' });
     expect(feature.status?.lineage).toEqual([
       { volume: 'db', source: 'backup', parent: prod, backup: 'prod-nightly', snapshotId: snapshotOf('db'), time: nightly.status?.completionTime },
-      { volume: 'web-uploads', source: 'backup', parent: prod, backup: 'prod-nightly', snapshotId: snapshotOf('web-uploads'), time: nightly.status?.completionTime },
+      { volume: 'web-uploads', source: 'backup', parent: prod, backup: 'prod-nightly', snapshotId: snapshotOf('web-uploads'), snapshot: restoreSnapshotNames({ namespace: ns, name: 'feature' }, 'web-uploads').snapshot, time: nightly.status?.completionTime },
     ]);
     // The data itself, byte for byte and row for row.
-    expect(await digest(join(work, 'feature-uploads'))).toEqual(await digest(join(work, 'prod-uploads')));
+    expect(await digest(await volumeDir(target, 'web-uploads'))).toEqual(await digest(join(work, 'prod-uploads')));
     expect(await pg.sql('feature_db', 'select count(*), md5(string_agg(email, \',\' order by id)) from customers')).toBe(await pg.sql('prod_db', 'select count(*), md5(string_agg(email, \',\' order by id)) from customers'));
+    // What carried the files is gone from the operator's namespace.
+    const staged = restoreSnapshotNames({ namespace: ns, name: 'feature' }, 'web-uploads').snapshot;
+    await expect.poll(() => kube().get({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: ns, name: staged }), { timeout: 30_000 }).toBeUndefined();
+    expect(await kube().get({ apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshot', namespace: target, name: staged })).toBeUndefined();
     // The backup was young enough: no fresh one was taken.
     expect((await kube().list<Backup>(api, 'Backup', { namespace: ns, labelSelector: 'grove.dev/trigger=clone' })).items).toEqual([]);
   }, 240_000);
@@ -151,11 +169,11 @@ describe('data for new Environments', () => {
     await expect.poll(async () => (await dataCloned('hotfix'))?.message, { timeout: 20_000 }).toMatch(new RegExp(`waiting for Backup ${backup!.metadata.name}`));
 
     await expect.poll(async () => (await moverJobs(prod, `grove.dev/backup=${backup!.metadata.name}`)).length, { timeout: 30_000 }).toBe(2);
-    for (const job of await moverJobs(prod, `grove.dev/backup=${backup!.metadata.name}`)) await runMoverJob(job, { work, dataDir: join(work, 'prod-uploads'), pg, database: 'prod_db' });
+    for (const job of await moverJobs(prod, `grove.dev/backup=${backup!.metadata.name}`)) await runMoverJob(job, { work, pg, database: 'prod_db' });
     await expect.poll(async () => conditionStatus(await get<Backup>('Backup', backup!.metadata.name!), 'Ready'), { timeout: 120_000, interval: 1000 }).toBe('True');
     const completed = (await get<Backup>('Backup', backup!.metadata.name!))!;
 
-    const jobs = await restoreOnHost('hotfix', join(work, 'hotfix-uploads'), 'hotfix_db');
+    const jobs = await restoreOnHost('hotfix', 'hotfix_db');
     const db = jobs.find((j) => j.metadata.labels?.['grove.dev/volume'] === 'db')!;
     expect(db.spec.template.spec.containers[0]?.args).toContain(completed.status?.volumes?.find((v) => v.name === 'db')?.snapshotId);
     await environmentReady('hotfix');
@@ -170,16 +188,16 @@ describe('data for new Environments', () => {
     expect(made.spec).toEqual({ project, branch: 'main', revision, type: 'development', clone: 'empty', state: 'active', protected: false });
     expect(made.metadata.annotations?.['grove.dev/restore']).toBe('undo');
     // Filled before its workloads start.
-    await expect.poll(async () => (await moverJobs(`${project}-undo`, 'grove.dev/restore=undo')).length, { timeout: 60_000, interval: 500 }).toBe(2);
+    await restoreJob(`${project}-undo`, 'grove.dev/restore=undo', 'web-uploads');
     expect(await get('Deployment', 'web', `${project}-undo`)).toBeUndefined();
     expect(conditionStatus(await get<Restore>('Restore', 'undo'), 'Ready')).toBe('False');
 
-    await restoreOnHost('undo', join(work, 'undo-uploads'), 'undo_db');
+    await restoreOnHost('undo', 'undo_db');
     await expect.poll(async () => conditionStatus(await get<Restore>('Restore', 'undo'), 'Ready'), { timeout: 120_000, interval: 500 }).toBe('True');
     const restore = (await get<Restore>('Restore', 'undo'))!;
     expect(restore.status?.targetEnvironment).toBe('undo');
     expect(restore.status?.completionTime).toBeDefined();
-    expect(await digest(join(work, 'undo-uploads'))).toEqual(await digest(join(work, 'prod-uploads')));
+    expect(await digest(await volumeDir(`${project}-undo`, 'web-uploads'))).toEqual(await digest(join(work, 'prod-uploads')));
     expect(await pg.sql('undo_db', 'select count(*) from customers')).toBe('5000');
 
     // Pointing a Restore at an existing Environment without overwriteExisting changes nothing there.
@@ -192,7 +210,7 @@ describe('data for new Environments', () => {
 
   it('replaces an existing Environment\'s data only after backing it up, with its applications stopped', async () => {
     const target = `${project}-feature`;
-    const uploads = join(work, 'feature-uploads');
+    const uploads = await volumeDir(target, 'web-uploads');
     // An agent's mistake: files changed and added, rows deleted.
     await writeFile(join(uploads, 'a.jpg'), 'overwritten');
     await writeFile(join(uploads, 'junk.txt'), 'should not survive the restore');
@@ -205,21 +223,24 @@ describe('data for new Environments', () => {
     expect((await get<Backup>('Backup', 'rewind-before'))?.spec).toEqual({ project, environment: 'feature', trigger: 'restore' });
     expect((await environment('feature'))?.metadata.annotations?.['grove.dev/restore']).toBeUndefined();
     expect(await get('Deployment', 'web', target)).toBeDefined();
-    for (const job of await moverJobs(target, 'grove.dev/backup=rewind-before')) await runMoverJob(job, { work, dataDir: uploads, pg, database: 'feature_db' });
+    for (const job of await moverJobs(target, 'grove.dev/backup=rewind-before')) await runMoverJob(job, { work, pg, database: 'feature_db' });
 
     // Then the applications stop and the restore Jobs run.
-    await expect.poll(async () => (await moverJobs(target, 'grove.dev/restore=rewind')).length, { timeout: 60_000, interval: 500 }).toBe(2);
+    const files = await restoreJob(target, 'grove.dev/restore=rewind', 'web-uploads');
     await expect.poll(() => get('Deployment', 'web', target), { timeout: 30_000 }).toBeUndefined();
     expect(await kube().get({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: target, name: 'web-uploads' })).toBeDefined();
     expect((await get<Restore>('Restore', 'rewind'))?.status?.safetyBackup).toBe('rewind-before');
-    for (const job of await moverJobs(target, 'grove.dev/restore=rewind')) await runMoverJob(job, { work, dataDir: uploads, pg, database: 'feature_db' });
+    await runMoverJob(files, { work });
+    await runMoverJob(await restoreJob(target, 'grove.dev/restore=rewind', 'db'), { work, pg, database: 'feature_db' });
 
     await expect.poll(async () => conditionStatus(await get<Restore>('Restore', 'rewind'), 'Ready'), { timeout: 120_000, interval: 500 }).toBe('True');
     await environmentReady('feature');
     expect(await get('Deployment', 'web', target)).toBeDefined();
     expect((await environment('feature'))?.status?.lastRestore).toBe('rewind');
-    // Exactly the backup's data again.
-    expect(await digest(uploads)).toEqual(await digest(join(work, 'prod-uploads')));
+    // Exactly the backup's data again, in a claim made from the restored snapshot.
+    const replaced = await kube().get<KubeObject & { spec: { dataSource?: { name: string } } }>({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: target, name: 'web-uploads' });
+    expect(replaced?.spec.dataSource?.name).toBe(restoreSnapshotNames({ namespace: ns, name: 'rewind' }, 'web-uploads').snapshot);
+    expect(await digest(await volumeDir(target, 'web-uploads'))).toEqual(await digest(join(work, 'prod-uploads')));
     expect(await pg.sql('feature_db', 'select count(*) from customers')).toBe('5000');
     // And the way back: the replaced data is in the safety Backup.
     const safety = (await get<Backup>('Backup', 'rewind-before'))!;
@@ -232,17 +253,19 @@ describe('data for new Environments', () => {
   }, 300_000);
 });
 
-/** Waits for the child's restore Jobs while checking that nothing else of it runs yet, then runs them here. */
+/** Runs the child's restore Jobs here, each once it is there, checking that nothing else of it runs yet. */
 async function restoreOnHostAfterChecks(target: string, snapshotOf: (volume: string) => string | undefined): Promise<Job[]> {
-  await expect.poll(async () => (await moverJobs(target, 'grove.dev/restore=feature')).length, { timeout: 60_000, interval: 500 }).toBe(2);
-  const cloned = await dataCloned('feature');
-  expect(cloned).toMatchObject({ status: 'False', reason: 'Filling' });
+  const files = await restoreJob(target, 'grove.dev/restore=feature', 'web-uploads');
   expect(conditionStatus(await environment('feature'), 'Ready')).toBe('False');
+  expect(await get('Deployment', 'web', target)).toBeUndefined();
+  await runMoverJob(files, { work });
+  const db = await restoreJob(target, 'grove.dev/restore=feature', 'db');
+  expect(await dataCloned('feature')).toMatchObject({ status: 'False', reason: 'Filling' });
   expect(await get('Deployment', 'web', target)).toBeUndefined();
   // The database runs, so its dump can be restored through it.
   expect(await get('StatefulSet', 'db', target)).toBeDefined();
 
-  const jobs = await moverJobs(target, 'grove.dev/restore=feature');
+  const jobs = [files, db];
   const byVolume = Object.fromEntries(jobs.map((j) => [j.metadata.labels?.['grove.dev/volume'], j.spec.template.spec]));
   expect(byVolume.db.containers[0].args).toEqual(['mover', 'restore', '--name', 'db', '--kind', 'postgresql', '--snapshot', snapshotOf('db')]);
   // The dump goes in through the server, from the operator's namespace, with the Job's own Secret.
@@ -251,13 +274,16 @@ async function restoreOnHostAfterChecks(target: string, snapshotOf: (volume: str
   expect(byVolume.db.containers[0].envFrom).toEqual([{ secretRef: { name: dbJob.metadata.name } }]);
   expect(await kube().get({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', namespace: target, name: 'allow-grove-movers' })).toBeDefined();
   expect(byVolume['web-uploads'].containers[0].args).toEqual(['mover', 'restore', '--name', 'web-uploads', '--kind', 'files', '--path', '/data', '--snapshot', snapshotOf('web-uploads'), '--replace']);
-  // Writable: the API server drops readOnly: false.
-  expect(byVolume['web-uploads'].volumes).toContainEqual({ name: 'data', persistentVolumeClaim: { claimName: 'web-uploads' } });
+  // The files go into a claim in the operator's namespace (writable: the API server drops readOnly: false), offered here once filled.
+  const staged = restoreSnapshotNames({ namespace: ns, name: 'feature' }, 'web-uploads').snapshot;
+  expect(jobs.every((j) => j.metadata.namespace === ns)).toBe(true);
+  expect(byVolume['web-uploads'].volumes).toContainEqual({ name: 'data', persistentVolumeClaim: { claimName: staged } });
   expect(byVolume.db.automountServiceAccountToken).toBe(false);
-  // The mover pods, and only they, may reach the store.
-  expect(await kube().get({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', namespace: target, name: 'allow-mover-to-store' })).toBeDefined();
+  // No pod here may reach the store, and no Secret here holds its keys.
+  expect(await kube().get({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', namespace: target, name: 'allow-mover-to-store' })).toBeUndefined();
+  expect(await kube().get({ apiVersion: 'v1', kind: 'Secret', namespace: target, name: 'grove-backup-store' })).toBeUndefined();
 
   await pg.sql('postgres', 'create database feature_db');
-  for (const job of jobs) await runMoverJob(job, { work, dataDir: join(work, 'feature-uploads'), pg, database: 'feature_db' });
+  await runMoverJob(db, { work, pg, database: 'feature_db' });
   return jobs;
 }

@@ -5,7 +5,7 @@
 // Environment is gone too.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -95,6 +95,8 @@ beforeAll(async () => {
     pollIntervalSeconds: 3600,
     webhook: { secretRef: { name: 'hook' } },
     backupStoreRef: { name: 'store' },
+    // Volumes of the local CSI driver: a final backup reads them through a snapshot.
+    storageClassName: cluster().csi!.storageClass,
     defaults: { clone: 'empty' },
     limits: { maxEnvironments: 4 },
     lifecycle: { expiryWarningSeconds: 20, branchGoneGraceSeconds: 0 },
@@ -132,8 +134,7 @@ describe('expiry', () => {
     await op.kill('SIGKILL');
     op = await operator();
     const [job] = await moverJobs(target, `grove.dev/backup=${name}-final`);
-    await mkdir(join(work, 'uploads'), { recursive: true });
-    await runMoverJob(job!, { work, dataDir: join(work, 'uploads') });
+    await runMoverJob(job!, { work });
     await expect.poll(async () => getEnv(name), { timeout: 60_000, interval: 500 }).toBeUndefined();
 
     expect(allLogs().filter((l) => l.msg === 'Deleted the Environment: it expired' && l.name === name)).toHaveLength(1);
@@ -149,7 +150,7 @@ describe('expiry', () => {
       .toBe(revision);
     await expect.poll(async () => allLogs().some((l) => l.msg?.toString().startsWith(`Environment ${name} expired at`)), { timeout: 15_000 }).toBe(true);
     expect(await getEnv(name)).toBeUndefined();
-  });
+  }, 150_000);
 
   it('keeps the whole push → create → expire trail in the log, in Events and in the BackupStore after the Environment is gone', async () => {
     const name = environmentName(project, 'agent/login');

@@ -47,8 +47,9 @@ const namespaceOf = (branch: string) => environmentNamespace(project, envName(br
 const policies = async (branch: string) => (await kube().list<KubeObject>('networking.k8s.io/v1', 'NetworkPolicy', { namespace: namespaceOf(branch) })).items.map((p) => p.metadata.name).sort();
 const ready = async () => (await kube().get<Project>({ apiVersion: api, kind: 'Project', namespace: ns, name: project }))?.status?.conditions?.find((c) => c.type === 'Ready');
 
-const OPEN = ['allow-dns', 'allow-ingress-controller', 'allow-internet-egress', 'allow-same-namespace', 'default-deny'];
-const CUT = ['allow-ingress-controller', 'allow-same-namespace', 'default-deny'];
+// The movers' way in (allow-grove-movers) is ingress, and stays under the switch: backups go on.
+const OPEN = ['allow-dns', 'allow-grove-movers', 'allow-ingress-controller', 'allow-internet-egress', 'allow-same-namespace', 'default-deny'];
+const CUT = ['allow-grove-movers', 'allow-ingress-controller', 'allow-same-namespace', 'default-deny'];
 
 beforeAll(async () => {
   ns = await testNamespace('lockdown');

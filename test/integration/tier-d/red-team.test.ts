@@ -90,12 +90,16 @@ describe('the agent as the adversary', () => {
     // namespace and reaches the server through the one door its namespace opens for it.
     const backupName = `${project}-mine-1`;
     expect((await kubectl(AGENT, ['-n', ns, 'create', '-f', '-'], { apiVersion: api, kind: 'Backup', metadata: { name: backupName, namespace: ns }, spec: { project, environment: envName('agent/work') } })).ok).toBe(true);
+    // Its mover Job, while it runs (a completed Backup's Jobs go, with their Secrets).
+    let moverJob: KubeObject | undefined;
+    for (const deadline = Date.now() + 60_000; !moverJob && Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 200))) {
+      [moverJob] = (await kube().list<KubeObject>('batch/v1', 'Job', { namespace: ns, labelSelector: `grove.dev/backup=${backupName}` })).items;
+    }
+    expect(moverJob?.metadata.labels?.['grove.dev/target-namespace']).toBe(own);
     const backedUp = async () => conditionStatus(await kube().get({ apiVersion: api, kind: 'Backup', namespace: ns, name: backupName }), 'Ready');
     for (const deadline = Date.now() + 180_000; (await backedUp()) !== 'True'; await new Promise((resolve) => setTimeout(resolve, 1000))) {
       if (Date.now() > deadline) throw new Error(`Backup ${backupName} never completed: ${JSON.stringify(await kube().get({ apiVersion: api, kind: 'Backup', namespace: ns, name: backupName }))}`);
     }
-    const [moverJob] = (await kube().list<KubeObject>('batch/v1', 'Job', { namespace: ns, labelSelector: `grove.dev/backup=${backupName}` })).items;
-    expect(moverJob?.metadata.labels?.['grove.dev/target-namespace']).toBe(own);
     const before = { main: (await env(main))?.metadata.resourceVersion, project: (await kube().get<Project>({ apiVersion: api, kind: 'Project', namespace: ns, name: project }))?.metadata.resourceVersion };
 
     // Requests, each refused by the API server.
@@ -175,11 +179,17 @@ describe('the agent as the adversary', () => {
       rows.push([what, 'connection refused', result ?? 'not tried']);
       expect(result, what).toBe('refused');
     }
-    // Dressed as Grove's mover for production: production admits movers from Grove's namespace only.
-    const disguised = { host: await podIp(prod, 'cache'), port: 6379 };
-    const posed = await reachFrom(own, { host: 'cache', port: 6379 }, [disguised], { 'app.kubernetes.io/component': 'mover', 'grove.dev/target-namespace': prod });
-    rows.push(["pose as Grove's mover for production", 'connection refused', posed[`${disguised.host}:${disguised.port}`] ?? 'not tried']);
-    expect(posed[`${disguised.host}:${disguised.port}`]).toBe('refused');
+    // Dressed as Grove's mover: production admits movers from Grove's namespace only, and no
+    // policy lets a pod of an Environment out to the store.
+    const disguised: Array<[string, Target]> = [
+      ["pose as Grove's mover for production", { host: await podIp(prod, 'cache'), port: 6379 }],
+      ["pose as Grove's mover to reach the store", { host: url.hostname, port: Number(url.port) }],
+    ];
+    const posed = await reachFrom(own, { host: 'cache', port: 6379 }, disguised.map(([, t]) => t), { 'app.kubernetes.io/component': 'mover', 'grove.dev/target-namespace': prod });
+    for (const [what, t] of disguised) {
+      rows.push([what, 'connection refused', posed[`${t.host}:${t.port}`] ?? 'not tried']);
+      expect(posed[`${t.host}:${t.port}`], what).toBe('refused');
+    }
 
     console.log(`The agent's escapes (${rows.length}), as coder-7 in grove:agents with admin in ${own}:\n${rows.map(([a, e, r]) => `  ${a.padEnd(40)} ${e.padEnd(28)} ${r}`).join('\n')}`);
     expect(rows.length).toBeGreaterThanOrEqual(15);
