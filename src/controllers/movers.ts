@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { FIELD_MANAGER, type KubeObject, type Project } from '../api/index.ts';
+import { FIELD_MANAGER, type KubeObject } from '../api/index.ts';
 import { type BackupTarget, LEGACY_MOVER_SECRET, moverJobSecret } from '../data/index.ts';
-import { projectRepository } from '../data/store/index.ts';
+import type { ResticRepository } from '../data/restic/index.ts';
 import { ReconcileError } from '../errors/index.ts';
 import type { Kube } from '../kube/index.ts';
 import { readOwnSecret } from '../secrets/index.ts';
@@ -18,10 +18,10 @@ export interface MoverStart {
   job: KubeObject;
 }
 
-export async function startMovers(kube: Kube, input: { project: Project; namespace: string; jobs: readonly MoverStart[] }): Promise<void> {
-  if (!input.jobs.length) return;
+/** Starts each Job with its Secret; `repo` is the Project's repository, which the caller has read already. */
+export async function startMovers(kube: Kube, input: { repo: ResticRepository; namespace: string; jobs: readonly MoverStart[] }): Promise<void> {
+  const { repo } = input;
   const opts = { fieldManager: FIELD_MANAGER, force: true };
-  const repo = await projectRepository(kube, input.project);
   for (const { target, job } of input.jobs) {
     const credentials = target.credentialsSecret ? await readOwnSecret(kube, input.namespace, target.credentialsSecret) : undefined;
     if (target.credentialsSecret && !credentials) throw new ReconcileError('CredentialsMissing', `Secret ${target.credentialsSecret} of service ${target.name} is missing in ${input.namespace}`, 'wait', { requeueAfterMs: 10_000 });

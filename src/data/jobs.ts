@@ -24,7 +24,7 @@ export const MOVER_DATA_PATH = '/data';
 /** The applications' volume group, so moving their files never changes who owns them. */
 const MOVER_UID = APPLICATION_FS_GROUP;
 
-/** How Grove runs its movers: its own image, and its own namespace for those that need no volume. */
+/** How Grove runs its movers: its own image, in its own namespace (where the store's keys may be). */
 export interface Movers {
   image: string;
   namespace: string;

@@ -105,7 +105,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     // The informers are made for the controllers' queues, so the cache is reached lazily.
     cache: { lookup: (ref) => cache.lookup(ref) },
     lockdown: () => watched.lockdown(),
-    // Mover Jobs that need no volume run beside the operator, where the store's keys may be.
+    // Mover Jobs run beside the operator, where the store's keys may be.
     movers: { image: opts.moverImage, namespace: home },
     ...(opts.resticCacheDir ? { resticCacheDir: opts.resticCacheDir } : {}),
     ...(access ? { access } : {}),

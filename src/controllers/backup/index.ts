@@ -1,6 +1,7 @@
 /**
- * The Backup controller: a Backup → one mover Job per volume or database (a database's in Grove's
- * namespace, a volume's in the Environment's) → a status built from the repository itself.
+ * The Backup controller: a Backup → one mover Job per volume or database, in Grove's namespace (a
+ * database reached over the network, a volume's files through a snapshot offered there) → a
+ * status built from the repository itself.
  *
  * A Job's success is not taken on trust: a volume counts as backed up only when the Project's
  * restic repository holds a snapshot tagged with this Backup and that volume. Figures (bytes,
@@ -92,8 +93,10 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
 
           // Each volume's Job, started once what it reads is there: a database's at once, a
           // volume's once its snapshot is offered to Grove's namespace and a claim made from it.
-          const snapshotClass = targets.some((t) => t.kind === 'files') ? await snapshotClassFor(deps.kube, project.spec.storageClassName) : undefined;
-          const offers = snapshotClass ? targets.filter((t) => t.kind === 'files').map((t) => backupOffer({ backup: { namespace, name }, project: backup.spec.project, target: t, namespace: target, movers: deps.movers, snapshotClass })) : [];
+          // The snapshot class only shapes what is still to be made; names (and releases) need none.
+          const offerOf = (t: BackupTarget, snapshotClass = { name: '', driver: '' }) => backupOffer({ backup: { namespace, name }, project: backup.spec.project, target: t, namespace: target, movers: deps.movers, snapshotClass });
+          const offers = targets.filter((t) => t.kind === 'files').map((t) => offerOf(t));
+          let snapshotClass: Promise<{ name: string; driver: string } | undefined> | undefined;
           const release = async () => {
             for (const ref of offers.flatMap(releaseBackupVolume)) await deps.kube.delete(ref);
           };
@@ -103,6 +106,7 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
           };
           const jobs: Array<{ target: BackupTarget; job: JobObject | undefined }> = [];
           const preparing: string[] = [];
+          const starting: Array<{ target: BackupTarget; job: KubeObject }> = [];
           for (const t of targets) {
             const job = await deps.kube.get<JobObject>(moverJobRef({ action: 'backup', owner: name, ownerNamespace: namespace, target: t, movers: deps.movers }));
             if (job) {
@@ -111,8 +115,9 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
             }
             let reads = t;
             if (t.kind === 'files') {
-              const offer = offers.find((o) => o.volume === t.name);
-              if (!offer) return await fail(`backing up the files of ${t.name} needs a VolumeSnapshotClass for the driver of storage class ${project.spec.storageClassName ?? '(the default)'}, so that they reach Grove's namespace as a snapshot; there is none`);
+              const found = await (snapshotClass ??= snapshotClassFor(deps.kube, project.spec.storageClassName));
+              if (!found) return await fail(`backing up the files of ${t.name} needs a VolumeSnapshotClass for the driver of storage class ${project.spec.storageClassName ?? '(the default)'}, so that they reach Grove's namespace as a snapshot; there is none`);
+              const offer = offerOf(t, found);
               const step = prepareBackupVolume(offer, await backupVolumeFacts(deps.kube, offer));
               for (const obj of step.create) await createOnce(deps.kube, obj);
               if (step.state === 'failed') return await fail(step.message);
@@ -122,10 +127,11 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
               }
               reads = { ...t, claimName: step.claim };
             }
-            await startMovers(deps.kube, { project, namespace: target, jobs: [{ target: reads, job: jobOf(reads) }] });
-            log.info({ environment: backup.spec.environment, volume: t.name }, 'Started a mover Job');
+            starting.push({ target: reads, job: jobOf(reads) });
             jobs.push({ target: t, job: undefined });
           }
+          await startMovers(deps.kube, { repo, namespace: target, jobs: starting });
+          if (starting.length) log.info({ environment: backup.spec.environment, volumes: starting.map((s) => s.target.name) }, 'Started mover Jobs');
           const failed = jobs.filter(({ job }) => jobOutcome(job).failed);
           if (failed.length) return await fail(`mover Jobs failed: ${failed.map(({ job }) => `${job!.metadata.name} (${jobOutcome(job).failed})`).join('; ')}`);
           const running = jobs.filter(({ job }) => !jobOutcome(job).complete);

@@ -17,6 +17,7 @@
  */
 import { ANNOTATIONS, API_VERSION, type Backup, cloneSnapshotNames, CONDITIONS, type Environment, environmentName, type EnvironmentStatus, findCondition, type KubeObject, type Project, REASONS, type Restore, volumeClaimName, type VolumeLineage } from '../../api/index.ts';
 import { type BackupTarget, type Claim, type CloneFacts, cloneTargets, decideClone, decideFill, type FillDecision, type FillFacts, type JobObject, jobOutcome, moverJobRef, type Movers, restoreOffer, sanitizeJobs, servicesToSanitize, type Snapshot, SNAPSHOT_API_VERSION, type SnapshotContent, snapshotSources, type StatefulSet, type VolumeFacts } from '../../data/index.ts';
+import { projectRepository } from '../../data/store/index.ts';
 import { ReconcileError } from '../../errors/index.ts';
 import type { Kube } from '../../kube/index.ts';
 import type { Logger } from '../../log/index.ts';
@@ -215,7 +216,7 @@ async function gatherFill(input: Step, lineage: readonly VolumeLineage[], target
 async function execute(input: Step, decision: FillDecision): Promise<void> {
   const { kube } = input;
   for (const obj of decision.create) await createOnce(kube, obj);
-  await startMovers(kube, { project: input.project, namespace: input.namespace, jobs: decision.movers });
+  if (decision.movers.length) await startMovers(kube, { repo: await projectRepository(kube, input.project), namespace: input.namespace, jobs: decision.movers });
   for (const ref of decision.delete) await kube.delete(ref);
   for (const note of decision.notes) input.log.info(note.fields, note.message);
 }
