@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { access, appendFile, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, appendFile, copyFile, cp, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,6 +94,10 @@ async function buildComponent(c: Component, finalDir: string, go: string, opts: 
       const stamp = c.recipe.kind === 'source' ? `${c.version}+${(await goSource(c.recipe.dir)).digest}` : c.version;
       const ldflags = `-s -w -X main.version=${stamp}`;
       await goWithProgress(label, ['build', '-v', '-trimpath', '-ldflags', ldflags, '-o', join(tmpDir, c.name), pkg], wrapper, {}, opts);
+    } else if (c.recipe.kind === 'main-module') {
+      const source = await ensureModuleSource(c, c.recipe.module, opts);
+      await goWithProgress(label, ['build', '-v', '-trimpath', '-ldflags', `-s -w${c.recipe.ldflags ? ` ${c.recipe.ldflags}` : ''}`, '-o', join(tmpDir, c.name), c.recipe.pkg], source, {}, opts);
+      for (const dir of c.recipe.dirs ?? []) await cp(join(source, dir), join(tmpDir, dir), { recursive: true });
     } else if (c.recipe.replace) {
       const wrapper = await ensureReplacingWrapper(c, c.recipe.module, c.recipe.pkg, c.recipe.replace, opts);
       await goWithProgress(label, ['build', '-v', '-trimpath', '-ldflags', '-s -w', '-o', join(tmpDir, c.name), c.recipe.pkg], wrapper, {}, opts);
@@ -231,6 +235,20 @@ async function ensureReplacingWrapper(c: Component, module: string, pkg: string,
   return dir;
 }
 
+/** A writable copy of a module's source at the component's version, to be built as the main module. */
+async function ensureModuleSource(c: Component, module: string, opts: BuildOptions): Promise<string> {
+  const dir = join(opts.cacheDir, 'build', `${c.name}@${c.version}-source`);
+  const key = JSON.stringify({ module, version: c.version });
+  if ((await readFile(join(dir, 'grove-key.json'), 'utf8').catch(() => '')) === key) return dir;
+  opts.progress(`Fetching the source of ${c.name}@${c.version}`);
+  await rm(dir, { recursive: true, force: true });
+  // The module cache's copy is read-only; the build writes nothing into it, but a copy can be made writable.
+  await cp(await moduleDir(module, c.version, opts.cacheDir), dir, { recursive: true });
+  await run('chmod', ['-R', 'u+w', dir], { cwd: dir });
+  await writeFile(join(dir, 'grove-key.json'), key);
+  return dir;
+}
+
 /** A Go module of one of Grove's own programs that requires `requires` and nothing of the other builds. */
 async function ensureSourceModule(c: Component, sourceDir: string, requires: Readonly<Record<string, string>>, opts: BuildOptions): Promise<string> {
   const dir = join(opts.cacheDir, 'build', `${c.name}@${c.version}`);
@@ -269,6 +287,7 @@ function filesModuleOf(c: Component): string {
   switch (c.recipe.kind) {
     case 'install':
     case 'csi':
+    case 'main-module':
       return c.recipe.module;
     case 'kubernetes':
       return c.recipe.module ?? c.recipe.pkg;

@@ -161,6 +161,7 @@ export function describeCluster(state: ClusterState): string {
   ];
   if (state.minio) lines.push(`  MinIO (S3)       ${state.minio.url}  (access key ${state.minio.accessKey}; secret in ${join(state.dir, 'state.json')})`);
   if (state.git) lines.push(`  Git server       ${state.git.url}/<repo>.git  (bare repositories in ${state.git.root})`);
+  if (state.gitea) lines.push(`  Gitea            ${state.gitea.url}  (user ${state.gitea.username}; password and token in ${join(state.dir, 'state.json')})`);
   if (state.node) {
     const n = state.node.network;
     lines.push(`  node             ${state.node.name}: ${n.nodeIP} in network namespace ${n.netns}; pods ${n.podCIDR}, Services ${n.serviceCIDR}, DNS ${n.dnsServiceIP}`);

@@ -17,6 +17,7 @@ import { type Kube, kubeFromFile } from '../src/kube/index.ts';
 import { formatDuration } from '../src/util/index.ts';
 import { type Progress, ensureBinaries } from './build.ts';
 import { generatePki, type Pki } from './certs.ts';
+import { asRoot, type GiteaState, giteaInvocation, prepareGitea, seedExample } from './gitea.ts';
 import { component, componentsForTier, KUBERNETES_VERSION, type Tier, tierIncludes } from './components.ts';
 import { ensureImages, importImages } from './images.ts';
 import { installManifests, manifestsIn, yamlObjects } from './manifests.ts';
@@ -59,6 +60,9 @@ export interface ClusterOptions {
   gitRoot?: string;
 }
 
+/** What `up` seeds the Git host with. */
+const EXAMPLE_SOURCE = fileURLToPath(new URL('../examples/shop', import.meta.url));
+
 export interface ClusterState {
   version: 1;
   tier: Tier;
@@ -72,6 +76,8 @@ export interface ClusterState {
   processes: ProcessRecord[];
   minio?: { url: string; accessKey: string; secretKey: string };
   git?: { url: string; root: string; accessLog: string };
+  /** The Git host (tier C): a real Gitea and its administrator's credentials. */
+  gitea?: GiteaState;
   /**
    * The CSI driver of tier C and the classes that use it. A volume's files are on the host in
    * `<stateDir>/<volumeHandle>` (see `csiVolumePath`), where the handle is its PV's
@@ -262,7 +268,7 @@ export async function up(opts: ClusterOptions): Promise<ClusterState> {
     }
 
     if (tierIncludes(opts.tier, 'c')) {
-      const [minioPort, consolePort, gitPort] = await freePorts(3);
+      const [minioPort, consolePort, gitPort, giteaPort] = await freePorts(4);
       const accessKey = 'grove-admin';
       const secretKey = randomBytes(18).toString('base64url');
       // At tier D on the node's link, so that mover pods and an operator in a pod reach them.
@@ -278,9 +284,16 @@ export async function up(opts: ClusterOptions): Promise<ClusterState> {
       const accessLog = join(opts.dir, 'logs', 'git-access.log');
       const git = await start('git-server', process.execPath, [localMain(), 'git-server', '--root', gitRoot, '--host', host, '--port', String(gitPort), '--access-log', accessLog]);
       state.git = { url: `http://${host}:${gitPort}`, root: gitRoot, accessLog };
+      const giteaPlan = { dir: join(opts.dir, 'gitea'), host, port: giteaPort as number, binary: bin('gitea') };
+      const giteaAdmin = await prepareGitea(giteaPlan);
+      const giteaRun = giteaInvocation(giteaPlan);
+      const gitea = await start('gitea', giteaPlan.binary, ['--config', giteaRun.config, '--work-path', giteaPlan.dir, 'web'], { ...giteaRun.env, ...asRoot() });
+      state.gitea = { url: `http://${host}:${giteaPort}`, ...giteaAdmin };
       await writeState(state);
       await waitReady(minio, () => httpOk(`${state.minio?.url}/minio/health/ready`), opts.progress);
       await waitReady(git, () => httpOk(`${state.git?.url}/healthz`), opts.progress);
+      await waitReady(gitea, () => httpOk(`${state.gitea?.url}/api/healthz`), opts.progress);
+      opts.progress(`Seeded ${await seedExample(state.gitea, EXAMPLE_SOURCE)} from examples/shop`);
       state.csi = await startCsi({ kube, kubeconfig: state.kubeconfig, dir: join(opts.dir, 'csi'), bin, start, progress: opts.progress, ...(state.node ? { node: state.node } : {}) });
       await writeState(state);
     }

@@ -46,7 +46,15 @@ export type Recipe =
    * the CSI spec the sidecars speak — or, with `requires`, in a module of its own that requires
    * just those modules. Its cache entry is keyed by a digest of its source too.
    */
-  | { kind: 'source'; dir: string; requires?: Readonly<Record<string, string>> };
+  | { kind: 'source'; dir: string; requires?: Readonly<Record<string, string>> }
+  /**
+   * A module built as the main module, in a copy of the source `go mod download` fetched: its
+   * own go.mod and go.sum decide every dependency, replace lines included, and a module path the
+   * proxy does not serve (Gitea 1.27's go.mod says gitea.dev; it is published as
+   * code.gitea.io/gitea) does not matter. `dirs` of the source go next to the binary (what a
+   * program reads at run time, such as Gitea's templates); `ldflags` are added to `-s -w`.
+   */
+  | { kind: 'main-module'; module: string; pkg: string; ldflags?: string; dirs?: readonly string[] };
 
 export interface Component {
   name: string;
@@ -129,6 +137,15 @@ export const COMPONENTS: readonly Component[] = [
     version: SNAPSHOTTER_VERSION,
     tier: 'c',
     recipe: { kind: 'csi', module: 'github.com/kubernetes-csi/external-snapshotter/v8', pkg: 'github.com/kubernetes-csi/external-snapshotter/v8/cmd/csi-snapshotter' },
+  },
+  // The Git host of the local cluster: a real Gitea, whose push and pull-request webhooks drive
+  // Grove and to which Grove reports commit statuses and pull-request comments. Its database is
+  // SQLite (the pure-Go driver Gitea uses by default), in the cluster's state directory.
+  {
+    name: 'gitea',
+    version: 'v1.27.3',
+    tier: 'c',
+    recipe: { kind: 'main-module', module: 'code.gitea.io/gitea', pkg: '.', ldflags: '-X main.Version=1.27.3', dirs: ['templates', 'options', 'public'] },
   },
   // The Helm chart's tests lint, render and install it with the release platform teams use.
   { name: 'helm', version: 'v4.2.4', tier: 'c', recipe: { kind: 'install', module: 'helm.sh/helm/v4', pkg: 'helm.sh/helm/v4/cmd/helm' } },

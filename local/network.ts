@@ -117,12 +117,12 @@ export function conflicts(network: NodeNetwork, addresses: ReadonlyArray<{ local
 }
 
 /**
- * The operator's `--outbound-allow` flags for the local cluster's own servers: its Git server and
- * MinIO listen on loopback (tier C) or on the node's link (tier D), where the operator refuses
+ * The operator's `--outbound-allow` flags for the local cluster's own servers: its Git server,
+ * Gitea and MinIO listen on loopback (tier C) or on the node's link (tier D), where the operator refuses
  * to connect for a Project unless told; each is allowed on its own port, and nothing else there.
  */
-export function outboundAllowArgs(servers: { git?: { url: string }; minio?: { url: string } }): string[] {
-  return [servers.git?.url, servers.minio?.url].flatMap((url) => {
+export function outboundAllowArgs(servers: { git?: { url: string }; minio?: { url: string }; gitea?: { url: string } }): string[] {
+  return [servers.git?.url, servers.minio?.url, servers.gitea?.url].flatMap((url) => {
     if (!url) return [];
     const { hostname, port } = new URL(url);
     return [`--outbound-allow=${hostname}:${port}`];

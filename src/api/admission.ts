@@ -7,6 +7,8 @@
  *   it carries `grove.dev/confirm-delete` equal to its name, which only a holder of the `confirm`
  *   verb on it may set; demoting, unprotecting, shortening its TTL, re-parenting it or skipping
  *   its final backup need that verb too.
+ * - `grove.dev-protect-restores`: a Restore over a production or protected Environment
+ *   (`overwriteExisting`) needs the `confirm` verb on it too.
  * - `grove.dev-secret-references`: whoever makes a Project or BackupStore name a Secret, or
  *   moves the URL a named Secret is sent to, must be able to `get` that Secret.
  * - `grove.dev-environment-policy`: the `ttlSeconds` bounds of the Environment's Project
@@ -96,14 +98,61 @@ function protectEnvironments(policy: string): KubeObject & Record<string, unknow
 }
 
 /**
+ * A Restore with `overwriteExisting` replaces the data of the Environment it targets: into a
+ * production or protected one, only a holder of the `confirm` verb on that Environment may ask
+ * for it. The Restore alone does not say what its target is, so the Environments of its
+ * namespace are the policy's parameters, and the rule applies where `params` is the target.
+ * (The spec of a Restore never changes, so creation is the one request to check.) The operator,
+ * which writes Restores for callers of Grove's HTTP API, checks their right itself.
+ */
+function protectRestores(policy: string, operator: string | undefined): Array<KubeObject & Record<string, unknown>> {
+  const production = "(has(params.spec.type) && params.spec.type == 'production')";
+  return [
+    {
+      apiVersion: ADMISSION,
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name: policy, labels },
+      spec: {
+        failurePolicy: 'Fail',
+        paramKind: { apiVersion: `${GROUP}/v1alpha1`, kind: 'Environment' },
+        matchConstraints: matching(['restores'], ['CREATE']),
+        ...(operator ? { matchConditions: [{ name: 'not-relayed-by-the-operator', expression: `request.userInfo.username != ${cel(operator)}` }] } : {}),
+        variables: [
+          { name: 'target', expression: 'has(object.spec.targetEnvironment) ? object.spec.targetEnvironment : object.metadata.name' },
+          { name: 'overwrites', expression: `has(object.spec.overwriteExisting) && object.spec.overwriteExisting && params.metadata.name == variables.target && (${production} || (has(params.spec.protected) && params.spec.protected))` },
+        ],
+        validations: [
+          {
+            expression: `!variables.overwrites || authorizer.group('${GROUP}').resource('environments').namespace(object.metadata.namespace).name(variables.target).check('confirm').allowed()`,
+            messageExpression: `'Restoring over the data (spec.overwriteExisting of Restore ' + object.metadata.name + ') of ' + (${production} ? 'production' : 'protected') + ' Environment ' + variables.target + ' needs the confirm right on it (verb confirm on environments.${GROUP} in namespace ' + object.metadata.namespace + '), which the admins of the Project hold and its agents do not'`,
+            reason: 'Forbidden',
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: ADMISSION,
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name: policy, labels },
+      spec: { policyName: policy, validationActions: ['Deny'], paramRef: { selector: {}, parameterNotFoundAction: 'Allow' } },
+    },
+  ];
+}
+
+/**
  * Where a Grove kind names Secrets (a path under `spec` to a `{ name }` reference) and, for
  * those whose values Grove sends somewhere, the field that says where.
  */
-const SECRET_REFERENCES: Record<'projects' | 'backupstores', Array<{ ref: string[]; sentTo?: string[] }>> = {
-  projects: [{ ref: ['repo', 'secretRef'], sentTo: ['repo', 'url'] }, { ref: ['webhook', 'secretRef'] }],
+const SECRET_REFERENCES: Record<'projects' | 'backupstores', Array<{ ref: string[]; sentTo?: string[][] }>> = {
+  projects: [
+    { ref: ['repo', 'secretRef'], sentTo: [['repo', 'url']] },
+    { ref: ['webhook', 'secretRef'] },
+    // The host's API is at gitHost.apiUrl, or where the repository URL says.
+    { ref: ['gitHost', 'secretRef'], sentTo: [['repo', 'url'], ['gitHost', 'apiUrl']] },
+  ],
   backupstores: [
-    { ref: ['credentialsSecretRef'], sentTo: ['s3', 'endpoint'] },
-    { ref: ['resticPasswordSecretRef'], sentTo: ['s3', 'endpoint'] },
+    { ref: ['credentialsSecretRef'], sentTo: [['s3', 'endpoint']] },
+    { ref: ['resticPasswordSecretRef'], sentTo: [['s3', 'endpoint']] },
   ],
 };
 
@@ -118,12 +167,15 @@ function secretReferences(policy: string): KubeObject & Record<string, unknown> 
   const field = (obj: string, path: string[]): string => `${obj}.spec.${path.join('.')}`;
   const present = (obj: string, path: string[]): string => path.map((_, i) => `has(${field(obj, path.slice(0, i + 1))})`).join(' && ');
   const same = (path: string[], suffix = ''): string => `${present('oldObject', path)} && ${field('oldObject', path)}${suffix} == ${field('object', path)}${suffix}`;
+  // An optional field is unchanged when it is absent from both, or present in both and equal.
+  const sameOrAbsent = (path: string[]): string => `((${present('oldObject', path)}) ? (${present('object', path)}) && ${field('oldObject', path)} == ${field('object', path)} : !(${present('object', path)}))`;
   const validations = Object.entries(SECRET_REFERENCES).flatMap(([resource, refs]) =>
     refs.map(({ ref, sentTo }) => {
       const name = `${field('object', ref)}.name`;
-      const unchanged = `request.operation == 'UPDATE' && ${same(ref, '.name')}${sentTo ? ` && ${same(sentTo)}` : ''}`;
+      const unchanged = `request.operation == 'UPDATE' && ${same(ref, '.name')}${(sentTo ?? []).map((to) => ` && ${sameOrAbsent(to)}`).join('')}`;
       const readable = `authorizer.group('').resource('secrets').namespace(object.metadata.namespace).name(${name}).check('get').allowed()`;
-      const what = sentTo ? `' would send Secret ' + ${name} + ' (spec.${ref.join('.')}) to ' + ${field('object', sentTo)} + ', but you may not read that Secret` : `' names Secret ' + ${name} + ' in spec.${ref.join('.')}, which you may not read`;
+      const target = sentTo?.[0] ? field('object', sentTo[0]) : '';
+      const what = sentTo ? `' would send Secret ' + ${name} + ' (spec.${ref.join('.')}) to ' + ${target} + ', but you may not read that Secret` : `' names Secret ' + ${name} + ' in spec.${ref.join('.')}, which you may not read`;
       return {
         expression: `request.resource.resource != '${resource}' || !(${present('object', ref)}) || (${unchanged}) || ${readable}`,
         messageExpression: `request.kind.kind + ' ' + object.metadata.name + ${what} (verb get on secrets in namespace ' + object.metadata.namespace + '): an object may name only Secrets its author can read'`,
@@ -232,6 +284,7 @@ export function admissionPolicies(opts: AdmissionOptions = {}): Array<KubeObject
       },
     },
     { apiVersion: ADMISSION, kind: 'MutatingAdmissionPolicyBinding', metadata: { name: name('record-requester'), labels }, spec: { policyName: name('record-requester') } },
+    ...protectRestores(name('protect-restores'), operator),
     ...lockdownPolicy(name('lockdown'), opts.home ?? 'grove-system'),
     ...isolationGuard(name('environment-isolation')),
     ...(operator && opts.guardNamespaces ? namespaceGuard(name('operator-namespaces'), operator) : []),

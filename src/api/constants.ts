@@ -69,6 +69,8 @@ export const ANNOTATIONS = {
 export const EXPIRED_ANNOTATION_PREFIX = 'expired.grove.dev/';
 
 export const FINALIZER = 'grove.dev/environment';
+/** On a Backup while its movers hold anything (Jobs, snapshots, claims in other namespaces), which no owner reference can reach. */
+export const BACKUP_FINALIZER = 'grove.dev/backup-movers';
 
 /** The CSI snapshot API: clones go through its VolumeSnapshots. */
 export const SNAPSHOT_GROUP = 'snapshot.storage.k8s.io';

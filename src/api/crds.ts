@@ -217,6 +217,16 @@ const projectSpec = obj('A Git repository whose branches become Environments, an
     { secretRef: secretKeyRef('WebhookSecretRef', 'Secret holding the shared HMAC secret or token.', 'secret') },
     { title: 'WebhookSpec' },
   ),
+  'gitHost?': obj(
+    "The Git host's API, to which Grove reports what became of each revision: a commit status per Environment (pending, success with its URL, failure with the reason), and one comment on each open pull request from its branch, edited in place.",
+    {
+      type: oneOf(['gitea', 'github', 'gitlab'], "The host's API."),
+      'apiUrl?': str("The API's base URL when the repository URL does not imply it (GitHub Enterprise: https://HOST/api/v3; Gitea or GitLab served under a path).", { pattern: '^https?://[^\\s]+$', maxLength: 2048 }),
+      secretRef: secretKeyRef('GitHostSecretRef', 'Secret holding a token that may set commit statuses and comment on pull requests; it must list this Project in grove.dev/usable-by.', 'token'),
+      'comments?': bool('Comment on the open pull requests whose head is an Environment\'s branch.', { default: true }),
+    },
+    { title: 'GitHostSpec' },
+  ),
   'productionBranch?': branchName('The branch that is production.', { default: 'main' }),
   'branches?': obj(
     'Which branches become Environments. A branch must match an include pattern (all branches when empty) and no exclude pattern.',

@@ -7,7 +7,7 @@
  */
 export { admissionPolicies } from './admission.ts';
 export { findCondition, removeCondition, setCondition } from './conditions.ts';
-export { ANNOTATIONS, CONDITIONS, EXPIRED_ANNOTATION_PREFIX, FIELD_MANAGER, FINALIZER, LABELS, LOCKDOWN_CONFIGMAP, PRIVATE_RANGES, REASONS, SNAPSHOT_GROUP } from './constants.ts';
+export { ANNOTATIONS, BACKUP_FINALIZER, CONDITIONS, EXPIRED_ANNOTATION_PREFIX, FIELD_MANAGER, FINALIZER, LABELS, LOCKDOWN_CONFIGMAP, PRIVATE_RANGES, REASONS, SNAPSHOT_GROUP } from './constants.ts';
 export { API_VERSION, customResourceDefinition, GROUP, type KindDefinition, KINDS } from './crds.ts';
 export type { KubeObject } from './meta.ts';
 export { backupSnapshotNames, cloneSnapshotNames, restoreSnapshotNames, credentialsSecret, environmentName, environmentNamespace, moverJobName, sanitizeJobName, serviceClaimName, slugify, volumeClaimName } from './names.ts';

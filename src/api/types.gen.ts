@@ -192,6 +192,26 @@ export interface EnvironmentStatus {
   lineage?: Array<VolumeLineage>;
 }
 
+/** Secret holding a token that may set commit statuses and comment on pull requests; it must list this Project in grove.dev/usable-by. */
+export interface GitHostSecretRef {
+  /** Name of the Secret in the same namespace. */
+  name: string;
+  /** Key within the Secret. Default: `"token"`. */
+  key?: string;
+}
+
+/** The Git host's API, to which Grove reports what became of each revision: a commit status per Environment (pending, success with its URL, failure with the reason), and one comment on each open pull request from its branch, edited in place. */
+export interface GitHostSpec {
+  /** The host's API. */
+  type: 'gitea' | 'github' | 'gitlab';
+  /** The API's base URL when the repository URL does not imply it (GitHub Enterprise: https://HOST/api/v3; Gitea or GitLab served under a path). */
+  apiUrl?: string;
+  /** Secret holding a token that may set commit statuses and comment on pull requests; it must list this Project in grove.dev/usable-by. */
+  secretRef: GitHostSecretRef;
+  /** Comment on the open pull requests whose head is an Environment's branch. Default: `true`. */
+  comments?: boolean;
+}
+
 /** One applied object. */
 export interface InventoryEntry {
   /** `<namespace>_<name>_<group>_<kind>`, as Flux writes it. */
@@ -258,6 +278,8 @@ export interface ProjectSpec {
   repo: RepoSpec;
   /** Webhook verification. */
   webhook?: WebhookSpec;
+  /** The Git host's API, to which Grove reports what became of each revision: a commit status per Environment (pending, success with its URL, failure with the reason), and one comment on each open pull request from its branch, edited in place. */
+  gitHost?: GitHostSpec;
   /** The branch that is production. Default: `"main"`. */
   productionBranch?: string;
   /** Which branches become Environments. A branch must match an include pattern (all branches when empty) and no exclude pattern. */

@@ -14,5 +14,5 @@ export { type Claim, decideFill, type FillDecision, type FillFacts, sanitizeJobs
 export { type BackupTarget, backupTargets, type JobObject, jobOutcome, LEGACY_MOVER_SECRET, MOVER_DATA_PATH, moverJob, moverJobRef, moverJobSecret, type Movers } from './jobs.ts';
 export { restoreFor } from './restore.ts';
 export { backupFor, backupsApply, backupState, finalBackupApplies, manualBackupName, scheduledBackup, typesHeld } from './schedule.ts';
-export { type BackupClaim, backupOffer, type BackupVolumeFacts, prepareBackupVolume, releaseBackupVolume, releaseRestoreVolume, restoreClaim, restoreOffer, stagingClaim } from './transfer.ts';
+export { type BackupClaim, backupMoverSelector, backupOffer, backupVolumeLeftovers, type BackupVolumeFacts, prepareBackupVolume, releaseBackupVolume, releaseRestoreVolume, restoreClaim, restoreOffer, stagingClaim } from './transfer.ts';
 export { advanceOffer, type Offer, type OfferFacts, releaseOffer } from './offer.ts';

@@ -102,7 +102,7 @@ export function advanceOffer(offer: Offer, facts: OfferFacts): OfferStep {
 }
 
 /** What an offer leaves once its claims are made: the offered snapshot, its content, then the source snapshot (which frees the handle). */
-export function releaseOffer(offer: Offer): Array<{ apiVersion: string; kind: string; namespace?: string; name: string }> {
+export function releaseOffer(offer: Pick<Offer, 'to' | 'names'> & { from: { namespace: string } }): Array<{ apiVersion: string; kind: string; namespace?: string; name: string }> {
   return [
     { apiVersion: SNAPSHOT_API_VERSION, kind: 'VolumeSnapshot', namespace: offer.to, name: offer.names.snapshot },
     { apiVersion: SNAPSHOT_API_VERSION, kind: 'VolumeSnapshotContent', name: offer.names.content },

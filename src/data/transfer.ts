@@ -32,9 +32,41 @@ export function backupOffer(input: BackupVolumeInput): Offer {
     to: input.movers.namespace,
     names: backupSnapshotNames(input.backup, input.target.name),
     snapshotClass: input.snapshotClass,
-    labels: { [LABELS.managedBy]: 'grove', [LABELS.project]: input.project, [LABELS.backup]: input.backup.name, [LABELS.volume]: input.target.name, [LABELS.targetNamespace]: input.namespace },
+    labels: backupOfferLabels(input),
     volume: input.target.name,
   };
+}
+
+/**
+ * What marks everything a backup's offer makes, at both ends: the Backup (its name and project
+ * namespace), the volume and the Environment's namespace, so that what is left of it can be
+ * found and released from the labels alone, even once the Backup is gone.
+ */
+function backupOfferLabels(input: { backup: { namespace: string; name: string }; project: string; target: { name: string }; namespace: string }): Record<string, string> {
+  return {
+    [LABELS.managedBy]: 'grove',
+    [LABELS.project]: input.project,
+    [LABELS.backup]: input.backup.name,
+    [LABELS.environmentNamespace]: input.backup.namespace,
+    [LABELS.volume]: input.target.name,
+    [LABELS.targetNamespace]: input.namespace,
+  };
+}
+
+/** The label selector of everything a Backup's movers made (Jobs, claims and snapshots). */
+export function backupMoverSelector(backup: { namespace: string; name: string }): string {
+  return `${LABELS.backup}=${backup.name},${LABELS.environmentNamespace}=${backup.namespace}`;
+}
+
+/**
+ * What a backup's offer of one volume may have left, from what its labels say (the volume and
+ * the Environment's namespace): for releasing it once the Backup no longer needs it.
+ */
+export function backupVolumeLeftovers(backup: { namespace: string; name: string }, labels: Record<string, string>, movers: Movers): Array<{ apiVersion: string; kind: string; namespace?: string; name: string }> {
+  const volume = labels[LABELS.volume];
+  const from = labels[LABELS.targetNamespace];
+  if (!volume || !from) return [];
+  return releaseBackupVolume({ from: { namespace: from }, to: movers.namespace, names: backupSnapshotNames(backup, volume) });
 }
 
 /** The claim in Grove's namespace made from the offered snapshot: the source claim's class and size. */
@@ -101,12 +133,15 @@ export function restoreClaim(offer: Offer, planned: BackupClaim): KubeObject & R
   };
 }
 
+/** What identifies the objects of an offer, enough to release them. */
+type Released = Pick<Offer, 'to' | 'names'> & { from: { namespace: string } };
+
 /** What a restore left in Grove's namespace once the Environment's claim is made: the claim, then the offer. */
-export function releaseRestoreVolume(offer: Offer): Array<{ apiVersion: string; kind: string; namespace?: string; name: string }> {
+export function releaseRestoreVolume(offer: Pick<Offer, 'from' | 'to' | 'names'>): Array<{ apiVersion: string; kind: string; namespace?: string; name: string }> {
   return [{ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: offer.from.namespace, name: offer.from.claim }, ...releaseOffer(offer)];
 }
 
 /** Everything a volume's backup made, once its mover is done: the claim in Grove's namespace, then the offer. */
-export function releaseBackupVolume(offer: Offer): Array<{ apiVersion: string; kind: string; namespace?: string; name: string }> {
+export function releaseBackupVolume(offer: Released): Array<{ apiVersion: string; kind: string; namespace?: string; name: string }> {
   return [{ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: offer.to, name: offer.names.snapshot }, ...releaseOffer(offer)];
 }

@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'Api'
   /** A Git remote could not be read. */
   | 'GitSource'
+  /** A Git host's API (commit statuses, pull requests, comments) refused or failed a request. */
+  | 'GitHost'
   /** A backup store, restic or a database dump failed. */
   | 'Backup'
   /** A wait ran out of time. */

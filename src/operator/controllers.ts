@@ -1,5 +1,5 @@
 /**
- * The operator's five controllers, each with its reconciler and its number of workers.
+ * The operator's controllers, each with its reconciler and its number of workers.
  *
  * @module
  */
@@ -8,6 +8,7 @@ import { backupReconciler } from '../controllers/backup/index.ts';
 import { backupStoreReconciler } from '../controllers/backupstore/index.ts';
 import { environmentReconciler, type EnvironmentControllerDeps } from '../controllers/environment/index.ts';
 import { projectReconciler } from '../controllers/project/index.ts';
+import { reportReconciler } from '../controllers/report/index.ts';
 import { restoreReconciler } from '../controllers/restore/index.ts';
 import type { EventRecorder } from '../events/index.ts';
 import type { Movers } from '../data/index.ts';
@@ -27,6 +28,8 @@ export interface Controllers {
   backupStores: Controller;
   backups: Controller;
   restores: Controller;
+  /** What became of each revision, told to the Git host. */
+  reports: Controller;
 }
 
 export interface ControllerDeps {
@@ -77,9 +80,10 @@ export function operatorControllers(deps: ControllerDeps): Controllers {
     backups: controller('backup', backupReconciler({ kube, git, clock, audit, movers: deps.movers, ...(deps.outbound ? { outbound: deps.outbound } : {}), ...(deps.resticCacheDir ? { resticCacheDir: deps.resticCacheDir } : {}) }), 2),
     backupStores: controller('backupstore', backupStoreReconciler({ kube, clock, ...(deps.outbound ? { outbound: deps.outbound } : {}) }), 1),
     restores: controller('restore', restoreReconciler({ kube, clock, audit }), 1),
+    reports: controller('report', reportReconciler({ kube, clock, ...(deps.outbound ? { outbound: deps.outbound } : {}) }), 2),
   };
 }
 
 export function allOf(controllers: Controllers): Controller[] {
-  return [controllers.projects, controllers.environments, controllers.backupStores, controllers.backups, controllers.restores];
+  return [controllers.projects, controllers.environments, controllers.backupStores, controllers.backups, controllers.restores, controllers.reports];
 }

@@ -62,7 +62,7 @@ export function watches(opts: WatchOptions, controllers: Controllers): Watches {
   return { informers: [...own, lockdownSwitch, ...children(opts, controllers)], lockdown: () => operatorLockdown(lockdownSwitch.list()[0]) };
 }
 
-function ownKinds(opts: WatchOptions, { projects, environments, backupStores, backups, restores }: Controllers): Informer[] {
+function ownKinds(opts: WatchOptions, { projects, environments, backupStores, backups, restores, reports }: Controllers): Informer[] {
   const { kube, clock, log } = opts;
   const scope = opts.namespace ? { namespace: opts.namespace } : {};
   const own = (kind: string, onChange: (key: string, obj: KubeObject, deleted: boolean, previous: KubeObject | undefined) => void): Informer =>
@@ -77,14 +77,20 @@ function ownKinds(opts: WatchOptions, { projects, environments, backupStores, ba
       // A Restore reports how its Environment's data fills, status changes included.
       const restore = obj.metadata.annotations?.[ANNOTATIONS.restore];
       if (restore) restores.enqueue(`${obj.metadata.namespace}/${restore}`);
+      // What the Git host is told follows the status.
+      reports.enqueue(key);
   });
   return [
     own('Project', (key, obj, deleted, previous) => {
       if (!deleted && previous && !specOrAnnotationsChanged(previous, obj)) return;
       projects.enqueue(key);
-      // What a Project's spec says of its Environments (lockdown, egress) reaches each at once.
+      // What a Project's spec says of its Environments (lockdown, egress, its Git host) reaches each at once.
       if (previous && previous.metadata.generation !== obj.metadata.generation) {
-        for (const env of envs.list()) if (env.metadata.namespace === obj.metadata.namespace && (env as Environment).spec.project === obj.metadata.name) environments.enqueue(objectKey(env));
+        for (const env of envs.list()) {
+          if (env.metadata.namespace !== obj.metadata.namespace || (env as Environment).spec.project !== obj.metadata.name) continue;
+          environments.enqueue(objectKey(env));
+          reports.enqueue(objectKey(env));
+        }
       }
     }),
     envs,

@@ -140,9 +140,28 @@ export function resourceCeilingExceeded(project: Project, type: string, manifest
  */
 export function deletionNotConfirmed(env: Environment): Denial | undefined {
   const name = env.metadata.name ?? '';
-  const guarded = (env.spec.type ?? 'development') === 'production' ? 'production' : env.spec.protected ? 'protected' : undefined;
+  const guarded = guardOf(env);
   if (!guarded || env.metadata.annotations?.[ANNOTATIONS.confirmDelete] === name) return undefined;
   return { rule: 'deletionNotConfirmed', message: `Environment ${name} is ${guarded}: it is deleted only after someone with the confirm right on it (verb confirm on environments.grove.dev, which the admins of the Project hold) confirms by setting ${ANNOTATIONS.confirmDelete}=${name}` };
+}
+
+/** `production` or `protected` when the Environment is guarded, else undefined. */
+function guardOf(env: Environment): 'production' | 'protected' | undefined {
+  return (env.spec.type ?? 'development') === 'production' ? 'production' : env.spec.protected ? 'protected' : undefined;
+}
+
+/**
+ * A Restore over a production or protected Environment replaces its data, which only a holder
+ * of the `confirm` verb on it may ask for. The admission policy enforces this for requests made
+ * in the requester's own name; Grove's API checks it for its callers.
+ */
+export function overwriteNotConfirmed(env: Environment, mayConfirm: boolean): Denial | undefined {
+  const guarded = guardOf(env);
+  if (!guarded || mayConfirm) return undefined;
+  return {
+    rule: 'overwriteNotConfirmed',
+    message: `Restoring over the data (overwriteExisting) of ${guarded} Environment ${env.metadata.name ?? ''} needs the confirm right on it (verb confirm on environments.grove.dev in namespace ${env.metadata.namespace ?? ''}), which the admins of the Project hold and its agents do not`,
+  };
 }
 
 /** The checks on what one Environment's manifest declares, in order; the first denial wins. */

@@ -11,6 +11,7 @@ import {
   actorLimitReached,
   branchNotAllowed,
   deletionNotConfirmed,
+  overwriteNotConfirmed,
   describeDenial,
   environmentLimitReached,
   manifestDenial,
@@ -135,6 +136,19 @@ describe('deletionNotConfirmed', () => {
     ['protected with a confirmation for another name', { 'grove.dev/confirm-delete': 'shop-y' }, { protected: true }, true],
     ['protected with its own name', { 'grove.dev/confirm-delete': 'shop-x' }, { protected: true }, false],
   ])('%s', (_t, annotations, spec, denied) => expect(deletionNotConfirmed(env(annotations, spec)) !== undefined).toBe(denied));
+});
+
+describe('overwriteNotConfirmed', () => {
+  it.each([
+    ['a development Environment, without the right', {}, false, undefined],
+    ['production, with the right', { type: 'production' as const }, true, undefined],
+    ['production, without it', { type: 'production' as const }, false, 'overwriteNotConfirmed: Restoring over the data (overwriteExisting) of production Environment shop-x needs the confirm right on it (verb confirm on environments.grove.dev in namespace team), which the admins of the Project hold and its agents do not'],
+    ['protected, without it', { protected: true }, false, 'overwriteNotConfirmed: Restoring over the data (overwriteExisting) of protected Environment shop-x needs'],
+  ])('%s', (_t, spec, mayConfirm, denied) => {
+    const d = overwriteNotConfirmed(env({}, spec), mayConfirm);
+    if (denied === undefined) expect(d).toBeUndefined();
+    else expect(describeDenial(d!)).toContain(denied);
+  });
 });
 
 describe('agentMayNotMakeProduction', () => {

@@ -71,8 +71,9 @@ export function framedReconciler<T extends KubeObject & { status?: S }, S extend
   return async ({ key, log }) => {
     const [namespace, name] = key.split('/') as [string, string];
     const object = await spec.get(namespace, name);
-    if (!object || spec.finished?.(object)) return {};
+    if (!object) return {};
     if (object.metadata.deletionTimestamp && spec.finalize) return spec.finalize(object, log);
+    if (spec.finished?.(object)) return {};
     const now = spec.clock.now();
     const generation = object.metadata.generation;
     const status = { ...object.status, observedGeneration: generation } as S;

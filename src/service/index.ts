@@ -19,7 +19,7 @@ import { backupFor, manualBackupName, restoreFor } from '../data/index.ts';
 import { GroveError } from '../errors/index.ts';
 import { isNotFound, type Kube } from '../kube/index.ts';
 import { lifecyclePatch } from '../lifecycle/index.ts';
-import { agentMayNotMakeProduction, describeDenial, describeLockdown, heldByLockdown, type Lockdown, lockdownOf } from '../policy/index.ts';
+import { agentMayNotMakeProduction, describeDenial, describeLockdown, heldByLockdown, type Lockdown, lockdownOf, overwriteNotConfirmed } from '../policy/index.ts';
 
 export type LifecycleVerb = 'renew' | 'sleep' | 'wake';
 
@@ -48,6 +48,11 @@ export interface ServiceDeps {
    * are the operator's, so Grove itself refuses what the admission policy would refuse its caller.
    */
   operator?: { home: string; lockdown: () => Lockdown | undefined };
+  /**
+   * Whether the requester holds the confirm right on an Environment, for the HTTP API, whose
+   * writes are the operator's: admission checks it for requests made in the requester's name.
+   */
+  mayConfirm?: (namespace: string, environment: string) => Promise<boolean>;
 }
 
 export interface RestoreAsk {
@@ -153,6 +158,13 @@ export function operations(deps: ServiceDeps): Operations {
     },
 
     async createRestore(namespace, ask) {
+      // Without a name or a target, the Restore's target is a new Environment named after it.
+      const target = ask.targetEnvironment ?? ask.name;
+      if (ask.overwriteExisting && target && deps.mayConfirm) {
+        const existing = await kube.get<Environment>(ref('Environment', namespace, target));
+        const denial = existing && overwriteNotConfirmed(existing, await deps.mayConfirm(namespace, target));
+        if (denial) throw new GroveError('Forbidden', describeDenial(denial));
+      }
       const backup = await must<Backup>('Backup', namespace, ask.backup);
       const options = { ...(ask.name ? { name: ask.name } : {}), ...(ask.targetEnvironment ? { targetEnvironment: ask.targetEnvironment } : {}), ...(ask.overwriteExisting ? { overwriteExisting: true } : {}), now: new Date(deps.now()) };
       const created = await kube.create(requestedBy(await requester(), restoreFor(backup, options)));

@@ -14,12 +14,19 @@ export interface RepoBuilder {
   deleteBranch(branch: string): Promise<void>;
   /** Pushes every branch (and deletions) to the bare repository. */
   push(): Promise<void>;
+  /** Where it pushes. */
   bare: string;
 }
 
 export async function createRepo(root: string, name: string): Promise<RepoBuilder> {
   const bare = join(root, `${name}.git`);
   await run('git', ['init', '--quiet', '--bare', '--initial-branch=main', bare]);
+  return repoBuilder(bare);
+}
+
+/** A work tree that pushes to `remote`: a bare repository's path, or a URL (with its credentials). */
+export async function repoBuilder(remote: string): Promise<RepoBuilder> {
+  const bare = remote;
   const work = await mkdtemp(join(tmpdir(), 'grove-repo-'));
   const g = (...args: string[]) => run('git', ['-c', 'user.name=Test', '-c', 'user.email=test@example.com', ...args], { cwd: work });
   await g('init', '--quiet', '-b', 'main');

@@ -11,12 +11,12 @@
  *
  * @module
  */
-import { API_VERSION, type Backup, type BackupStatus, CONDITIONS, type Environment, environmentNamespace, findCondition, type KubeObject, LABELS, type Project, REASONS, type VolumeBackup } from '../../api/index.ts';
+import { API_VERSION, type Backup, BACKUP_FINALIZER, type BackupStatus, CONDITIONS, type Environment, environmentNamespace, FIELD_MANAGER, findCondition, type KubeObject, LABELS, type Project, REASONS, type VolumeBackup } from '../../api/index.ts';
 import { actorOf, auditEvent, auditObject, type AuditSink, type AuditSource, noAudit } from '../../audit/index.ts';
-import { type BackupClaim, backupOffer, backupState, type BackupTarget, backupTargets, type BackupVolumeFacts, jobOutcome, moverJob, moverJobRef, type Movers, type Offer, prepareBackupVolume, releaseBackupVolume } from '../../data/index.ts';
+import { type BackupClaim, backupMoverSelector, backupOffer, backupVolumeLeftovers, backupState, type BackupTarget, backupTargets, type BackupVolumeFacts, jobOutcome, moverJob, moverJobRef, type Movers, type Offer, prepareBackupVolume, releaseBackupVolume, SNAPSHOT_API_VERSION } from '../../data/index.ts';
 import { Restic, type ResticRepository } from '../../data/restic/index.ts';
 import { messageOf, ReconcileError } from '../../errors/index.ts';
-import type { Kube } from '../../kube/index.ts';
+import type { Kube, ObjectRef } from '../../kube/index.ts';
 import { type Outbound, refusedIn } from '../../outbound/index.ts';
 import { type Clock, framedReconciler, type Reconciler } from '../../runtime/index.ts';
 import type { GitSource } from '../../source/git/index.ts';
@@ -53,7 +53,14 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
   return framedReconciler<Backup, BackupStatus>({
     get: (namespace, name) => deps.kube.get<Backup>({ apiVersion: API_VERSION, kind: 'Backup', namespace, name }),
     // A failed Backup stays as it failed; a completed one is still collected when it expires.
-    finished: (backup) => !!backup.metadata.deletionTimestamp || backupState(backup).state === 'failed',
+    // A failed Backup stays as it failed (its Jobs kept for their logs); a completed one is still collected when it expires.
+    finished: (backup) => backupState(backup).state === 'failed',
+    finalize: async (backup, log) => {
+      const released = await releaseMovers(deps, backup, { everywhere: true });
+      if (released) log.info({ objects: released }, 'Released what the movers of a deleted Backup held');
+      await dropFinalizer(deps.kube, backup);
+      return {};
+    },
     writeStatus: (backup, status) => writeStatus(deps.kube, backup, status),
     afterWrite: (backup, status, now) => recordOutcome(deps.audit ?? noAudit, backup, status, now),
     clock: deps.clock,
@@ -63,13 +70,16 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
         async run({ object: backup, status, now, log }) {
           const name = backup.metadata.name as string;
           const namespace = backup.metadata.namespace as string;
-          const project = await deps.kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: backup.spec.project });
-          if (!project) throw new ReconcileError('ProjectNotFound', `Project ${backup.spec.project} does not exist`, 'wait', { requeueAfterMs: 60_000 });
+          if (backupState(backup).state === 'completed') {
+            // Released only once the completion is written: a Backup whose status did not reach
+            // the API server still finds its Jobs done, rather than starting them again.
+            await releaseMovers(deps, backup, { everywhere: false });
+            await dropFinalizer(deps.kube, backup);
+            return await collect(deps, backup, now, log);
+          }
+          const project = await projectOf(deps.kube, backup);
           const repo = await projectRepository(deps.kube, project);
           const restic = await resticFor(deps, repo);
-
-          const state = backupState(backup).state;
-          if (state === 'completed') return await collect(deps, backup, restic, now, log);
 
           const env = await deps.kube.get<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace, name: backup.spec.environment });
           if (!env || !env.status?.observedRevision) {
@@ -84,6 +94,12 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
           const labels = { [LABELS.project]: backup.spec.project, [LABELS.environment]: backup.spec.environment, [LABELS.environmentNamespace]: namespace };
           const jobOf = (t: BackupTarget) => moverJob({ action: 'backup', owner: name, ownerNamespace: namespace, environment: backup.spec.environment, namespace: target, target: t, movers: deps.movers, labels });
 
+          if (!backup.metadata.finalizers?.includes(BACKUP_FINALIZER)) {
+            // Before anything is made: what the movers hold is released even if the Backup is deleted at once.
+            const finalizers = [...(backup.metadata.finalizers ?? []), BACKUP_FINALIZER];
+            const patched = await deps.kube.mergePatch<Backup>(ref(backup), { metadata: { resourceVersion: backup.metadata.resourceVersion, finalizers } }, { fieldManager: FIELD_MANAGER });
+            Object.assign(backup.metadata, { resourceVersion: patched.metadata.resourceVersion, finalizers });
+          }
           if (!status.startTime) {
             status.startTime = new Date(now).toISOString();
             status.branch = env.spec.branch;
@@ -162,17 +178,14 @@ export function backupReconciler(deps: BackupControllerDeps): Reconciler {
             if (now - finished < (deps.snapshotGraceMs ?? 30_000)) throw new ReconcileError(BACKUP_REASONS.inProgress, message, 'wait', { requeueAfterMs: 3_000 });
             return await fail(message);
           }
-          // Done: the Jobs go, and with them their pods (which hold the claims) and their Secrets
-          // (which hold the store's keys). A failed backup keeps its Jobs for their logs.
-          for (const { job } of jobs) if (job) await deps.kube.delete({ apiVersion: 'batch/v1', kind: 'Job', namespace: job.metadata.namespace, name: job.metadata.name as string });
-          await release();
+          // Done. The next reconcile, once this is written, releases the Jobs and what they read.
           status.volumes = volumes;
           status.sizeBytes = volumes.reduce((sum, v) => sum + (v.bytesTotal ?? 0), 0);
           status.completionTime = new Date(now).toISOString();
           if (backup.spec.retentionSeconds !== undefined) status.expiresAt = new Date(now + backup.spec.retentionSeconds * 1000).toISOString();
           log.info({ environment: backup.spec.environment, volumes: volumes.length }, 'Completed the backup');
           const ready = { reason: BACKUP_REASONS.completed, message: `Backed up ${volumes.length} volume${volumes.length === 1 ? '' : 's'} of ${backup.spec.environment} at ${status.revision?.slice(0, 12) ?? ''}` };
-          return status.expiresAt ? { ready, requeueAfterMs: Math.max(1000, Date.parse(status.expiresAt) - now) } : { ready };
+          return { ready, requeueAfterMs: 1_000 };
         },
       },
     ],
@@ -204,15 +217,58 @@ async function recordOutcome(audit: AuditSink, backup: Backup, status: BackupSta
 }
 
 /** The collector, for one completed Backup: at expiry, forget and prune its snapshots, then delete it. */
-async function collect(deps: BackupControllerDeps, backup: Backup, restic: Restic, now: number, log: { info: (o: object, m: string) => void }): Promise<{ requeueAfterMs?: number }> {
+async function collect(deps: BackupControllerDeps, backup: Backup, now: number, log: { info: (o: object, m: string) => void }): Promise<{ requeueAfterMs?: number }> {
   const expiresAt = backup.status?.expiresAt ? Date.parse(backup.status.expiresAt) : undefined;
   if (expiresAt === undefined) return {};
   if (expiresAt > now) return { requeueAfterMs: expiresAt - now };
   const ids = (backup.status?.volumes ?? []).map((v) => v.snapshotId).filter((id): id is string => !!id);
+  const restic = await resticFor(deps, await projectRepository(deps.kube, await projectOf(deps.kube, backup)));
   await restic.forget(ids, { prune: true });
   await deps.kube.delete({ apiVersion: API_VERSION, kind: 'Backup', namespace: backup.metadata.namespace, name: backup.metadata.name as string }, backup.metadata.uid ? { uid: backup.metadata.uid } : {});
   log.info({ snapshots: ids.length }, 'Forgot and pruned an expired backup');
   return {};
+}
+
+/**
+ * Lets go of what a Backup's movers hold, found by their labels: each volume's offer (the
+ * snapshots at both ends, the content between them, the claim in Grove's namespace), then the
+ * Jobs — with their pods, which mount those claims, and their Secrets, which hold the store's
+ * keys. The Jobs go last, so an interrupted release is found again from them. `everywhere`
+ * also looks in the Environment's namespace for offers that never reached Grove's (a Backup
+ * deleted while its snapshots were being taken); a completed Backup's all did. Returns how many
+ * objects it found.
+ */
+async function releaseMovers(deps: BackupControllerDeps, backup: Backup, { everywhere }: { everywhere: boolean }): Promise<number> {
+  const key = { namespace: backup.metadata.namespace as string, name: backup.metadata.name as string };
+  const labelSelector = backupMoverSelector(key);
+  const home = { namespace: deps.movers.namespace, labelSelector };
+  const jobs = (await deps.kube.list<KubeObject>('batch/v1', 'Job', home)).items;
+  const held = jobs.filter(readsStagedClaim);
+  if (everywhere) {
+    const env = await deps.kube.get<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace: key.namespace, name: backup.spec.environment });
+    const source = { namespace: env?.status?.namespace ?? environmentNamespace(backup.spec.project, backup.spec.environment), labelSelector };
+    held.push(...(await deps.kube.list<KubeObject>('v1', 'PersistentVolumeClaim', home)).items, ...(await deps.kube.list<KubeObject>(SNAPSHOT_API_VERSION, 'VolumeSnapshot', home)).items);
+    held.push(...(await deps.kube.list<KubeObject>(SNAPSHOT_API_VERSION, 'VolumeSnapshot', source)).items);
+  }
+  const refs = new Map<string, ObjectRef>();
+  for (const obj of held) for (const ref of backupVolumeLeftovers(key, obj.metadata.labels ?? {}, deps.movers)) refs.set(`${ref.kind}/${ref.namespace ?? ''}/${ref.name}`, ref);
+  for (const ref of refs.values()) await deps.kube.delete(ref);
+  for (const job of jobs) await deps.kube.delete({ apiVersion: 'batch/v1', kind: 'Job', namespace: job.metadata.namespace, name: job.metadata.name as string });
+  return jobs.length + held.length;
+}
+
+async function dropFinalizer(kube: Kube, backup: Backup): Promise<void> {
+  if (!backup.metadata.finalizers?.includes(BACKUP_FINALIZER)) return;
+  const finalizers = backup.metadata.finalizers.filter((f) => f !== BACKUP_FINALIZER);
+  await kube.mergePatch(ref(backup), { metadata: { resourceVersion: backup.metadata.resourceVersion, finalizers } }, { fieldManager: FIELD_MANAGER });
+}
+
+const ref = (backup: Backup) => ({ apiVersion: API_VERSION, kind: 'Backup', namespace: backup.metadata.namespace, name: backup.metadata.name as string });
+
+/** A mover Job that reads a volume's files from a claim in Grove's namespace (a database's reads none). */
+function readsStagedClaim(job: KubeObject): boolean {
+  const volumes = (job as KubeObject & { spec?: { template?: { spec?: { volumes?: Array<{ persistentVolumeClaim?: unknown }> } } } }).spec?.template?.spec?.volumes ?? [];
+  return volumes.some((v) => v.persistentVolumeClaim);
 }
 
 /** What exists of a volume's offer to Grove's namespace, and the claims at both ends. */
@@ -220,6 +276,12 @@ async function backupVolumeFacts(kube: Kube, offer: Offer): Promise<BackupVolume
   const claim = (namespace: string, name: string) => kube.get<BackupClaim>({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace, name });
   const found = { claim: await claim(offer.from.namespace, offer.from.claim), staged: await claim(offer.to, offer.names.snapshot) };
   return { ...(await offerFacts(kube, offer)), ...(found.claim ? { claim: found.claim } : {}), ...(found.staged ? { staged: found.staged } : {}) };
+}
+
+async function projectOf(kube: Kube, backup: Backup): Promise<Project> {
+  const project = await kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace: backup.metadata.namespace, name: backup.spec.project });
+  if (!project) throw new ReconcileError('ProjectNotFound', `Project ${backup.spec.project} does not exist`, 'wait', { requeueAfterMs: 60_000 });
+  return project;
 }
 
 /** restic for the operator's own reads and prunes, its connections going where the operator's may. */

@@ -99,7 +99,9 @@ export async function perform(deps: ApiDeps, invocation: Invocation): Promise<Re
     const what = `${access.verb} ${access.resource}${access.name ? ` ${access.name}` : ''} in namespace ${access.namespace}`;
     throw new ApiProblem(403, 'Forbidden', `${caller.username} may not ${what}${verdict.reason ? `: ${verdict.reason}` : ''}`);
   }
-  const ops = operations({ kube: deps.kube, now: () => deps.clock.now(), audit: deps.audit, requester: () => Promise.resolve(caller), source: 'api', fieldManager: API_MANAGER, ...(deps.outbound ? { outbound: deps.outbound } : {}), ...(deps.operator ? { operator: deps.operator } : {}) });
+  const ops = operations({ kube: deps.kube, now: () => deps.clock.now(), audit: deps.audit, requester: () => Promise.resolve(caller), source: 'api', fieldManager: API_MANAGER, ...(deps.outbound ? { outbound: deps.outbound } : {}), ...(deps.operator ? { operator: deps.operator } : {}),
+    mayConfirm: async (namespace, environment) => (await deps.authorizer.authorize(caller, { verb: 'confirm', resource: 'environments', namespace, name: environment })).allowed,
+  });
   return HANDLERS[match.operation.id]({ deps, ops, ...invocation });
 }
 

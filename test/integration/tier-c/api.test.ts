@@ -55,7 +55,7 @@ beforeAll(async () => {
     spec: { repo: { url: `${cluster().git!.url}/${project}.git` }, pollIntervalSeconds: 3600, backupStoreRef: { name: 'store' }, defaults: { clone: 'empty' }, branches: { include: ['none'] }, policy: { agentsGroup: `system:serviceaccounts:${ns}` } },
   });
   for (const sa of ['agent', 'reader']) await kubectl('-n', ns, 'create', 'serviceaccount', sa);
-  await kubectl('-n', ns, 'create', 'role', 'agent', '--verb=get,list,create,patch,delete', '--resource=environments.grove.dev,backups.grove.dev,projects.grove.dev');
+  await kubectl('-n', ns, 'create', 'role', 'agent', '--verb=get,list,create,patch,delete', '--resource=environments.grove.dev,backups.grove.dev,restores.grove.dev,projects.grove.dev');
   await kubectl('-n', ns, 'create', 'rolebinding', 'agent', '--role=agent', `--serviceaccount=${ns}:agent`);
   await kubectl('-n', ns, 'create', 'role', 'reader', '--verb=get,list', '--resource=environments.grove.dev');
   await kubectl('-n', ns, 'create', 'rolebinding', 'reader', '--role=reader', `--serviceaccount=${ns}:reader`);
@@ -120,6 +120,11 @@ describe('the HTTP API', () => {
     const guarded = await call('DELETE', `${envs()}/${main}`, { token: tokens.agent });
     expect(guarded.status).toBe(403);
     expect(guarded.json.detail).toContain(`is production: it is deleted only after someone with the confirm right on it (verb confirm on environments.grove.dev, which the admins of the Project hold) confirms by setting grove.dev/confirm-delete=${main}`);
+    // The API writes Restores as the operator, so Grove asks whether its caller may confirm.
+    const overwrite = await call('POST', `/api/v1/namespaces/${ns}/restores`, { token: tokens.agent, body: { backup: 'any', targetEnvironment: main, overwriteExisting: true, name: 'over-main' } });
+    expect(overwrite.status).toBe(403);
+    expect(overwrite.json.detail).toBe(`overwriteNotConfirmed: Restoring over the data (overwriteExisting) of production Environment ${main} needs the confirm right on it (verb confirm on environments.grove.dev in namespace ${ns}), which the admins of the Project hold and its agents do not`);
+    expect(await kube().get({ apiVersion: api, kind: 'Restore', namespace: ns, name: 'over-main' })).toBeUndefined();
   });
 
   it('refuses missing, invalid and malformed requests without changing anything', async () => {

@@ -130,7 +130,38 @@ describe('the Backup controller', () => {
     // What carried them is gone: the claim made in the operator's namespace, and the snapshots.
     await expect.poll(() => kube().get({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: ns, name: staged }), { timeout: 30_000 }).toBeUndefined();
     for (const namespace of [ns, target]) expect(await kube().get({ apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshot', namespace, name: staged })).toBeUndefined();
+    // And the Jobs, once the completion is written, with the Secrets that held the store's keys.
+    await expect.poll(async () => (await moverJobs(target, 'nightly-1')).length, { timeout: 30_000 }).toBe(0);
+    await expect.poll(() => kube().get({ apiVersion: 'v1', kind: 'Secret', namespace: ns, name: byVolume.db!.metadata.name as string }), { timeout: 30_000 }).toBeUndefined();
+    expect(conditionStatus(await backup('nightly-1'), 'Ready')).toBe('True');
+    await expect.poll(async () => (await backup('nightly-1'))?.metadata.finalizers ?? [], { timeout: 10_000 }).not.toContain('grove.dev/backup-movers');
   }, 200_000);
+
+  it('releases what the movers of a Backup held when the Backup is deleted before it completes', async () => {
+    const target = `${project}-staging`;
+    await kube().create<Backup>({ apiVersion: api, kind: 'Backup', metadata: { name: 'dropped', namespace: ns }, spec: { project, environment: 'staging' } });
+    await expect.poll(async () => (await moverJobs(target, 'dropped')).length, { timeout: 30_000 }).toBe(2);
+    const staged = backupSnapshotNames({ namespace: ns, name: 'dropped' }, 'web-uploads');
+    const snapshot = (namespace: string) => kube().get({ apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshot', namespace, name: staged.snapshot });
+    expect(await snapshot(ns)).toBeDefined();
+    expect(await snapshot(target)).toBeDefined();
+    const secrets = (await moverJobs(target, 'dropped')).map((j) => j.metadata.name as string);
+    const claims = async () => (await kube().list('v1', 'PersistentVolumeClaim', { namespace: target })).items.map((c) => c.metadata.name).sort();
+    const claimsBefore = await claims();
+
+    // Its finalizer holds the deletion until the operator has released what the movers held.
+    expect((await backup('dropped'))?.metadata.finalizers).toContain('grove.dev/backup-movers');
+    await kube().delete({ apiVersion: api, kind: 'Backup', namespace: ns, name: 'dropped' });
+    await expect.poll(() => backup('dropped'), { timeout: 30_000 }).toBeUndefined();
+    expect((await moverJobs(target, 'dropped')).length).toBe(0);
+    await expect.poll(async () => [await snapshot(ns), await snapshot(target)], { timeout: 30_000 }).toEqual([undefined, undefined]);
+    expect(await kube().get({ apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotContent', name: staged.content })).toBeUndefined();
+    await expect.poll(() => kube().get({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: ns, name: staged.snapshot }), { timeout: 30_000 }).toBeUndefined();
+    for (const name of secrets) await expect.poll(() => kube().get({ apiVersion: 'v1', kind: 'Secret', namespace: ns, name }), { timeout: 30_000 }).toBeUndefined();
+    // Only what the movers held: the Environment's claim and the completed Backup stay.
+    expect(await claims()).toEqual(claimsBefore);
+    expect(conditionStatus(await backup('nightly-1'), 'Ready')).toBe('True');
+  }, 120_000);
 
   it('marks a backup failed, never complete, when a Job completes but the repository has no snapshot', async () => {
     // The pods "succeed" without running the mover, and restic has nothing to show.

@@ -2,8 +2,12 @@
 // here): an identity with the agents' rights — get, list, create, update, patch and delete on
 // Environments — cannot delete, confirm the deletion of, demote, unprotect, re-time, re-parent or
 // skip the final backup of one; each attempt is refused and changes nothing. The Project's admins
-// hold the `confirm` verb: they confirm, and only then does the deletion go through.
+// hold the `confirm` verb: they confirm, and only then does the deletion go through. A Restore
+// over such an Environment's data needs that verb too.
 import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Environment } from '../../../src/api/index.ts';
@@ -35,11 +39,18 @@ beforeAll(async () => {
   await admin('create', 'rolebinding', 'agents', '--role=agents', '--group=grove:agents');
   await admin('create', 'role', 'admins', '--verb=get,list,watch,create,update,patch,delete,confirm', '--resource=environments.grove.dev');
   await admin('create', 'rolebinding', 'admins', '--role=admins', '--group=grove:admins');
+  await admin('create', 'role', 'restorers', '--verb=get,list,create', '--resource=restores.grove.dev');
+  await admin('create', 'rolebinding', 'restorers', '--role=restorers', '--group=grove:agents', '--group=grove:admins');
   const make = (name: string, spec: Partial<Environment['spec']>) =>
     kube().create<Environment>({ apiVersion: api, kind: 'Environment', metadata: { name, namespace: ns }, spec: { project: 'shop', branch: 'main', clone: 'empty', ttlSeconds: 86400, ...spec } });
   await make('shop-main', { type: 'production' });
   await make('shop-kept', { branch: 'kept', protected: true });
+  await make('shop-agent-login', { branch: 'agent/login' });
 });
+
+/** A Restore of `backup` over `target`'s data, as YAML for kubectl. */
+const overwrite = (name: string, target: string): string =>
+  JSON.stringify({ apiVersion: api, kind: 'Restore', metadata: { name }, spec: { backup: 'shop-main-nightly', targetEnvironment: target, overwriteExisting: true } });
 
 describe('the guard of production and protected Environments', () => {
   it('refuses the agents every change that could lose them, and changes nothing', async () => {
@@ -71,6 +82,25 @@ describe('the guard of production and protected Environments', () => {
     expect((await env('shop-kept'))?.metadata.resourceVersion).toBe(before.kept?.metadata.resourceVersion);
     // What agents may still do to them: changes that lose nothing.
     expect((await kubectl(AGENT, 'patch', 'environment', 'shop-main', '--type=merge', '-p', '{"spec":{"ttlSeconds":172800}}')).ok).toBe(true);
+  });
+
+  it('refuses the agents a Restore over production or protected data, and takes one over their own', async () => {
+    const apply = async (as: string[], restore: string) => {
+      const file = join(await mkdtemp(join(tmpdir(), 'restore-')), 'restore.json');
+      await writeFile(file, restore);
+      return kubectl(as, 'create', '-f', file);
+    };
+    for (const [name, target, what] of [['over-main', 'shop-main', 'production'], ['over-kept', 'shop-kept', 'protected']] as const) {
+      const refused = await apply(AGENT, overwrite(name, target));
+      expect(refused.ok, refused.out).toBe(false);
+      expect(refused.out).toContain(`Restoring over the data (spec.overwriteExisting of Restore ${name}) of ${what} Environment ${target} needs the confirm right on it (verb confirm on environments.grove.dev in namespace ${ns}), which the admins of the Project hold and its agents do not`);
+      expect(await kube().get({ apiVersion: api, kind: 'Restore', namespace: ns, name })).toBeUndefined();
+    }
+    // Into a new Environment, or over an ordinary one, agents may restore; admins over production too.
+    expect((await apply(AGENT, overwrite('over-login', 'shop-agent-login'))).ok).toBe(true);
+    expect((await apply(AGENT, JSON.stringify({ apiVersion: api, kind: 'Restore', metadata: { name: 'fresh' }, spec: { backup: 'shop-main-nightly', targetEnvironment: 'shop-main' } }))).ok).toBe(true);
+    const admitted = await apply(ADMIN, overwrite('over-main', 'shop-main'));
+    expect(admitted.ok, admitted.out).toBe(true);
   });
 
   it('gives the confirm right to the admins alone, as kubectl auth can-i reads it', async () => {

@@ -1,0 +1,89 @@
+/**
+ * The report controller: tells the Project's Git host what became of each Environment's
+ * revision — a commit status (pending, success with the URL, failure with the reason) and one
+ * comment on every open pull request from the Environment's branch, edited in place.
+ *
+ * It has a queue of its own, so a slow or unreachable host delays reports, never reconciles;
+ * a failed delivery is retried with the queue's backoff, or after the wait a rate limit names.
+ * The host's own record is what was delivered: a status the host already shows, or a comment
+ * that already says the same, is not posted again, across restarts too. Within one process, a
+ * report delivered is remembered, so the Environment's other changes cost the host nothing.
+ *
+ * @module
+ */
+import { API_VERSION, type Environment, type Project } from '../../api/index.ts';
+import { messageOf, ReconcileError } from '../../errors/index.ts';
+import { commentMarker, environmentComment, type GitHost, gitHost, GitHostError, hostRepo, revisionReport } from '../../githost/index.ts';
+import type { Kube } from '../../kube/index.ts';
+import { type Outbound, refusedIn } from '../../outbound/index.ts';
+import type { Clock, Reconciler } from '../../runtime/index.ts';
+import { readSecret } from '../../secrets/index.ts';
+
+export interface ReportControllerDeps {
+  kube: Kube;
+  clock: Clock;
+  /** Where the operator may connect for a Project: the host's API too. */
+  outbound?: Outbound;
+}
+
+export const REPORT_REASONS = { hostUnavailable: 'GitHostUnavailable', hostRefused: 'GitHostRefused', tokenUnavailable: 'GitHostTokenUnavailable' } as const;
+
+export function reportReconciler(deps: ReportControllerDeps): Reconciler {
+  /** Per Environment, what the host was last seen to show (the report and the comment). */
+  const delivered = new Map<string, string>();
+  return async ({ key, log }) => {
+    const [namespace, name] = key.split('/') as [string, string];
+    const env = await deps.kube.get<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace, name });
+    const report = env && revisionReport(env);
+    if (!env || !report) {
+      delivered.delete(key);
+      return {};
+    }
+    const project = await deps.kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: env.spec.project });
+    const spec = project?.spec.gitHost;
+    if (!project || !spec) return {};
+    const comment = spec.comments === false ? undefined : environmentComment(env, report);
+    const digest = JSON.stringify([env.spec.branch, report, comment]);
+    if (delivered.get(key) === digest) return {};
+
+    const host = await hostOf(deps, project);
+    try {
+      let posted = await host.report(report.revision, report.status);
+      if (posted) log.info({ revision: report.revision, state: report.status.state }, 'Reported the revision to the Git host');
+      if (comment) {
+        for (const pr of await host.pullRequests(env.spec.branch)) {
+          const done = await host.comment(pr.number, commentMarker(env), comment);
+          if (done !== 'unchanged') log.info({ pullRequest: pr.number, state: report.status.state }, done === 'created' ? 'Commented on the pull request' : 'Updated the comment on the pull request');
+          posted ||= done !== 'unchanged';
+        }
+      }
+      if (!posted) log.debug({ revision: report.revision, state: report.status.state }, 'Found the report already on the Git host');
+    } catch (err) {
+      throw asReconcileError(err);
+    }
+    delivered.set(key, digest);
+    return {};
+  };
+}
+
+async function hostOf(deps: ReportControllerDeps, project: Project): Promise<GitHost> {
+  const spec = project.spec.gitHost!;
+  const namespace = project.metadata.namespace as string;
+  let token: string | undefined;
+  try {
+    token = (await readSecret(deps.kube, namespace, spec.secretRef.name, { kind: 'Project', name: project.metadata.name as string }))?.[spec.secretRef.key ?? 'token'];
+  } catch (err) {
+    throw new ReconcileError(REPORT_REASONS.tokenUnavailable, messageOf(err), 'wait', { cause: err, requeueAfterMs: 60_000 });
+  }
+  if (!token) throw new ReconcileError(REPORT_REASONS.tokenUnavailable, `Secret ${spec.secretRef.name} has no key ${spec.secretRef.key ?? 'token'} (spec.gitHost.secretRef)`, 'wait', { requeueAfterMs: 60_000 });
+  const repo = hostRepo(spec.type, project.spec.repo.url, spec.apiUrl);
+  return gitHost({ repo, token, now: () => deps.clock.now(), ...(deps.outbound ? { dispatcher: deps.outbound.dispatcher } : {}) });
+}
+
+/** A host that names its wait is waited for; one that refuses (a bad token) is asked again later; the rest back off. */
+function asReconcileError(err: unknown): ReconcileError {
+  if (err instanceof GitHostError && err.retryAfterSeconds !== undefined) return new ReconcileError(REPORT_REASONS.hostUnavailable, err.message, 'wait', { cause: err, requeueAfterMs: err.retryAfterSeconds * 1000 });
+  if (err instanceof GitHostError && (err.status === 401 || err.status === 403 || err.status === 404)) return new ReconcileError(REPORT_REASONS.hostRefused, err.message, 'wait', { cause: err, requeueAfterMs: 300_000 });
+  if (refusedIn(err)) return new ReconcileError(REPORT_REASONS.hostRefused, messageOf(err), 'wait', { cause: err, requeueAfterMs: 300_000 });
+  return new ReconcileError(REPORT_REASONS.hostUnavailable, messageOf(err), 'retry', { cause: err });
+}
