@@ -1,4 +1,6 @@
-// Shared pieces of the benchmarks: a local cluster of their own, percentiles, and a table printer.
+// Shared pieces of the benchmarks: a local cluster of their own, percentiles, a table printer, and
+// the address of an operator they started.
+import type { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,4 +35,23 @@ export function table(title: string, header: string[], rows: Array<Array<string 
     console.log(row.map((c, j) => (j === 0 ? c.padEnd(widths[j] as number) : c.padStart(widths[j] as number))).join('  '));
     if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   }
+}
+
+/** Where a `grove operator` child process listens, from its first log lines. */
+export async function listeningAddress(operator: ReturnType<typeof spawn>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    const timer = setTimeout(() => reject(new Error(`the operator did not start within 30 s: ${buffered.slice(-2000)}`)), 30_000);
+    operator.stdout!.on('data', (d: Buffer) => {
+      if (buffered === undefined) return; // started: the rest of the log is drained and dropped
+      buffered += d.toString();
+      const match = /"address":"([^"]+)","msg":"Started the operator"/.exec(buffered);
+      if (match) {
+        clearTimeout(timer);
+        buffered = undefined as unknown as string;
+        resolve(`http://${match[1]}`);
+      }
+    });
+    operator.once('exit', (code) => reject(new Error(`operator exited with ${code}`)));
+  });
 }

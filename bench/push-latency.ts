@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type Environment, environmentName } from '../src/api/index.ts';
 import { kubeFromFile } from '../src/kube/index.ts';
-import { benchCluster, summary, table } from './harness.ts';
+import { benchCluster, listeningAddress, summary, table } from './harness.ts';
 
 const run = promisify(execFile);
 const PUSHES = Number(process.env.GROVE_BENCH_PUSHES ?? 50);
@@ -141,24 +141,6 @@ async function unsignedBurst(operatorUrl: string, namespace: string, project: st
     ['/healthz p50 ms', h.p50],
     ['/healthz max ms', h.max],
   ]);
-}
-
-async function listeningAddress(operator: ReturnType<typeof spawn>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buffered = '';
-    const timer = setTimeout(() => reject(new Error(`the operator did not start within 30 s: ${buffered.slice(-2000)}`)), 30_000);
-    operator.stdout!.on('data', (d: Buffer) => {
-      if (buffered === undefined) return; // started: the rest of the log is drained and dropped
-      buffered += d.toString();
-      const match = /"address":"([^"]+)","msg":"Started the operator"/.exec(buffered);
-      if (match) {
-        clearTimeout(timer);
-        buffered = undefined as unknown as string;
-        resolve(`http://${match[1]}`);
-      }
-    });
-    operator.once('exit', (code) => reject(new Error(`operator exited with ${code}`)));
-  });
 }
 
 async function webhook(operatorUrl: string, namespace: string, project: string): Promise<void> {

@@ -3,6 +3,7 @@
 import { backupBenchmark } from './backup.ts';
 import { convergenceBenchmark } from './convergence.ts';
 import { discoveryBenchmark } from './discovery.ts';
+import { gitHostBenchmark } from './git-host.ts';
 import { lockdownBenchmark } from './lockdown.ts';
 import { pushLatencyBenchmark } from './push-latency.ts';
 
@@ -12,6 +13,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   convergence: convergenceBenchmark,
   backup: backupBenchmark,
   lockdown: lockdownBenchmark,
+  'git-host': gitHostBenchmark,
 };
 
 const wanted = process.argv.slice(2);

@@ -9,6 +9,8 @@
 export const FIELD_MANAGER = 'grove';
 
 export const LABELS = {
+  /** The pull request an Environment was made for (`Project.spec.pullRequests`). */
+  pullRequest: 'grove.dev/pull-request',
   project: 'grove.dev/project',
   environment: 'grove.dev/environment',
   /** On an Environment's children: the namespace the Environment object lives in. */

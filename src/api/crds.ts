@@ -227,6 +227,15 @@ const projectSpec = obj('A Git repository whose branches become Environments, an
     },
     { title: 'GitHostSpec' },
   ),
+  'pullRequests?': obj(
+    "Environments per open pull request (GitLab: merge request), listed through the Git host's API (`gitHost`), named `<project>-pr-<number>`, at the pull request's head; one whose pull request is closed or merged goes after `lifecycle.branchGoneGraceSeconds`. Pull requests from forks get none.",
+    {
+      'labels?': list('Only pull requests with at least one of these labels; all when empty.', str('A label.', { maxLength: 100 }), { maxItems: 32, 'x-kubernetes-list-type': 'set' }),
+      'baseBranches?': globList('base branches whose pull requests get Environments'),
+      'branchEnvironments?': bool('Whether branches other than production still get Environments of their own, besides their pull requests\'.', { default: true }),
+    },
+    { title: 'PullRequestsSpec' },
+  ),
   'productionBranch?': branchName('The branch that is production.', { default: 'main' }),
   'branches?': obj(
     'Which branches become Environments. A branch must match an include pattern (all branches when empty) and no exclude pattern.',
@@ -331,7 +340,7 @@ const projectSpec = obj('A Git repository whose branches become Environments, an
     'Template of route hosts, e.g. `{route}-{environment}.preview.example.com`. Placeholders: `{route}`, `{environment}`, `{project}`.',
     { maxLength: 253, pattern: '^[a-z0-9{}.-]+$' },
   ),
-});
+}, { 'x-kubernetes-validations': [{ rule: '!has(self.pullRequests) || has(self.gitHost)', message: 'pullRequests needs gitHost: pull requests are listed through the Git host\'s API' }] });
 
 const projectStatus = obj('Observed state of the Project.', {
   'conditions?': conditions,
@@ -343,6 +352,18 @@ const projectStatus = obj('Observed state of the Project.', {
 
 // ---------------------------------------------------------------------------------------------
 // Environment
+
+const pullRequestRef = (description: string): Schema =>
+  obj(
+    description,
+    {
+      number: int('Its number (GitLab: the merge request\'s iid).', { minimum: 1 }),
+      'title?': str('Its title.', { maxLength: 256 }),
+      'author?': str('Who opened it, as the Git host names them.', { maxLength: 253 }),
+      'base?': str('The branch it would merge into.', { maxLength: 255 }),
+    },
+    { title: 'PullRequestRef' },
+  );
 
 const environmentSpec = obj(
   'One branch (or a clone made with kubectl) materialised as its own namespace.',
@@ -357,6 +378,7 @@ const environmentSpec = obj(
     'state?': oneOf(['active', 'sleeping'], 'Desired state; `sleeping` scales workloads to zero.', { default: 'active' }),
     'protected?': bool('Protected Environments are never deleted by TTL or branch cleanup.', { default: false }),
     'clone?': cloneStrategy,
+    'pullRequest?': pullRequestRef('The pull request this Environment runs, for Environments Grove makes per pull request (`Project.spec.pullRequests`).'),
   },
   {
     'x-kubernetes-validations': [
@@ -395,6 +417,7 @@ const environmentStatus = obj('Observed state of the Environment.', {
   'expiresAt?': time('When the Environment will be deleted for inactivity.'),
   'lastScheduledBackupTime?': time('The schedule slot of the last Backup made for the manifest\'s backup schedule.'),
   'lastRestore?': dnsLabel('The Restore whose Backup last filled the volumes.'),
+  'pullRequest?': pullRequestRef('The pull request the Environment runs, as its spec names it.'),
   'typesHeld?': list('Every type the Environment has had. Its final backup follows all of them, so one that was production is backed up even when it was demoted before its deletion.', oneOf(['production', 'staging', 'development'], 'A type.'), {
     maxItems: 3,
     'x-kubernetes-list-type': 'set',

@@ -10,6 +10,6 @@ export { findCondition, removeCondition, setCondition } from './conditions.ts';
 export { ANNOTATIONS, BACKUP_FINALIZER, CONDITIONS, EXPIRED_ANNOTATION_PREFIX, FIELD_MANAGER, FINALIZER, LABELS, LOCKDOWN_CONFIGMAP, PRIVATE_RANGES, REASONS, SNAPSHOT_GROUP } from './constants.ts';
 export { API_VERSION, customResourceDefinition, GROUP, type KindDefinition, KINDS } from './crds.ts';
 export type { KubeObject } from './meta.ts';
-export { backupSnapshotNames, cloneSnapshotNames, restoreSnapshotNames, credentialsSecret, environmentName, environmentNamespace, moverJobName, sanitizeJobName, serviceClaimName, slugify, volumeClaimName } from './names.ts';
+export { backupSnapshotNames, cloneSnapshotNames, restoreSnapshotNames, credentialsSecret, environmentName, environmentNamespace, moverJobName, pullRequestEnvironmentName, sanitizeJobName, serviceClaimName, slugify, volumeClaimName } from './names.ts';
 export { obj, type Schema, str } from './schema.ts';
-export type { Backup, BackupSpec, BackupStatus, BackupStore, BackupStoreSpec, BackupStoreStatus, Condition, EgressSpec, Environment, EnvironmentSpec, EnvironmentStatus, InventoryEntry, Project, ProjectSpec, ProjectStatus, QuotaSpec, Restore, RestoreStatus, RouteURL, VolumeBackup, VolumeLineage } from './types.gen.ts';
+export type { Backup, BackupSpec, BackupStatus, BackupStore, BackupStoreSpec, BackupStoreStatus, Condition, EgressSpec, Environment, EnvironmentSpec, EnvironmentStatus, InventoryEntry, Project, ProjectSpec, ProjectStatus, PullRequestRef, QuotaSpec, Restore, RestoreStatus, RouteURL, VolumeBackup, VolumeLineage } from './types.gen.ts';

@@ -46,6 +46,11 @@ export function environmentName(project: string, branch: string): string {
   return dnsLabel(`${project}-${branch}`, `${project}/${branch}`, MAX_ENVIRONMENT_NAME, slugify(branch) !== branch);
 }
 
+/** The Environment of pull request `number`: `<project>-pr-<number>`. */
+export function pullRequestEnvironmentName(project: string, number: number): string {
+  return dnsLabel(`${project}-pr-${number}`, `${project}/pr/${number}`, MAX_ENVIRONMENT_NAME, false);
+}
+
 /**
  * The namespace an Environment runs in: its own name when that already starts with
  * `<project>-` (every Environment made from a branch), else `<project>-<name>`.

@@ -160,6 +160,8 @@ export interface EnvironmentSpec {
   protected?: boolean;
   /** How volumes are filled from the parent: `snapshot` (VolumeSnapshot), `backup` (restore the parent's latest backup), `empty`, or `auto` (snapshot when the storage class supports it, else backup). */
   clone?: 'auto' | 'snapshot' | 'backup' | 'empty';
+  /** The pull request this Environment runs, for Environments Grove makes per pull request (`Project.spec.pullRequests`). */
+  pullRequest?: PullRequestRef;
 }
 
 /** Observed state of the Environment. */
@@ -184,6 +186,8 @@ export interface EnvironmentStatus {
   lastScheduledBackupTime?: string;
   /** The Restore whose Backup last filled the volumes. */
   lastRestore?: string;
+  /** The pull request the Environment runs, as its spec names it. */
+  pullRequest?: PullRequestRef;
   /** Every type the Environment has had. Its final backup follows all of them, so one that was production is backed up even when it was demoted before its deletion. */
   typesHeld?: Array<'production' | 'staging' | 'development'>;
   /** Who caused an action and for whom, from commit trailers, the webhook or the Kubernetes user. */
@@ -280,6 +284,8 @@ export interface ProjectSpec {
   webhook?: WebhookSpec;
   /** The Git host's API, to which Grove reports what became of each revision: a commit status per Environment (pending, success with its URL, failure with the reason), and one comment on each open pull request from its branch, edited in place. */
   gitHost?: GitHostSpec;
+  /** Environments per open pull request (GitLab: merge request), listed through the Git host's API (`gitHost`), named `<project>-pr-<number>`, at the pull request's head; one whose pull request is closed or merged goes after `lifecycle.branchGoneGraceSeconds`. Pull requests from forks get none. */
+  pullRequests?: PullRequestsSpec;
   /** The branch that is production. Default: `"main"`. */
   productionBranch?: string;
   /** Which branches become Environments. A branch must match an include pattern (all branches when empty) and no exclude pattern. */
@@ -327,6 +333,28 @@ export interface ProjectStatus {
   branchCount?: number;
   /** Environments of this Project. */
   environmentCount?: number;
+}
+
+/** The pull request this Environment runs, for Environments Grove makes per pull request (`Project.spec.pullRequests`). */
+export interface PullRequestRef {
+  /** Its number (GitLab: the merge request's iid). */
+  number: number;
+  /** Its title. */
+  title?: string;
+  /** Who opened it, as the Git host names them. */
+  author?: string;
+  /** The branch it would merge into. */
+  base?: string;
+}
+
+/** Environments per open pull request (GitLab: merge request), listed through the Git host's API (`gitHost`), named `<project>-pr-<number>`, at the pull request's head; one whose pull request is closed or merged goes after `lifecycle.branchGoneGraceSeconds`. Pull requests from forks get none. */
+export interface PullRequestsSpec {
+  /** Only pull requests with at least one of these labels; all when empty. */
+  labels?: Array<string>;
+  /** Glob patterns (`*` within a path segment, `**` across segments) of base branches whose pull requests get Environments. */
+  baseBranches?: Array<string>;
+  /** Whether branches other than production still get Environments of their own, besides their pull requests'. Default: `true`. */
+  branchEnvironments?: boolean;
 }
 
 /** ResourceQuota per environment type, overriding `quota`. A manifest that asks for more than its type allows is refused before anything is applied. */

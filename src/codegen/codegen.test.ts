@@ -59,6 +59,7 @@ describe('the CRDs', () => {
   });
 
   it('leave no schema titles in the manifests (they only name TypeScript types)', () => {
-    for (const def of KINDS) expect(JSON.stringify(customResourceDefinition(def))).not.toContain('"title"');
+    // A schema's title is a string; a property named title (a pull request's) is a schema.
+    for (const def of KINDS) expect(JSON.stringify(customResourceDefinition(def))).not.toMatch(/"title":"/);
   });
 });

@@ -16,6 +16,8 @@ export interface GitHost {
   report(sha: string, status: CommitStatus): Promise<boolean>;
   /** The open pull requests whose head is `branch` in this repository. */
   pullRequests(branch: string): Promise<PullRequest[]>;
+  /** Every open pull request (the first hundred: GitHub's and GitLab's page; Gitea's fifty). */
+  openPullRequests(): Promise<PullRequest[]>;
   /** Keeps one comment holding `marker` on pull request `number` saying `body`. */
   comment(number: number, marker: string, body: string): Promise<'created' | 'edited' | 'unchanged'>;
 }
@@ -72,7 +74,10 @@ export function gitHost(opts: GitHostOptions): GitHost {
       return true;
     },
     async pullRequests(branch) {
-      return api.readPullRequests(await send(api.pullRequests(repo, branch))).filter((pr) => pr.head.branch === branch);
+      return api.readPullRequests(await send(api.pullRequests(repo, branch))).filter((pr) => pr.head.branch === branch && !pr.fromFork);
+    },
+    async openPullRequests() {
+      return api.readPullRequests(await send(api.pullRequests(repo)));
     },
     async comment(number, marker, body) {
       const text = `${body}\n\n${marker}`;

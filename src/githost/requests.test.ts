@@ -33,8 +33,15 @@ describe('GitHub', () => {
   });
   it('lists the open pull requests of a branch (head=owner:branch) and reads them', () => {
     expect(api.pullRequests(repo, 'agent/login').url).toBe('https://api.github.com/repos/acme/shop/pulls?state=open&per_page=100&head=acme%3Aagent%2Flogin');
-    const documented = [{ number: 1347, state: 'open', title: 'Amazing new feature', user: { login: 'octocat' }, labels: [{ id: 208045946, name: 'bug' }], head: { ref: 'new-topic', sha: '6dcb09b5b57875f334f61aebed695e2e4193db5e' }, base: { ref: 'master' } }];
-    expect(api.readPullRequests(documented)).toEqual([{ number: 1347, title: 'Amazing new feature', author: 'octocat', head: { branch: 'new-topic', sha: '6dcb09b5b57875f334f61aebed695e2e4193db5e' }, base: 'master', labels: ['bug'] }]);
+    const repoOf = (fullName: string) => ({ full_name: fullName });
+    const documented = [
+      { number: 1347, state: 'open', title: 'Amazing new feature', user: { login: 'octocat' }, labels: [{ id: 208045946, name: 'bug' }], head: { ref: 'new-topic', sha: '6dcb09b5b57875f334f61aebed695e2e4193db5e', repo: repoOf('octocat/Hello-World') }, base: { ref: 'master', repo: repoOf('octocat/Hello-World') } },
+      { number: 1348, state: 'open', title: 'From a fork', user: { login: 'hubot' }, labels: [], head: { ref: 'new-topic', sha: '1'.repeat(40), repo: repoOf('hubot/Hello-World') }, base: { ref: 'master', repo: repoOf('octocat/Hello-World') } },
+    ];
+    expect(api.readPullRequests(documented)).toEqual([
+      { number: 1347, title: 'Amazing new feature', author: 'octocat', head: { branch: 'new-topic', sha: '6dcb09b5b57875f334f61aebed695e2e4193db5e' }, base: 'master', labels: ['bug'], fromFork: false },
+      { number: 1348, title: 'From a fork', author: 'hubot', head: { branch: 'new-topic', sha: '1'.repeat(40) }, base: 'master', labels: [], fromFork: true },
+    ]);
   });
   it('lists, creates and edits issue comments', () => {
     expect(api.comments(repo, 7)).toEqual({ method: 'GET', url: 'https://api.github.com/repos/acme/shop/issues/7/comments?per_page=100' });
@@ -60,8 +67,14 @@ describe('GitLab', () => {
   });
   it('lists open merge requests by source branch and reads them', () => {
     expect(api.pullRequests(repo, 'agent/login').url).toBe('https://gitlab.com/api/v4/projects/acme%2Fshops%2Fweb/merge_requests?state=opened&per_page=100&source_branch=agent%2Flogin');
-    const documented = [{ id: 1, iid: 1, project_id: 3, title: 'test1', state: 'opened', target_branch: 'main', source_branch: 'test1', author: { id: 1, username: 'admin' }, labels: ['Community contribution', 'Manage'], sha: '8888888888888888888888888888888888888888' }];
-    expect(api.readPullRequests(documented)).toEqual([{ number: 1, title: 'test1', author: 'admin', head: { branch: 'test1', sha: '8888888888888888888888888888888888888888' }, base: 'main', labels: ['Community contribution', 'Manage'] }]);
+    const documented = [
+      { id: 1, iid: 1, project_id: 3, title: 'test1', state: 'opened', target_branch: 'main', source_branch: 'test1', source_project_id: 3, target_project_id: 3, author: { id: 1, username: 'admin' }, labels: ['Community contribution', 'Manage'], sha: '8888888888888888888888888888888888888888' },
+      { id: 2, iid: 2, project_id: 3, title: 'forked', state: 'opened', target_branch: 'main', source_branch: 'test1', source_project_id: 9, target_project_id: 3, author: { id: 2, username: 'guest' }, labels: [], sha: '9'.repeat(40) },
+    ];
+    expect(api.readPullRequests(documented)).toEqual([
+      { number: 1, title: 'test1', author: 'admin', head: { branch: 'test1', sha: '8888888888888888888888888888888888888888' }, base: 'main', labels: ['Community contribution', 'Manage'], fromFork: false },
+      { number: 2, title: 'forked', author: 'guest', head: { branch: 'test1', sha: '9'.repeat(40) }, base: 'main', labels: [], fromFork: true },
+    ]);
   });
   it('lists, creates and edits merge request notes', () => {
     expect(api.comments(repo, 3).url).toBe('https://gitlab.com/api/v4/projects/acme%2Fshops%2Fweb/merge_requests/3/notes?per_page=100');

@@ -30,6 +30,8 @@ export interface PullRequest {
   head: { branch: string; sha: string };
   base: string;
   labels: string[];
+  /** Opened from another repository: its head is not a branch of this one. */
+  fromFork: boolean;
 }
 
 export interface Comment {
@@ -112,6 +114,7 @@ function readGithubPulls(json: unknown): PullRequest[] {
     head: { branch: text(field(pr.head, 'ref')), sha: text(field(pr.head, 'sha')) },
     base: text(field(pr.base, 'ref')),
     labels: records(pr.labels).map((l) => text(l.name)),
+    fromFork: text(field(field(pr.head, 'repo'), 'full_name')) !== text(field(field(pr.base, 'repo'), 'full_name')),
   }));
 }
 const readGithubStatuses = (json: unknown): PostedStatus[] =>
@@ -177,6 +180,7 @@ const gitlab: HostApi = {
       head: { branch: text(mr.source_branch), sha: text(mr.sha) },
       base: text(mr.target_branch),
       labels: Array.isArray(mr.labels) ? mr.labels.map(text) : [],
+      fromFork: mr.source_project_id !== mr.target_project_id,
     })),
   comments: (repo, n) => ({ method: 'GET', url: `${project(repo)}/merge_requests/${n}/notes?per_page=100` }),
   readComments: readIdBody,

@@ -60,7 +60,11 @@ export function operatorControllers(deps: ControllerDeps): Controllers {
   const controller = (name: string, reconcile: Reconciler, workers: number): Controller =>
     new Controller({ name, reconcile, clock, log, metrics, workers });
   return {
-    projects: controller('project', projectReconciler({ kube, git, clock, audit, pushes: (namespace, project) => deps.pushes.of(namespace, project), ...(deps.lockdown ? { lockdown: deps.lockdown } : {}) }), deps.projectWorkers ?? 2),
+    projects: controller(
+      'project',
+      projectReconciler({ kube, git, clock, audit, pushes: (namespace, project) => deps.pushes.of(namespace, project), ...(deps.lockdown ? { lockdown: deps.lockdown } : {}), ...(deps.outbound ? { outbound: deps.outbound } : {}) }),
+      deps.projectWorkers ?? 2,
+    ),
     environments: controller(
       'environment',
       environmentReconciler({

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ANNOTATIONS, type Environment, environmentName, LABELS, type Project, type ProjectSpec } from '../api/index.ts';
 import type { Steering } from '../source/git/index.ts';
-import { alreadyApplied, desiredEnvironments, lockdownChanges } from './branches.ts';
+import { alreadyApplied, desiredEnvironments, lockdownChanges, type OpenPullRequest } from './branches.ts';
 
 const sha = (n: number) => n.toString(16).padStart(40, '0');
 
@@ -228,6 +228,51 @@ describe('desiredEnvironments', () => {
   it('never gives production a parent, whatever the trailers say', () => {
     const r = run(project(), { main: sha(1) }, [], { main: { parent: 'other', problems: [] } });
     expect(r.applied.main!.spec.parent).toBeUndefined();
+  });
+});
+
+describe('pull-request Environments', () => {
+  const gitHost = { type: 'gitea' as const, secretRef: { name: 'token' } };
+  const pr = (number: number, branch: string, more: Partial<OpenPullRequest> = {}): OpenPullRequest => ({ number, title: `PR ${number}`, author: 'ada', head: { branch, sha: sha(number + 100) }, base: 'main', labels: [], fromFork: false, ...more });
+  const runPrs = (spec: Partial<ProjectSpec>, branches: Record<string, string>, pullRequests: OpenPullRequest[] | undefined, envs: Environment[] = []) =>
+    desiredEnvironments({ project: project({ gitHost, ...spec }), branches: new Map(Object.entries(branches)), existing: envs, steering: new Map(), ...(pullRequests ? { pullRequests } : {}), now: NOW });
+  const prEnv = (number: number, branch: string, goneSince?: string): Environment => {
+    const e = existing(branch, goneSince ? { goneSince } : {});
+    return { ...e, metadata: { ...e.metadata, name: `shop-pr-${number}`, uid: `uid-pr-${number}` }, spec: { ...e.spec, pullRequest: { number } } };
+  };
+
+  it('gives each open pull request from a branch here an Environment at its head, besides the branches', () => {
+    const r = runPrs({ pullRequests: {} }, { main: sha(1), 'agent/cart': sha(2) }, [pr(7, 'agent/cart', { title: 'A cart', author: 'coder-7', labels: ['preview'] })]);
+    expect(r.apply.map((e) => e.metadata.name).sort()).toEqual([environmentName('shop', 'agent/cart'), 'shop-main', 'shop-pr-7']);
+    const env = r.apply.find((e) => e.metadata.name === 'shop-pr-7')!;
+    expect(env.spec).toEqual({ project: 'shop', branch: 'agent/cart', revision: sha(107), type: 'development', pullRequest: { number: 7, title: 'A cart', author: 'coder-7', base: 'main' } });
+    expect(env.metadata.labels).toMatchObject({ [LABELS.pullRequest]: '7', [LABELS.source]: 'git' });
+    expect(r.selected).toBe(3);
+  });
+
+  it('filters by label and base branch, and leaves out forks and branches not in the repository', () => {
+    const prs = [pr(1, 'a', { labels: ['preview'] }), pr(2, 'b'), pr(3, 'c', { labels: ['preview'], base: 'release/1' }), pr(4, 'a', { labels: ['preview'], fromFork: true }), pr(5, 'gone', { labels: ['preview'] })];
+    const r = runPrs({ pullRequests: { labels: ['preview'], baseBranches: ['main'], branchEnvironments: false } }, { main: sha(1), a: sha(2), b: sha(3), c: sha(4) }, prs);
+    // Without branchEnvironments only production keeps an Environment of its own.
+    expect(r.apply.map((e) => e.metadata.name).sort()).toEqual(['shop-main', 'shop-pr-1']);
+  });
+
+  it('deletes the Environment of a closed pull request after the grace period, and keeps them all when the listing failed', () => {
+    const grace = { lifecycle: { branchGoneGraceSeconds: 60 }, pullRequests: {} };
+    const closed = runPrs(grace, { main: sha(1), 'agent/cart': sha(2) }, [], [prEnv(7, 'agent/cart', new Date(NOW - 61_000).toISOString())]);
+    expect(closed.delete.map((d) => d.name)).toEqual(['shop-pr-7']);
+    const marked = runPrs(grace, { main: sha(1), 'agent/cart': sha(2) }, [], [prEnv(7, 'agent/cart')]);
+    expect(marked.markGone.map((m) => m.name)).toEqual(['shop-pr-7']);
+    expect(marked.skipped.find((x) => x.reason === 'BranchGone')?.message).toMatch(/^pull request #7 is closed; Environment shop-pr-7 is deleted at /);
+    const unknown = runPrs(grace, { main: sha(1), 'agent/cart': sha(2) }, undefined, [prEnv(7, 'agent/cart', new Date(NOW - 61_000).toISOString())]);
+    expect(unknown.delete).toEqual([]);
+    expect(unknown.markGone).toEqual([]);
+  });
+
+  it('never takes over the Environment of a branch that maps to the same name', () => {
+    const r = runPrs({ pullRequests: {} }, { main: sha(1), 'pr-7': sha(2), 'agent/cart': sha(3) }, [pr(7, 'agent/cart')], [existing('pr-7')]);
+    expect(r.skipped.find((x) => x.reason === 'NameCollision')?.message).toBe('pull request #7 maps to Environment shop-pr-7, which belongs to branch pr-7');
+    expect(r.apply.find((e) => e.metadata.name === 'shop-pr-7')?.spec.pullRequest).toBeUndefined();
   });
 });
 

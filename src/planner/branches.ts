@@ -16,11 +16,15 @@
  * - Environments whose branch is gone are marked (`grove.dev/branch-gone-since`) and deleted once
  *   `lifecycle.branchGoneGraceSeconds` have passed — production and protected ones only with
  *   `grove.dev/confirm-delete` equal to their name; a branch that comes back clears the mark;
- * - only Environments this controller made (`grove.dev/source: git`) are updated or deleted.
+ * - only Environments this controller made (`grove.dev/source: git`) are updated or deleted;
+ * - with `pullRequests`, each open pull request from a branch of the repository (filtered by
+ *   label and base branch) gets `<project>-pr-<number>` at its head, and goes like a gone branch
+ *   once it is closed; a listing that failed leaves them all as they are. Without
+ *   `branchEnvironments`, branches but production get none of their own.
  *
  * @module
  */
-import { ANNOTATIONS, API_VERSION, type Environment, environmentName, EXPIRED_ANNOTATION_PREFIX, LABELS, type Project, REASONS } from '../api/index.ts';
+import { ANNOTATIONS, API_VERSION, type Environment, environmentName, EXPIRED_ANNOTATION_PREFIX, LABELS, type Project, pullRequestEnvironmentName, type PullRequestRef, REASONS } from '../api/index.ts';
 import { actorKey, actorLimitReached, branchNotAllowed, type Denial, deletionNotConfirmed, describeDenial, environmentLimitReached, identityKey } from '../policy/index.ts';
 import type { Steering } from '../source/git/index.ts';
 import { matchesAny } from '../util/index.ts';
@@ -35,8 +39,34 @@ export interface DesiredInput {
   steering: ReadonlyMap<string, Steering>;
   /** Branch → who pushed its current head, from webhooks. */
   pushers?: ReadonlyMap<string, string>;
+  /** The open pull requests, when the Project asks for Environments per pull request and the Git host listed them. */
+  pullRequests?: readonly OpenPullRequest[];
   now: number;
 }
+
+/** An open pull request as the Git host lists it. */
+export interface OpenPullRequest {
+  number: number;
+  title: string;
+  author: string;
+  head: { branch: string; sha: string };
+  base: string;
+  labels: readonly string[];
+  fromFork: boolean;
+}
+
+/** What gets an Environment: a branch, or a pull request from one. */
+interface Candidate {
+  name: string;
+  branch: string;
+  head: string;
+  production: boolean;
+  pullRequest?: PullRequestRef;
+}
+
+/** Whether `env` is the Environment of `c` (its branch, and its pull request if any). */
+const sameSource = (env: Environment, c: Candidate): boolean => env.spec.branch === c.branch && env.spec.pullRequest?.number === c.pullRequest?.number;
+const describeSource = (env: Environment): string => (env.spec.pullRequest ? `pull request #${env.spec.pullRequest.number}` : `branch ${env.spec.branch}`);
 
 export interface Skipped {
   branch: string;
@@ -82,9 +112,14 @@ export function desiredEnvironments(input: DesiredInput): DesiredChanges {
   const projectName = project.metadata.name ?? '';
   const namespace = project.metadata.namespace;
 
-  const selected = [...branches.keys()]
-    .filter((b) => b === production || ((include.length === 0 || matchesAny(b, include)) && !matchesAny(b, exclude)))
+  const perBranch = !spec.pullRequests || spec.pullRequests.branchEnvironments !== false;
+  const selectedBranches = [...branches.keys()]
+    .filter((b) => b === production || (perBranch && (include.length === 0 || matchesAny(b, include)) && !matchesAny(b, exclude)))
     .sort((a, b) => (a === production ? -1 : b === production ? 1 : a < b ? -1 : a > b ? 1 : 0));
+  const selected: Candidate[] = [
+    ...selectedBranches.map((branch) => ({ name: environmentName(projectName, branch), branch, head: branches.get(branch) as string, production: branch === production })),
+    ...pullRequestCandidates(project, input.pullRequests ?? [], branches),
+  ];
 
   const byName = new Map(existing.map((e) => [e.metadata.name ?? '', e]));
   const skipped: Skipped[] = [];
@@ -92,18 +127,18 @@ export function desiredEnvironments(input: DesiredInput): DesiredChanges {
   const keep = new Set<string>();
 
   // Existing Environments are admitted before new ones, so a limit never evicts a running one.
-  const ordered = [...selected.filter((b) => byName.has(environmentName(projectName, b))), ...selected.filter((b) => !byName.has(environmentName(projectName, b)))];
+  const ordered = [...selected.filter((c) => byName.has(c.name)), ...selected.filter((c) => !byName.has(c.name))];
   const admittedNames = new Set<string>();
   const perActor = new Map<string, number>();
   const countActor = (actor: string | undefined): void => void (actor !== undefined && perActor.set(actor, (perActor.get(actor) ?? 0) + 1));
-  const needsSteering: string[] = [];
+  const needsSteering = new Set<string>();
   const clearExpired = new Set<string>();
   const clearGone: string[] = [];
-  for (const branch of ordered) {
-    const name = environmentName(projectName, branch);
+  for (const candidate of ordered) {
+    const { name, branch, head, production: isProduction } = candidate;
+    const what = candidate.pullRequest ? `pull request #${candidate.pullRequest.number}` : `branch ${branch}`;
     const current = byName.get(name);
-    const head = branches.get(branch) as string;
-    if (current?.metadata.annotations?.[ANNOTATIONS.branchGoneSince] && current.spec.branch === branch) clearGone.push(name);
+    if (current?.metadata.annotations?.[ANNOTATIONS.branchGoneSince] && sameSource(current, candidate)) clearGone.push(name);
     const expiredAt = expiredMarks.get(name);
     if (expiredAt !== undefined && (!current || current.metadata.deletionTimestamp)) {
       if (expiredAt === head) {
@@ -112,13 +147,13 @@ export function desiredEnvironments(input: DesiredInput): DesiredChanges {
       }
     }
     if (expiredAt !== undefined && expiredAt !== head) clearExpired.add(name);
-    if (!current || current.spec.revision !== head) needsSteering.push(branch);
-    if (current && current.spec.branch !== branch) {
-      skipped.push({ branch, reason: REASONS.nameCollision, message: `branch ${branch} maps to Environment ${name}, which belongs to branch ${current.spec.branch}` });
+    if (!current || current.spec.revision !== head) needsSteering.add(branch);
+    if (current && !sameSource(current, candidate)) {
+      skipped.push({ branch, reason: REASONS.nameCollision, message: `${what} maps to Environment ${name}, which belongs to ${describeSource(current)}` });
       continue;
     }
     if (admittedNames.has(name)) {
-      skipped.push({ branch, reason: REASONS.nameCollision, message: `branch ${branch} maps to Environment ${name}, already used by another branch` });
+      skipped.push({ branch, reason: REASONS.nameCollision, message: `${what} maps to Environment ${name}, already used by another branch` });
       continue;
     }
     if (current && current.metadata.labels?.[LABELS.source] !== 'git') {
@@ -128,7 +163,7 @@ export function desiredEnvironments(input: DesiredInput): DesiredChanges {
       continue;
     }
     const trailers = steering.get(branch);
-    if (!current && branch !== production) {
+    if (!current && !isProduction) {
       const identity = identityKey({ pusher: input.pushers?.get(branch), claimedAgent: trailers?.agent });
       const denial: Denial | undefined =
         branchNotAllowed(project, branch, trailers?.agent ? 'agent' : 'human') ??
@@ -141,7 +176,7 @@ export function desiredEnvironments(input: DesiredInput): DesiredChanges {
     }
     admittedNames.add(name);
     keep.add(name);
-    const env = environmentFor(projectName, namespace, branch, branch === production, head, trailers, current, input.pushers?.get(branch));
+    const env = environmentFor(projectName, namespace, branch, isProduction, head, trailers, current, input.pushers?.get(branch), candidate.pullRequest);
     countActor(actorKey(current ?? env));
     apply.push(env);
   }
@@ -152,9 +187,12 @@ export function desiredEnvironments(input: DesiredInput): DesiredChanges {
   for (const env of existing) {
     const name = env.metadata.name ?? '';
     if (keep.has(name) || env.metadata.labels?.[LABELS.source] !== 'git' || env.metadata.deletionTimestamp) continue;
+    // Pull requests that could not be listed may all still be open.
+    if (env.spec.pullRequest && input.pullRequests === undefined) continue;
+    const gone = env.spec.pullRequest ? `pull request #${env.spec.pullRequest.number} is closed` : `branch ${env.spec.branch} is gone`;
     const unconfirmed = deletionNotConfirmed(env);
     if (unconfirmed) {
-      skipped.push({ branch: env.spec.branch, reason: REASONS.policyDenied, rule: unconfirmed.rule, message: `branch ${env.spec.branch} is gone; ${describeDenial(unconfirmed)}` });
+      skipped.push({ branch: env.spec.branch, reason: REASONS.policyDenied, rule: unconfirmed.rule, message: `${gone}; ${describeDenial(unconfirmed)}` });
       continue;
     }
     const since = Date.parse(env.metadata.annotations?.[ANNOTATIONS.branchGoneSince] ?? '');
@@ -162,13 +200,32 @@ export function desiredEnvironments(input: DesiredInput): DesiredChanges {
     if (!Number.isFinite(since) && graceMs > 0) markGone.push({ name, since: new Date(input.now).toISOString() });
     if (input.now - goneSince >= graceMs) deletions.push({ name, ...(env.metadata.uid ? { uid: env.metadata.uid } : {}) });
     else {
-      skipped.push({ branch: env.spec.branch, reason: REASONS.branchGone, message: `branch ${env.spec.branch} is gone; Environment ${name} is deleted at ${new Date(goneSince + graceMs).toISOString()} unless it comes back` });
+      skipped.push({ branch: env.spec.branch, reason: REASONS.branchGone, message: `${gone}; Environment ${name} is deleted at ${new Date(goneSince + graceMs).toISOString()} unless it comes back` });
       nextAt = Math.min(nextAt ?? Number.POSITIVE_INFINITY, goneSince + graceMs);
     }
   }
-  for (const name of expiredMarks.keys()) if (!selected.some((b) => environmentName(projectName, b) === name)) clearExpired.add(name);
+  for (const name of expiredMarks.keys()) if (!selected.some((c) => c.name === name)) clearExpired.add(name);
 
-  return { apply, delete: deletions, skipped, selected: selected.length, needsSteering, markGone, clearGone, clearExpired: [...clearExpired], ...(nextAt !== undefined ? { nextAt } : {}) };
+  return { apply, delete: deletions, skipped, selected: selected.length, needsSteering: [...needsSteering], markGone, clearGone, clearExpired: [...clearExpired], ...(nextAt !== undefined ? { nextAt } : {}) };
+}
+
+/** The pull requests that get Environments: from this repository's own branches, matching the Project's labels and base branches. */
+function pullRequestCandidates(project: Project, pullRequests: readonly OpenPullRequest[], branches: ReadonlyMap<string, string>): Candidate[] {
+  const wants = project.spec.pullRequests;
+  if (!wants) return [];
+  const labels = wants.labels ?? [];
+  const bases = wants.baseBranches ?? [];
+  return pullRequests
+    .filter((pr) => !pr.fromFork && branches.has(pr.head.branch) && /^[0-9a-f]{40}$/.test(pr.head.sha))
+    .filter((pr) => (labels.length === 0 || pr.labels.some((l) => labels.includes(l))) && (bases.length === 0 || matchesAny(pr.base, bases)))
+    .sort((a, b) => a.number - b.number)
+    .map((pr) => ({
+      name: pullRequestEnvironmentName(project.metadata.name ?? '', pr.number),
+      branch: pr.head.branch,
+      head: pr.head.sha,
+      production: false,
+      pullRequest: { number: pr.number, ...(pr.title ? { title: pr.title.slice(0, 256) } : {}), ...(pr.author ? { author: pr.author.slice(0, 253) } : {}), ...(pr.base ? { base: pr.base } : {}) },
+    }));
 }
 
 /** The Environment this controller applies for a branch; also what a plan of the branch shows. */
@@ -181,8 +238,9 @@ export function environmentFor(
   steering: Steering | undefined,
   current: Environment | undefined,
   pusher: string | undefined,
+  pullRequest?: PullRequestRef,
 ): Environment {
-  const name = environmentName(project, branch);
+  const name = pullRequest ? pullRequestEnvironmentName(project, pullRequest.number) : environmentName(project, branch);
   const annotations: Record<string, string> = { [ANNOTATIONS.branch]: branch };
   if (steering?.agent) annotations[ANNOTATIONS.agent] = steering.agent;
   if (steering?.onBehalfOf) annotations[ANNOTATIONS.onBehalfOf] = steering.onBehalfOf;
@@ -208,6 +266,7 @@ export function environmentFor(
         [LABELS.type]: type,
         [LABELS.source]: 'git',
         [LABELS.managedBy]: 'grove',
+        ...(pullRequest ? { [LABELS.pullRequest]: String(pullRequest.number) } : {}),
       },
       annotations,
     },
@@ -218,6 +277,7 @@ export function environmentFor(
       type,
       ...kept,
       ...fromTrailers,
+      ...(pullRequest ? { pullRequest } : {}),
     },
   };
 }

@@ -19,7 +19,7 @@ import { DEFAULT_RESOURCES, quotaFor } from '../policy/index.ts';
 import { parseRange } from '../util/index.ts';
 
 /** A Project's Environments: which branches get one, and the changes that make the cluster match. */
-export { alreadyApplied, type DesiredChanges, type DesiredInput, desiredEnvironments, environmentFor, lockdownChanges, type Skipped } from './branches.ts';
+export { alreadyApplied, type DesiredChanges, type DesiredInput, desiredEnvironments, environmentFor, lockdownChanges, type OpenPullRequest, type Skipped } from './branches.ts';
 
 export interface ServiceCredentials {
   username: string;

@@ -39,3 +39,15 @@ export async function createGiteaRepo(prefix: string): Promise<GiteaRepo> {
 export async function addWebhook(repo: string, target: string, secret: string): Promise<void> {
   await gitea('POST', `/repos/${repo}/hooks`, { type: 'gitea', active: true, events: ['push', 'pull_request'], config: { url: target, content_type: 'json', secret } });
 }
+
+/** Gitea records pushed branches from a queue: waits until its API knows `branch`, and returns its head. */
+export async function branchHead(repo: string, branch: string): Promise<string> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      return (await gitea<{ commit: { id: string } }>('GET', `/repos/${repo}/branches/${encodeURIComponent(branch)}`)).commit.id;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw new Error(`Gitea never listed branch ${branch} of ${repo}`);
+}

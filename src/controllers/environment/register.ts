@@ -30,7 +30,11 @@ export function registerStep(deps: StepDeps): EnvironmentStep {
       status.typesHeld = typesHeld(env);
       const actor = actorOf(env);
       if (Object.keys(actor).length) status.actor = { ...actor, source: sourceOf(env) };
-      if (!env.status) await deps.audit.record(environmentEvent({ env, action: 'create', now, discriminator: env.metadata.uid ?? '' }));
+      const pr = env.spec.pullRequest;
+      if (pr) status.pullRequest = pr;
+      else delete status.pullRequest;
+      const forPr = pr ? `for pull request #${pr.number}${pr.title ? ` (${pr.title})` : ''}${pr.author ? ` by ${pr.author}` : ''}` : undefined;
+      if (!env.status) await deps.audit.record(environmentEvent({ env, action: 'create', now, discriminator: env.metadata.uid ?? '', ...(forPr ? { message: `Created ${forPr}` } : {}) }));
       return undefined;
     },
   };

@@ -10,19 +10,21 @@
  * no further: nothing is listed or written, and `Ready` says it is suspended), `branches`
  * (`SourceAvailable`: could they be listed) and `environments` (`Admitted`: did policy refuse any;
  * `Ready`: the Environments match the branches). When Git is unreachable, nothing is created,
- * changed or deleted.
+ * changed or deleted. A Project with `pullRequests` lists its open pull requests from its Git
+ * host too; when that fails, their Environments stay as they are.
  *
  * @module
  */
 import { ANNOTATIONS, API_VERSION, CONDITIONS, type Environment, environmentName, EXPIRED_ANNOTATION_PREFIX, FIELD_MANAGER, findCondition, LABELS, type Project, type ProjectStatus, REASONS } from '../../api/index.ts';
 import { auditEvent, auditObject, type AuditSink, environmentEvent, noAudit } from '../../audit/index.ts';
 import { messageOf, ReconcileError } from '../../errors/index.ts';
-import { refusedIn } from '../../outbound/index.ts';
 import type { Kube } from '../../kube/index.ts';
 import { type Clock, framedReconciler, type Reconciler } from '../../runtime/index.ts';
 import type { Logger } from '../../log/index.ts';
 import { type GitRemote, type GitSource, parseTrailers, type Push, type Steering, remoteOf } from '../../source/git/index.ts';
-import { alreadyApplied, desiredEnvironments, lockdownChanges } from '../../planner/index.ts';
+import { alreadyApplied, desiredEnvironments, lockdownChanges, type OpenPullRequest } from '../../planner/index.ts';
+import { type Outbound, refusedIn } from '../../outbound/index.ts';
+import { gitHostOf } from '../githost.ts';
 import { describeLockdown, heldByLockdown, type Lockdown, lockdownOf } from '../../policy/index.ts';
 
 export interface ProjectControllerDeps {
@@ -35,11 +37,15 @@ export interface ProjectControllerDeps {
   pushes?: (namespace: string, project: string) => ReadonlyMap<string, Push>;
   /** The operator-wide kill switch, as last seen. */
   lockdown?: () => Lockdown | undefined;
+  /** Where the operator may connect for a Project: its Git host's API too. */
+  outbound?: Outbound;
 }
 
 interface ProjectWork {
   remote?: GitRemote;
   branches?: Map<string, string>;
+  /** The open pull requests, for a Project that wants their Environments and whose host listed them. */
+  pullRequests?: OpenPullRequest[];
 }
 
 export function projectReconciler(deps: ProjectControllerDeps): Reconciler {
@@ -63,7 +69,7 @@ export function projectReconciler(deps: ProjectControllerDeps): Reconciler {
       {
         name: 'branches',
         owns: [CONDITIONS.sourceAvailable],
-        async run({ object: project, state, mark }) {
+        async run({ object: project, state, mark, log }) {
           state.remote = await remoteOf(deps.kube, project);
           try {
             state.branches = await deps.git.listBranches(state.remote);
@@ -72,7 +78,18 @@ export function projectReconciler(deps: ProjectControllerDeps): Reconciler {
             mark(CONDITIONS.sourceAvailable, 'False', reason, messageOf(err));
             throw new ReconcileError(reason, `The branches could not be listed (${messageOf(err)}); existing Environments are left as they are`, 'retry', { cause: err });
           }
-          mark(CONDITIONS.sourceAvailable, 'True', REASONS.synced, `Listed ${state.branches.size} branches`);
+          let listed = `Listed ${state.branches.size} branches`;
+          if (project.spec.pullRequests) {
+            // Without the list, the pull requests' Environments stay as they are (none made, none removed).
+            try {
+              state.pullRequests = await (await gitHostOf(deps, project)).openPullRequests();
+              listed += ` and ${state.pullRequests.length} open pull requests`;
+            } catch (err) {
+              listed += `; the pull requests could not be listed (${messageOf(err)}), so their Environments are left as they are`;
+              log.warn({ err: messageOf(err) }, 'Could not list the pull requests; their Environments are left as they are');
+            }
+          }
+          mark(CONDITIONS.sourceAvailable, 'True', REASONS.synced, listed);
           return undefined;
         },
       },
@@ -80,13 +97,13 @@ export function projectReconciler(deps: ProjectControllerDeps): Reconciler {
         name: 'environments',
         owns: [CONDITIONS.admitted],
         async run({ object: project, status, state, mark, now, log }) {
-          const { remote, branches } = state as Required<ProjectWork>;
+          const { remote, branches } = state as Required<Pick<ProjectWork, 'remote' | 'branches'>>;
           const namespace = project.metadata.namespace as string;
           const name = project.metadata.name as string;
           const intervalMs = (project.spec.pollIntervalSeconds ?? 60) * 1000;
           const jittered = Math.round(intervalMs * (0.9 + (deps.random ?? Math.random)() * 0.2));
           const existing = (await deps.kube.list<Environment>(API_VERSION, 'Environment', { namespace, labelSelector: `${LABELS.project}=${name}` })).items;
-          const base = { project, branches, existing, now };
+          const base = { project, branches, existing, now, ...(state.pullRequests ? { pullRequests: state.pullRequests } : {}) };
           // Attribution (and with it policy) comes from the head commit of each branch that is new or moved.
           const steering = new Map<string, Steering>();
           for (const branch of desiredEnvironments({ ...base, steering }).needsSteering) {

@@ -13,11 +13,11 @@
  */
 import { API_VERSION, type Environment, type Project } from '../../api/index.ts';
 import { messageOf, ReconcileError } from '../../errors/index.ts';
-import { commentMarker, environmentComment, type GitHost, gitHost, GitHostError, hostRepo, revisionReport } from '../../githost/index.ts';
+import { commentMarker, environmentComment, GitHostError, revisionReport } from '../../githost/index.ts';
 import type { Kube } from '../../kube/index.ts';
 import { type Outbound, refusedIn } from '../../outbound/index.ts';
 import type { Clock, Reconciler } from '../../runtime/index.ts';
-import { readSecret } from '../../secrets/index.ts';
+import { gitHostOf } from '../githost.ts';
 
 export interface ReportControllerDeps {
   kube: Kube;
@@ -26,7 +26,7 @@ export interface ReportControllerDeps {
   outbound?: Outbound;
 }
 
-export const REPORT_REASONS = { hostUnavailable: 'GitHostUnavailable', hostRefused: 'GitHostRefused', tokenUnavailable: 'GitHostTokenUnavailable' } as const;
+export const REPORT_REASONS = { hostUnavailable: 'GitHostUnavailable', hostRefused: 'GitHostRefused' } as const;
 
 export function reportReconciler(deps: ReportControllerDeps): Reconciler {
   /** Per Environment, what the host was last seen to show (the report and the comment). */
@@ -46,14 +46,16 @@ export function reportReconciler(deps: ReportControllerDeps): Reconciler {
     const digest = JSON.stringify([env.spec.branch, report, comment]);
     if (delivered.get(key) === digest) return {};
 
-    const host = await hostOf(deps, project);
+    const host = await gitHostOf(deps, project);
     try {
       let posted = await host.report(report.revision, report.status);
       if (posted) log.info({ revision: report.revision, state: report.status.state }, 'Reported the revision to the Git host');
       if (comment) {
-        for (const pr of await host.pullRequests(env.spec.branch)) {
-          const done = await host.comment(pr.number, commentMarker(env), comment);
-          if (done !== 'unchanged') log.info({ pullRequest: pr.number, state: report.status.state }, done === 'created' ? 'Commented on the pull request' : 'Updated the comment on the pull request');
+        // A pull request's own Environment speaks on it; a branch's only where pull requests have none.
+        const numbers = env.spec.pullRequest ? [env.spec.pullRequest.number] : project.spec.pullRequests ? [] : (await host.pullRequests(env.spec.branch)).map((pr) => pr.number);
+        for (const number of numbers) {
+          const done = await host.comment(number, commentMarker(env), comment);
+          if (done !== 'unchanged') log.info({ pullRequest: number, state: report.status.state }, done === 'created' ? 'Commented on the pull request' : 'Updated the comment on the pull request');
           posted ||= done !== 'unchanged';
         }
       }
@@ -64,20 +66,6 @@ export function reportReconciler(deps: ReportControllerDeps): Reconciler {
     delivered.set(key, digest);
     return {};
   };
-}
-
-async function hostOf(deps: ReportControllerDeps, project: Project): Promise<GitHost> {
-  const spec = project.spec.gitHost!;
-  const namespace = project.metadata.namespace as string;
-  let token: string | undefined;
-  try {
-    token = (await readSecret(deps.kube, namespace, spec.secretRef.name, { kind: 'Project', name: project.metadata.name as string }))?.[spec.secretRef.key ?? 'token'];
-  } catch (err) {
-    throw new ReconcileError(REPORT_REASONS.tokenUnavailable, messageOf(err), 'wait', { cause: err, requeueAfterMs: 60_000 });
-  }
-  if (!token) throw new ReconcileError(REPORT_REASONS.tokenUnavailable, `Secret ${spec.secretRef.name} has no key ${spec.secretRef.key ?? 'token'} (spec.gitHost.secretRef)`, 'wait', { requeueAfterMs: 60_000 });
-  const repo = hostRepo(spec.type, project.spec.repo.url, spec.apiUrl);
-  return gitHost({ repo, token, now: () => deps.clock.now(), ...(deps.outbound ? { dispatcher: deps.outbound.dispatcher } : {}) });
 }
 
 /** A host that names its wait is waited for; one that refuses (a bad token) is asked again later; the rest back off. */

@@ -117,7 +117,9 @@ describe('the chart', () => {
     const guard = find(docs, 'ValidatingAdmissionPolicy', 'grove-operator-namespaces');
     expect(guard?.spec.matchConditions[0].expression).toBe("request.userInfo.username == 'system:serviceaccount:grove-system:grove'");
     expect(find(docs, 'MutatingAdmissionPolicy', 'grove-record-requester')?.spec.matchConditions[0].expression).toContain("'system:serviceaccount:grove-system:grove'");
-    expect(docs.filter((d) => d.kind.endsWith('AdmissionPolicy')).map((d) => d.metadata.name).sort()).toEqual(['grove-environment-isolation', 'grove-environment-policy', 'grove-lockdown', 'grove-operator-namespaces', 'grove-protect-environments', 'grove-record-requester', 'grove-secret-references']);
+    expect(docs.filter((d) => d.kind.endsWith('AdmissionPolicy')).map((d) => d.metadata.name).sort()).toEqual(['grove-environment-isolation', 'grove-environment-policy', 'grove-lockdown', 'grove-operator-namespaces', 'grove-protect-environments', 'grove-protect-restores', 'grove-record-requester', 'grove-secret-references']);
+    // The operator relays Restores for the callers of Grove's API, whose confirm right it checks itself.
+    expect(find(docs, 'ValidatingAdmissionPolicy', 'grove-protect-restores')?.spec.matchConditions[0].expression).toBe("request.userInfo.username != 'system:serviceaccount:grove-system:grove'");
     expect((await render('admissionPolicies.enabled=false')).filter((d) => d.kind.includes('Admission'))).toEqual([]);
   });
 

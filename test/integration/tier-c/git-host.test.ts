@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Environment, environmentName, type Project } from '../../../src/api/index.ts';
-import { addWebhook, createGiteaRepo, gitea, type GiteaRepo } from '../gitea.ts';
+import { addWebhook, branchHead, createGiteaRepo, gitea, type GiteaRepo } from '../gitea.ts';
 import { cluster, createSecret, kube, testNamespace } from '../helpers.ts';
 import { type OperatorProcess, startOperator } from '../operator.ts';
 
@@ -28,7 +28,7 @@ const statuses = async (sha: string, context: string): Promise<Status[]> =>
   (await gitea<Status[]>('GET', `/repos/${repo.path}/commits/${sha}/statuses?limit=50`)).filter((s) => s.context === context).sort((a, b) => a.id - b.id);
 const contextOf = (branch: string) => `grove/${environmentName(project, branch)}`;
 const states = async (sha: string, branch: string) => (await statuses(sha, contextOf(branch))).map((s) => s.status);
-const comments = async (n: number) => (await gitea<Array<{ id: number; body: string }>>('GET', `/repos/${repo.path}/issues/${n}/comments`)).filter((c) => c.body.includes('<!-- grove:environment'));
+const comments = async (n: number, path = repo.path) => (await gitea<Array<{ id: number; body: string }>>('GET', `/repos/${path}/issues/${n}/comments`)).filter((c) => c.body.includes('<!-- grove:environment'));
 
 async function push(branch: string, files: Record<string, string>): Promise<string> {
   const sha = await repo.commit(branch, files);
@@ -75,7 +75,7 @@ describe('reporting to Gitea', () => {
     expect(success!.description).toBe(`Environment ${name} is ready at https://web.${name}.preview.test`);
     expect(success!.target_url).toBe(`https://web.${name}.preview.test`);
     // Production got its status too, from the first listing of the branches.
-    const main = (await gitea<{ commit: { id: string } }>('GET', `/repos/${repo.path}/branches/main`)).commit.id;
+    const main = await branchHead(repo.path, 'main');
     await expect.poll(() => states(main, 'main'), { timeout: 30_000 }).toEqual(expect.arrayContaining(['success']));
   });
 
@@ -87,6 +87,7 @@ describe('reporting to Gitea', () => {
 
   it('keeps one comment on a pull request, edited as its branch moves', async () => {
     const first = await push('agent/cart', { 'platform.yaml': MANIFEST, 'cart.txt': '1' });
+    await branchHead(repo.path, 'agent/cart');
     const pr = await gitea<{ number: number }>('POST', `/repos/${repo.path}/pulls`, { head: 'agent/cart', base: 'main', title: 'A cart' });
     cart = pr.number;
     await expect.poll(async () => (await comments(pr.number)).map((c) => c.body.match(/Revision \| `(\w+)`/)?.[1]), { timeout: 60_000, interval: 500 }).toEqual([first.slice(0, 12)]);
@@ -116,7 +117,7 @@ describe('reporting to Gitea', () => {
     await expect.poll(async () => (await states(sha, 'agent/offline')).at(-1), { timeout: 120_000, interval: 1000 }).toBe('success');
     const delivered = await states(sha, 'agent/offline');
     expect(new Set(delivered).size, delivered.join(', ')).toBe(delivered.length);
-    const heads = await Promise.all(['main', 'feature/login', 'agent/cart', 'agent/offline'].map(async (b) => (await gitea<{ commit: { id: string } }>('GET', `/repos/${repo.path}/branches/${encodeURIComponent(b)}`)).commit.id));
+    const heads = await Promise.all(['main', 'feature/login', 'agent/cart', 'agent/offline'].map((b) => branchHead(repo.path, b)));
     const everything = async () => Promise.all(heads.map(async (head) => (await gitea<Array<{ id: number }>>('GET', `/repos/${repo.path}/statuses/${head}?limit=50`)).map((st) => st.id)));
     const before = await everything();
     const commented = (await comments(cart)).map((c) => [c.id, c.body]);
@@ -127,5 +128,53 @@ describe('reporting to Gitea', () => {
     await expect.poll(() => op.logs.filter((l) => l.msg === 'Found the report already on the Git host').length, { timeout: 30_000 }).toBeGreaterThanOrEqual(4);
     expect(await everything()).toEqual(before);
     expect((await comments(cart)).map((c) => [c.id, c.body])).toEqual(commented);
+  });
+});
+
+describe('pull-request Environments', () => {
+  it('makes one per labelled pull request, comments on it, and removes it once the pull request is closed', async () => {
+    const prs = await createGiteaRepo('prs');
+    const name = `prs${randomBytes(2).toString('hex')}`;
+    await prs.commit('main', { 'platform.yaml': MANIFEST });
+    await prs.commit('agent/pay', { 'platform.yaml': MANIFEST, 'pay.txt': '1' });
+    await prs.commit('agent/other', { 'other.txt': '1' });
+    await prs.push();
+    await createSecret(ns, `${name}-hook`, { secret: SECRET }, [`Project/${name}`]);
+    await createSecret(ns, `${name}-gitea`, { token: cluster().gitea!.token }, [`Project/${name}`]);
+    await kube().create<Project>({
+      apiVersion: api,
+      kind: 'Project',
+      metadata: { name, namespace: ns },
+      spec: {
+        repo: { url: prs.cloneUrl },
+        pollIntervalSeconds: 3600,
+        webhook: { secretRef: { name: `${name}-hook` } },
+        gitHost: { type: 'gitea', secretRef: { name: `${name}-gitea` } },
+        pullRequests: { labels: ['preview'], branchEnvironments: false },
+        lifecycle: { branchGoneGraceSeconds: 2 },
+        defaults: { clone: 'empty' },
+      },
+    });
+    await addWebhook(prs.path, `${op.url}/hooks/${ns}/${name}`, SECRET);
+    const envNames = async () => (await kube().list<Environment>(api, 'Environment', { namespace: ns, labelSelector: `grove.dev/project=${name}` })).items.map((e) => e.metadata.name).sort();
+    // Branches other than production get none of their own here.
+    await expect.poll(envNames, { timeout: 30_000 }).toEqual([`${name}-main`]);
+
+    const head = await branchHead(prs.path, 'agent/pay');
+    await branchHead(prs.path, 'agent/other');
+    const label = await gitea<{ id: number }>('POST', `/repos/${prs.path}/labels`, { name: 'preview', color: '#00aabb' });
+    // Without the label: no Environment.
+    await gitea('POST', `/repos/${prs.path}/pulls`, { head: 'agent/other', base: 'main', title: 'Something else' });
+    const pr = await gitea<{ number: number }>('POST', `/repos/${prs.path}/pulls`, { head: 'agent/pay', base: 'main', title: 'Pay by card', labels: [label.id] });
+    const prName = `${name}-pr-${pr.number}`;
+    await expect.poll(envNames, { timeout: 30_000 }).toEqual([`${name}-main`, prName]);
+    const env = (await kube().get<Environment>({ apiVersion: api, kind: 'Environment', namespace: ns, name: prName }))!;
+    expect(env.spec).toMatchObject({ branch: 'agent/pay', revision: head, pullRequest: { number: pr.number, title: 'Pay by card', author: cluster().gitea!.username, base: 'main' } });
+    await expect.poll(async () => (await kube().get<Environment>({ apiVersion: api, kind: 'Environment', namespace: ns, name: prName }))?.status?.pullRequest?.number, { timeout: 30_000 }).toBe(pr.number);
+    // Its report: on its pull request, under its own marker.
+    await expect.poll(async () => (await comments(pr.number, prs.path)).map((c) => c.body.includes(`<!-- grove:environment ${ns}/${prName} -->`) && c.body.includes('| State | Ready |')), { timeout: 60_000, interval: 500 }).toEqual([true]);
+
+    await gitea('PATCH', `/repos/${prs.path}/pulls/${pr.number}`, { state: 'closed' });
+    await expect.poll(envNames, { timeout: 60_000, interval: 500 }).toEqual([`${name}-main`]);
   });
 });
