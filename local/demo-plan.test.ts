@@ -37,5 +37,8 @@ describe('the demo\'s Project', () => {
       metadata: { name: 'shop', namespace: 'demo' },
       spec: { repo: { url: 'http://127.0.0.1:1/shop.git' }, backupStoreRef: { name: 'store' }, storageClassName: 'csi-hostpath', defaults: { clone: 'backup' }, webhook: { secretRef: { name: 'hook' } }, pollIntervalSeconds: 10 },
     });
+    expect(project?.spec).not.toHaveProperty('gitHost');
+    const [, onGitea] = demoObjects({ namespace: 'demo', repoUrl: 'http://127.0.0.1:3/grove/shop.git', storageClass: 'csi-hostpath', minio: { url: 'http://127.0.0.1:2' }, gitea: true });
+    expect(onGitea?.spec).toMatchObject({ gitHost: { type: 'gitea', secretRef: { name: 'gitea' } } });
   });
 });

@@ -54,6 +54,8 @@ export interface DemoObjectsInput {
   minio: { url: string };
   /** Tier D: the node's local images of the catalog's servers. */
   serviceImages?: Record<string, string>;
+  /** The repository is on the local Gitea, to which Grove reports (its token in the Secret `gitea`). */
+  gitea?: boolean;
 }
 
 /**
@@ -72,6 +74,7 @@ export function demoObjects(input: DemoObjectsInput): Array<KubeObject & Record<
     storageClassName: input.storageClass,
     defaults: { clone: 'backup' },
     ...(input.serviceImages ? { serviceImages: input.serviceImages } : {}),
+    ...(input.gitea ? { gitHost: { type: 'gitea' as const, secretRef: { name: 'gitea' } } } : {}),
   };
   return [
     {

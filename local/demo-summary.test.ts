@@ -104,4 +104,13 @@ describe('the demo\'s summary', () => {
     expect(simulated).toContain('On tier C nothing really runs: kwok marks the pods Ready');
     expect(simulated).not.toContain('Open http');
   });
+
+  it('shows the commit status Grove posted to the Git host for the branch, when it has one', () => {
+    const at = { ...branch, spec: { ...branch.spec, revision: 'ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12' } } as Environment;
+    const reported = { state: 'success', description: 'Environment shop-demo-welcome-53023447 is ready at https://web.example', targetUrl: 'https://web.example' };
+    expect(demoSummary({ ...input, branch: at, reported }, now)).toContain(
+      "What the Git host shows for demo/welcome at ab12cd34ef56 (Grove's commit status grove/shop-demo-welcome-53023447):\n  success: Environment shop-demo-welcome-53023447 is ready at https://web.example (https://web.example)\n",
+    );
+    expect(demoSummary(input, now)).not.toContain('What the Git host shows');
+  });
 });

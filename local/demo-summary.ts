@@ -24,6 +24,8 @@ export interface DemoSummaryInput {
   page?: { url: string; customers: number; products: number; uploads: number; emails: readonly string[] };
   /** Where the pods ran: `d` on a real node, `c` simulated by kwok. */
   tier?: 'c' | 'd';
+  /** The commit status Grove posted to the Git host for the branch's revision. */
+  reported?: { state: string; description: string; targetUrl: string };
 }
 
 export function demoSummary(input: DemoSummaryInput, now: number): string {
@@ -33,6 +35,10 @@ export function demoSummary(input: DemoSummaryInput, now: number): string {
     `Where the data of ${branch.metadata.name} (branch ${branch.spec.branch}) came from (status.lineage):\n${indent(lineageTable(branch.status?.lineage ?? []))}`,
     `The Backup it was cloned through, in MinIO with restic${input.checked ? ' (restic check: no errors)' : ''}:\n${indent(backupTable([backup], now))}\n${indent(backupVolumesTable(backup))}`,
   ];
+  if (input.reported) {
+    const r = input.reported;
+    sections.push(`What the Git host shows for ${branch.spec.branch} at ${(branch.spec.revision ?? '').slice(0, 12)} (Grove's commit status grove/${branch.metadata.name ?? ''}):\n  ${r.state}: ${r.description}${r.targetUrl ? ` (${r.targetUrl})` : ''}\n`);
+  }
   if (input.page) {
     const p = input.page;
     sections.push(
@@ -71,11 +77,12 @@ export function backupVolumesTable(backup: Backup): string {
 }
 
 function nextSteps(input: DemoSummaryInput): string {
-  return `Push a branch of your own:
+  const onGitea = input.reported !== undefined;
+  return `Push a branch of your own${onGitea ? " (Gitea asks for its user and password, both in the local cluster's state.json)" : ''}:
   git clone ${input.repoUrl} shop && cd shop
   echo change >> README.md && git commit -am 'My change'
   git push origin HEAD:feature/x
-and watch its Environment appear (the Project polls every 10 seconds):
+and watch its Environment appear (${onGitea ? "Gitea's webhook tells Grove at once; the Project also polls every 10 seconds" : 'the Project polls every 10 seconds'}):
   export KUBECONFIG=${input.kubeconfig}
   ${input.kubectl} get environments -n ${input.namespace} -w
 

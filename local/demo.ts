@@ -1,9 +1,10 @@
 /**
  * `npm run demo`: the local cluster with Grove running on it, end to end. Starts or reuses the
- * cluster and the operator (scoped to the demo's namespace); seeds the Git server from
- * `examples/shop`; waits for production, gives it some data, pushes a branch and follows its
- * Environment until it is Ready with production's data, restored from a real backup in MinIO.
- * Every step reuses what an earlier run left running.
+ * cluster and the operator (scoped to the demo's namespace); puts `examples/shop` on the local
+ * Gitea, whose webhooks tell Grove of each push and to which Grove reports each revision; waits
+ * for production, gives it some data, pushes a branch and follows its Environment until it is
+ * Ready with production's data, restored from a real backup in MinIO, and Gitea shows its
+ * status. Every step reuses what an earlier run left running.
  *
  * At tier D (where the machine can run it) everything runs for real on the node: the example's
  * application from its local image, its databases, the mover pods of Grove's image, the sanitize
@@ -32,6 +33,7 @@ import { claimVolumePath, type ClusterState, readState, recordAddon, runningAddo
 import type { Tier } from './components.ts';
 import { branchFiles, DEMO_BRANCH, DEMO_BUCKET, DEMO_NAMESPACE, DEMO_PROJECT, demoManifest, type DemoManifest, demoObjects } from './demo-plan.ts';
 import { withImages } from './example.ts';
+import { type GiteaState, seedExample } from './gitea.ts';
 import { SERVICE_IMAGES } from './images.ts';
 import { requirePackages } from './host-tools.ts';
 import { checkNodeHost } from './node.ts';
@@ -45,6 +47,7 @@ const run = promisify(execFile);
 const FIELD_MANAGER = 'grove-demo';
 const API = 'grove.dev/v1alpha1';
 const EXAMPLE = fileURLToPath(new URL('../examples/shop/platform.yaml', import.meta.url));
+const EXAMPLE_DIR = fileURLToPath(new URL('../examples/shop', import.meta.url));
 const ADDONS = { postgres: 'demo-postgres', operator: 'demo-operator', runner: 'demo-mover-runner', portForward: 'demo-port-forward' } as const;
 
 export interface DemoOptions {
@@ -77,6 +80,8 @@ export interface DemoResult {
   page?: DemoPage;
   namespace: string;
   repoUrl: string;
+  /** The commit status Grove posted to Gitea for the branch's revision. */
+  reported?: { state: string; description: string; targetUrl: string };
   environments: Environment[];
   branch: Environment;
   backup: Backup;
@@ -114,12 +119,15 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
 
   const manifest = way.manifest(await readFile(EXAMPLE, 'utf8'));
   for (const l of manifest.leftOut) progress(`Leaving ${l.service} out of the example: ${l.reason}`);
-  const repoUrl = `${state.git.url}/${DEMO_PROJECT}.git`;
-  const repo = await seedRepository(state, join(demoDir, 'shop'), manifest.text, progress);
+  // The repository lives on the local Gitea, whose webhooks bring Grove the pushes and to which Grove reports.
+  const host = demoHost(state);
+  const repo = await seedRepository(host, join(demoDir, 'shop'), manifest.text, progress);
+  const repoUrl = host.cloneUrl;
 
   await applyProjectNamespace(kube, state, namespace, repoUrl, remembered.hookSecret, way.serviceImages, progress);
   const operatorUrl = await ensureOperator(opts.dir, state, namespace, remembered, way.operatorArgs, progress);
   await writeDemoState(demoDir, remembered);
+  if (state.gitea) await ensureGiteaWebhook(state.gitea, `${operatorUrl}/hooks/${namespace}/${DEMO_PROJECT}`, remembered.hookSecret, progress);
   await way.start(namespace);
 
   // Production: the main branch's Environment, made by the Project controller.
@@ -128,9 +136,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   await way.seed(kube, production, opts.short);
 
   const revision = await repo.pushBranch(DEMO_BRANCH, branchFiles(new Date()));
-  await announcePush(operatorUrl, namespace, remembered.hookSecret);
+  if (!state.gitea) await announcePush(operatorUrl, namespace, remembered.hookSecret);
   const branch = await followEnvironment(kube, namespace, environmentName(DEMO_PROJECT, DEMO_BRANCH), progress, 300_000, revision);
   const page = tier === 'd' ? await openPage(opts.dir, state, branch, progress) : undefined;
+  const reported = state.gitea ? await reportedStatus(state.gitea, revision, `grove/${branch.metadata.name ?? ''}`, progress) : undefined;
 
   const backupName = branch.status?.lineage?.find((l) => l.backup)?.backup;
   if (!backupName) throw new GroveError('NotFound', `Environment ${branch.metadata.name} was not cloned from a backup (lineage: ${JSON.stringify(branch.status?.lineage ?? [])})`);
@@ -145,7 +154,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const environments = (await kube.list<Environment>(API, 'Environment', { namespace })).items.sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
   const elapsedMs = performance.now() - started;
   progress(`Demo done in ${formatDuration(elapsedMs)}`);
-  return { state, tier, ...(page ? { page } : {}), namespace, repoUrl, environments, branch, backup, checked, leftOut: manifest.leftOut, elapsedMs };
+  return { state, tier, ...(page ? { page } : {}), ...(reported ? { reported } : {}), namespace, repoUrl, environments, branch, backup, checked, leftOut: manifest.leftOut, elapsedMs };
 }
 
 /** Tier D if this machine can run a node (root, the Debian packages), else C, saying why. */
@@ -236,11 +245,40 @@ interface DemoRepo {
   pushBranch(branch: string, files: Record<string, string>): Promise<string>;
 }
 
-/** The example app on the Git server's `main`, committed again only when it changed. */
-async function seedRepository(state: ClusterState, work: string, manifest: string, progress: Progress): Promise<DemoRepo> {
+/** Where the demo's repository is: the clone URL a Project names, and where the demo pushes. */
+interface DemoHost {
+  cloneUrl: string;
+  /** A bare repository's path, or a URL with the credentials to push. */
+  pushTo: string;
+  /** Makes the repository, if it is not there yet. */
+  ensure(): Promise<void>;
+}
+
+/** The local Gitea's `<user>/shop` (which `up` seeded) when there is one, else the plain Git server's bare repository. */
+function demoHost(state: ClusterState): DemoHost {
+  if (state.gitea) {
+    const gitea = state.gitea;
+    const cloneUrl = `${gitea.url}/${gitea.username}/${DEMO_PROJECT}.git`;
+    const pushTo = new URL(cloneUrl);
+    pushTo.username = gitea.username;
+    pushTo.password = gitea.token;
+    return { cloneUrl, pushTo: pushTo.toString(), ensure: async () => void (await seedExample(gitea, EXAMPLE_DIR)) };
+  }
   const bare = join(state.git!.root, `${DEMO_PROJECT}.git`);
+  return {
+    cloneUrl: `${state.git!.url}/${DEMO_PROJECT}.git`,
+    pushTo: bare,
+    ensure: async () => {
+      if (!(await exists(bare))) await run('git', ['init', '--quiet', '--bare', '--initial-branch=main', bare]);
+    },
+  };
+}
+
+/** The example app on the repository's `main`, committed again only when it changed. */
+async function seedRepository(host: DemoHost, work: string, manifest: string, progress: Progress): Promise<DemoRepo> {
+  const bare = host.pushTo;
   const g = (...args: string[]) => run('git', ['-c', 'user.name=Grove demo', '-c', 'user.email=demo@grove.invalid', ...args], { cwd: work });
-  if (!(await exists(bare))) await run('git', ['init', '--quiet', '--bare', '--initial-branch=main', bare]);
+  await host.ensure();
   if (!(await exists(join(work, '.git')))) {
     await mkdir(work, { recursive: true });
     await g('init', '--quiet', '-b', 'main');
@@ -253,7 +291,7 @@ async function seedRepository(state: ClusterState, work: string, manifest: strin
   const hasCommit = await g('rev-parse', '--verify', '--quiet', 'HEAD').then(() => true, () => false);
   if (changed || !hasCommit) await g('commit', '--quiet', '-m', 'The shop: a web app with a database');
   await g('push', '--quiet', '--force', bare, 'main');
-  progress(`${changed || !hasCommit ? 'Seeded' : 'Reused'} ${state.git!.url}/${DEMO_PROJECT}.git from examples/shop`);
+  progress(`${changed || !hasCommit ? 'Seeded' : 'Reused'} ${host.cloneUrl} from examples/shop`);
   return {
     async pushBranch(branch, files) {
       await g('checkout', '--quiet', '-B', branch, 'main');
@@ -284,6 +322,7 @@ async function applyProjectNamespace(kube: Kube, state: ClusterState, namespace:
     s3: { stringData: { AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey }, usableBy: store },
     restic: { stringData: { password: randomBytes(24).toString('base64url') }, usableBy: store },
     hook: { stringData: { secret: hookSecret }, usableBy: `Project/${DEMO_PROJECT}` },
+    ...(state.gitea ? { gitea: { stringData: { token: state.gitea.token }, usableBy: `Project/${DEMO_PROJECT}` } } : {}),
   };
   for (const [name, { stringData, usableBy }] of Object.entries(secrets)) {
     const ref = { apiVersion: 'v1', kind: 'Secret', namespace, name };
@@ -296,7 +335,9 @@ async function applyProjectNamespace(kube: Kube, state: ClusterState, namespace:
     }
     await kube.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace, annotations }, stringData } as KubeObject, { fieldManager: FIELD_MANAGER, force: true });
   }
-  for (const obj of demoObjects({ namespace, repoUrl, storageClass: state.csi!.storageClass, minio, ...(serviceImages ? { serviceImages } : {}) })) await kube.apply(obj, { fieldManager: FIELD_MANAGER, force: true });
+  for (const obj of demoObjects({ namespace, repoUrl, storageClass: state.csi!.storageClass, minio, ...(serviceImages ? { serviceImages } : {}), ...(state.gitea ? { gitea: true } : {}) })) {
+    await kube.apply(obj, { fieldManager: FIELD_MANAGER, force: true });
+  }
   progress(`Project ${DEMO_PROJECT} and its BackupStore (MinIO bucket ${DEMO_BUCKET}) are in namespace ${namespace}`);
 }
 
@@ -466,6 +507,40 @@ async function claimDir(kube: Kube, state: ClusterState, namespace: string, clai
     await sleep(500);
   }
   throw new GroveError('Timeout', `claim ${claim} in ${namespace} has no CSI volume`);
+}
+
+/**
+ * The repository's one webhook to this operator, for pushes and pull requests: one pointing
+ * at an operator of an earlier run (another port) is replaced.
+ */
+async function ensureGiteaWebhook(gitea: GiteaState, target: string, secret: string, progress: Progress): Promise<void> {
+  const repo = `/repos/${gitea.username}/${DEMO_PROJECT}`;
+  const api = async (method: string, path: string, body?: unknown): Promise<unknown> => {
+    const res = await fetch(`${gitea.url}/api/v1${path}`, { method, headers: { authorization: `token ${gitea.token}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    if (!res.ok) throw new GroveError('ProcessFailed', `Gitea answered ${res.status} to ${method} ${path}: ${await res.text()}`);
+    return res.status === 204 ? undefined : res.json();
+  };
+  const hooks = (await api('GET', `${repo}/hooks`)) as Array<{ id: number; config?: { url?: string } }>;
+  if (hooks.some((h) => h.config?.url === target)) return;
+  for (const h of hooks.filter((h) => h.config?.url?.includes('/hooks/'))) await api('DELETE', `${repo}/hooks/${h.id}`);
+  await api('POST', `${repo}/hooks`, { type: 'gitea', active: true, events: ['push', 'pull_request'], config: { url: target, content_type: 'json', secret } });
+  progress(`Gitea sends ${gitea.username}/${DEMO_PROJECT}'s pushes and pull requests to ${target}`);
+}
+
+/** The status Grove posted for `revision` on Gitea, once it says success (a minute at most). */
+async function reportedStatus(gitea: GiteaState, revision: string, context: string, progress: Progress): Promise<DemoResult['reported']> {
+  const deadline = performance.now() + 60_000;
+  for (;;) {
+    const res = await fetch(`${gitea.url}/api/v1/repos/${gitea.username}/${DEMO_PROJECT}/commits/${revision}/statuses?limit=50`, { headers: { authorization: `token ${gitea.token}` } });
+    const statuses = res.ok ? ((await res.json()) as Array<{ id: number; status: string; context: string; description: string; target_url: string }>) : [];
+    const latest = statuses.filter((st) => st.context === context).sort((a, b) => b.id - a.id)[0];
+    if (latest?.status === 'success' || performance.now() > deadline) {
+      if (!latest) throw new GroveError('Timeout', `Grove reported no status ${context} for ${revision.slice(0, 12)} to Gitea within a minute`);
+      progress(`Gitea shows ${context} ${latest.status} for ${revision.slice(0, 12)}: ${latest.description}`);
+      return { state: latest.status, description: latest.description, targetUrl: latest.target_url };
+    }
+    await sleep(500);
+  }
 }
 
 /** A push webhook, so the branch is found at once rather than at the next poll. */

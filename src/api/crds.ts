@@ -348,6 +348,20 @@ const projectStatus = obj('Observed state of the Project.', {
   'lastSyncTime?': time('When the branches were last listed successfully.'),
   'branchCount?': int('Branches selected for Environments at the last sync.', { minimum: 0 }),
   'environmentCount?': int('Environments of this Project.', { minimum: 0 }),
+  'denied?': list(
+    'Branches and pull requests policy refused an Environment at the last sync, with the revision refused (the Git host is told, when `gitHost` is set).',
+    obj(
+      'One refusal.',
+      {
+        branch: str('The branch.', { maxLength: 255 }),
+        'revision?': commitSha('Its head when it was refused.'),
+        'rule?': str('The policy rule that refused it.', { maxLength: 100 }),
+        message: str('Why, as the Admitted condition says it.', { maxLength: 2048 }),
+      },
+      { title: 'Denial' },
+    ),
+    { maxItems: 100, 'x-kubernetes-list-type': 'atomic' },
+  ),
 });
 
 // ---------------------------------------------------------------------------------------------

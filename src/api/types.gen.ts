@@ -100,6 +100,18 @@ export interface Condition {
   message: string;
 }
 
+/** One refusal. */
+export interface Denial {
+  /** The branch. */
+  branch: string;
+  /** Its head when it was refused. */
+  revision?: string;
+  /** The policy rule that refused it. */
+  rule?: string;
+  /** Why, as the Admitted condition says it. */
+  message: string;
+}
+
 /** Egress per environment type, overriding `egress`. */
 export interface EgressByType {
   /** Egress of development environments. */
@@ -333,6 +345,8 @@ export interface ProjectStatus {
   branchCount?: number;
   /** Environments of this Project. */
   environmentCount?: number;
+  /** Branches and pull requests policy refused an Environment at the last sync, with the revision refused (the Git host is told, when `gitHost` is set). */
+  denied?: Array<Denial>;
 }
 
 /** The pull request this Environment runs, for Environments Grove makes per pull request (`Project.spec.pullRequests`). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Environment } from '../api/index.ts';
-import { commentMarker, environmentComment, revisionReport } from './report.ts';
+import type { Environment, Project } from '../api/index.ts';
+import { commentMarker, denialReports, environmentComment, revisionReport } from './report.ts';
 
 const REV = 'a'.repeat(40);
 const OLD = 'b'.repeat(40);
@@ -96,5 +96,25 @@ describe('environmentComment', () => {
   it('names the failure, on one line', () => {
     const broken = env([{ type: 'ManifestValid', status: 'False', message: '1 error at aaaa:\nplatform.yaml:2:1: version: must be 1' }]);
     expect(environmentComment(broken, revisionReport(broken)!)).toContain('| State | Failed: platform.yaml:2:1: version: must be 1 |');
+  });
+});
+
+describe('denialReports', () => {
+  it('fails the refused head of each denied branch, in the context its Environment would have had', () => {
+    const project = {
+      apiVersion: 'grove.dev/v1alpha1',
+      kind: 'Project',
+      metadata: { name: 'shop', namespace: 'team' },
+      spec: { repo: { url: 'http://git/shop.git' } },
+      status: {
+        denied: [
+          { branch: 'other/x', revision: REV, rule: 'branchNotAllowed', message: 'branchNotAllowed: branch other/x matches none of policy.humanBranches (feature/*) for pushes without an agent' },
+          { branch: 'no-head', message: 'environmentLimitReached: …' },
+        ],
+      },
+    } as Project;
+    expect(denialReports(project)).toEqual([
+      { revision: REV, status: { state: 'failure', context: 'grove/shop-other-x-0c39f05a', description: 'Not admitted: branchNotAllowed: branch other/x matches none of policy.humanBranches (feature/*) for pushes without an agent' } },
+    ]);
   });
 });

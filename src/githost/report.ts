@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { CONDITIONS, type Environment, findCondition } from '../api/index.ts';
+import { CONDITIONS, type Environment, environmentName, findCondition, type Project } from '../api/index.ts';
 import type { CommitStatus } from './requests.ts';
 
 export interface RevisionReport {
@@ -79,4 +79,16 @@ function firstError(message: string): string {
   const lines = message.split('\n').slice(1).filter(Boolean);
   if (!lines.length) return firstLine(message);
   return `${lines[0]!.trim()}${lines.length > 1 ? ` (and ${lines.length - 1} more)` : ''}`;
+}
+
+/**
+ * The failure status of a branch's head that policy refused an Environment (from the Project's
+ * `status.denied`), in the context its Environment would have had: so the agent that pushed it
+ * learns at once why nothing came up.
+ */
+export function denialReports(project: Project): RevisionReport[] {
+  const name = project.metadata.name ?? '';
+  return (project.status?.denied ?? [])
+    .filter((d) => d.revision)
+    .map((d) => ({ revision: d.revision as string, status: { state: 'failure' as const, context: `grove/${environmentName(name, d.branch)}`, description: `Not admitted: ${firstLine(d.message)}` } }));
 }

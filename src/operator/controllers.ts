@@ -8,7 +8,7 @@ import { backupReconciler } from '../controllers/backup/index.ts';
 import { backupStoreReconciler } from '../controllers/backupstore/index.ts';
 import { environmentReconciler, type EnvironmentControllerDeps } from '../controllers/environment/index.ts';
 import { projectReconciler } from '../controllers/project/index.ts';
-import { reportReconciler } from '../controllers/report/index.ts';
+import { denialReportReconciler, reportReconciler } from '../controllers/report/index.ts';
 import { restoreReconciler } from '../controllers/restore/index.ts';
 import type { EventRecorder } from '../events/index.ts';
 import type { Movers } from '../data/index.ts';
@@ -30,6 +30,8 @@ export interface Controllers {
   restores: Controller;
   /** What became of each revision, told to the Git host. */
   reports: Controller;
+  /** The branches policy refused, told to the Git host. */
+  denialReports: Controller;
 }
 
 export interface ControllerDeps {
@@ -59,6 +61,7 @@ export function operatorControllers(deps: ControllerDeps): Controllers {
   const { kube, git, clock, log, metrics, audit } = deps;
   const controller = (name: string, reconcile: Reconciler, workers: number): Controller =>
     new Controller({ name, reconcile, clock, log, metrics, workers });
+  const reportDeps = { kube, clock, ...(deps.cache ? { cache: deps.cache } : {}), ...(deps.outbound ? { outbound: deps.outbound } : {}) };
   return {
     projects: controller(
       'project',
@@ -84,10 +87,11 @@ export function operatorControllers(deps: ControllerDeps): Controllers {
     backups: controller('backup', backupReconciler({ kube, git, clock, audit, movers: deps.movers, ...(deps.outbound ? { outbound: deps.outbound } : {}), ...(deps.resticCacheDir ? { resticCacheDir: deps.resticCacheDir } : {}) }), 2),
     backupStores: controller('backupstore', backupStoreReconciler({ kube, clock, ...(deps.outbound ? { outbound: deps.outbound } : {}) }), 1),
     restores: controller('restore', restoreReconciler({ kube, clock, audit }), 1),
-    reports: controller('report', reportReconciler({ kube, clock, ...(deps.outbound ? { outbound: deps.outbound } : {}) }), 2),
+    reports: controller('report', reportReconciler(reportDeps), 2),
+    denialReports: controller('denial-report', denialReportReconciler(reportDeps), 1),
   };
 }
 
 export function allOf(controllers: Controllers): Controller[] {
-  return [controllers.projects, controllers.environments, controllers.backupStores, controllers.backups, controllers.restores, controllers.reports];
+  return [controllers.projects, controllers.environments, controllers.backupStores, controllers.backups, controllers.restores, controllers.reports, controllers.denialReports];
 }

@@ -62,7 +62,7 @@ export function watches(opts: WatchOptions, controllers: Controllers): Watches {
   return { informers: [...own, lockdownSwitch, ...children(opts, controllers)], lockdown: () => operatorLockdown(lockdownSwitch.list()[0]) };
 }
 
-function ownKinds(opts: WatchOptions, { projects, environments, backupStores, backups, restores, reports }: Controllers): Informer[] {
+function ownKinds(opts: WatchOptions, { projects, environments, backupStores, backups, restores, reports, denialReports }: Controllers): Informer[] {
   const { kube, clock, log } = opts;
   const scope = opts.namespace ? { namespace: opts.namespace } : {};
   const own = (kind: string, onChange: (key: string, obj: KubeObject, deleted: boolean, previous: KubeObject | undefined) => void): Informer =>
@@ -82,6 +82,8 @@ function ownKinds(opts: WatchOptions, { projects, environments, backupStores, ba
   });
   return [
     own('Project', (key, obj, deleted, previous) => {
+      // Its refusals, in its status, go to the Git host.
+      if (!deleted) denialReports.enqueue(key);
       if (!deleted && previous && !specOrAnnotationsChanged(previous, obj)) return;
       projects.enqueue(key);
       // What a Project's spec says of its Environments (lockdown, egress, its Git host) reaches each at once.

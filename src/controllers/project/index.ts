@@ -138,6 +138,9 @@ export function projectReconciler(deps: ProjectControllerDeps): Reconciler {
           }
           if (denials.length) mark(CONDITIONS.admitted, 'False', REASONS.policyDenied, denials.map((d) => `${d.branch}: ${d.message}`).join('\n'));
           else mark(CONDITIONS.admitted, 'True', REASONS.admitted, 'Every selected branch has its Environment');
+          const denied = denials.slice(0, 100).map((d) => ({ branch: d.branch, ...(branches.get(d.branch) ? { revision: branches.get(d.branch) } : {}), ...(d.rule ? { rule: d.rule } : {}), message: d.message.slice(0, 2048) }));
+          if (denied.length) status.denied = denied;
+          else delete status.denied;
 
           status.lastSyncTime = new Date(now).toISOString();
           status.branchCount = changes.selected;

@@ -11,12 +11,12 @@
  *
  * @module
  */
-import { API_VERSION, type Environment, type Project } from '../../api/index.ts';
+import { API_VERSION, type Environment, type KubeObject, type Project } from '../../api/index.ts';
 import { messageOf, ReconcileError } from '../../errors/index.ts';
-import { commentMarker, environmentComment, GitHostError, revisionReport } from '../../githost/index.ts';
-import type { Kube } from '../../kube/index.ts';
+import { commentMarker, denialReports, environmentComment, GitHostError, revisionReport } from '../../githost/index.ts';
+import type { Kube, ObjectRef } from '../../kube/index.ts';
 import { type Outbound, refusedIn } from '../../outbound/index.ts';
-import type { Clock, Reconciler } from '../../runtime/index.ts';
+import type { Clock, ObjectCache, Reconciler } from '../../runtime/index.ts';
 import { gitHostOf } from '../githost.ts';
 
 export interface ReportControllerDeps {
@@ -24,6 +24,8 @@ export interface ReportControllerDeps {
   clock: Clock;
   /** Where the operator may connect for a Project: the host's API too. */
   outbound?: Outbound;
+  /** The informers' objects: every change of every Environment comes here, and costs the API server nothing for a Project without a Git host. */
+  cache?: ObjectCache;
 }
 
 export const REPORT_REASONS = { hostUnavailable: 'GitHostUnavailable', hostRefused: 'GitHostRefused' } as const;
@@ -33,13 +35,17 @@ export function reportReconciler(deps: ReportControllerDeps): Reconciler {
   const delivered = new Map<string, string>();
   return async ({ key, log }) => {
     const [namespace, name] = key.split('/') as [string, string];
-    const env = await deps.kube.get<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace, name });
+    const read = async <T extends KubeObject>(ref: ObjectRef): Promise<T | undefined> => {
+      const hit = deps.cache?.lookup<T>(ref);
+      return hit ? hit.object : deps.kube.get<T>(ref);
+    };
+    const env = await read<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace, name });
     const report = env && revisionReport(env);
     if (!env || !report) {
       delivered.delete(key);
       return {};
     }
-    const project = await deps.kube.get<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: env.spec.project });
+    const project = await read<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: env.spec.project });
     const spec = project?.spec.gitHost;
     if (!project || !spec) return {};
     const comment = spec.comments === false ? undefined : environmentComment(env, report);
@@ -60,6 +66,33 @@ export function reportReconciler(deps: ReportControllerDeps): Reconciler {
         }
       }
       if (!posted) log.debug({ revision: report.revision, state: report.status.state }, 'Found the report already on the Git host');
+    } catch (err) {
+      throw asReconcileError(err);
+    }
+    delivered.set(key, digest);
+    return {};
+  };
+}
+
+/**
+ * The Project's refusals, told to the Git host: a failure status for each branch head policy
+ * refused an Environment (`status.denied`), so a push that brings nothing up says why at once.
+ */
+export function denialReportReconciler(deps: ReportControllerDeps): Reconciler {
+  const delivered = new Map<string, string>();
+  return async ({ key, log }) => {
+    const [namespace, name] = key.split('/') as [string, string];
+    const ref = { apiVersion: API_VERSION, kind: 'Project', namespace, name };
+    const hit = deps.cache?.lookup<Project>(ref);
+    const project = hit ? hit.object : await deps.kube.get<Project>(ref);
+    const reports = project?.spec.gitHost ? denialReports(project) : [];
+    const digest = JSON.stringify(reports);
+    if (!project || reports.length === 0 || delivered.get(key) === digest) return {};
+    const host = await gitHostOf(deps, project);
+    try {
+      for (const report of reports) {
+        if (await host.report(report.revision, report.status)) log.info({ revision: report.revision, context: report.status.context }, 'Reported a refused branch to the Git host');
+      }
     } catch (err) {
       throw asReconcileError(err);
     }

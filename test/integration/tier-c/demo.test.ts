@@ -73,7 +73,9 @@ describe('npm run demo --short', () => {
     expect(result.stdout).toContain(name);
     expect(result.stdout).toContain(`Backup ${backupName}`);
     for (const v of backup.status!.volumes!) expect(result.stdout).toContain(v.snapshotId);
-    expect(result.stdout).toContain(`git clone ${cluster().git!.url}/${DEMO_PROJECT}.git`);
+    // The repository is on the cluster's Gitea, which told Grove of the push and shows Grove's status.
+    expect(result.stdout).toContain(`git clone ${cluster().gitea!.url}/${cluster().gitea!.username}/${DEMO_PROJECT}.git`);
+    expect(result.stdout).toMatch(new RegExp(`What the Git host shows for ${DEMO_BRANCH} at [0-9a-f]{12} \\(Grove's commit status grove/${name}\\):\n  success: Environment ${name} is ready`));
     expect(result.stdout).toContain('git push origin HEAD:feature/x');
     expect(result.stdout).toContain(`export KUBECONFIG=${cluster().kubeconfig}`);
     expect(result.stdout).toContain(`get environments -n ${DEMO_NAMESPACE} -w`);

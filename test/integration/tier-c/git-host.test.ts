@@ -24,11 +24,24 @@ let cart: number;
 
 type Status = { id: number; status: string; context: string; description: string; target_url: string };
 /** The statuses of a commit in one context, oldest first. */
-const statuses = async (sha: string, context: string): Promise<Status[]> =>
-  (await gitea<Status[]>('GET', `/repos/${repo.path}/commits/${sha}/statuses?limit=50`)).filter((s) => s.context === context).sort((a, b) => a.id - b.id);
+const statuses = async (sha: string, context: string, path = repo.path): Promise<Status[]> =>
+  (await gitea<Status[]>('GET', `/repos/${path}/commits/${sha}/statuses?limit=50`)).filter((s) => s.context === context).sort((a, b) => a.id - b.id);
 const contextOf = (branch: string) => `grove/${environmentName(project, branch)}`;
 const states = async (sha: string, branch: string) => (await statuses(sha, contextOf(branch))).map((s) => s.status);
 const comments = async (n: number, path = repo.path) => (await gitea<Array<{ id: number; body: string }>>('GET', `/repos/${path}/issues/${n}/comments`)).filter((c) => c.body.includes('<!-- grove:environment'));
+
+/** Another Project on a Gitea repository, reporting to Gitea, told of its pushes by Gitea's webhook to the current operator. */
+async function giteaProject(name: string, on: GiteaRepo, spec: Partial<Project['spec']>): Promise<void> {
+  await createSecret(ns, `${name}-hook`, { secret: SECRET }, [`Project/${name}`]);
+  await createSecret(ns, `${name}-gitea`, { token: cluster().gitea!.token }, [`Project/${name}`]);
+  await kube().create<Project>({
+    apiVersion: api,
+    kind: 'Project',
+    metadata: { name, namespace: ns },
+    spec: { repo: { url: on.cloneUrl }, pollIntervalSeconds: 3600, webhook: { secretRef: { name: `${name}-hook` } }, gitHost: { type: 'gitea', secretRef: { name: `${name}-gitea` } }, defaults: { clone: 'empty' }, ...spec },
+  });
+  await addWebhook(on.path, `${op.url}/hooks/${ns}/${name}`, SECRET);
+}
 
 async function push(branch: string, files: Record<string, string>): Promise<string> {
   const sha = await repo.commit(branch, files);
@@ -139,23 +152,7 @@ describe('pull-request Environments', () => {
     await prs.commit('agent/pay', { 'platform.yaml': MANIFEST, 'pay.txt': '1' });
     await prs.commit('agent/other', { 'other.txt': '1' });
     await prs.push();
-    await createSecret(ns, `${name}-hook`, { secret: SECRET }, [`Project/${name}`]);
-    await createSecret(ns, `${name}-gitea`, { token: cluster().gitea!.token }, [`Project/${name}`]);
-    await kube().create<Project>({
-      apiVersion: api,
-      kind: 'Project',
-      metadata: { name, namespace: ns },
-      spec: {
-        repo: { url: prs.cloneUrl },
-        pollIntervalSeconds: 3600,
-        webhook: { secretRef: { name: `${name}-hook` } },
-        gitHost: { type: 'gitea', secretRef: { name: `${name}-gitea` } },
-        pullRequests: { labels: ['preview'], branchEnvironments: false },
-        lifecycle: { branchGoneGraceSeconds: 2 },
-        defaults: { clone: 'empty' },
-      },
-    });
-    await addWebhook(prs.path, `${op.url}/hooks/${ns}/${name}`, SECRET);
+    await giteaProject(name, prs, { pullRequests: { labels: ['preview'], branchEnvironments: false }, lifecycle: { branchGoneGraceSeconds: 2 } });
     const envNames = async () => (await kube().list<Environment>(api, 'Environment', { namespace: ns, labelSelector: `grove.dev/project=${name}` })).items.map((e) => e.metadata.name).sort();
     // Branches other than production get none of their own here.
     await expect.poll(envNames, { timeout: 30_000 }).toEqual([`${name}-main`]);
@@ -176,5 +173,22 @@ describe('pull-request Environments', () => {
 
     await gitea('PATCH', `/repos/${prs.path}/pulls/${pr.number}`, { state: 'closed' });
     await expect.poll(envNames, { timeout: 60_000, interval: 500 }).toEqual([`${name}-main`]);
+  });
+});
+
+describe('refusals', () => {
+  it('fails the head of a branch that policy refuses, saying why, and lists it in the Project\'s status', async () => {
+    const refused = await createGiteaRepo('refused');
+    const name = `ref${randomBytes(2).toString('hex')}`;
+    await refused.commit('main', { 'platform.yaml': MANIFEST });
+    await refused.push();
+    await giteaProject(name, refused, { policy: { humanBranches: ['feature/*'] } });
+    const sha = await refused.commit('other/x', { 'x.txt': '1' });
+    await refused.push();
+    const context = `grove/${environmentName(name, 'other/x')}`;
+    const message = 'branchNotAllowed: branch other/x matches none of policy.humanBranches (feature/*) for pushes without an agent';
+    await expect.poll(async () => (await statuses(sha, context, refused.path)).map((st) => [st.status, st.description]), { timeout: 30_000, interval: 500 }).toEqual([['failure', `Not admitted: ${message}`]]);
+    expect((await kube().get<Project>({ apiVersion: api, kind: 'Project', namespace: ns, name }))?.status?.denied).toEqual([{ branch: 'other/x', revision: sha, rule: 'branchNotAllowed', message }]);
+    expect(await kube().get({ apiVersion: api, kind: 'Environment', namespace: ns, name: environmentName(name, 'other/x') })).toBeUndefined();
   });
 });

@@ -85,6 +85,8 @@ describe('npm run demo on the real node', () => {
     expect(page.uploads).toHaveLength(3);
     for (const c of page.customers) expect(c.email).toBe(`customer-${c.id}@example.invalid`);
     expect(result.stdout).toContain('120 customers, 12 products, 3 uploads');
+    // Gitea told Grove of the push, and shows what became of it: success, once the pods answered.
+    expect(result.stdout).toMatch(new RegExp(`What the Git host shows for ${DEMO_BRANCH} at [0-9a-f]{12} \\(Grove's commit status grove/${environmentName(DEMO_PROJECT, DEMO_BRANCH)}\\):\n  success: Environment ${environmentName(DEMO_PROJECT, DEMO_BRANCH)} is ready`));
     // Nothing of tier C's stand-ins runs.
     const addons = ((await readState(cluster().dir))?.addons ?? []).map((a) => a.name).sort();
     expect(addons).toEqual(['demo-operator', 'demo-port-forward']);
