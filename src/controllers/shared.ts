@@ -8,10 +8,19 @@
 import { type Environment, FIELD_MANAGER, type KubeObject, type Project } from '../api/index.ts';
 import { isConflict, isNotFound, type Kube, type ObjectRef } from '../kube/index.ts';
 import { parseManifest, type ResolvedManifest, resolveManifest } from '../manifest/index.ts';
+import type { ObjectCache } from '../runtime/index.ts';
 import { type GitSource, remoteOf } from '../source/git/index.ts';
 
 /** A read through the operator's caches where they serve the kind, else from the API server. */
 export type Read = <T extends KubeObject>(ref: ObjectRef) => Promise<T | undefined>;
+
+/** Reads from the informers' cache when it serves the kind, from the API server otherwise. */
+export function readerOf(deps: { kube: Kube; cache?: ObjectCache | undefined }): Read {
+  return async <T extends KubeObject>(ref: ObjectRef) => {
+    const hit = deps.cache?.lookup<T>(ref);
+    return hit ? hit.object : deps.kube.get<T>(ref);
+  };
+}
 
 /** The object from the cache, or — when the cache has none, which may be lag — from the API server. */
 export async function readConfirmed<T extends KubeObject>(kube: Kube, read: Read, ref: ObjectRef): Promise<T | undefined> {

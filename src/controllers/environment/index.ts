@@ -18,12 +18,11 @@
  *
  * @module
  */
-import { API_VERSION, type Environment, environmentNamespace, type EnvironmentStatus, type KubeObject } from '../../api/index.ts';
+import { API_VERSION, type Environment, environmentNamespace, type EnvironmentStatus } from '../../api/index.ts';
 import type { AppliedRecord } from '../../applier/index.ts';
 import { noAudit } from '../../audit/index.ts';
-import type { ObjectRef } from '../../kube/index.ts';
 import { framedReconciler, type Reconciler } from '../../runtime/index.ts';
-import { type Read, writeStatus } from '../shared.ts';
+import { readerOf, writeStatus } from '../shared.ts';
 import { admissionStep } from './admission.ts';
 import { announce } from './announce.ts';
 import { applyStep } from './apply.ts';
@@ -63,12 +62,4 @@ export function environmentReconciler(options: EnvironmentControllerDeps): Recon
     afterWrite: (env, status, now) => announce(deps.events, deps.audit, env, status, now),
     clock: deps.clock,
   });
-}
-
-/** Reads from the cache when it serves the kind, from the API server otherwise. */
-function readerOf(deps: EnvironmentControllerDeps): Read {
-  return async <T extends KubeObject>(ref: ObjectRef) => {
-    const hit = deps.cache?.lookup<T>(ref);
-    return hit ? hit.object : deps.kube.get<T>(ref);
-  };
 }
