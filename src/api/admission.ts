@@ -273,7 +273,7 @@ export function admissionPolicies(opts: AdmissionOptions = {}): Array<KubeObject
       spec: {
         failurePolicy: 'Fail',
         reinvocationPolicy: 'Never',
-        matchConstraints: matching(['environments', 'backups', 'restores'], ['CREATE']),
+        matchConstraints: matching(['environments', 'backups', 'restores', 'rehearsals'], ['CREATE']),
         ...(operator ? { matchConditions: [{ name: 'not-relayed-by-the-operator', expression: `!(request.userInfo.username == ${cel(operator)} && ${requestedBy} != '')` }] } : {}),
         mutations: [
           {

@@ -30,6 +30,8 @@ export const LABELS = {
    * namespace admits Grove's mover pods carrying its own name here, and no others.
    */
   targetNamespace: 'grove.dev/target-namespace',
+  /** On a rehearsal's Environment and its schema movers: the Rehearsal they work for. */
+  rehearsal: 'grove.dev/rehearsal',
 } as const;
 
 export const ANNOTATIONS = {
@@ -118,6 +120,7 @@ export const REASONS = {
   rollingOut: 'RollingOut',
   available: 'Available',
   deployHookFailed: 'DeployHookFailed',
+  deployHookSuspended: 'DeployHookSuspended',
   routed: 'Routed',
   ready: 'Ready',
   accessVerified: 'AccessVerified',

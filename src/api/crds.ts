@@ -236,6 +236,11 @@ const projectSpec = obj('A Git repository whose branches become Environments, an
     },
     { title: 'PullRequestsSpec' },
   ),
+  'rehearsals?': obj(
+    'Migration rehearsals (`Rehearsal`): a branch head whose commit has the trailer `Grove-Rehearse: true` is rehearsed, and so is the head of every open pull request with `label` (listed through `gitHost`).',
+    { 'label?': str('The pull-request label that asks for a rehearsal of its head.', { minLength: 1, maxLength: 100 }) },
+    { title: 'RehearsalsSpec' },
+  ),
   'productionBranch?': branchName('The branch that is production.', { default: 'main' }),
   'branches?': obj(
     'Which branches become Environments. A branch must match an include pattern (all branches when empty) and no exclude pattern.',
@@ -340,7 +345,12 @@ const projectSpec = obj('A Git repository whose branches become Environments, an
     'Template of route hosts, e.g. `{route}-{environment}.preview.example.com`. Placeholders: `{route}`, `{environment}`, `{project}`.',
     { maxLength: 253, pattern: '^[a-z0-9{}.-]+$' },
   ),
-}, { 'x-kubernetes-validations': [{ rule: '!has(self.pullRequests) || has(self.gitHost)', message: 'pullRequests needs gitHost: pull requests are listed through the Git host\'s API' }] });
+}, {
+  'x-kubernetes-validations': [
+    { rule: '!has(self.pullRequests) || has(self.gitHost)', message: 'pullRequests needs gitHost: pull requests are listed through the Git host\'s API' },
+    { rule: '!has(self.rehearsals) || !has(self.rehearsals.label) || has(self.gitHost)', message: 'rehearsals.label needs gitHost: pull requests are listed through the Git host\'s API' },
+  ],
+});
 
 const projectStatus = obj('Observed state of the Project.', {
   'conditions?': conditions,
@@ -393,6 +403,8 @@ const environmentSpec = obj(
     'protected?': bool('Protected Environments are never deleted by TTL or branch cleanup.', { default: false }),
     'clone?': cloneStrategy,
     'pullRequest?': pullRequestRef('The pull request this Environment runs, for Environments Grove makes per pull request (`Project.spec.pullRequests`).'),
+    // No default: absent is false, and every Environment's spec stays as its author wrote it.
+    'suspendDeployHook?': bool('While true, the deploy hook of the revision waits (the workloads run); a Rehearsal holds it so the schema is read before the migration.'),
   },
   {
     'x-kubernetes-validations': [
@@ -535,6 +547,51 @@ const restoreStatus = obj('Observed state of the Restore.', {
 });
 
 // ---------------------------------------------------------------------------------------------
+// Rehearsal
+
+const rehearsalSpec = obj(
+  'Runs a branch\'s deploy hook against a fresh copy of its parent\'s current data, records what it did, and removes the copy.',
+  {
+    project: dnsLabel('The Project.'),
+    branch: branchName('The branch whose revision is rehearsed.'),
+    'revision?': commitSha('The commit to rehearse. Defaults to the branch\'s head when the Rehearsal starts.'),
+    'parent?': dnsLabel('The Environment whose current data is cloned. Defaults to the production Environment.'),
+    'pullRequest?': int('The pull request that asked for it, whose comment reports it.', { minimum: 1 }),
+    'ttlSecondsAfterFinished?': int('How long the finished Rehearsal is kept, in seconds.', { minimum: 0, maximum: 31_536_000, default: 604_800 }),
+  },
+  { 'x-kubernetes-validations': [immutable('spec')] },
+);
+
+const schemaChange = obj(
+  'The schema of one PostgreSQL service before and after the deploy hook.',
+  {
+    service: dnsLabel('The service.'),
+    changed: bool('Whether the schema changed.'),
+    'added?': int('Lines the hook added to the schema dump.', { minimum: 0 }),
+    'removed?': int('Lines the hook removed from the schema dump.', { minimum: 0 }),
+    'diff?': str('The difference, as a unified diff of `pg_dump --schema-only` (cut at 16 KiB).', { maxLength: 16_384 }),
+  },
+  { title: 'SchemaChange' },
+);
+
+const rehearsalStatus = obj('Observed state of the Rehearsal.', {
+  'conditions?': conditions,
+  'observedGeneration?': observedGeneration,
+  'revision?': commitSha('The commit rehearsed.'),
+  'parent?': dnsLabel('The Environment whose data was cloned.'),
+  'environment?': dnsLabel('The short-lived Environment the hook ran in.'),
+  'startTime?': time('When the Rehearsal started.'),
+  'completionTime?': time('When it finished and its Environment was gone.'),
+  'result?': obj('What the deploy hook did.', {
+    succeeded: bool('Whether the deploy hook succeeded.'),
+    'durationSeconds?': { type: 'number', minimum: 0, description: 'How long the deploy hook ran.' },
+    'message?': str('What happened, in one line.', { maxLength: 1024 }),
+    'output?': str('The failing hook\'s last output lines.', { maxLength: 4096 }),
+    'schema?': list('Per PostgreSQL service, its schema before and after.', schemaChange, { maxItems: 32 }),
+  }),
+});
+
+// ---------------------------------------------------------------------------------------------
 
 export interface PrinterColumn {
   name: string;
@@ -545,7 +602,7 @@ export interface PrinterColumn {
 }
 
 export interface KindDefinition {
-  kind: 'Project' | 'Environment' | 'BackupStore' | 'Backup' | 'Restore';
+  kind: 'Project' | 'Environment' | 'BackupStore' | 'Backup' | 'Restore' | 'Rehearsal';
   plural: string;
   shortNames: string[];
   description: string;
@@ -635,6 +692,21 @@ export const KINDS: readonly KindDefinition[] = [
     columns: [
       { name: 'Backup', type: 'string', jsonPath: '.spec.backup' },
       { name: 'Target', type: 'string', jsonPath: '.status.targetEnvironment' },
+      ...readyColumns,
+      ageColumn,
+    ],
+  },
+  {
+    kind: 'Rehearsal',
+    plural: 'rehearsals',
+    shortNames: ['grehearsal'],
+    description: 'A migration rehearsal: a branch\'s deploy hook run against a copy of its parent\'s current data.',
+    spec: rehearsalSpec,
+    status: rehearsalStatus,
+    columns: [
+      { name: 'Branch', type: 'string', jsonPath: '.spec.branch' },
+      { name: 'Revision', type: 'string', jsonPath: '.status.revision' },
+      { name: 'Succeeded', type: 'boolean', jsonPath: '.status.result.succeeded' },
       ...readyColumns,
       ageColumn,
     ],

@@ -104,11 +104,19 @@ export function restoreSnapshotNames(owner: { namespace: string; name: string },
   return { snapshot: `restore-${volume.slice(0, 63 - 17)}-${hash.slice(0, 8)}`.replace(/-+/g, '-'), content: `grove-restore-${hash.slice(0, 32)}` };
 }
 
+/** What a mover Job does: back up, restore, or read a database's schema before or after a rehearsed deploy hook. */
+export type MoverAction = 'backup' | 'restore' | 'schema-before' | 'schema-after';
+
+/** `<project>-rehearse-<12 hex>`: a Rehearsal of a revision, within 63 characters. */
+export function rehearsalName(project: string, revision: string): string {
+  return `${project.slice(0, 63 - 23)}-rehearse-${revision.slice(0, 12)}`;
+}
+
 /**
  * A Job name that is unique per backup (or restore) and volume, and at most 63 characters. The
  * owner's namespace is part of it: the Jobs of every project namespace share Grove's own.
  */
-export function moverJobName(action: 'backup' | 'restore', owner: { namespace: string; name: string }, volume: string): string {
+export function moverJobName(action: MoverAction, owner: { namespace: string; name: string }, volume: string): string {
   const hash = createHash('sha256').update(`${owner.namespace}/${owner.name}/${volume}`).digest('hex').slice(0, 8);
   return `${action}-${volume.slice(0, 63 - action.length - 10)}-${hash}`.replace(/-+/g, '-');
 }

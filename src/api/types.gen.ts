@@ -174,6 +174,8 @@ export interface EnvironmentSpec {
   clone?: 'auto' | 'snapshot' | 'backup' | 'empty';
   /** The pull request this Environment runs, for Environments Grove makes per pull request (`Project.spec.pullRequests`). */
   pullRequest?: PullRequestRef;
+  /** While true, the deploy hook of the revision waits (the workloads run); a Rehearsal holds it so the schema is read before the migration. */
+  suspendDeployHook?: boolean;
 }
 
 /** Observed state of the Environment. */
@@ -298,6 +300,8 @@ export interface ProjectSpec {
   gitHost?: GitHostSpec;
   /** Environments per open pull request (GitLab: merge request), listed through the Git host's API (`gitHost`), named `<project>-pr-<number>`, at the pull request's head; one whose pull request is closed or merged goes after `lifecycle.branchGoneGraceSeconds`. Pull requests from forks get none. */
   pullRequests?: PullRequestsSpec;
+  /** Migration rehearsals (`Rehearsal`): a branch head whose commit has the trailer `Grove-Rehearse: true` is rehearsed, and so is the head of every open pull request with `label` (listed through `gitHost`). */
+  rehearsals?: RehearsalsSpec;
   /** The branch that is production. Default: `"main"`. */
   productionBranch?: string;
   /** Which branches become Environments. A branch must match an include pattern (all branches when empty) and no exclude pattern. */
@@ -393,6 +397,59 @@ export interface QuotaSpec {
   pods?: number;
 }
 
+/** Runs a branch's deploy hook against a fresh copy of its parent's current data, records what it did, and removes the copy. */
+export interface RehearsalSpec {
+  /** The Project. */
+  project: string;
+  /** The branch whose revision is rehearsed. */
+  branch: string;
+  /** The commit to rehearse. Defaults to the branch's head when the Rehearsal starts. */
+  revision?: string;
+  /** The Environment whose current data is cloned. Defaults to the production Environment. */
+  parent?: string;
+  /** The pull request that asked for it, whose comment reports it. */
+  pullRequest?: number;
+  /** How long the finished Rehearsal is kept, in seconds. Default: `604800`. */
+  ttlSecondsAfterFinished?: number;
+}
+
+/** Migration rehearsals (`Rehearsal`): a branch head whose commit has the trailer `Grove-Rehearse: true` is rehearsed, and so is the head of every open pull request with `label` (listed through `gitHost`). */
+export interface RehearsalsSpec {
+  /** The pull-request label that asks for a rehearsal of its head. */
+  label?: string;
+}
+
+/** Observed state of the Rehearsal. */
+export interface RehearsalStatus {
+  /** Current observations of the object's state. `Ready` summarises them. */
+  conditions?: Array<Condition>;
+  /** The .metadata.generation the status was computed from. */
+  observedGeneration?: number;
+  /** The commit rehearsed. */
+  revision?: string;
+  /** The Environment whose data was cloned. */
+  parent?: string;
+  /** The short-lived Environment the hook ran in. */
+  environment?: string;
+  /** When the Rehearsal started. */
+  startTime?: string;
+  /** When it finished and its Environment was gone. */
+  completionTime?: string;
+  /** What the deploy hook did. */
+  result?: {
+    /** Whether the deploy hook succeeded. */
+    succeeded: boolean;
+    /** How long the deploy hook ran. */
+    durationSeconds?: number;
+    /** What happened, in one line. */
+    message?: string;
+    /** The failing hook's last output lines. */
+    output?: string;
+    /** Per PostgreSQL service, its schema before and after. */
+    schema?: Array<SchemaChange>;
+  };
+}
+
 /** The Git repository. */
 export interface RepoSpec {
   /** Smart-HTTP(S) URL of the repository. */
@@ -455,6 +512,20 @@ export interface S3Spec {
   region?: string;
   /** Address the bucket by path (needed for most non-AWS servers). Default: `true`. */
   forcePathStyle?: boolean;
+}
+
+/** The schema of one PostgreSQL service before and after the deploy hook. */
+export interface SchemaChange {
+  /** The service. */
+  service: string;
+  /** Whether the schema changed. */
+  changed: boolean;
+  /** Lines the hook added to the schema dump. */
+  added?: number;
+  /** Lines the hook removed from the schema dump. */
+  removed?: number;
+  /** The difference, as a unified diff of `pg_dump --schema-only` (cut at 16 KiB). */
+  diff?: string;
 }
 
 /** Secret with credentials: key `token`, or keys `username` and `password`. */
@@ -556,4 +627,13 @@ export interface Restore {
   metadata: ObjectMeta;
   spec: RestoreSpec;
   status?: RestoreStatus;
+}
+
+/** A migration rehearsal: a branch's deploy hook run against a copy of its parent's current data. */
+export interface Rehearsal {
+  apiVersion: 'grove.dev/v1alpha1';
+  kind: 'Rehearsal';
+  metadata: ObjectMeta;
+  spec: RehearsalSpec;
+  status?: RehearsalStatus;
 }

@@ -18,7 +18,7 @@ import { actorKey } from '../policy/index.ts';
 export const AUDIT_SOURCES = ['push', 'webhook', 'kubectl', 'api', 'ttl', 'schedule'] as const;
 export type AuditSource = (typeof AUDIT_SOURCES)[number];
 
-export const AUDIT_ACTIONS = ['create', 'update', 'delete', 'clone', 'backup', 'restore', 'sleep', 'wake', 'expire', 'deny', 'lockdown'] as const;
+export const AUDIT_ACTIONS = ['create', 'update', 'delete', 'clone', 'backup', 'restore', 'sleep', 'wake', 'expire', 'deny', 'lockdown', 'rehearse'] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 export interface AuditActor {

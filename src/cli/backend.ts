@@ -6,18 +6,18 @@
  *
  * @module
  */
-import type { Backup, Environment, KubeObject, Restore } from '../api/index.ts';
+import type { Backup, Environment, KubeObject, Rehearsal, Restore } from '../api/index.ts';
 import type { AuditEvent, AuditFilter } from '../audit/index.ts';
 import { directStoreSink } from '../audit/sinks/index.ts';
 import { GroveError, messageOf } from '../errors/index.ts';
 import type { Kube } from '../kube/index.ts';
-import { type LifecycleVerb, type LockdownState, operations, type Requester } from '../service/index.ts';
+import { type LifecycleVerb, type LockdownState, operations, type RehearsalAsk, type Requester } from '../service/index.ts';
 import { apiClient, type ApiClient } from './api-client.ts';
 
 export { SERVER_HELP, SERVER_OPTIONS } from './api-client.ts';
 import { kubeOf } from './common.ts';
 
-export type { LifecycleVerb } from '../service/index.ts';
+export type { LifecycleVerb, RehearsalAsk } from '../service/index.ts';
 
 export interface RestoreAsk {
   backup: string;
@@ -41,6 +41,8 @@ export interface Backend {
   createBackup(namespace: string, environment: string, name?: string, retainSeconds?: number): Promise<Backup>;
   createRestore(namespace: string, ask: RestoreAsk): Promise<Restore>;
   getRestore(namespace: string, name: string): Promise<Restore | undefined>;
+  createRehearsal(namespace: string, ask: RehearsalAsk): Promise<Rehearsal>;
+  getRehearsal(namespace: string, name: string): Promise<Rehearsal | undefined>;
   readAudit(namespace: string, project: string, filter: AuditFilter): Promise<AuditEvent[]>;
   /** A Project's kill switch, or with no project the operator-wide one in `namespace` (the operator's). */
   setLockdown(namespace: string, project: string | undefined, engaged: boolean, reason?: string): Promise<LockdownState>;
@@ -91,17 +93,22 @@ export function kubeBackend(kube: Kube, now: () => number = Date.now, storeEndpo
     createBackup: (namespace, env, name, retain) => ops.createBackup(namespace, env, name, retain),
     createRestore: async (namespace, ask) =>
       ops.createRestore(namespace, { backup: ask.backup, ...(ask.name ? { name: ask.name } : {}), ...(ask.target ? { targetEnvironment: ask.target } : {}), ...(ask.overwrite ? { overwriteExisting: true } : {}) }),
-    async getRestore(namespace, name) {
-      try {
-        return await ops.getRestore(namespace, name);
-      } catch (err) {
-        if (err instanceof GroveError && err.code === 'NotFound') return undefined;
-        throw err;
-      }
-    },
+    getRestore: (namespace, name) => absentAsUndefined(ops.getRestore(namespace, name)),
+    createRehearsal: (namespace, ask) => ops.createRehearsal(namespace, ask),
+    getRehearsal: (namespace, name) => absentAsUndefined(ops.getRehearsal(namespace, name)),
     readAudit: (namespace, project, filter) => ops.readAudit(namespace, project, filter),
     setLockdown: (namespace, project, engaged, reason) => ops.setLockdown(namespace, project, engaged, reason),
   };
+}
+
+/** An object that does not exist, as undefined: what `--wait` loops ask. */
+async function absentAsUndefined<T>(read: Promise<T>): Promise<T | undefined> {
+  try {
+    return await read;
+  } catch (err) {
+    if (err instanceof GroveError && err.code === 'NotFound') return undefined;
+    throw err;
+  }
 }
 
 /** Who the kubeconfig is, as the API server says (SelfSubjectReview, which every user may make). */
@@ -131,14 +138,9 @@ export function apiBackend(call: ApiClient): Backend {
       call<Backup>('createBackup', { params: { namespace }, body: { environment, ...(name ? { name } : {}), ...(retainSeconds !== undefined ? { retainSeconds } : {}) } }),
     createRestore: (namespace, ask) =>
       call<Restore>('createRestore', { params: { namespace }, body: { backup: ask.backup, ...(ask.name ? { name: ask.name } : {}), ...(ask.target ? { targetEnvironment: ask.target } : {}), ...(ask.overwrite ? { overwriteExisting: true } : {}) } }),
-    async getRestore(namespace, name) {
-      try {
-        return await call<Restore>('getRestore', env(namespace, name));
-      } catch (err) {
-        if (err instanceof GroveError && err.code === 'NotFound') return undefined;
-        throw err;
-      }
-    },
+    getRestore: (namespace, name) => absentAsUndefined(call<Restore>('getRestore', env(namespace, name))),
+    createRehearsal: (namespace, ask) => call<Rehearsal>('createRehearsal', { params: { namespace }, body: { ...ask } }),
+    getRehearsal: (namespace, name) => absentAsUndefined(call<Rehearsal>('getRehearsal', env(namespace, name))),
     readAudit: async (namespace, project, filter) => {
       const time = (t: number | undefined): string | undefined => (t === undefined ? undefined : new Date(t).toISOString());
       const query = { environment: filter.environment, actor: filter.actor, action: filter.action, since: time(filter.since), until: time(filter.until) };

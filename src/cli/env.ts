@@ -9,7 +9,7 @@
 import { CONDITIONS, type Environment, findCondition } from '../api/index.ts';
 import { GroveError } from '../errors/index.ts';
 import { type Backend, backendOf, SERVER_OPTIONS } from './backend.ts';
-import { CLUSTER_OPTIONS, OUTPUT_OPTION, outputFormat, render } from './common.ts';
+import { CLUSTER_OPTIONS, OUTPUT_OPTION, outputFormat, render, timeoutSeconds } from './common.ts';
 import { describeEnvironment, environmentTable } from './tables/index.ts';
 import { parseCommandLine } from './args.ts';
 import type { CliIo } from './index.ts';
@@ -90,8 +90,7 @@ export async function envCommand(argv: string[], io: CliIo): Promise<number> {
       return 0;
     }
     case 'wait': {
-      const timeout = Number(values.timeout);
-      if (!Number.isInteger(timeout) || timeout < 1) throw new GroveError('InvalidInput', `--timeout must be a whole number of seconds (got "${values.timeout}")`);
+      const timeout = timeoutSeconds(values.timeout);
       const { env, ready } = await waitForReady(backend, namespace, name as string, timeout * 1000, (line) => io.stderr.write(`${line}\n`));
       show(env, ready ? `Environment ${name} is Ready${env.status?.urls?.[0] ? ` at ${env.status.urls[0].url}` : ''}` : `Environment ${name} is not Ready: ${findCondition(env.status?.conditions, CONDITIONS.ready)?.message ?? 'no status yet'}`);
       return ready ? 0 : 1;

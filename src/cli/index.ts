@@ -24,6 +24,7 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
   audit: { summary: 'Read who did what from the audit trail in the BackupStore (--project P)', run: async (a, io) => (await import('./audit.ts')).auditCommand(a, io) },
   backup: { summary: 'List Backups, or back up an Environment now: ls | create', run: async (a, io) => (await import('./backup.ts')).backupCommand(a, io) },
   restore: { summary: 'Restore a Backup into a new Environment (--wait to follow it)', run: async (a, io) => (await import('./restore.ts')).restoreCommand(a, io) },
+  rehearse: { summary: "Rehearse a branch's migration on a copy of production's current data (--wait for the schema diff)", run: async (a, io) => (await import('./rehearse.ts')).rehearseCommand(a, io) },
   lockdown: { summary: 'The kill switch: cut the egress of every Environment but production, and freeze them (on | off)', run: async (a, io) => (await import('./lockdown.ts')).lockdownCommand(a, io) },
   mover: { summary: 'Back up or restore one volume or database with restic (what backup Jobs run)', run: async (a, io) => (await import('./mover.ts')).moverCommand(a, io) },
 };

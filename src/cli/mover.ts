@@ -11,7 +11,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { GroveError } from '../errors/index.ts';
-import { backupVolume, type DatabaseAccess, restoreVolume, type VolumeKind } from '../data/mover/index.ts';
+import { backupVolume, type DatabaseAccess, dumpSchema, restoreVolume, SCHEMA_KINDS, type VolumeKind } from '../data/mover/index.ts';
 import { Restic } from '../data/restic/index.ts';
 import { parseCommandLine } from './args.ts';
 import type { CliIo } from './index.ts';
@@ -19,10 +19,12 @@ import type { CliIo } from './index.ts';
 const HELP = `Usage: grove mover backup  --name N --kind K --backup B --environment E [--path DIR] [--result-file F]
        grove mover restore --name N --kind K --snapshot ID [--path DIR [--replace]]
        grove mover check   [--read-data]
+       grove mover schema  --name N --kind K
 
 Backs up or restores one volume (--kind files, with --path) or database
 (--kind postgresql | mariadb | redis) with restic. --replace empties DIR before
-restoring into it, so it holds exactly the snapshot.
+restoring into it, so it holds exactly the snapshot. schema prints a database's
+schema (--kind postgresql | mariadb), which a migration rehearsal compares.
 
 Environment:
   RESTIC_REPOSITORY, RESTIC_PASSWORD             the repository
@@ -52,7 +54,14 @@ export async function moverCommand(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   const [action, ...extra] = positionals;
-  if (!action || extra.length || !['backup', 'restore', 'check'].includes(action)) throw new GroveError('InvalidInput', `mover takes one of backup, restore, check\n\n${HELP}`);
+  if (!action || extra.length || !['backup', 'restore', 'check', 'schema'].includes(action)) throw new GroveError('InvalidInput', `mover takes one of backup, restore, check, schema\n\n${HELP}`);
+  if (action === 'schema') {
+    const kind = need(values.kind, '--kind') as VolumeKind;
+    if (!SCHEMA_KINDS.includes(kind)) throw new GroveError('InvalidInput', `--kind must be one of ${SCHEMA_KINDS.join(', ')} for schema (got "${kind}")`);
+    need(values.name, '--name');
+    await dumpSchema(kind, databaseFromEnv(io.env, kind), io.stdout);
+    return 0;
+  }
   const restic = resticFromEnv(io.env);
 
   if (action === 'check') {

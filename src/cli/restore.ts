@@ -5,10 +5,9 @@
  *
  * @module
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { GroveError } from '../errors/index.ts';
 import { backendOf, SERVER_HELP, SERVER_OPTIONS } from './backend.ts';
-import { CLUSTER_OPTIONS, OUTPUT_OPTION, outputFormat, render } from './common.ts';
+import { CLUSTER_OPTIONS, follow, OUTPUT_OPTION, outputFormat, readyLine, render, timeoutSeconds } from './common.ts';
 import { parseCommandLine } from './args.ts';
 import type { CliIo } from './index.ts';
 
@@ -48,8 +47,7 @@ export async function restoreCommand(argv: string[], io: CliIo): Promise<number>
   if (!backupName || extra.length) throw new GroveError('InvalidInput', `restore takes one Backup name\n\n${HELP}`);
   if (values.overwrite && !values.target) throw new GroveError('InvalidInput', `--overwrite needs the --target Environment whose data it replaces\n\n${HELP}`);
   const output = outputFormat(values.output);
-  const timeout = Number(values.timeout);
-  if (!Number.isInteger(timeout) || timeout < 1) throw new GroveError('InvalidInput', `--timeout must be a whole number of seconds (got "${values.timeout}")`);
+  const timeout = timeoutSeconds(values.timeout);
   const backend = backendOf(values, io.env);
   const namespace = values.namespace;
 
@@ -61,21 +59,18 @@ export async function restoreCommand(argv: string[], io: CliIo): Promise<number>
     return 0;
   }
 
-  const deadline = Date.now() + timeout * 1000;
-  let last = '';
-  for (;;) {
-    const current = await backend.getRestore(namespace, name);
-    const ready = current?.status?.conditions?.find((c) => c.type === 'Ready');
-    const line = ready ? `${ready.reason}: ${ready.message}` : 'Waiting for the operator';
-    if (line !== last && output === 'table') io.stderr.write(`  ${line}\n`);
-    last = line;
-    const finished = ready?.status === 'True' || ready?.reason === 'RestoreFailed' || ready?.reason === 'TargetExists';
-    if (finished || Date.now() > deadline) {
-      if (output !== 'table') io.stdout.write(render(current, output));
-      if (ready?.status === 'True') return 0;
-      if (!finished) io.stderr.write(`Restore ${name} did not complete within ${timeout}s; it goes on: grove restore is only watching\n`);
-      return 1;
-    }
-    await sleep(1000);
-  }
+  const { last: current, finished } = await follow({
+    read: () => backend.getRestore(namespace, name),
+    line: readyLine,
+    done: (r) => {
+      const ready = r?.status?.conditions?.find((c) => c.type === 'Ready');
+      return ready?.status === 'True' || ready?.reason === 'RestoreFailed' || ready?.reason === 'TargetExists';
+    },
+    seconds: timeout,
+    ...(output === 'table' ? { progress: (line: string) => void io.stderr.write(`  ${line}\n`) } : {}),
+  });
+  if (output !== 'table') io.stdout.write(render(current, output));
+  if (current?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True') return 0;
+  if (!finished) io.stderr.write(`Restore ${name} did not complete within ${timeout}s; it goes on: grove restore is only watching\n`);
+  return 1;
 }

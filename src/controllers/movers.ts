@@ -18,14 +18,14 @@ export interface MoverStart {
   job: KubeObject;
 }
 
-/** Starts each Job with its Secret; `repo` is the Project's repository, which the caller has read already. */
-export async function startMovers(kube: Kube, input: { repo: ResticRepository; namespace: string; jobs: readonly MoverStart[] }): Promise<void> {
+/** Starts each Job with its Secret; `repo` is the Project's repository, which the caller has read already (a schema mover needs none). */
+export async function startMovers(kube: Kube, input: { repo?: ResticRepository; namespace: string; jobs: readonly MoverStart[] }): Promise<void> {
   const { repo } = input;
   const opts = { fieldManager: FIELD_MANAGER, force: true };
   for (const { target, job } of input.jobs) {
     const credentials = target.credentialsSecret ? await readOwnSecret(kube, input.namespace, target.credentialsSecret) : undefined;
     if (target.credentialsSecret && !credentials) throw new ReconcileError('CredentialsMissing', `Secret ${target.credentialsSecret} of service ${target.name} is missing in ${input.namespace}`, 'wait', { requeueAfterMs: 10_000 });
-    const secret = (jobUid?: string) => moverJobSecret({ job, target, namespace: input.namespace, repo, ...(credentials ? { credentials } : {}), ...(jobUid ? { jobUid } : {}) });
+    const secret = (jobUid?: string) => moverJobSecret({ job, target, namespace: input.namespace, ...(repo ? { repo } : {}), ...(credentials ? { credentials } : {}), ...(jobUid ? { jobUid } : {}) });
     // The Secret first, so the pod finds it when it starts; then owned by the Job it serves.
     await kube.apply(secret(), opts);
     const applied = await kube.apply(job, opts);

@@ -1,7 +1,7 @@
 /**
  * What every controller does the same way: write a status only when it changed, create an object
- * of a deterministic name once, read through the cache with a confirming read, and read an
- * Environment's manifest at a revision.
+ * of a deterministic name once, read through the cache with a confirming read, read an
+ * Environment's manifest at a revision, and read what a failed hook printed.
  *
  * @module
  */
@@ -63,4 +63,19 @@ export async function createOnce(kube: Kube, obj: KubeObject): Promise<boolean> 
     if (!isConflict(err)) throw err;
     return false;
   }
+}
+
+type HookPod = KubeObject & { status?: { containerStatuses?: Array<{ state?: { terminated?: { exitCode?: number; message?: string } } }> } };
+
+/**
+ * What a failed hook Job printed last: its pod's termination message, which the kubelet fills
+ * from the end of the container's log (`FallbackToLogsOnError`). Undefined when no pod says.
+ */
+export async function hookOutput(kube: Kube, namespace: string, job: string): Promise<string | undefined> {
+  const pods = (await kube.list<HookPod>('v1', 'Pod', { namespace, labelSelector: `job-name=${job}` }).catch(() => ({ items: [] as HookPod[] }))).items;
+  for (const pod of pods) {
+    const terminated = pod.status?.containerStatuses?.[0]?.state?.terminated;
+    if (terminated && terminated.exitCode !== 0 && terminated.message) return `exit code ${terminated.exitCode}: ${terminated.message.trim()}`;
+  }
+  return undefined;
 }

@@ -142,6 +142,19 @@ services:
     expect(secret.stringData).toEqual({ RESTIC_REPOSITORY: repo.location, RESTIC_PASSWORD: 'pw', AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's', DB_HOST: 'legacy.shop-main.svc', DB_PORT: '3306', DB_USER: 'app', DB_PASSWORD: 'secret', DB_NAME: 'shop' });
   });
 
+  it("reads a database's schema for a rehearsal without the repository's keys and without mounting anything", () => {
+    const db = targets[1]!;
+    const before = moverJob({ ...base, action: 'schema-before', owner: 'shop-rehearse-abc', target: db }) as any;
+    const after = moverJob({ ...base, action: 'schema-after', owner: 'shop-rehearse-abc', target: db }) as any;
+    expect(before.metadata.name).not.toBe(after.metadata.name);
+    expect(before.spec.template.spec.containers[0].args).toEqual(['mover', 'schema', '--name', db.name, '--kind', db.kind]);
+    expect(before.spec.template.spec.volumes).toEqual([{ name: 'cache', emptyDir: {} }]);
+    // The Environment's NetworkPolicy admits it by these labels; its Rehearsal follows it by the last.
+    expect(before.spec.template.metadata.labels).toMatchObject({ 'app.kubernetes.io/component': 'mover', 'grove.dev/target-namespace': 'shop-main', 'grove.dev/rehearsal': 'shop-rehearse-abc' });
+    const secret = moverJobSecret({ job: before, target: db, namespace: 'shop-main', credentials: { username: 'app', password: 'secret', database: 'shop' } }) as any;
+    expect(Object.keys(secret.stringData)).toEqual(['DB_HOST', 'DB_PORT', 'DB_USER', 'DB_PASSWORD', 'DB_NAME']);
+  });
+
   it('mounts the volume writable for a restore, and names the snapshot', () => {
     const job = moverJob({ ...base, action: 'restore', owner: 'r1', target: targets[4]!, snapshotId: 'abc' }) as any;
     expect(job.spec.template.spec.volumes).toContainEqual({ name: 'data', persistentVolumeClaim: { claimName: 'web-uploads', readOnly: false } });

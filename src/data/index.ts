@@ -16,3 +16,4 @@ export { restoreFor } from './restore.ts';
 export { backupFor, backupsApply, backupState, finalBackupApplies, manualBackupName, scheduledBackup, typesHeld } from './schedule.ts';
 export { type BackupClaim, backupMoverSelector, backupOffer, backupVolumeLeftovers, type BackupVolumeFacts, prepareBackupVolume, releaseBackupVolume, releaseRestoreVolume, restoreClaim, restoreOffer, stagingClaim } from './transfer.ts';
 export { advanceOffer, type Offer, type OfferFacts, releaseOffer } from './offer.ts';
+export { lineDiff, schemaChange, schemaLines, schemaSummary, unifiedDiff } from './schema.ts';

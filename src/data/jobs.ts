@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { credentialsSecret, type KubeObject, LABELS, moverJobName, type VolumeBackup } from '../api/index.ts';
+import { credentialsSecret, type KubeObject, LABELS, type MoverAction, moverJobName, type VolumeBackup } from '../api/index.ts';
 import type { ResticRepository } from './restic/index.ts';
 import type { ResolvedManifest } from '../manifest/index.ts';
 import { CATALOG, parseServiceType, type ServiceKind } from '../catalog/index.ts';
@@ -68,8 +68,8 @@ export function moverJobRef(input: Pick<MoverJobInput, 'action' | 'owner' | 'own
 }
 
 export interface MoverJobInput {
-  action: 'backup' | 'restore';
-  /** The Backup this Job works for; for a restore, the Restore (or the Environment whose clone) it serves. */
+  action: MoverAction;
+  /** The Backup this Job works for; for a restore, the Restore (or the Environment whose clone) it serves; for a schema, the Rehearsal. */
   owner: string;
   /** Where that owner lives: the project namespace. */
   ownerNamespace: string;
@@ -84,6 +84,8 @@ export interface MoverJobInput {
   labels: Record<string, string>;
 }
 
+const OWNER_LABEL: Record<MoverAction, string> = { backup: LABELS.backup, restore: LABELS.restore, 'schema-before': LABELS.rehearsal, 'schema-after': LABELS.rehearsal };
+
 export function moverJob(input: MoverJobInput): KubeObject & Record<string, unknown> {
   const { target, action } = input;
   const { namespace, name } = moverJobRef(input);
@@ -92,23 +94,24 @@ export function moverJob(input: MoverJobInput): KubeObject & Record<string, unkn
     [LABELS.managedBy]: 'grove',
     'app.kubernetes.io/component': 'mover',
     [LABELS.volume]: target.name,
-    [action === 'backup' ? LABELS.backup : LABELS.restore]: input.owner,
+    [OWNER_LABEL[action]]: input.owner,
     [LABELS.targetNamespace]: input.namespace,
   };
+  const schema = action === 'schema-before' || action === 'schema-after';
   const args = [
     'mover',
-    action,
+    schema ? 'schema' : action,
     '--name',
     target.name,
     '--kind',
     target.kind,
-    ...(target.claimName ? ['--path', MOVER_DATA_PATH] : []),
+    ...(target.claimName && !schema ? ['--path', MOVER_DATA_PATH] : []),
     // A restored volume holds exactly the snapshot: it is new, or its data was backed up first.
-    ...(action === 'backup' ? ['--backup', input.owner, '--environment', input.environment, '--result-file', '/dev/termination-log'] : ['--snapshot', input.snapshotId ?? '', ...(target.claimName ? ['--replace'] : [])]),
+    ...(action === 'backup' ? ['--backup', input.owner, '--environment', input.environment, '--result-file', '/dev/termination-log'] : action === 'restore' ? ['--snapshot', input.snapshotId ?? '', ...(target.claimName ? ['--replace'] : [])] : []),
   ];
   const volumes: Array<Record<string, unknown>> = [{ name: 'cache', emptyDir: {} }];
   const mounts: Array<Record<string, unknown>> = [{ name: 'cache', mountPath: '/cache' }];
-  if (target.claimName) {
+  if (target.claimName && !schema) {
     volumes.push({ name: 'data', persistentVolumeClaim: { claimName: target.claimName, readOnly: action === 'backup' } });
     mounts.push({ name: 'data', mountPath: MOVER_DATA_PATH, readOnly: action === 'backup' });
   }
@@ -149,12 +152,12 @@ export function moverJob(input: MoverJobInput): KubeObject & Record<string, unkn
 }
 
 /**
- * The Secret of a mover Job in Grove's namespace: the repository, and for a database how to reach it.
+ * The Secret of a mover Job in Grove's namespace: the repository (none to read a schema), and for a database how to reach it.
  * The address is Grove's own — the service's name in the Environment's namespace and its
  * catalog port — never the one in the Environment's credentials Secret, which its admin may
  * rewrite to point at any server. Owned by the Job once it exists, so it goes with it.
  */
-export function moverJobSecret(input: { job: KubeObject; target: BackupTarget; namespace: string; repo: ResticRepository; credentials?: Readonly<Record<string, string>>; jobUid?: string }): KubeObject & Record<string, unknown> {
+export function moverJobSecret(input: { job: KubeObject; target: BackupTarget; namespace: string; repo?: ResticRepository; credentials?: Readonly<Record<string, string>>; jobUid?: string }): KubeObject & Record<string, unknown> {
   const { job, target } = input;
   return {
     apiVersion: 'v1',
@@ -167,7 +170,7 @@ export function moverJobSecret(input: { job: KubeObject; target: BackupTarget; n
     },
     type: 'Opaque',
     stringData: {
-      ...repositoryEnv(input.repo),
+      ...(input.repo ? repositoryEnv(input.repo) : {}),
       ...(input.credentials
         ? {
             DB_HOST: `${target.name}.${input.namespace}.svc`,

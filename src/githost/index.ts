@@ -6,5 +6,5 @@
  * @module
  */
 export { type GitHost, GitHostError, gitHost, type GitHostOptions } from './client.ts';
-export { commentMarker, denialReports, environmentComment, type RevisionReport, revisionReport, statusContext } from './report.ts';
+export { commentMarker, denialReports, environmentComment, REHEARSAL_CONTEXT, rehearsalReport, rehearsalSection, type RevisionReport, revisionReport, statusContext } from './report.ts';
 export { type CommitStatus, type HostRepo, hostRepo, type HostType, type PullRequest, type StatusState } from './requests.ts';

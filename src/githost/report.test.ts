@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Environment, Project } from '../api/index.ts';
-import { commentMarker, denialReports, environmentComment, revisionReport } from './report.ts';
+import type { Environment, Project, Rehearsal } from '../api/index.ts';
+import { commentMarker, denialReports, environmentComment, rehearsalReport, revisionReport } from './report.ts';
 
 const REV = 'a'.repeat(40);
 const OLD = 'b'.repeat(40);
@@ -116,5 +116,50 @@ describe('denialReports', () => {
     expect(denialReports(project)).toEqual([
       { revision: REV, status: { state: 'failure', context: 'grove/shop-other-x-0c39f05a', description: 'Not admitted: branchNotAllowed: branch other/x matches none of policy.humanBranches (feature/*) for pushes without an agent' } },
     ]);
+  });
+});
+
+describe('rehearsalReport and the comment', () => {
+  const rehearsal = (result?: NonNullable<Rehearsal['status']>['result']): Rehearsal => ({
+    apiVersion: 'grove.dev/v1alpha1',
+    kind: 'Rehearsal',
+    metadata: { name: 'shop-rehearse-aaaaaaaaaaaa', namespace: 'team' },
+    spec: { project: 'shop', branch: 'agent/login' },
+    status: { revision: REV, parent: 'shop-main', ...(result ? { result } : {}) },
+  });
+  const diff = '@@\n CREATE TABLE public.customers (\n-    email text NOT NULL\n+    email text NOT NULL,\n+    loyalty_points integer DEFAULT 0 NOT NULL';
+
+  it('is pending while it runs, then says how the migration went in its own context', () => {
+    expect(rehearsalReport(rehearsal())?.status).toEqual({ state: 'pending', context: 'grove/rehearsal', description: "Rehearsing the migration on a copy of shop-main's data" });
+    expect(rehearsalReport(rehearsal({ succeeded: true, durationSeconds: 2.34, schema: [{ service: 'db', changed: true, added: 2, removed: 1, diff }] }))?.status).toEqual({
+      state: 'success',
+      context: 'grove/rehearsal',
+      description: 'Migration passed in 2.3s; schema: db +2 −1',
+    });
+    expect(rehearsalReport(rehearsal({ succeeded: false, durationSeconds: 1, message: 'The deploy hook failed: shop migrate: column "email" already exists', output: 'exit code 1: …' }))?.status).toEqual({
+      state: 'failure',
+      context: 'grove/rehearsal',
+      description: 'Migration failed in 1.0s: The deploy hook failed: shop migrate: column "email" already exists',
+    });
+    expect(rehearsalReport({ ...rehearsal(), status: {} })).toBeUndefined();
+  });
+
+  it("adds the rehearsal of the Environment's revision to its comment, the diff fenced and a failure's output shown", () => {
+    const ready = env([{ type: 'Ready', status: 'True' }], { observedRevision: REV });
+    const report = revisionReport(ready)!;
+    const passed = environmentComment(ready, report, rehearsal({ succeeded: true, durationSeconds: 2, schema: [{ service: 'db', changed: true, added: 2, removed: 1, diff }] }));
+    expect(passed).toContain('#### Migration rehearsal of `aaaaaaaaaaaa` on a copy of `shop-main`: passed');
+    expect(passed).toContain(`<summary>Schema of db: +2 −1 lines</summary>\n\n\`\`\`diff\n${diff}\n\`\`\``);
+    const failed = environmentComment(ready, report, rehearsal({ succeeded: false, message: 'The deploy hook failed: boom', output: 'Running statement 1\n```\nboom' }));
+    // The output holds a fence of its own: the block's is longer, so it cannot be closed early.
+    expect(failed).toContain('Output of the deploy hook:\n\n````text\nRunning statement 1\n```\nboom\n````');
+    // A rehearsal of another revision is not this comment's.
+    expect(environmentComment(ready, report, { ...rehearsal({ succeeded: true }), status: { revision: OLD, result: { succeeded: true } } })).not.toContain('rehearsal');
+  });
+
+  it('reports nothing for the rehearsal\'s own Environment', () => {
+    const copy = env([{ type: 'Ready', status: 'True' }], { observedRevision: REV });
+    copy.metadata.labels = { 'grove.dev/rehearsal': 'shop-rehearse-aaaaaaaaaaaa' };
+    expect(revisionReport(copy)).toBeUndefined();
   });
 });

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { CONDITIONS, type Environment, environmentName, findCondition, type Project } from '../api/index.ts';
+import { CONDITIONS, type Environment, environmentName, findCondition, LABELS, type Project, type Rehearsal } from '../api/index.ts';
 import type { CommitStatus } from './requests.ts';
 
 export interface RevisionReport {
@@ -28,7 +28,8 @@ export const commentMarker = (env: Environment): string => `<!-- grove:environme
  */
 export function revisionReport(env: Environment): RevisionReport | undefined {
   const revision = env.spec.revision;
-  if (!revision || env.metadata.deletionTimestamp) return undefined;
+  // A rehearsal's copy speaks through its Rehearsal (`rehearsalReport`).
+  if (!revision || env.metadata.deletionTimestamp || env.metadata.labels?.[LABELS.rehearsal]) return undefined;
   const name = env.metadata.name ?? '';
   const context = statusContext(env);
   const current = (type: string) => {
@@ -47,8 +48,8 @@ export function revisionReport(env: Environment): RevisionReport | undefined {
   return { revision, status: { state: 'pending', context, description: `Grove is preparing Environment ${name}` } };
 }
 
-/** The comment on a pull request whose head the Environment runs: where, what state, which data, until when. */
-export function environmentComment(env: Environment, report: RevisionReport): string {
+/** The comment on a pull request whose head the Environment runs: where, what state, which data, until when, and the rehearsal of that head. */
+export function environmentComment(env: Environment, report: RevisionReport, rehearsal?: Rehearsal): string {
   const name = env.metadata.name ?? '';
   const verdict = { success: 'Ready', pending: 'Preparing', failure: 'Failed', error: 'Failed' }[report.status.state];
   // Progress is not written: each step would be an edit of the comment.
@@ -60,7 +61,54 @@ export function environmentComment(env: Environment, report: RevisionReport): st
   for (const l of env.status?.lineage ?? []) rows.push([`Data: ${l.volume}`, lineageText(l)]);
   if (env.status?.expiresAt) rows.push(['Expires', env.status.expiresAt]);
   const table = rows.map(([k, v]) => `| ${k} | ${v.replace(/\|/g, '\\|')} |`).join('\n');
-  return `### Grove: Environment \`${name}\` — ${verdict}\n\n| | |\n|---|---|\n${table}`;
+  const section = rehearsal && rehearsal.status?.revision === report.revision ? `\n\n${rehearsalSection(rehearsal)}` : '';
+  return `### Grove: Environment \`${name}\` — ${verdict}\n\n| | |\n|---|---|\n${table}${section}`;
+}
+
+/** The commit status of a rehearsal's revision, in its own context. */
+export const REHEARSAL_CONTEXT = 'grove/rehearsal';
+
+/**
+ * What a Rehearsal tells the Git host of its revision: pending while it runs, then success or
+ * failure with the hook's outcome, its duration and the schema change in one line.
+ */
+export function rehearsalReport(rehearsal: Rehearsal): RevisionReport | undefined {
+  const revision = rehearsal.status?.revision;
+  if (!revision) return undefined;
+  const result = rehearsal.status?.result;
+  const parent = rehearsal.status?.parent ?? 'its parent';
+  if (!result) return { revision, status: { state: 'pending', context: REHEARSAL_CONTEXT, description: `Rehearsing the migration on a copy of ${parent}'s data` } };
+  return { revision, status: { state: result.succeeded ? 'success' : 'failure', context: REHEARSAL_CONTEXT, description: rehearsalLine(rehearsal) } };
+}
+
+function rehearsalLine(rehearsal: Rehearsal): string {
+  const result = rehearsal.status?.result;
+  if (!result) return 'Running';
+  const took = result.durationSeconds !== undefined ? ` in ${result.durationSeconds.toFixed(1)}s` : '';
+  const changed = (result.schema ?? []).filter((c) => c.changed).map((c) => `${c.service} +${c.added ?? 0} −${c.removed ?? 0}`);
+  const schema = result.schema?.length ? (changed.length ? `; schema: ${changed.join(', ')}` : '; no schema change') : '';
+  return result.succeeded ? `Migration passed${took}${schema}` : `Migration failed${took}: ${oneLine(result.message ?? 'the deploy hook failed')}`;
+}
+
+/** The rehearsal's part of a pull request's comment: outcome, the schema diffs, a failing hook's output. */
+export function rehearsalSection(rehearsal: Rehearsal): string {
+  const status = rehearsal.status ?? {};
+  const of = `\`${(status.revision ?? '').slice(0, 12)}\` on a copy of \`${status.parent ?? ''}\``;
+  if (!status.result) return `#### Migration rehearsal of ${of}: running`;
+  const lines = [`#### Migration rehearsal of ${of}: ${status.result.succeeded ? 'passed' : 'failed'}`, '', rehearsalLine(rehearsal)];
+  for (const change of status.result.schema ?? []) {
+    if (!change.changed) continue;
+    lines.push('', `<details><summary>Schema of ${change.service}: +${change.added ?? 0} −${change.removed ?? 0} lines</summary>`, '', ...fenced('diff', change.diff ?? ''), '</details>');
+  }
+  if (status.result.output) lines.push('', 'Output of the deploy hook:', '', ...fenced('text', status.result.output));
+  return lines.join('\n');
+}
+
+/** A code block whose fence no line of the text can close. */
+function fenced(lang: string, text: string): string[] {
+  let fence = '```';
+  while (text.includes(fence)) fence += '`';
+  return [`${fence}${lang}`, text, fence];
 }
 
 function lineageText(l: NonNullable<NonNullable<Environment['status']>['lineage']>[number]): string {

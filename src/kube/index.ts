@@ -93,6 +93,11 @@ export interface Kube {
    * it (both resolve), or the connection fails (rejects). Bookmarks are requested.
    */
   watch(apiVersion: string, kind: string, opts: WatchOptions, onEvent: (event: WatchEvent) => void): Promise<void>;
+  /**
+   * A pod's log (the kubelet's, through the API server), at most `limitBytes` of it: what a
+   * finished Job printed. A pod without a node (or whose node is gone) has none: an error.
+   */
+  podLog(namespace: string, pod: string, opts?: { container?: string; limitBytes?: number }): Promise<string>;
   /** The server's version, e.g. `v1.36.4`. */
   serverVersion(): Promise<string>;
   /** The API server's URL, as the credentials name it. */
@@ -285,6 +290,11 @@ class RestClient implements Kube {
     return this.#server;
   }
 
+  async podLog(namespace: string, pod: string, opts: { container?: string; limitBytes?: number } = {}): Promise<string> {
+    const query = { ...(opts.container ? { container: opts.container } : {}), ...(opts.limitBytes ? { limitBytes: String(opts.limitBytes) } : {}) };
+    return this.#request<string>(`get the log of pod ${namespace}/${pod}`, 'GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log`, { query, accept: '*/*', raw: true });
+  }
+
   async serverVersion(): Promise<string> {
     return (await this.#request<{ gitVersion: string }>('get /version', 'GET', '/version')).gitVersion;
   }
@@ -351,7 +361,7 @@ class RestClient implements Kube {
     what: string,
     method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
     path: string,
-    opts: { query?: Record<string, string>; body?: unknown; contentType?: string; accept?: string } = {},
+    opts: { query?: Record<string, string>; body?: unknown; contentType?: string; accept?: string; raw?: boolean } = {},
   ): Promise<T> {
     const url = new URL(this.#server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
@@ -377,6 +387,7 @@ class RestClient implements Kube {
       const status = parseStatus(text);
       throw new KubeError(response.status, status.reason, `${what}: ${status.message ?? `HTTP ${response.status}`}`);
     }
+    if (opts.raw) return text as T;
     return (text ? JSON.parse(text) : undefined) as T;
   }
 }

@@ -8,7 +8,8 @@ import { backupReconciler } from '../controllers/backup/index.ts';
 import { backupStoreReconciler } from '../controllers/backupstore/index.ts';
 import { environmentReconciler, type EnvironmentControllerDeps } from '../controllers/environment/index.ts';
 import { projectReconciler } from '../controllers/project/index.ts';
-import { denialReportReconciler, reportReconciler } from '../controllers/report/index.ts';
+import { rehearsalReconciler } from '../controllers/rehearsal/index.ts';
+import { denialReportReconciler, rehearsalReportReconciler, reportReconciler } from '../controllers/report/index.ts';
 import { restoreReconciler } from '../controllers/restore/index.ts';
 import type { EventRecorder } from '../events/index.ts';
 import type { Movers } from '../data/index.ts';
@@ -28,10 +29,13 @@ export interface Controllers {
   backupStores: Controller;
   backups: Controller;
   restores: Controller;
+  rehearsals: Controller;
   /** What became of each revision, told to the Git host. */
   reports: Controller;
   /** The branches policy refused, told to the Git host. */
   denialReports: Controller;
+  /** Each rehearsal's outcome, told to the Git host. */
+  rehearsalReports: Controller;
 }
 
 export interface ControllerDeps {
@@ -87,11 +91,13 @@ export function operatorControllers(deps: ControllerDeps): Controllers {
     backups: controller('backup', backupReconciler({ kube, git, clock, audit, movers: deps.movers, ...(deps.outbound ? { outbound: deps.outbound } : {}), ...(deps.resticCacheDir ? { resticCacheDir: deps.resticCacheDir } : {}) }), 2),
     backupStores: controller('backupstore', backupStoreReconciler({ kube, clock, ...(deps.outbound ? { outbound: deps.outbound } : {}) }), 1),
     restores: controller('restore', restoreReconciler({ kube, clock, audit }), 1),
+    rehearsals: controller('rehearsal', rehearsalReconciler({ kube, git, clock, audit, movers: deps.movers, ...(deps.cache ? { cache: deps.cache } : {}) }), 2),
     reports: controller('report', reportReconciler(reportDeps), 2),
     denialReports: controller('denial-report', denialReportReconciler(reportDeps), 1),
+    rehearsalReports: controller('rehearsal-report', rehearsalReportReconciler(reportDeps), 1),
   };
 }
 
 export function allOf(controllers: Controllers): Controller[] {
-  return [controllers.projects, controllers.environments, controllers.backupStores, controllers.backups, controllers.restores, controllers.reports, controllers.denialReports];
+  return [controllers.projects, controllers.environments, controllers.backupStores, controllers.backups, controllers.restores, controllers.rehearsals, controllers.reports, controllers.denialReports, controllers.rehearsalReports];
 }

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { ANNOTATIONS, API_VERSION, type Environment, type KubeObject, LABELS, LOCKDOWN_CONFIGMAP } from '../api/index.ts';
+import { ANNOTATIONS, API_VERSION, type Environment, type KubeObject, LABELS, LOCKDOWN_CONFIGMAP, type Rehearsal } from '../api/index.ts';
 import { isWorkload, observedForm, writtenByOthers } from '../applier/index.ts';
 import type { Kube } from '../kube/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -62,7 +62,7 @@ export function watches(opts: WatchOptions, controllers: Controllers): Watches {
   return { informers: [...own, lockdownSwitch, ...children(opts, controllers)], lockdown: () => operatorLockdown(lockdownSwitch.list()[0]) };
 }
 
-function ownKinds(opts: WatchOptions, { projects, environments, backupStores, backups, restores, reports, denialReports }: Controllers): Informer[] {
+function ownKinds(opts: WatchOptions, { projects, environments, backupStores, backups, restores, rehearsals, reports, denialReports, rehearsalReports }: Controllers): Informer[] {
   const { kube, clock, log } = opts;
   const scope = opts.namespace ? { namespace: opts.namespace } : {};
   const own = (kind: string, onChange: (key: string, obj: KubeObject, deleted: boolean, previous: KubeObject | undefined) => void): Informer =>
@@ -77,8 +77,11 @@ function ownKinds(opts: WatchOptions, { projects, environments, backupStores, ba
       // A Restore reports how its Environment's data fills, status changes included.
       const restore = obj.metadata.annotations?.[ANNOTATIONS.restore];
       if (restore) restores.enqueue(`${obj.metadata.namespace}/${restore}`);
+      // A Rehearsal follows its Environment step by step, and sees it go.
+      const rehearsal = obj.metadata.labels?.[LABELS.rehearsal];
+      if (rehearsal) rehearsals.enqueue(`${obj.metadata.namespace}/${rehearsal}`);
       // What the Git host is told follows the status.
-      reports.enqueue(key);
+      else reports.enqueue(key);
   });
   return [
     own('Project', (key, obj, deleted, previous) => {
@@ -99,10 +102,20 @@ function ownKinds(opts: WatchOptions, { projects, environments, backupStores, ba
     own('BackupStore', onSpecChange(backupStores)),
     own('Backup', onSpecChange(backups)),
     own('Restore', onSpecChange(restores)),
+    own('Rehearsal', (key, obj, deleted, previous) => {
+      onSpecChange(rehearsals)(key, obj, deleted, previous);
+      if (deleted) return;
+      // Its outcome goes to the Git host: as a status, and in the comment of the Environments of its branch.
+      rehearsalReports.enqueue(key);
+      for (const env of envs.list()) {
+        const e = env as Environment;
+        if (e.metadata.namespace === obj.metadata.namespace && e.spec.branch === (obj as Rehearsal).spec.branch && !e.metadata.labels?.[LABELS.rehearsal]) reports.enqueue(objectKey(env));
+      }
+    }),
   ];
 }
 
-function children(opts: WatchOptions, { environments, backups }: Controllers): Informer[] {
+function children(opts: WatchOptions, { environments, backups, rehearsals }: Controllers): Informer[] {
   const { kube, clock, log } = opts;
   const labelSelector = opts.namespace ? `${LABELS.environmentNamespace}=${opts.namespace}` : LABELS.environmentNamespace;
   return PLANNED_KINDS.filter(([, kind]) => kind !== 'Secret').map(
@@ -122,9 +135,11 @@ function children(opts: WatchOptions, { environments, backups }: Controllers): I
           const owner = labels[LABELS.environment];
           const ownerNamespace = labels[LABELS.environmentNamespace];
           if (!owner || !ownerNamespace) return;
-          // A mover Job reports to its Backup; everything else to its Environment.
+          // A mover Job reports to its Backup or Rehearsal; everything else to its Environment.
           const backup = labels[LABELS.backup];
+          const rehearsal = labels[LABELS.rehearsal];
           if (backup) backups.enqueue(`${ownerNamespace}/${backup}`);
+          else if (rehearsal && kind === 'Job') rehearsals.enqueue(`${ownerNamespace}/${rehearsal}`);
           else environments.enqueue(`${ownerNamespace}/${owner}`);
         },
       }),

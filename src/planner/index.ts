@@ -20,6 +20,7 @@ import { parseRange } from '../util/index.ts';
 
 /** A Project's Environments: which branches get one, and the changes that make the cluster match. */
 export { alreadyApplied, type DesiredChanges, type DesiredInput, desiredEnvironments, environmentFor, lockdownChanges, type OpenPullRequest, type Skipped } from './branches.ts';
+export { type RehearsalInput, requestedRehearsals } from './rehearsals.ts';
 
 export interface ServiceCredentials {
   username: string;
@@ -402,7 +403,8 @@ function jobObjects(ctx: PlanContext): KubeObject[] {
       },
     });
     if (app.hooks?.sanitize && input.data?.stage === 'sanitize') add(hookJob(sanitizeJobName(name, revision), 'sanitize-hook', app.hooks.sanitize));
-    if (app.hooks?.deploy && input.workloadsAvailable) add(hookJob(`${name}-deploy-${revision.slice(0, 12)}`, 'deploy-hook', app.hooks.deploy));
+    // A suspended hook waits, with the workloads running: a Rehearsal reads the schema first.
+    if (app.hooks?.deploy && input.workloadsAvailable && !input.environment.spec.suspendDeployHook) add(hookJob(`${name}-deploy-${revision.slice(0, 12)}`, 'deploy-hook', app.hooks.deploy));
   }
   return objects;
 }

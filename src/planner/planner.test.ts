@@ -10,14 +10,14 @@ const REV = 'ab'.repeat(20);
 
 function plan(
   manifestText: string,
-  opts: { type?: EnvironmentType; branch?: string; project?: Partial<ProjectSpec>; workloadsAvailable?: boolean; data?: DataPlan; sleeping?: boolean; access?: NamespaceAccess; internalNetworks?: string[]; lockdown?: boolean; moverNamespace?: string } = {},
+  opts: { type?: EnvironmentType; branch?: string; project?: Partial<ProjectSpec>; workloadsAvailable?: boolean; data?: DataPlan; sleeping?: boolean; access?: NamespaceAccess; internalNetworks?: string[]; lockdown?: boolean; moverNamespace?: string; suspendDeployHook?: boolean } = {},
 ): Plan {
   const parsed = parseManifest(manifestText);
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
   const branch = opts.branch ?? 'feature/login';
   const type = opts.type ?? 'development';
   const name = environmentName('shop', branch);
-  const environment: Environment = { apiVersion: 'grove.dev/v1alpha1', kind: 'Environment', metadata: { name, namespace: 'team' }, spec: { project: 'shop', branch, revision: REV, type } };
+  const environment: Environment = { apiVersion: 'grove.dev/v1alpha1', kind: 'Environment', metadata: { name, namespace: 'team' }, spec: { project: 'shop', branch, revision: REV, type, ...(opts.suspendDeployHook ? { suspendDeployHook: true } : {}) } };
   const project: Project = { apiVersion: 'grove.dev/v1alpha1', kind: 'Project', metadata: { name: 'shop', namespace: 'team' }, spec: { repo: { url: 'https://git.example.com/shop.git' }, ...opts.project } };
   const manifest = resolveManifest(parsed.manifest, { type, commit: REV, branch, environment: name });
   const credentials = Object.fromEntries(Object.keys(manifest.services).map((s) => [s, { username: `${s}-user`, password: `${s}-secret`, database: s }]));
@@ -263,6 +263,12 @@ describe('planEnvironment', () => {
     // A failed hook's last lines are what its condition quotes; a transient failure gets two more tries.
     expect(job.spec.template.spec.containers[0].terminationMessagePolicy).toBe('FallbackToLogsOnError');
     expect(job.spec.backoffLimit).toBe(2);
+  });
+
+  it('holds the deploy hook while spec.suspendDeployHook is set, the workloads planned as ever', () => {
+    const held = plan(shop, { workloadsAvailable: true, suspendDeployHook: true });
+    expect(held.objects.some((o) => o.kind === 'Job')).toBe(false);
+    expect(find(held, 'Deployment', 'web')).toBeDefined();
   });
 
   it('probes the health path on the application port', () => {

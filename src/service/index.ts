@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { ANNOTATIONS, API_VERSION, type Backup, type Environment, type KubeObject, LABELS, LOCKDOWN_CONFIGMAP, type Project, type Restore } from '../api/index.ts';
+import { ANNOTATIONS, API_VERSION, type Backup, type Environment, type KubeObject, LABELS, LOCKDOWN_CONFIGMAP, type Project, type Rehearsal, rehearsalName, type Restore } from '../api/index.ts';
 import { auditEvent, type AuditEvent, type AuditFilter, type AuditSink, environmentEvent } from '../audit/index.ts';
 import { readProjectTrail } from '../audit/sinks/index.ts';
 import type { Outbound } from '../outbound/index.ts';
@@ -62,6 +62,15 @@ export interface RestoreAsk {
   name?: string;
 }
 
+export interface RehearsalAsk {
+  project: string;
+  branch: string;
+  revision?: string;
+  parent?: string;
+  pullRequest?: number;
+  name?: string;
+}
+
 export interface Operations {
   listEnvironments(namespace: string, project?: string): Promise<Environment[]>;
   /** Throws NotFound when absent. */
@@ -74,6 +83,10 @@ export interface Operations {
   createRestore(namespace: string, ask: RestoreAsk): Promise<Restore>;
   /** Throws NotFound when absent. */
   getRestore(namespace: string, name: string): Promise<Restore>;
+  listRehearsals(namespace: string, project?: string): Promise<Rehearsal[]>;
+  createRehearsal(namespace: string, ask: RehearsalAsk): Promise<Rehearsal>;
+  /** Throws NotFound when absent. */
+  getRehearsal(namespace: string, name: string): Promise<Rehearsal>;
   readAudit(namespace: string, project: string, filter: AuditFilter): Promise<AuditEvent[]>;
   /**
    * Engages or lifts the kill switch of one Project (`project`), or the operator-wide one (the
@@ -185,6 +198,39 @@ export function operations(deps: ServiceDeps): Operations {
     },
 
     getRestore: (namespace, name) => must<Restore>('Restore', namespace, name),
+
+    listRehearsals: async (namespace, project) => (await kube.list<Rehearsal>(API_VERSION, 'Rehearsal', { namespace })).items.filter((r) => !project || r.spec.project === project),
+
+    async createRehearsal(namespace, ask) {
+      const project = await must<Project>('Project', namespace, ask.project);
+      // A rehearsal makes an Environment: not while the switch holds new ones.
+      refuseWhileLockedDown(project, 'development');
+      // Named for its revision, a second ask for the same one is refused as a duplicate; without one, the API server names it.
+      const naming = ask.name ? { name: ask.name } : ask.revision ? { name: rehearsalName(ask.project, ask.revision) } : { generateName: `${ask.project.slice(0, 40)}-rehearse-` };
+      const rehearsal: Rehearsal = {
+        apiVersion: API_VERSION,
+        kind: 'Rehearsal',
+        metadata: { ...naming, namespace, labels: { [LABELS.project]: ask.project } },
+        spec: { project: ask.project, branch: ask.branch, ...(ask.revision ? { revision: ask.revision } : {}), ...(ask.parent ? { parent: ask.parent } : {}), ...(ask.pullRequest ? { pullRequest: ask.pullRequest } : {}) },
+      };
+      const created = await kube.create(requestedBy(await requester(), rehearsal));
+      await deps.audit.record(
+        auditEvent({
+          object: { kind: 'Rehearsal', namespace, name: created.metadata.name as string },
+          project: ask.project,
+          action: 'rehearse',
+          now: deps.now(),
+          actor: await actor(),
+          source: deps.source,
+          ...(ask.revision ? { revision: ask.revision } : {}),
+          result: 'started',
+          message: `Rehearsal of branch ${ask.branch} requested`,
+        }),
+      );
+      return created;
+    },
+
+    getRehearsal: (namespace, name) => must<Rehearsal>('Rehearsal', namespace, name),
     async setLockdown(namespace, project, engaged, reason) {
       const who = await requester();
       const note = reason?.trim() ? reason.trim() : undefined;

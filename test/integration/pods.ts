@@ -79,7 +79,7 @@ export async function runToCompletion(pod: Pod, timeoutMs = 120_000): Promise<Fi
       { timeout: timeoutMs, interval: 250, message: `pod ${ref.namespace}/${ref.name} to finish` },
     )
     .toMatch(/^(Succeeded|Failed)$/);
-  const logs = await kubectl('logs', '-n', ref.namespace, ref.name).catch((err: unknown) => `(no logs: ${(err as Error).message})`);
+  const logs = await kube().podLog(ref.namespace, ref.name).catch((err: unknown) => `(no logs: ${(err as Error).message})`);
   const exitCode = last?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode ?? -1;
   return { exitCode, logs, pod: last! };
 }

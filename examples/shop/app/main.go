@@ -3,7 +3,7 @@
 // cron, so the image the Environment runs is the image its Jobs run.
 //
 //	shop serve                                  the web application on $PORT
-//	shop migrate                                the deploy hook: creates the tables if missing
+//	shop migrate [--sql STATEMENT]...           the deploy hook: creates the tables if missing, then runs the branch's statements
 //	shop seed [--customers N] [--products N]    deterministic sample rows, for production data
 //	shop sanitize                               the sanitize hook: replaces personal data
 //	shop cleanup [--max-age D]                  the cron: deletes old files from the uploads
@@ -33,7 +33,7 @@ const usage = `usage: shop <command> [flags]
 
 commands:
   serve      serve the shop over HTTP on $PORT (default 8080)
-  migrate    create the tables if they are missing (the deploy hook)
+  migrate    create the tables if they are missing, then run each --sql statement (the deploy hook)
   seed       add deterministic sample customers and products
   sanitize   replace every customer's name and email (the sanitize hook)
   cleanup    delete uploads older than --max-age (the cron)
@@ -54,7 +54,10 @@ func main() {
 	case "serve":
 		err = serve(ctx)
 	case "migrate":
-		err = withDatabase(ctx, migrate)
+		var statements []string
+		if statements, err = migrateFlags(args); err == nil {
+			err = withDatabase(ctx, func(ctx context.Context, conn *pgx.Conn) error { return migrate(ctx, conn, statements) })
+		}
 	case "seed":
 		err = seed(ctx, args)
 	case "sanitize":
@@ -155,9 +158,27 @@ func withDatabase(ctx context.Context, f func(context.Context, *pgx.Conn) error)
 	}
 }
 
+// migrateFlags reads the statements a branch adds to the migration (--sql, repeatable, in order).
+func migrateFlags(args []string) ([]string, error) {
+	flags := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	var statements []string
+	flags.Func("sql", "a statement to run after the tables are in place (repeatable)", func(s string) error {
+		statements = append(statements, s)
+		return nil
+	})
+	if err := flags.Parse(args); err != nil {
+		return nil, err
+	}
+	if flags.NArg() > 0 {
+		return nil, fmt.Errorf("migrate takes no arguments besides --sql (got %q)", flags.Args())
+	}
+	return statements, nil
+}
+
 // migrate is idempotent, and serialised by an advisory lock because two deploy hooks of quick
 // successive revisions can overlap, and concurrent CREATE TABLE IF NOT EXISTS can still collide.
-func migrate(ctx context.Context, conn *pgx.Conn) error {
+// The branch's own statements run in the same transaction: a failing one changes nothing.
+func migrate(ctx context.Context, conn *pgx.Conn, statements []string) error {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return err
@@ -178,10 +199,16 @@ func migrate(ctx context.Context, conn *pgx.Conn) error {
 	if err != nil {
 		return err
 	}
+	for i, statement := range statements {
+		fmt.Printf("Running statement %d: %s\n", i+1, statement)
+		if _, err := tx.Exec(ctx, statement); err != nil {
+			return fmt.Errorf("statement %d (%s) failed, nothing was changed: %w", i+1, statement, err)
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return err
 	}
-	fmt.Println("Migrated: tables customers and products are in place")
+	fmt.Printf("Migrated: tables customers and products are in place, %d more statements ran\n", len(statements))
 	return nil
 }
 

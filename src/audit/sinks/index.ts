@@ -42,6 +42,7 @@ const EVENT_REASONS: Record<AuditAction, string> = {
   expire: 'Expired',
   deny: 'PolicyDenied',
   lockdown: 'LockdownChanged',
+  rehearse: 'Rehearsed',
 };
 
 /** A Kubernetes Event on the object, saying who did it, so `kubectl describe` shows the trail too. */

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { ANNOTATIONS, API_VERSION, type Backup, cloneSnapshotNames, CONDITIONS, type Environment, environmentName, type EnvironmentStatus, findCondition, type KubeObject, type Project, REASONS, type Restore, volumeClaimName, type VolumeLineage } from '../../api/index.ts';
+import { ANNOTATIONS, API_VERSION, type Backup, cloneSnapshotNames, CONDITIONS, type Environment, environmentName, type EnvironmentStatus, findCondition, type Project, REASONS, type Restore, volumeClaimName, type VolumeLineage } from '../../api/index.ts';
 import { type BackupTarget, type Claim, type CloneFacts, cloneTargets, decideClone, decideFill, type FillDecision, type FillFacts, type JobObject, jobOutcome, moverJobRef, type Movers, restoreOffer, sanitizeJobs, servicesToSanitize, type Snapshot, SNAPSHOT_API_VERSION, type SnapshotContent, snapshotSources, type StatefulSet, type VolumeFacts } from '../../data/index.ts';
 import { projectRepository } from '../../data/store/index.ts';
 import { ReconcileError } from '../../errors/index.ts';
@@ -25,7 +25,7 @@ import type { ResolvedManifest } from '../../manifest/index.ts';
 import { type DataPlan, type Plan, planEnvironment, serviceClaim } from '../../planner/index.ts';
 import { clearLegacyMoverSecret, startMovers } from '../movers.ts';
 import { offerFacts, snapshotClassFor } from '../snapshots.ts';
-import { createOnce, type Read } from '../shared.ts';
+import { createOnce, hookOutput, type Read } from '../shared.ts';
 import { type EnvironmentStep, given, type StepDeps } from './context.ts';
 
 interface DataStepInput {
@@ -219,21 +219,6 @@ async function execute(input: Step, decision: FillDecision): Promise<void> {
   if (decision.movers.length) await startMovers(kube, { repo: await projectRepository(kube, input.project), namespace: input.namespace, jobs: decision.movers });
   for (const ref of decision.delete) await kube.delete(ref);
   for (const note of decision.notes) input.log.info(note.fields, note.message);
-}
-
-type HookPod = KubeObject & { status?: { containerStatuses?: Array<{ state?: { terminated?: { exitCode?: number; message?: string } } }> } };
-
-/**
- * What a failed hook printed last: its pod's termination message, which the kubelet fills from
- * the end of the container's log (`FallbackToLogsOnError`). Undefined when no pod says.
- */
-async function hookOutput(kube: Kube, namespace: string, job: string): Promise<string | undefined> {
-  const pods = (await kube.list<HookPod>('v1', 'Pod', { namespace, labelSelector: `job-name=${job}` }).catch(() => ({ items: [] as HookPod[] }))).items;
-  for (const pod of pods) {
-    const terminated = pod.status?.containerStatuses?.[0]?.state?.terminated;
-    if (terminated && terminated.exitCode !== 0 && terminated.message) return `exit code ${terminated.exitCode}: ${terminated.message.trim()}`;
-  }
-  return undefined;
 }
 
 async function gatherFacts(input: Step, restoreName: string | undefined): Promise<CloneFacts> {

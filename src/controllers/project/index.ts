@@ -10,8 +10,9 @@
  * no further: nothing is listed or written, and `Ready` says it is suspended), `branches`
  * (`SourceAvailable`: could they be listed) and `environments` (`Admitted`: did policy refuse any;
  * `Ready`: the Environments match the branches). When Git is unreachable, nothing is created,
- * changed or deleted. A Project with `pullRequests` lists its open pull requests from its Git
- * host too; when that fails, their Environments stay as they are.
+ * changed or deleted. A Project with `pullRequests` (or a rehearsal label) lists its open pull
+ * requests from its Git host too; when that fails, their Environments stay as they are. The
+ * revisions its commits or pull requests ask to rehearse get their `Rehearsal`.
  *
  * @module
  */
@@ -22,9 +23,10 @@ import type { Kube } from '../../kube/index.ts';
 import { type Clock, framedReconciler, type Reconciler } from '../../runtime/index.ts';
 import type { Logger } from '../../log/index.ts';
 import { type GitRemote, type GitSource, parseTrailers, type Push, type Steering, remoteOf } from '../../source/git/index.ts';
-import { alreadyApplied, desiredEnvironments, lockdownChanges, type OpenPullRequest } from '../../planner/index.ts';
+import { alreadyApplied, desiredEnvironments, lockdownChanges, type OpenPullRequest, requestedRehearsals } from '../../planner/index.ts';
 import { type Outbound, refusedIn } from '../../outbound/index.ts';
 import { gitHostOf } from '../githost.ts';
+import { createOnce } from '../shared.ts';
 import { describeLockdown, heldByLockdown, type Lockdown, lockdownOf } from '../../policy/index.ts';
 
 export interface ProjectControllerDeps {
@@ -79,7 +81,7 @@ export function projectReconciler(deps: ProjectControllerDeps): Reconciler {
             throw new ReconcileError(reason, `The branches could not be listed (${messageOf(err)}); existing Environments are left as they are`, 'retry', { cause: err });
           }
           let listed = `Listed ${state.branches.size} branches`;
-          if (project.spec.pullRequests) {
+          if (project.spec.pullRequests || project.spec.rehearsals?.label) {
             // Without the list, the pull requests' Environments stay as they are (none made, none removed).
             try {
               state.pullRequests = await (await gitHostOf(deps, project)).openPullRequests();
@@ -129,6 +131,10 @@ export function projectReconciler(deps: ProjectControllerDeps): Reconciler {
           const wanted = desiredEnvironments({ ...base, steering, pushers });
           const changes = lockdown ? lockdownChanges(wanted, existing, (type) => heldByLockdown(lockdown, type)) : wanted;
           await applyChanges(deps, audit, project, existing, changes, log);
+          // Not while the switch is engaged: a rehearsal makes an Environment.
+          for (const rehearsal of lockdown ? [] : requestedRehearsals({ project, branches, steering, ...(state.pullRequests ? { pullRequests: state.pullRequests } : {}) })) {
+            if (await createOnce(deps.kube, rehearsal)) log.info({ rehearsal: rehearsal.metadata.name, branch: rehearsal.spec.branch, revision: rehearsal.spec.revision }, 'Asked for a migration rehearsal');
+          }
 
           const denials = changes.skipped.filter((s) => s.reason === REASONS.policyDenied);
           const deniedBefore = new Set((findCondition(project.status?.conditions, CONDITIONS.admitted)?.message ?? '').split('\n'));

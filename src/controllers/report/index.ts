@@ -11,13 +11,14 @@
  *
  * @module
  */
-import { API_VERSION, type Environment, type KubeObject, type Project } from '../../api/index.ts';
+import { API_VERSION, type Environment, type Project, type Rehearsal } from '../../api/index.ts';
 import { messageOf, ReconcileError } from '../../errors/index.ts';
-import { commentMarker, denialReports, environmentComment, GitHostError, revisionReport } from '../../githost/index.ts';
-import type { Kube, ObjectRef } from '../../kube/index.ts';
+import { commentMarker, denialReports, environmentComment, GitHostError, rehearsalReport, revisionReport } from '../../githost/index.ts';
+import type { Kube } from '../../kube/index.ts';
 import { type Outbound, refusedIn } from '../../outbound/index.ts';
 import type { Clock, ObjectCache, Reconciler } from '../../runtime/index.ts';
 import { gitHostOf } from '../githost.ts';
+import { readerOf } from '../shared.ts';
 
 export interface ReportControllerDeps {
   kube: Kube;
@@ -33,12 +34,9 @@ export const REPORT_REASONS = { hostUnavailable: 'GitHostUnavailable', hostRefus
 export function reportReconciler(deps: ReportControllerDeps): Reconciler {
   /** Per Environment, what the host was last seen to show (the report and the comment). */
   const delivered = new Map<string, string>();
+  const read = readerOf(deps);
   return async ({ key, log }) => {
     const [namespace, name] = key.split('/') as [string, string];
-    const read = async <T extends KubeObject>(ref: ObjectRef): Promise<T | undefined> => {
-      const hit = deps.cache?.lookup<T>(ref);
-      return hit ? hit.object : deps.kube.get<T>(ref);
-    };
     const env = await read<Environment>({ apiVersion: API_VERSION, kind: 'Environment', namespace, name });
     const report = env && revisionReport(env);
     if (!env || !report) {
@@ -48,7 +46,7 @@ export function reportReconciler(deps: ReportControllerDeps): Reconciler {
     const project = await read<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: env.spec.project });
     const spec = project?.spec.gitHost;
     if (!project || !spec) return {};
-    const comment = spec.comments === false ? undefined : environmentComment(env, report);
+    const comment = spec.comments === false ? undefined : environmentComment(env, report, await latestRehearsal(deps.kube, env, report.revision));
     const digest = JSON.stringify([env.spec.branch, report, comment]);
     if (delivered.get(key) === digest) return {};
 
@@ -80,11 +78,10 @@ export function reportReconciler(deps: ReportControllerDeps): Reconciler {
  */
 export function denialReportReconciler(deps: ReportControllerDeps): Reconciler {
   const delivered = new Map<string, string>();
+  const read = readerOf(deps);
   return async ({ key, log }) => {
     const [namespace, name] = key.split('/') as [string, string];
-    const ref = { apiVersion: API_VERSION, kind: 'Project', namespace, name };
-    const hit = deps.cache?.lookup<Project>(ref);
-    const project = hit ? hit.object : await deps.kube.get<Project>(ref);
+    const project = await read<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name });
     const reports = project?.spec.gitHost ? denialReports(project) : [];
     const digest = JSON.stringify(reports);
     if (!project || reports.length === 0 || delivered.get(key) === digest) return {};
@@ -93,6 +90,45 @@ export function denialReportReconciler(deps: ReportControllerDeps): Reconciler {
       for (const report of reports) {
         if (await host.report(report.revision, report.status)) log.info({ revision: report.revision, context: report.status.context }, 'Reported a refused branch to the Git host');
       }
+    } catch (err) {
+      throw asReconcileError(err);
+    }
+    delivered.set(key, digest);
+    return {};
+  };
+}
+
+/** The newest Rehearsal of the Environment's branch at this revision, for its comment. */
+async function latestRehearsal(kube: Kube, env: Environment, revision: string): Promise<Rehearsal | undefined> {
+  const all = (await kube.list<Rehearsal>(API_VERSION, 'Rehearsal', { namespace: env.metadata.namespace as string })).items;
+  return all
+    .filter((r) => r.spec.branch === env.spec.branch && r.status?.revision === revision)
+    .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''))
+    .at(-1);
+}
+
+/**
+ * Each Rehearsal's outcome, told to the Git host as the `grove/rehearsal` status of its
+ * revision (the pull request's comment shows it through the report controller).
+ */
+export function rehearsalReportReconciler(deps: ReportControllerDeps): Reconciler {
+  const delivered = new Map<string, string>();
+  const read = readerOf(deps);
+  return async ({ key, log }) => {
+    const [namespace, name] = key.split('/') as [string, string];
+    const rehearsal = await read<Rehearsal>({ apiVersion: API_VERSION, kind: 'Rehearsal', namespace, name });
+    const report = rehearsal && rehearsalReport(rehearsal);
+    if (!rehearsal || !report) {
+      delivered.delete(key);
+      return {};
+    }
+    const digest = JSON.stringify(report);
+    if (delivered.get(key) === digest) return {};
+    const project = await read<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: rehearsal.spec.project });
+    if (!project?.spec.gitHost) return {};
+    const host = await gitHostOf(deps, project);
+    try {
+      if (await host.report(report.revision, report.status)) log.info({ revision: report.revision, state: report.status.state }, 'Reported the rehearsal to the Git host');
     } catch (err) {
       throw asReconcileError(err);
     }

@@ -84,6 +84,26 @@ function mysqlArgs(db: DatabaseAccess): string[] {
   return ['--host', db.host, '--port', String(db.port), '--user', db.username];
 }
 
+/** Kinds whose schema a rehearsal compares, and how it is read: definitions only, no data, no owners, no grants. */
+const SCHEMA_TOOLS: Partial<Record<VolumeKind, (db: DatabaseAccess) => { command: string; args: string[]; env: Record<string, string> }>> = {
+  postgresql: (db) => ({ command: 'pg_dump', args: ['--schema-only', '--no-owner', '--no-privileges'], env: libpq(db) }),
+  mariadb: (db) => ({ command: 'mariadb-dump', args: [...mysqlArgs(db), '--no-data', '--skip-comments', '--skip-dump-date', '--routines', '--triggers', db.database], env: { MYSQL_PWD: db.password } }),
+};
+
+export const SCHEMA_KINDS = Object.keys(SCHEMA_TOOLS) as VolumeKind[];
+
+/** Writes the database's schema to `out`: what a rehearsal reads before and after the deploy hook. */
+export async function dumpSchema(kind: VolumeKind, db: DatabaseAccess, out: NodeJS.WritableStream): Promise<void> {
+  const tool = SCHEMA_TOOLS[kind];
+  if (!tool) throw new GroveError('InvalidInput', `the schema of a ${kind} volume cannot be read (only ${SCHEMA_KINDS.join(', ')})`);
+  await waitForServer(db);
+  const { command, args, env } = tool(db);
+  const dump = spawn(command, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = exitOf(dump, command);
+  dump.stdout.pipe(out, { end: false });
+  await exited;
+}
+
 /** Backs up one volume or database; returns its entry for the Backup's status. */
 export async function backupVolume(restic: Restic, req: BackupRequest): Promise<VolumeBackup> {
   const tags: Tags = { backup: req.backup, environment: req.environment, volume: req.name, kind: req.kind };

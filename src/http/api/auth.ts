@@ -22,7 +22,7 @@ export interface Caller {
 export interface Access {
   verb: 'get' | 'list' | 'create' | 'patch' | 'delete' | 'confirm';
   /** Grove's kinds, or the ConfigMap that is the operator-wide kill switch. */
-  resource: 'environments' | 'backups' | 'restores' | 'projects' | 'configmaps';
+  resource: 'environments' | 'backups' | 'restores' | 'rehearsals' | 'projects' | 'configmaps';
   namespace: string;
   name?: string;
 }

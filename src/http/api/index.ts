@@ -118,6 +118,8 @@ export async function authenticateRequest(deps: ApiDeps, req: IncomingMessage): 
 
 type Request = Invocation & { deps: ApiDeps; ops: Operations };
 
+const optional = <K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> => (value === undefined ? {} : ({ [key]: value } as Record<K, string>));
+
 function lockdownAsk(body: Record<string, unknown>): [boolean, string | undefined] {
   const unknown = Object.keys(body).filter((k) => k !== 'engaged' && k !== 'reason');
   if (unknown.length) throw new ApiProblem(400, 'Bad Request', `unknown fields ${unknown.join(', ')}; a kill switch takes engaged and reason`);
@@ -191,6 +193,27 @@ const HANDLERS: Record<OperationId, (r: Request) => Promise<Reply>> = {
   lockdownOperator: async ({ ops, match, body }) => ({ status: 200, value: await ops.setLockdown(ns(match), undefined, ...lockdownAsk(body)) }),
   async getRestore({ ops, match }) {
     return { status: 200, value: await ops.getRestore(ns(match), name(match)) };
+  },
+  async listRehearsals({ ops, match, query }) {
+    return { status: 200, value: { items: await ops.listRehearsals(ns(match), query.get('project') ?? undefined) } };
+  },
+  async createRehearsal({ ops, match, body }) {
+    const revision = field(body, 'revision', 'string', false) as string | undefined;
+    if (revision !== undefined && !/^[0-9a-f]{40}$/.test(revision)) throw new ApiProblem(400, 'Bad Request', 'revision must be a full commit SHA (40 lowercase hex characters)');
+    const pullRequest = field(body, 'pullRequest', 'number', false) as number | undefined;
+    if (pullRequest !== undefined && (!Number.isInteger(pullRequest) || pullRequest < 1)) throw new ApiProblem(400, 'Bad Request', 'pullRequest must be a pull request number (a whole number from 1)');
+    const ask = {
+      project: field(body, 'project', 'name', true) as string,
+      branch: field(body, 'branch', 'string', true) as string,
+      ...(revision ? { revision } : {}),
+      ...optional('parent', field(body, 'parent', 'name', false) as string | undefined),
+      ...(pullRequest ? { pullRequest } : {}),
+      ...optional('name', field(body, 'name', 'name', false) as string | undefined),
+    };
+    return { status: 201, value: await ops.createRehearsal(ns(match), ask) };
+  },
+  async getRehearsal({ ops, match }) {
+    return { status: 200, value: await ops.getRehearsal(ns(match), name(match)) };
   },
   async readAudit({ ops, match, query }) {
     const time = (key: string): number | undefined => {

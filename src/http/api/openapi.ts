@@ -61,6 +61,19 @@ const BODIES: Partial<Record<Operation['id'], Record<string, unknown>>> = {
     additionalProperties: false,
     properties: { backup: objectName('The Backup to restore.'), targetEnvironment: objectName('The Environment to restore into; a new one when absent.'), overwriteExisting: { type: 'boolean' }, name: objectName('The Restore; generated when absent.') },
   },
+  createRehearsal: {
+    type: 'object',
+    required: ['project', 'branch'],
+    additionalProperties: false,
+    properties: {
+      project: objectName('The Project.'),
+      branch: { type: 'string', minLength: 1 },
+      revision: { type: 'string', pattern: '^[0-9a-f]{40}$', description: 'The commit to rehearse; the branch head when absent.' },
+      parent: objectName('The Environment whose current data is cloned; production when absent.'),
+      pullRequest: { type: 'integer', minimum: 1, description: 'The pull request whose comment reports it.' },
+      name: objectName('The Rehearsal; `<project>-rehearse-<revision>` when a revision is given, generated otherwise.'),
+    },
+  },
   lockdownProject: lockdownBody,
   lockdownOperator: lockdownBody,
   planBranch: {
@@ -75,6 +88,7 @@ const QUERIES: Partial<Record<Operation['id'], Array<{ name: string; description
   listEnvironments: [{ name: 'project', description: 'Only this Project\'s Environments.', schema: { type: 'string' } }],
   waitEnvironment: [{ name: 'timeoutSeconds', description: 'How long to wait (default 60, at most 600).', schema: { type: 'integer', minimum: 0, maximum: 600 } }],
   listBackups: [{ name: 'environment', description: 'Only this Environment\'s Backups.', schema: { type: 'string' } }],
+  listRehearsals: [{ name: 'project', description: 'Only this Project\'s Rehearsals.', schema: { type: 'string' } }],
   readAudit: [
     { name: 'environment', description: 'Only events about this Environment.', schema: { type: 'string' } },
     { name: 'actor', description: 'Only events by this agent, person or Kubernetes user.', schema: { type: 'string' } },
@@ -113,6 +127,9 @@ const RESPONSES: Record<Operation['id'], Record<string, unknown>> = {
   createBackup: ref('Backup'),
   createRestore: ref('Restore'),
   getRestore: ref('Restore'),
+  listRehearsals: listOf('Rehearsal'),
+  createRehearsal: ref('Rehearsal'),
+  getRehearsal: ref('Rehearsal'),
   readAudit: listOf('AuditEvent'),
   planBranch: ref('BranchPlan'),
   lockdownProject: ref('Lockdown'),
@@ -223,7 +240,7 @@ function renderOpenApi(): Record<string, unknown> {
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'Grove API', version: 'v1', description: 'Git-native environments: what agents and people do with Environments, Backups, Restores and the audit trail.' },
+    info: { title: 'Grove API', version: 'v1', description: 'Git-native environments: what agents and people do with Environments, Backups, Restores, migration Rehearsals and the audit trail.' },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],
     paths,
@@ -261,7 +278,7 @@ ${lines.join('\n')}
 ## Request bodies
 ${bodies.join('\n')}
 
-Names (Environment, Project, Backup, Restore) are DNS labels: at most 63 of a-z, 0-9 and '-'.
+Names (Environment, Project, Backup, Restore, Rehearsal) are DNS labels: at most 63 of a-z, 0-9 and '-'.
 The full schema, with every response, is at /openapi.json. Errors are RFC 9457 problem
 documents: read \`detail\`.
 

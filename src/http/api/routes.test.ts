@@ -12,6 +12,9 @@ describe('matchRoute', () => {
     ['GET', '/api/v1/namespaces/team/projects/shop/audit', 'readAudit', { verb: 'get', resource: 'projects', namespace: 'team', name: 'shop' }],
     ['POST', '/api/v1/namespaces/team/restores', 'createRestore', { verb: 'create', resource: 'restores', namespace: 'team' }],
     ['GET', '/api/v1/namespaces/team/restores/r-1', 'getRestore', { verb: 'get', resource: 'restores', namespace: 'team', name: 'r-1' }],
+    ['POST', '/api/v1/namespaces/team/rehearsals', 'createRehearsal', { verb: 'create', resource: 'rehearsals', namespace: 'team' }],
+    ['GET', '/api/v1/namespaces/team/rehearsals', 'listRehearsals', { verb: 'list', resource: 'rehearsals', namespace: 'team' }],
+    ['GET', '/api/v1/namespaces/team/rehearsals/shop-rehearse-abc', 'getRehearsal', { verb: 'get', resource: 'rehearsals', namespace: 'team', name: 'shop-rehearse-abc' }],
     // Planning reads the Project: it needs what reading the Project needs, and writes nothing.
     ['POST', '/api/v1/namespaces/team/projects/shop/plan', 'planBranch', { verb: 'get', resource: 'projects', namespace: 'team', name: 'shop' }],
     // The kill switches need what changing them with kubectl needs: the Project, or the operator's ConfigMap.

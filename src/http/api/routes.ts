@@ -20,6 +20,9 @@ export type OperationId =
   | 'createBackup'
   | 'createRestore'
   | 'getRestore'
+  | 'listRehearsals'
+  | 'createRehearsal'
+  | 'getRehearsal'
   | 'readAudit'
   | 'planBranch'
   | 'lockdownProject'
@@ -53,6 +56,17 @@ export const OPERATIONS: readonly Operation[] = [
   { id: 'createBackup', method: 'POST', path: `${NS}/backups`, summary: 'Back an Environment up now', verb: 'create', resource: 'backups', readOnly: false },
   { id: 'createRestore', method: 'POST', path: `${NS}/restores`, summary: 'Restore a Backup, into a new Environment by default', verb: 'create', resource: 'restores', readOnly: false },
   { id: 'getRestore', method: 'GET', path: `${NS}/restores/{name}`, summary: 'Get one Restore with its progress', verb: 'get', resource: 'restores', readOnly: true },
+  { id: 'listRehearsals', method: 'GET', path: `${NS}/rehearsals`, summary: 'List migration rehearsals, optionally of one Project', verb: 'list', resource: 'rehearsals', readOnly: true },
+  {
+    id: 'createRehearsal',
+    method: 'POST',
+    path: `${NS}/rehearsals`,
+    summary: "Rehearse a branch's migration: run its deploy hook against a fresh copy of its parent's current data, record the outcome and the schema change, and remove the copy",
+    verb: 'create',
+    resource: 'rehearsals',
+    readOnly: false,
+  },
+  { id: 'getRehearsal', method: 'GET', path: `${NS}/rehearsals/{name}`, summary: 'Get one Rehearsal with its outcome, duration, schema difference and output', verb: 'get', resource: 'rehearsals', readOnly: true },
   { id: 'readAudit', method: 'GET', path: `${NS}/projects/{project}/audit`, summary: 'Read the audit trail of a Project from its BackupStore', verb: 'get', resource: 'projects', readOnly: true },
   // Reading the Project is what it takes: a plan shows what the Project's repository already
   // declares, to whoever may read the Project; it writes nothing and shows no secret.

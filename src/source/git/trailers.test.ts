@@ -31,6 +31,12 @@ describe('parseTrailers', () => {
     expect(parseTrailers('Subject\n\nGrove-Agent: x\n\nA closing paragraph of prose.')).toEqual({ problems: [] });
   });
 
+  it('reads a request for a migration rehearsal, and refuses a value that is neither true nor false', () => {
+    expect(parseTrailers('Add loyalty points\n\nGrove-Rehearse: true').rehearse).toBe(true);
+    expect(parseTrailers('Add loyalty points\n\nGrove-Rehearse: no')).toEqual({ problems: [] });
+    expect(parseTrailers('Add loyalty points\n\nGrove-Rehearse: please')).toEqual({ problems: ['Grove-Rehearse: "please" is not true or false'] });
+  });
+
   it('joins continuation lines', () => {
     expect(parseTrailers('Subject\n\nGrove-Task: SHOP-142\n  and SHOP-143').task).toBe('SHOP-142 and SHOP-143');
   });

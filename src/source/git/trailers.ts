@@ -6,6 +6,7 @@
  *     Grove-Task: SHOP-142
  *     Grove-TTL: 24h
  *     Grove-Parent: staging
+ *     Grove-Rehearse: true        (rehearse this commit's migration on a copy of the parent's data)
  *
  * Only the last paragraph of the message is a trailer block, and only if every line in it is a
  * `Key: value` line (or a continuation), as git-interpret-trailers reads it. Pure.
@@ -20,16 +21,19 @@ export interface Steering {
   task?: string;
   ttlSeconds?: number;
   parent?: string;
+  /** `Grove-Rehearse: true`: the commit asks for a migration rehearsal. */
+  rehearse?: boolean;
   /** Trailers Grove recognised but could not use, in words. */
   problems: string[];
 }
 
-const KEYS: Record<string, 'agent' | 'onBehalfOf' | 'task' | 'ttl' | 'parent'> = {
+const KEYS: Record<string, 'agent' | 'onBehalfOf' | 'task' | 'ttl' | 'parent' | 'rehearse'> = {
   'grove-agent': 'agent',
   'on-behalf-of': 'onBehalfOf',
   'grove-task': 'task',
   'grove-ttl': 'ttl',
   'grove-parent': 'parent',
+  'grove-rehearse': 'rehearse',
 };
 
 const MAX_VALUE = 253;
@@ -62,6 +66,9 @@ export function parseTrailers(message: string): Steering {
     } else if (field === 'parent') {
       if (/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(value) && value.length <= 63) result.parent = value;
       else result.problems.push(`Grove-Parent: "${value}" is not an environment name`);
+    } else if (field === 'rehearse') {
+      if (/^(true|yes)$/i.test(value)) result.rehearse = true;
+      else if (!/^(false|no)$/i.test(value)) result.problems.push(`Grove-Rehearse: "${value}" is not true or false`);
     } else result[field] = value;
   }
   return result;

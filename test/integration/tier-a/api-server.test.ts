@@ -33,13 +33,14 @@ describe('the local API server', () => {
     expect(await kube().serverVersion()).toMatch(/^v1\.36\.\d+$/);
   });
 
-  it('serves the five Grove CRDs, each Established', async () => {
+  it('serves the six Grove CRDs, each Established', async () => {
     const crds = await kube().list<Conditioned>('apiextensions.k8s.io/v1', 'CustomResourceDefinition', { labelSelector: 'app.kubernetes.io/part-of=grove' });
     expect(crds.items.map((c) => c.metadata.name).sort()).toEqual([
       'backups.grove.dev',
       'backupstores.grove.dev',
       'environments.grove.dev',
       'projects.grove.dev',
+      'rehearsals.grove.dev',
       'restores.grove.dev',
     ]);
     for (const crd of crds.items) expect(conditionStatus(crd, 'Established'), crd.metadata.name).toBe('True');
@@ -190,6 +191,7 @@ describe('the other kinds', () => {
       } as KubeObject,
       { apiVersion: 'grove.dev/v1alpha1', kind: 'Backup', metadata: { name: 'columns', namespace: ns }, spec: { project: 'shop', environment: 'shop-main' } } as KubeObject,
       { apiVersion: 'grove.dev/v1alpha1', kind: 'Restore', metadata: { name: 'columns', namespace: ns }, spec: { backup: 'columns' } } as KubeObject,
+      { apiVersion: 'grove.dev/v1alpha1', kind: 'Rehearsal', metadata: { name: 'columns', namespace: ns }, spec: { project: 'shop', branch: 'feature/columns' } } as KubeObject,
       environment('columns', { project: 'shop', branch: 'feature/columns' }),
     ];
     for (const obj of objects) await kube().create(obj);

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Environment, environmentName, type Project } from '../../../src/api/index.ts';
+import { type Environment, environmentName, type Project, type Rehearsal } from '../../../src/api/index.ts';
 import { runCli } from '../../../src/cli/index.ts';
 import { Writable } from 'node:stream';
 import { createRepo } from '../git-fixtures.ts';
@@ -55,7 +55,7 @@ beforeAll(async () => {
     spec: { repo: { url: `${cluster().git!.url}/${project}.git` }, pollIntervalSeconds: 3600, backupStoreRef: { name: 'store' }, defaults: { clone: 'empty' }, branches: { include: ['none'] }, policy: { agentsGroup: `system:serviceaccounts:${ns}` } },
   });
   for (const sa of ['agent', 'reader']) await kubectl('-n', ns, 'create', 'serviceaccount', sa);
-  await kubectl('-n', ns, 'create', 'role', 'agent', '--verb=get,list,create,patch,delete', '--resource=environments.grove.dev,backups.grove.dev,restores.grove.dev,projects.grove.dev');
+  await kubectl('-n', ns, 'create', 'role', 'agent', '--verb=get,list,create,patch,delete', '--resource=environments.grove.dev,backups.grove.dev,restores.grove.dev,rehearsals.grove.dev,projects.grove.dev');
   await kubectl('-n', ns, 'create', 'rolebinding', 'agent', '--role=agent', `--serviceaccount=${ns}:agent`);
   await kubectl('-n', ns, 'create', 'role', 'reader', '--verb=get,list', '--resource=environments.grove.dev');
   await kubectl('-n', ns, 'create', 'rolebinding', 'reader', '--role=reader', `--serviceaccount=${ns}:reader`);
@@ -172,7 +172,7 @@ describe('the HTTP API', () => {
     const doc = (await call('GET', '/openapi.json')).json;
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.values(doc.paths as Record<string, Record<string, { operationId: string }>>).flatMap((p) => Object.values(p).map((o) => o.operationId)).sort()).toEqual(
-      ['createBackup', 'createEnvironment', 'createRestore', 'deleteEnvironment', 'getEnvironment', 'getRestore', 'listBackups', 'listEnvironments', 'lockdownOperator', 'lockdownProject', 'planBranch', 'readAudit', 'renewEnvironment', 'sleepEnvironment', 'waitEnvironment', 'wakeEnvironment'],
+      ['createBackup', 'createEnvironment', 'createRehearsal', 'createRestore', 'deleteEnvironment', 'getEnvironment', 'getRehearsal', 'getRestore', 'listBackups', 'listEnvironments', 'listRehearsals', 'lockdownOperator', 'lockdownProject', 'planBranch', 'readAudit', 'renewEnvironment', 'sleepEnvironment', 'waitEnvironment', 'wakeEnvironment'],
     );
     const llms = await (await fetch(`${op.url}/llms.txt`)).text();
     expect(llms).toContain('Authorization: Bearer');
@@ -251,6 +251,25 @@ describe('the MCP endpoint', () => {
     const got = await reader.callTool({ name: 'getEnvironment', arguments: { namespace: ns, name } });
     expect((got.structuredContent as Environment).spec.branch).toBe('fix/login');
     await reader.close();
+  });
+
+  it('asks for a rehearsal as a tool, in the caller\'s name, and refuses a caller RBAC does not let', async () => {
+    const agent = await connect(tokens.agent);
+    const asked = await agent.callTool({ name: 'createRehearsal', arguments: { namespace: ns, project, branch: 'fix/login' } });
+    expect(asked.isError, JSON.stringify(asked.content)).toBeFalsy();
+    const name = (asked.structuredContent as Rehearsal).metadata.name as string;
+    expect(name).toMatch(new RegExp(`^${project}-rehearse-[a-z0-9]{5}$`));
+    expect((await kube().get<Rehearsal>({ apiVersion: api, kind: 'Rehearsal', namespace: ns, name }))?.metadata.annotations?.['grove.dev/requested-by']).toBe(`system:serviceaccount:${ns}:agent`);
+    // This branch's manifest has no deploy hook: the copy is made, found to have nothing to run, and removed.
+    await expect.poll(async () => (await agent.callTool({ name: 'getRehearsal', arguments: { namespace: ns, name } })).structuredContent as Rehearsal, { timeout: 120_000, interval: 1000 }).toMatchObject({
+      status: { completionTime: expect.any(String), result: { succeeded: true, message: 'The manifest declares no deploy hook: nothing to rehearse' } },
+    });
+    expect(await kube().get({ apiVersion: api, kind: 'Environment', namespace: ns, name })).toBeUndefined();
+    await agent.close();
+
+    const refused = await call('POST', `/api/v1/namespaces/${ns}/rehearsals`, { token: tokens.reader, body: { project, branch: 'fix/login' } });
+    expect(refused.status).toBe(403);
+    expect(refused.json.detail).toContain(`may not create rehearsals in namespace ${ns}`);
   });
 
   it('plans a branch as a tool, and lists each manifest error when it cannot', async () => {

@@ -140,10 +140,10 @@ describe('the chart', () => {
 
   it('ships the CRDs that crds/ holds, byte for byte', async () => {
     const files = (await readdir(CRDS)).filter((f) => f.endsWith('.yaml')).sort();
-    expect(files).toHaveLength(5);
+    expect(files).toHaveLength(6);
     for (const f of files) expect(await readFile(join(CHART, 'crds', f), 'utf8')).toBe(await readFile(join(CRDS, f), 'utf8'));
     const withCrds = await helm('template', 'grove', CHART, '--include-crds');
-    expect((withCrds.match(/^kind: CustomResourceDefinition$/gm) ?? []).length).toBe(5);
+    expect((withCrds.match(/^kind: CustomResourceDefinition$/gm) ?? []).length).toBe(6);
   });
 });
 
@@ -219,6 +219,8 @@ describe('the chart installed on the local cluster', () => {
       ['create', 'backups.grove.dev', 'yes', 'yes'],
       ['delete', 'backups.grove.dev', 'no', 'yes'],
       ['create', 'restores.grove.dev', 'yes', 'yes'],
+      ['create', 'rehearsals.grove.dev', 'yes', 'yes'],
+      ['delete', 'rehearsals.grove.dev', 'no', 'yes'],
       ['update', 'projects.grove.dev', 'no', 'yes'],
       ['update', 'backupstores.grove.dev', 'no', 'yes'],
       // Status is the controllers' word, not a person's.

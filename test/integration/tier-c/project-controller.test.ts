@@ -3,7 +3,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ANNOTATIONS, type Environment, environmentName, type Project } from '../../../src/api/index.ts';
+import { ANNOTATIONS, type Environment, environmentName, type Project, type Rehearsal, rehearsalName } from '../../../src/api/index.ts';
 import { createGitServer } from '../../../local/git-server.ts';
 import { createRepo, type RepoBuilder } from '../git-fixtures.ts';
 import { allowSecretUse, cluster, conditionStatus, createSecret, kube, testNamespace } from '../helpers.ts';
@@ -101,6 +101,25 @@ describe('the Project controller', () => {
     const status = (await kube().get<Project>({ apiVersion: 'grove.dev/v1alpha1', kind: 'Project', namespace: ns, name }))?.status;
     expect(status).toMatchObject({ branchCount: 1, environmentCount: 1 });
     expect(conditionStatus(await kube().get({ apiVersion: 'grove.dev/v1alpha1', kind: 'Project', namespace: ns, name }), 'SourceAvailable')).toBe('True');
+  });
+
+  it('asks for one rehearsal of a pushed head whose commit says Grove-Rehearse: true, and none for a commit that does not', async () => {
+    const { repo, name, op } = await syncedProject();
+    const asked = await repo.commit('agent/loyalty', { 'app.txt': 'v1' }, 'Loyalty points\n\nGrove-Agent: coder-7\nGrove-Rehearse: true');
+    await repo.push();
+    await sendWebhook(op.url, ns, name, WEBHOOK_SECRET);
+    const ref = (revision: string) => ({ apiVersion: 'grove.dev/v1alpha1', kind: 'Rehearsal', namespace: ns, name: rehearsalName(name, revision) });
+    await expect.poll(async () => (await kube().get<Rehearsal>(ref(asked)))?.spec, { timeout: 15_000 }).toMatchObject({ project: name, branch: 'agent/loyalty', revision: asked });
+    const rehearsal = (await kube().get<Rehearsal>(ref(asked)))!;
+    expect(rehearsal.metadata.annotations).toMatchObject({ [ANNOTATIONS.agent]: 'coder-7' });
+    expect(rehearsal.metadata.ownerReferences).toMatchObject([{ kind: 'Project', name }]);
+
+    const plain = await repo.commit('agent/loyalty', { 'app.txt': 'v2' });
+    await repo.push();
+    await sendWebhook(op.url, ns, name, WEBHOOK_SECRET);
+    await expect.poll(async () => (await environment('agent/loyalty'))?.spec.revision, { timeout: 15_000 }).toBe(plain);
+    expect(await kube().get(ref(plain))).toBeUndefined();
+    expect((await kube().list<Rehearsal>('grove.dev/v1alpha1', 'Rehearsal', { namespace: ns })).items.filter((r) => r.spec.project === name)).toHaveLength(1);
   });
 
   it('marks only the broken branch ManifestValid=False, with line and column', async () => {
