@@ -180,3 +180,5 @@ export function agentMayNotMakeProduction(project: Project, callerGroups: readon
   return { rule: 'agentMayNotMakeProduction', message: `members of ${group} cannot create or promote a production Environment (policy.agentsGroup of project ${project.metadata.name})` };
 }
 export { describeLockdown, heldByLockdown, type Lockdown, lockdownOf, operatorLockdown } from './lockdown.ts';
+
+export { advance, type BudgetLimits, type BudgetPeriod, type BudgetState, budgetState, type Consumption, periodStart, ratesOf, type Rates, total, type Usage } from './budget.ts';
