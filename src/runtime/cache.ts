@@ -17,6 +17,8 @@ export interface ObjectCache {
    * `{ object: undefined }` when the cache knows the object does not exist.
    */
   lookup<T extends KubeObject>(ref: ObjectRef): { object: T | undefined } | undefined;
+  /** The kind's objects in a namespace; `undefined` when the kind is not cached (or not synced yet). */
+  list?<T extends KubeObject>(apiVersion: string, kind: string, namespace: string): T[] | undefined;
 }
 
 export class InformerCache implements ObjectCache {
@@ -30,6 +32,12 @@ export class InformerCache implements ObjectCache {
     const informer = this.#informers.get(`${ref.apiVersion}/${ref.kind}`);
     if (!informer?.hasSynced) return undefined;
     return { object: informer.get(ref.namespace ? `${ref.namespace}/${ref.name}` : ref.name) as T | undefined };
+  }
+
+  list<T extends KubeObject>(apiVersion: string, kind: string, namespace: string): T[] | undefined {
+    const informer = this.#informers.get(`${apiVersion}/${kind}`);
+    if (!informer?.hasSynced) return undefined;
+    return informer.list().filter((o) => o.metadata.namespace === namespace) as T[];
   }
 }
 

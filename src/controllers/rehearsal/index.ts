@@ -188,9 +188,12 @@ export function rehearsalReconciler(deps: RehearsalControllerDeps): Reconciler {
     if (stalled?.status === 'True' && stalled.reason !== REASONS.deployHookFailed) {
       return conclude(step, { succeeded: false, message: `Environment ${ref.name} failed before the deploy hook ran: ${stalled.reason}: ${stalled.message}` });
     }
-    const manifest = await manifestAt(deps.kube, deps.git, project, env, revision);
-    if (!manifest) return conclude(step, { succeeded: false, message: `The manifest at ${revision.slice(0, 12)} is missing or invalid` });
-    const databases = schemaTargets(backupTargets(manifest));
+    // Read only once there are schemas to read, not on every look while the copy comes up.
+    const databasesAt = async (): Promise<BackupTarget[] | undefined> => {
+      const manifest = await manifestAt(deps.kube, deps.git, project, env, revision);
+      return manifest && schemaTargets(backupTargets(manifest));
+    };
+    const invalid = () => conclude(step, { succeeded: false, message: `The manifest at ${revision.slice(0, 12)} is missing or invalid` });
 
     if (env.spec.suspendDeployHook) {
       const hookless = ready?.status === 'True';
@@ -198,6 +201,8 @@ export function rehearsalReconciler(deps: RehearsalControllerDeps): Reconciler {
         return { progressing: { reason: REHEARSAL_REASONS.preparing, message: `Environment ${ref.name}: ${ready?.message ?? 'starting'}` }, requeueAfterMs: POLL_MS };
       }
       if (hookless) return conclude(step, { succeeded: true, message: 'The manifest declares no deploy hook: nothing to rehearse' });
+      const databases = await databasesAt();
+      if (!databases) return invalid();
       const before = await readSchemas(r, env, databases, 'schema-before');
       if (before.failed) return conclude(step, { succeeded: false, message: before.failed });
       if (before.running) return { progressing: { reason: REHEARSAL_REASONS.readingSchema, message: before.running }, requeueAfterMs: POLL_MS };
@@ -209,6 +214,8 @@ export function rehearsalReconciler(deps: RehearsalControllerDeps): Reconciler {
     const hookFailed = stalled?.status === 'True';
     const hookDone = hookFailed || (ready?.status === 'True' && env.status?.observedRevision === revision);
     if (!hookDone) return { progressing: { reason: REHEARSAL_REASONS.migrating, message: `Running the deploy hook of ${revision.slice(0, 12)} in Environment ${ref.name}` }, requeueAfterMs: POLL_MS };
+    const databases = await databasesAt();
+    if (!databases) return invalid();
     const after = await readSchemas(r, env, databases, 'schema-after');
     if (after.failed) return conclude(step, { succeeded: false, message: after.failed });
     if (after.running) return { progressing: { reason: REHEARSAL_REASONS.readingSchema, message: after.running }, requeueAfterMs: POLL_MS };

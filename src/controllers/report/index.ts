@@ -46,7 +46,7 @@ export function reportReconciler(deps: ReportControllerDeps): Reconciler {
     const project = await read<Project>({ apiVersion: API_VERSION, kind: 'Project', namespace, name: env.spec.project });
     const spec = project?.spec.gitHost;
     if (!project || !spec) return {};
-    const comment = spec.comments === false ? undefined : environmentComment(env, report, await latestRehearsal(deps.kube, env, report.revision));
+    const comment = spec.comments === false ? undefined : environmentComment(env, report, await latestRehearsal(deps, env, report.revision));
     const digest = JSON.stringify([env.spec.branch, report, comment]);
     if (delivered.get(key) === digest) return {};
 
@@ -99,8 +99,10 @@ export function denialReportReconciler(deps: ReportControllerDeps): Reconciler {
 }
 
 /** The newest Rehearsal of the Environment's branch at this revision, for its comment. */
-async function latestRehearsal(kube: Kube, env: Environment, revision: string): Promise<Rehearsal | undefined> {
-  const all = (await kube.list<Rehearsal>(API_VERSION, 'Rehearsal', { namespace: env.metadata.namespace as string })).items;
+async function latestRehearsal(deps: ReportControllerDeps, env: Environment, revision: string): Promise<Rehearsal | undefined> {
+  const namespace = env.metadata.namespace as string;
+  // From the informer where it serves: this runs for every change of every reported Environment.
+  const all = deps.cache?.list?.<Rehearsal>(API_VERSION, 'Rehearsal', namespace) ?? (await deps.kube.list<Rehearsal>(API_VERSION, 'Rehearsal', { namespace })).items;
   return all
     .filter((r) => r.spec.branch === env.spec.branch && r.status?.revision === revision)
     .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''))
